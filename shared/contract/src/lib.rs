@@ -1,0 +1,29 @@
+//! The Bündel event contract: everything that crosses a process boundary.
+//!
+//! This crate is pure (no I/O, no async, no tokio/sqlx/async-nats), so domain code can depend on it
+//! freely. Layout:
+//!
+//! - [`aggregate`]: the pure `decide`/`apply` shape every aggregate has.
+//! - [`namespace`]: the one setting every stream, subject, consumer and database name derives from.
+//! - [`envelope`]: the CloudEvents 1.0 structured-JSON envelope every event travels in.
+//! - [`money`]: integer cents, basis points and the one rounding rule for splits.
+//! - [`proposal`]: the Proposal aggregate's events (`buendel.proposal.*`).
+//! - [`reference`]: alliances, region categories and versioned program rules.
+//! - [`reply`]: the JSON reply of every command (`ok` or a coded error with per-field details).
+//! - [`canonical`]: RFC 8785 canonical JSON and SHA-256, for the ledger's hash chain.
+//! - [`schema`]: the JSON Schema of every event type, checked against the files in `schemas/`.
+
+pub mod aggregate;
+pub mod canonical;
+pub mod envelope;
+pub mod money;
+pub mod namespace;
+pub mod proposal;
+pub mod reference;
+pub mod reply;
+pub mod schema;
+
+pub use aggregate::{Aggregate, DomainError};
+pub use envelope::{Envelope, EventKind, Meta};
+pub use money::{BasisPoints, Cents, Split};
+pub use namespace::Namespace;

@@ -1,0 +1,87 @@
+//! The JSON Schema of every event type's `data`.
+//!
+//! Schemas are generated from the Rust types and committed under `schemas/` (one file per event
+//! type, named after it). A test regenerates them and fails when a committed file differs, so a
+//! schema can never drift from the code; `BUENDEL_WRITE_SCHEMAS=1 cargo test -p buendel-contract`
+//! rewrites them after a deliberate change (a new event version, never an edit of a published one).
+
+use schemars::JsonSchema;
+use serde_json::Value;
+
+use crate::proposal;
+
+/// Every event type with the JSON Schema of its `data`, in a stable order.
+pub fn event_schemas() -> Vec<(&'static str, Value)> {
+    vec![
+        (proposal::SUBMITTED_V1, schema_of::<proposal::Submitted>(proposal::SUBMITTED_V1)),
+        (proposal::SCREENED_V1, schema_of::<proposal::Screened>(proposal::SCREENED_V1)),
+        (proposal::REVISED_V1, schema_of::<proposal::Revised>(proposal::REVISED_V1)),
+        (proposal::WITHDRAWN_V1, schema_of::<proposal::Withdrawn>(proposal::WITHDRAWN_V1)),
+    ]
+}
+
+fn schema_of<T: JsonSchema>(event_type: &str) -> Value {
+    let mut schema = schemars::schema_for!(T).to_value();
+    if let Value::Object(map) = &mut schema {
+        map.insert("title".into(), Value::String(event_type.to_owned()));
+        map.insert(
+            "description".into(),
+            Value::String(format!("The `data` of a CloudEvent of type `{event_type}`.")),
+        );
+    }
+    schema
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EventKind;
+    use std::path::PathBuf;
+
+    fn schema_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas")
+    }
+
+    #[test]
+    fn committed_schemas_match_the_rust_types() {
+        let write = std::env::var_os("BUENDEL_WRITE_SCHEMAS").is_some();
+        for (event_type, schema) in event_schemas() {
+            let path = schema_dir().join(format!("{event_type}.json"));
+            let generated = serde_json::to_string_pretty(&schema).expect("serialize") + "\n";
+            if write {
+                std::fs::write(&path, &generated).expect("write schema");
+            }
+            let committed = std::fs::read_to_string(&path)
+                .unwrap_or_else(|_| panic!("{} is missing; run with BUENDEL_WRITE_SCHEMAS=1", path.display()));
+            assert_eq!(committed, generated, "{} drifted from the Rust type", path.display());
+        }
+    }
+
+    #[test]
+    fn every_event_type_has_a_schema_and_an_asyncapi_message() {
+        let asyncapi = std::fs::read_to_string(schema_dir().join("../docs/asyncapi.yaml"))
+            .expect("docs/asyncapi.yaml exists");
+        let with_schema: Vec<&str> = event_schemas().iter().map(|(t, _)| *t).collect();
+        for event_type in crate::proposal::ProposalEvent::all_types() {
+            assert!(with_schema.contains(event_type), "{event_type} has no schema");
+            assert!(asyncapi.contains(event_type), "{event_type} is not in docs/asyncapi.yaml");
+            let reference = format!("schemas/{event_type}.json");
+            assert!(asyncapi.contains(&reference), "asyncapi does not reference {reference}");
+        }
+    }
+
+    #[test]
+    fn money_is_an_integer_in_every_schema() {
+        let (_, submitted) = &event_schemas()[0];
+        let text = submitted.to_string();
+        assert!(text.contains("\"eligible_cost_cents\""));
+        let cents = &submitted["properties"]["eligible_cost_cents"];
+        let resolved = if let Some(r) = cents.get("$ref").and_then(Value::as_str) {
+            let name = r.rsplit('/').next().expect("ref name");
+            submitted["$defs"][name].clone()
+        } else {
+            cents.clone()
+        };
+        assert_eq!(resolved["type"], "integer");
+    }
+}

@@ -1,0 +1,22 @@
+//! The Bündel runtime: the shell around the pure domain.
+//!
+//! - [`settings`]: the settings every binary shares (`NATS_URL`, `DATABASE_URL`, namespace, logs).
+//! - [`telemetry`]: one `tracing` set-up, text for people, JSON for machines.
+//! - [`connect`]: reaching NATS and Postgres, with errors that say which, where and how to start it.
+//! - [`store`]: the JetStream event store (streams, optimistic appends, loads).
+//! - [`repository`]: load → decide → append with bounded retries and idempotency that lasts forever.
+//! - [`micro`]: serving commands with the NATS micro service API.
+//! - [`db`]: the Postgres pool and the workspace migrator.
+
+pub mod connect;
+pub mod db;
+pub mod micro;
+pub mod repository;
+pub mod settings;
+pub mod store;
+pub mod telemetry;
+
+pub use repository::{Outcome, Repository};
+pub use settings::Settings;
+pub use store::{EventStore, StoreError};
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,282 @@
+//! The shell around an aggregate: load → decide → append, with bounded retries on conflict and
+//! idempotency that lasts forever.
+//!
+//! Idempotency: every event names its cause (`causationid`: a command id, an intake event id or the
+//! id of the event that triggered it). Loading an aggregate indexes those causes, so a cause that was
+//! already booked, an hour or a year ago, returns the original events and appends nothing. Derived
+//! event ids ([`buendel_contract::envelope::derived_event_id`]) make a retried append carry the same
+//! `Nats-Msg-Id` as the first attempt.
+//!
+//! A bounded cache keeps recently used aggregates in memory with the stream sequence they were loaded
+//! at; a stale entry is harmless: the append fails with a conflict and the aggregate is reloaded.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+
+use buendel_contract::envelope::derived_event_id;
+use buendel_contract::namespace::StreamKind;
+use buendel_contract::reply::AppendedEvent;
+use buendel_contract::{Aggregate, Envelope, EventKind, Meta};
+
+use crate::store::{EventStore, Pending, StoreError};
+
+/// How many times a command is decided again after a conflict before giving up.
+pub const CONFLICT_RETRIES_MAX: u32 = 16;
+/// How many aggregates the cache holds at most.
+pub const CACHE_ENTRIES_MAX: usize = 10_000;
+
+/// An aggregate as loaded: its state, versions and cause index.
+#[derive(Debug, Clone)]
+pub struct Loaded<A> {
+    /// The folded state.
+    pub state: A,
+    /// The aggregate version (number of events).
+    pub version: u64,
+    /// The stream sequence of its last event (0 for a new aggregate).
+    pub last_sequence: u64,
+    /// Every cause booked on this aggregate, with the events it produced.
+    pub causes: HashMap<String, Vec<AppendedEvent>>,
+}
+
+impl<A: Aggregate> Default for Loaded<A> {
+    fn default() -> Self {
+        Self { state: A::default(), version: 0, last_sequence: 0, causes: HashMap::new() }
+    }
+}
+
+impl<A: Aggregate> Loaded<A> {
+    /// Folds one stored envelope in.
+    pub fn push(&mut self, sequence: u64, envelope: &Envelope<A::Event>) {
+        self.state = std::mem::take(&mut self.state).apply(&envelope.event);
+        self.version = envelope.sequence;
+        self.last_sequence = sequence;
+        if let Some(cause) = &envelope.causationid {
+            self.causes.entry(cause.clone()).or_default().push(AppendedEvent {
+                event_id: envelope.id,
+                event_type: envelope.event_type().to_owned(),
+                sequence,
+            });
+        }
+    }
+}
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// New events were appended.
+    Appended(Vec<AppendedEvent>),
+    /// The cause was already booked: these are the events it produced then; nothing was appended.
+    Duplicate(Vec<AppendedEvent>),
+    /// The decision produced no event.
+    Unchanged,
+}
+
+impl Outcome {
+    /// The events appended now or before.
+    pub fn events(&self) -> &[AppendedEvent] {
+        match self {
+            Outcome::Appended(events) | Outcome::Duplicate(events) => events,
+            Outcome::Unchanged => &[],
+        }
+    }
+}
+
+/// Why a command did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError<E: std::error::Error> {
+    /// The domain refused it.
+    #[error(transparent)]
+    Domain(E),
+    /// Conflicts kept happening beyond [`CONFLICT_RETRIES_MAX`].
+    #[error("gave up after {0} conflicting appends")]
+    Contended(u32),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The shell of one aggregate type.
+pub struct Repository<A: Aggregate> {
+    /// Where the events live.
+    store: EventStore,
+    /// Which stream holds this aggregate type.
+    kind: StreamKind,
+    /// The service name written into `source`.
+    source: String,
+    /// Recently used aggregates; bounded, evicted oldest-first.
+    cache: Mutex<Cache<A>>,
+}
+
+struct Cache<A> {
+    entries: HashMap<String, Arc<Loaded<A>>>,
+    order: VecDeque<String>,
+}
+
+impl<A: Aggregate> Repository<A> {
+    /// A repository for aggregates in `kind`, writing events with `source`.
+    pub fn new(store: EventStore, kind: StreamKind, source: impl Into<String>) -> Self {
+        Self {
+            store,
+            kind,
+            source: source.into(),
+            cache: Mutex::new(Cache { entries: HashMap::new(), order: VecDeque::new() }),
+        }
+    }
+
+    /// The event store.
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+
+    /// The `source` attribute of events written here.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The subject of an aggregate.
+    pub fn subject(&self, id: &str) -> String {
+        self.store.namespace().subject(self.kind, id)
+    }
+
+    /// Loads an aggregate from the cache or the store.
+    pub async fn load(&self, id: &str) -> Result<Arc<Loaded<A>>, StoreError> {
+        if let Some(hit) = self.cached(id) {
+            return Ok(hit);
+        }
+        self.reload(id).await
+    }
+
+    /// Loads an aggregate from the store, bypassing the cache.
+    pub async fn reload(&self, id: &str) -> Result<Arc<Loaded<A>>, StoreError> {
+        let subject = self.subject(id);
+        let mut loaded = Loaded::<A>::default();
+        for stored in self.store.load(self.kind, &subject).await? {
+            let envelope: Envelope<A::Event> =
+                serde_json::from_slice(&stored.payload).map_err(|e| StoreError::Corrupt {
+                    subject: subject.clone(),
+                    sequence: stored.sequence,
+                    reason: e.to_string(),
+                })?;
+            loaded.push(stored.sequence, &envelope);
+        }
+        let loaded = Arc::new(loaded);
+        self.remember(id, loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Runs one command: skips a cause already booked, decides, appends, and retries on conflict.
+    ///
+    /// `decide` may be called several times (once per attempt) with fresher state each time.
+    pub async fn execute<F>(
+        &self,
+        id: &str,
+        cause: &str,
+        meta: &Meta,
+        mut decide: F,
+    ) -> Result<Outcome, ExecuteError<A::Error>>
+    where
+        F: FnMut(&A) -> Result<Vec<A::Event>, A::Error>,
+    {
+        let subject = self.subject(id);
+        let mut loaded = self.load(id).await?;
+        for _attempt in 0..=CONFLICT_RETRIES_MAX {
+            if let Some(events) = loaded.causes.get(cause) {
+                return Ok(Outcome::Duplicate(events.clone()));
+            }
+            let events = decide(&loaded.state).map_err(ExecuteError::Domain)?;
+            if events.is_empty() {
+                return Ok(Outcome::Unchanged);
+            }
+            let envelopes = self.envelopes(id, &subject, cause, meta, &loaded, events);
+            let pending = envelopes
+                .iter()
+                .map(|envelope| {
+                    serde_json::to_vec(envelope)
+                        .map(|bytes| Pending { id: envelope.id, payload: Bytes::from(bytes) })
+                        .map_err(|e| StoreError::Corrupt {
+                            subject: subject.clone(),
+                            sequence: 0,
+                            reason: e.to_string(),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            match self.store.append(&subject, loaded.last_sequence, &pending).await {
+                Ok(sequences) => {
+                    let mut next = (*loaded).clone();
+                    let mut appended = Vec::with_capacity(sequences.len());
+                    for (envelope, sequence) in envelopes.iter().zip(sequences) {
+                        next.push(sequence, envelope);
+                        appended.push(AppendedEvent {
+                            event_id: envelope.id,
+                            event_type: envelope.event_type().to_owned(),
+                            sequence,
+                        });
+                    }
+                    self.remember(id, Arc::new(next));
+                    return Ok(Outcome::Appended(appended));
+                }
+                Err(StoreError::Conflict { .. }) => {
+                    tracing::debug!(subject, "conflict, reloading");
+                    loaded = self.reload(id).await?;
+                }
+                Err(other) => {
+                    self.forget(id);
+                    return Err(other.into());
+                }
+            }
+        }
+        Err(ExecuteError::Contended(CONFLICT_RETRIES_MAX))
+    }
+
+    fn envelopes(
+        &self,
+        id: &str,
+        subject: &str,
+        cause: &str,
+        meta: &Meta,
+        loaded: &Loaded<A>,
+        events: Vec<A::Event>,
+    ) -> Vec<Envelope<A::Event>> {
+        let _ = subject;
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(index, event)| {
+                let version = loaded.version + 1 + index as u64;
+                let event_id = derived_event_id(cause, id, index);
+                let mut envelope = Envelope::new(event_id, id, version, event, meta);
+                envelope.source.clone_from(&self.source);
+                envelope.causationid = Some(cause.to_owned());
+                envelope
+            })
+            .collect()
+    }
+
+    fn cached(&self, id: &str) -> Option<Arc<Loaded<A>>> {
+        self.cache.lock().ok()?.entries.get(id).cloned()
+    }
+
+    fn forget(&self, id: &str) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.entries.remove(id);
+        }
+    }
+
+    fn remember(&self, id: &str, loaded: Arc<Loaded<A>>) {
+        let Ok(mut cache) = self.cache.lock() else { return };
+        if cache.entries.insert(id.to_owned(), loaded).is_none() {
+            cache.order.push_back(id.to_owned());
+        }
+        while cache.entries.len() > CACHE_ENTRIES_MAX {
+            let Some(oldest) = cache.order.pop_front() else { break };
+            cache.entries.remove(&oldest);
+        }
+    }
+}
+
+/// Decodes a stored envelope of a given event enum.
+pub fn decode<E: EventKind>(payload: &[u8]) -> Result<Envelope<E>, serde_json::Error> {
+    serde_json::from_slice(payload)
+}

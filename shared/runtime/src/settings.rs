@@ -1,0 +1,45 @@
+//! Settings shared by every binary: one `clap` struct with `env`, so `--help` documents it and
+//! `.env.sample` lists it. Tests build it directly with a fresh namespace.
+
+use buendel_contract::Namespace;
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines, for development.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Where NATS and Postgres are, and which namespace to work in.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// NATS server URL (JetStream must be enabled).
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// Postgres URL. When it names no database, the namespace's database is used (and created if
+    /// missing).
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432")]
+    pub database_url: String,
+    /// Prefix of every stream, subject and consumer, and the name of the database; namespaces are
+    /// isolated from each other.
+    #[arg(long, env = "BUENDEL_NAMESPACE", default_value = "buendel")]
+    pub namespace: Namespace,
+    /// Log format.
+    #[arg(long, env = "BUENDEL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Local defaults with the given namespace (what tests use).
+    pub fn local(namespace: Namespace) -> Self {
+        Self {
+            nats_url: "nats://127.0.0.1:4222".into(),
+            database_url: "postgres://postgres@127.0.0.1:5432".into(),
+            namespace,
+            log_format: LogFormat::Text,
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! The JetStream event store: the system of record.
+//!
+//! Streams are file-backed, `deny_delete`, `deny_purge`, no rollup, no age or size limits, with an
+//! explicit duplicate window; a stream that exists with weaker settings is refused, never used.
+//! An append publishes to one subject per aggregate with `Nats-Expected-Last-Subject-Sequence`
+//! (optimistic concurrency) and `Nats-Msg-Id` = event id (dedupe inside the window). A load reads one
+//! subject with an ordered consumer, which leaves no durable state on the server.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream};
+use bytes::Bytes;
+use futures::StreamExt as _;
+use uuid::Uuid;
+
+use buendel_contract::namespace::StreamKind;
+use buendel_contract::Namespace;
+
+/// JetStream drops a re-publish of the same `Nats-Msg-Id` inside this window. Idempotency beyond it
+/// comes from the aggregates' cause index (see [`crate::repository`]).
+pub const DUPLICATE_WINDOW_S: u64 = 120;
+/// How long one load may take before it is reported as unavailable.
+pub const LOAD_TIMEOUT_MS: u64 = 30_000;
+
+/// What can go wrong in the store, by kind, so callers can react to each deliberately.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Someone else appended to the aggregate first: reload and decide again.
+    #[error("conflict on {subject}: expected last sequence {expected}")]
+    Conflict {
+        /// The aggregate subject.
+        subject: String,
+        /// The last sequence we expected.
+        expected: u64,
+    },
+    /// A stream exists with settings weaker than we require.
+    #[error("stream {stream} exists with unsafe settings: {}", problems.join("; "))]
+    WeakStream {
+        /// The stream.
+        stream: String,
+        /// Every setting that is wrong.
+        problems: Vec<String>,
+    },
+    /// A stored message cannot be read as an event.
+    #[error("stored message {sequence} on {subject} is unreadable: {reason}")]
+    Corrupt {
+        /// The subject.
+        subject: String,
+        /// The stream sequence.
+        sequence: u64,
+        /// Why.
+        reason: String,
+    },
+    /// NATS failed or timed out: transient, retry later.
+    #[error("NATS unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    fn unavailable(error: impl std::fmt::Display) -> Self {
+        StoreError::Unavailable(error.to_string())
+    }
+}
+
+/// One stored message: its stream sequence and its bytes as published.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// Stream sequence.
+    pub sequence: u64,
+    /// The subject it was published on.
+    pub subject: String,
+    /// The bytes as published.
+    pub payload: Bytes,
+}
+
+/// One event to append: its id (the `Nats-Msg-Id`) and its JSON bytes.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// The event id.
+    pub id: Uuid,
+    /// The serialized envelope.
+    pub payload: Bytes,
+}
+
+/// The event store of one namespace.
+#[derive(Clone)]
+pub struct EventStore {
+    /// The JetStream context all calls go through.
+    js: jetstream::Context,
+    /// Names every stream and subject.
+    ns: Namespace,
+    /// Stream replicas to create with (1 on a laptop, 3 on a cluster).
+    replicas: usize,
+}
+
+impl EventStore {
+    /// An event store over a NATS connection.
+    pub fn new(client: async_nats::Client, ns: Namespace) -> Self {
+        Self { js: jetstream::new(client), ns, replicas: 1 }
+    }
+
+    /// Sets the replica count new streams are created with.
+    pub fn with_replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas.max(1);
+        self
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &Namespace {
+        &self.ns
+    }
+
+    /// The JetStream context (for consumers).
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.js
+    }
+
+    /// The configuration we require of a stream.
+    pub fn stream_config(&self, kind: StreamKind) -> stream::Config {
+        stream::Config {
+            name: self.ns.stream(kind),
+            subjects: vec![self.ns.stream_subjects(kind)],
+            storage: stream::StorageType::File,
+            retention: stream::RetentionPolicy::Limits,
+            discard: stream::DiscardPolicy::Old,
+            max_messages: -1,
+            max_bytes: -1,
+            max_messages_per_subject: -1,
+            max_age: Duration::ZERO,
+            max_message_size: 1024 * 1024,
+            num_replicas: self.replicas,
+            duplicate_window: Duration::from_secs(DUPLICATE_WINDOW_S),
+            allow_rollup: false,
+            deny_delete: true,
+            deny_purge: true,
+            allow_direct: true,
+            description: Some(format!("Bündel {} ({})", kind.suffix(), self.ns)),
+            ..Default::default()
+        }
+    }
+
+    /// Creates the streams, or verifies that existing ones are at least as safe as required.
+    pub async fn ensure_streams(&self, kinds: &[StreamKind]) -> Result<(), StoreError> {
+        for &kind in kinds {
+            let wanted = self.stream_config(kind);
+            match self.js.get_stream(&wanted.name).await {
+                Ok(mut existing) => {
+                    let info = existing.info().await.map_err(StoreError::unavailable)?;
+                    let problems = weaknesses(&wanted, &info.config);
+                    if !problems.is_empty() {
+                        return Err(StoreError::WeakStream { stream: wanted.name, problems });
+                    }
+                }
+                Err(error) if is_not_found(&error) => {
+                    self.js.create_stream(wanted).await.map_err(StoreError::unavailable)?;
+                }
+                Err(error) => return Err(StoreError::unavailable(error)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes every stream of the namespace (tests clean up after themselves; never in services).
+    pub async fn delete_streams(&self) -> Result<(), StoreError> {
+        for kind in StreamKind::ALL {
+            let _missing_is_fine = self.js.delete_stream(self.ns.stream(kind)).await;
+        }
+        Ok(())
+    }
+
+    /// Appends events to one aggregate subject, in order, each expecting the previous one's sequence.
+    ///
+    /// `expected_last` is the stream sequence of the aggregate's last event (0 for a new aggregate).
+    /// Returns the stream sequence of each appended event.
+    pub async fn append(
+        &self,
+        subject: &str,
+        expected_last: u64,
+        events: &[Pending],
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut expected = expected_last;
+        let mut sequences = Vec::with_capacity(events.len());
+        for event in events {
+            let publish = jetstream::context::Publish::build()
+                .payload(event.payload.clone())
+                .message_id(event.id.to_string())
+                .expected_last_subject_sequence(expected);
+            let ack = self
+                .js
+                .send_publish(subject.to_owned(), publish)
+                .await
+                .map_err(|e| publish_error(e, subject, expected))?
+                .await
+                .map_err(|e| publish_error(e, subject, expected))?;
+            if ack.duplicate {
+                // The same event id was stored moments ago (a retry inside the window): the
+                // aggregate moved on without us, so reload and decide again.
+                return Err(StoreError::Conflict { subject: subject.to_owned(), expected });
+            }
+            expected = ack.sequence;
+            sequences.push(ack.sequence);
+        }
+        Ok(sequences)
+    }
+
+    /// Publishes a message without concurrency control (intake, dead letters).
+    pub async fn publish(&self, subject: &str, id: Uuid, payload: Bytes) -> Result<u64, StoreError> {
+        let publish = jetstream::context::Publish::build().payload(payload).message_id(id.to_string());
+        let ack = self
+            .js
+            .send_publish(subject.to_owned(), publish)
+            .await
+            .map_err(StoreError::unavailable)?
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(ack.sequence)
+    }
+
+    /// The stream sequence of the last message on a subject (0 when there is none).
+    pub async fn last_sequence(&self, kind: StreamKind, subject: &str) -> Result<u64, StoreError> {
+        let stream = self.stream(kind).await?;
+        match stream.get_last_raw_message_by_subject(subject).await {
+            Ok(message) => Ok(message.sequence),
+            Err(error)
+                if error.kind() == jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
+            {
+                Ok(0)
+            }
+            Err(error) => Err(StoreError::unavailable(error)),
+        }
+    }
+
+    /// Reads every message of one subject, in stream order.
+    pub async fn load(&self, kind: StreamKind, subject: &str) -> Result<Vec<Stored>, StoreError> {
+        let last = self.last_sequence(kind, subject).await?;
+        if last == 0 {
+            return Ok(Vec::new());
+        }
+        self.read(kind, subject, 1, last).await
+    }
+
+    /// Reads the messages matching `filter` from `from_seq` up to and including `until_seq`.
+    pub async fn read(
+        &self,
+        kind: StreamKind,
+        filter: &str,
+        from_seq: u64,
+        until_seq: u64,
+    ) -> Result<Vec<Stored>, StoreError> {
+        let mut out = Vec::new();
+        self.scan(kind, filter, from_seq, until_seq, |stored| {
+            out.push(stored);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Streams the messages matching `filter` from `from_seq` to `until_seq` into `visit`, with an
+    /// ordered consumer (no durable state on the server, gaps and restarts handled by the client).
+    pub async fn scan(
+        &self,
+        kind: StreamKind,
+        filter: &str,
+        from_seq: u64,
+        until_seq: u64,
+        mut visit: impl FnMut(Stored) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        if until_seq < from_seq {
+            return Ok(());
+        }
+        let stream = self.stream(kind).await?;
+        let config = consumer::pull::OrderedConfig {
+            filter_subject: filter.to_owned(),
+            deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: from_seq.max(1) },
+            ..Default::default()
+        };
+        let consumer = stream.create_consumer(config).await.map_err(StoreError::unavailable)?;
+        let mut messages = consumer.messages().await.map_err(StoreError::unavailable)?;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(LOAD_TIMEOUT_MS);
+        loop {
+            let next = tokio::time::timeout_at(deadline, messages.next())
+                .await
+                .map_err(|_| StoreError::Unavailable(format!("reading {filter} timed out")))?;
+            let Some(message) = next else {
+                return Err(StoreError::Unavailable(format!("reading {filter} ended early")));
+            };
+            let message = message.map_err(StoreError::unavailable)?;
+            let info = message.info().map_err(StoreError::unavailable)?;
+            let sequence = info.stream_sequence;
+            let pending = info.pending;
+            if sequence > until_seq {
+                return Ok(());
+            }
+            visit(Stored {
+                sequence,
+                subject: message.subject.to_string(),
+                payload: message.payload.clone(),
+            })?;
+            if sequence == until_seq || pending == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The last sequence of a whole stream (0 when empty).
+    pub async fn stream_last_sequence(&self, kind: StreamKind) -> Result<u64, StoreError> {
+        let mut stream = self.stream(kind).await?;
+        let info = stream.info().await.map_err(StoreError::unavailable)?;
+        Ok(info.state.last_sequence)
+    }
+
+    /// The JetStream handle of one stream.
+    pub async fn stream(&self, kind: StreamKind) -> Result<stream::Stream, StoreError> {
+        self.js.get_stream(self.ns.stream(kind)).await.map_err(StoreError::unavailable)
+    }
+}
+
+fn is_not_found(error: &jetstream::context::GetStreamError) -> bool {
+    matches!(
+        error.kind(),
+        jetstream::context::GetStreamErrorKind::JetStream(e)
+            if e.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
+    )
+}
+
+fn publish_error(error: jetstream::context::PublishError, subject: &str, expected: u64) -> StoreError {
+    match error.kind() {
+        jetstream::context::PublishErrorKind::WrongLastSequence => {
+            StoreError::Conflict { subject: subject.to_owned(), expected }
+        }
+        _ => StoreError::unavailable(error),
+    }
+}
+
+/// Every way an existing stream is weaker than the one we want.
+fn weaknesses(wanted: &stream::Config, actual: &stream::Config) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut check = |ok: bool, what: String| {
+        if !ok {
+            problems.push(what);
+        }
+    };
+    check(actual.storage == stream::StorageType::File, format!("storage is {:?}, not file", actual.storage));
+    check(actual.deny_delete, "deny_delete is off".into());
+    check(actual.deny_purge, "deny_purge is off".into());
+    check(!actual.allow_rollup, "rollup is allowed".into());
+    check(actual.max_age.is_zero(), format!("max_age is {:?}, not unlimited", actual.max_age));
+    check(actual.max_bytes < 0, format!("max_bytes is {}, not unlimited", actual.max_bytes));
+    check(actual.max_messages < 0, format!("max_messages is {}, not unlimited", actual.max_messages));
+    check(
+        actual.max_messages_per_subject < 0,
+        format!("max_messages_per_subject is {}, not unlimited", actual.max_messages_per_subject),
+    );
+    check(
+        actual.retention == stream::RetentionPolicy::Limits,
+        format!("retention is {:?}, not limits", actual.retention),
+    );
+    check(
+        actual.subjects == wanted.subjects,
+        format!("subjects are {:?}, not {:?}", actual.subjects, wanted.subjects),
+    );
+    check(
+        !actual.duplicate_window.is_zero(),
+        "no duplicate window".into(),
+    );
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_that_allows_purge_or_expiry_is_weak() {
+        let store_config = stream::Config {
+            name: "X".into(),
+            subjects: vec!["x.>".into()],
+            storage: stream::StorageType::File,
+            max_messages: -1,
+            max_bytes: -1,
+            max_messages_per_subject: -1,
+            deny_delete: true,
+            deny_purge: true,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        };
+        assert!(weaknesses(&store_config, &store_config).is_empty());
+        let weak = stream::Config {
+            deny_purge: false,
+            max_age: Duration::from_secs(60),
+            storage: stream::StorageType::Memory,
+            ..store_config.clone()
+        };
+        let problems = weaknesses(&store_config, &weak);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+}
