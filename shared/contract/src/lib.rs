@@ -5,6 +5,7 @@
 //!
 //! - [`aggregate`]: the pure `decide`/`apply` shape every aggregate has.
 //! - [`namespace`]: the one setting every stream, subject, consumer and database name derives from.
+//! - [`deadletter`]: a refused input with every reason, kept whole.
 //! - [`envelope`]: the CloudEvents 1.0 structured-JSON envelope every event travels in.
 //! - [`money`]: integer cents, basis points and the one rounding rule for splits.
 //! - [`proposal`]: the Proposal aggregate's events (`buendel.proposal.*`).
@@ -15,6 +16,7 @@
 
 pub mod aggregate;
 pub mod canonical;
+pub mod deadletter;
 pub mod envelope;
 pub mod money;
 pub mod namespace;
