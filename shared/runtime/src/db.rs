@@ -23,7 +23,10 @@ pub struct PoolLimits {
 
 impl Default for PoolLimits {
     fn default() -> Self {
-        Self { max_connections: 8, acquire_timeout_ms: 5_000 }
+        Self {
+            max_connections: 8,
+            acquire_timeout_ms: 5_000,
+        }
     }
 }
 
@@ -52,11 +55,15 @@ fn unreachable_hint(options: &PgConnectOptions) -> String {
 pub async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
     let name = options.get_database().unwrap_or("postgres").to_owned();
     let admin = options.clone().database("postgres");
-    let mut conn = admin.connect().await.with_context(|| unreachable_hint(options))?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut conn)
-        .await?;
+    let mut conn = admin
+        .connect()
+        .await
+        .with_context(|| unreachable_hint(options))?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await?;
     if !exists {
         let statement = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
         if let Err(error) = sqlx::query(&statement).execute(&mut conn).await {
@@ -77,7 +84,10 @@ pub async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::R
 pub async fn drop_database(options: &PgConnectOptions) -> anyhow::Result<()> {
     let name = options.get_database().unwrap_or_default().to_owned();
     let mut conn = options.clone().database("postgres").connect().await?;
-    let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", name.replace('"', "\"\""));
+    let statement = format!(
+        "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+        name.replace('"', "\"\"")
+    );
     sqlx::query(&statement).execute(&mut conn).await?;
     conn.close().await?;
     Ok(())

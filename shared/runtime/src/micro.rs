@@ -37,7 +37,10 @@ where
 {
     let micro = async_nats::service::ServiceExt::service_builder(&client)
         .description(description)
-        .start(ns.service_name(service), env!("CARGO_PKG_VERSION").to_owned())
+        .start(
+            ns.service_name(service),
+            env!("CARGO_PKG_VERSION").to_owned(),
+        )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("starting the {service} micro service"))?;
@@ -64,7 +67,9 @@ where
                         None => break,
                     },
                 };
-                let Ok(permit) = limit.clone().acquire_owned().await else { break };
+                let Ok(permit) = limit.clone().acquire_owned().await else {
+                    break;
+                };
                 let handle = handle.clone();
                 let command = command.clone();
                 tasks.spawn(async move {

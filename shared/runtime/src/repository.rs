@@ -42,7 +42,12 @@ pub struct Loaded<A> {
 
 impl<A: Aggregate> Default for Loaded<A> {
     fn default() -> Self {
-        Self { state: A::default(), version: 0, last_sequence: 0, causes: HashMap::new() }
+        Self {
+            state: A::default(),
+            version: 0,
+            last_sequence: 0,
+            causes: HashMap::new(),
+        }
     }
 }
 
@@ -53,11 +58,14 @@ impl<A: Aggregate> Loaded<A> {
         self.version = envelope.sequence;
         self.last_sequence = sequence;
         if let Some(cause) = &envelope.causationid {
-            self.causes.entry(cause.clone()).or_default().push(AppendedEvent {
-                event_id: envelope.id,
-                event_type: envelope.event_type().to_owned(),
-                sequence,
-            });
+            self.causes
+                .entry(cause.clone())
+                .or_default()
+                .push(AppendedEvent {
+                    event_id: envelope.id,
+                    event_type: envelope.event_type().to_owned(),
+                    sequence,
+                });
         }
     }
 }
@@ -121,7 +129,10 @@ impl<A: Aggregate> Repository<A> {
             store,
             kind,
             source: source.into(),
-            cache: Mutex::new(Cache { entries: HashMap::new(), order: VecDeque::new() }),
+            cache: Mutex::new(Cache {
+                entries: HashMap::new(),
+                order: VecDeque::new(),
+            }),
         }
     }
 
@@ -194,7 +205,10 @@ impl<A: Aggregate> Repository<A> {
                 .iter()
                 .map(|envelope| {
                     serde_json::to_vec(envelope)
-                        .map(|bytes| Pending { id: envelope.id, payload: Bytes::from(bytes) })
+                        .map(|bytes| Pending {
+                            id: envelope.id,
+                            payload: Bytes::from(bytes),
+                        })
                         .map_err(|e| StoreError::Corrupt {
                             subject: subject.clone(),
                             sequence: 0,
@@ -202,7 +216,11 @@ impl<A: Aggregate> Repository<A> {
                         })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            match self.store.append(&subject, loaded.last_sequence, &pending).await {
+            match self
+                .store
+                .append(&subject, loaded.last_sequence, &pending)
+                .await
+            {
                 Ok(sequences) => {
                     let mut next = (*loaded).clone();
                     let mut appended = Vec::with_capacity(sequences.len());
@@ -265,12 +283,16 @@ impl<A: Aggregate> Repository<A> {
     }
 
     fn remember(&self, id: &str, loaded: Arc<Loaded<A>>) {
-        let Ok(mut cache) = self.cache.lock() else { return };
+        let Ok(mut cache) = self.cache.lock() else {
+            return;
+        };
         if cache.entries.insert(id.to_owned(), loaded).is_none() {
             cache.order.push_back(id.to_owned());
         }
         while cache.entries.len() > CACHE_ENTRIES_MAX {
-            let Some(oldest) = cache.order.pop_front() else { break };
+            let Some(oldest) = cache.order.pop_front() else {
+                break;
+            };
             cache.entries.remove(&oldest);
         }
     }

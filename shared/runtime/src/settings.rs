@@ -21,7 +21,11 @@ pub struct Settings {
     pub nats_url: String,
     /// Postgres URL. When it names no database, the namespace's database is used (and created if
     /// missing).
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
     pub database_url: String,
     /// Prefix of every stream, subject and consumer, and the name of the database; namespaces are
     /// isolated from each other.

@@ -96,7 +96,11 @@ pub struct EventStore {
 impl EventStore {
     /// An event store over a NATS connection.
     pub fn new(client: async_nats::Client, ns: Namespace) -> Self {
-        Self { js: jetstream::new(client), ns, replicas: 1 }
+        Self {
+            js: jetstream::new(client),
+            ns,
+            replicas: 1,
+        }
     }
 
     /// Sets the replica count new streams are created with.
@@ -148,11 +152,17 @@ impl EventStore {
                     let info = existing.info().await.map_err(StoreError::unavailable)?;
                     let problems = weaknesses(&wanted, &info.config);
                     if !problems.is_empty() {
-                        return Err(StoreError::WeakStream { stream: wanted.name, problems });
+                        return Err(StoreError::WeakStream {
+                            stream: wanted.name,
+                            problems,
+                        });
                     }
                 }
                 Err(error) if is_not_found(&error) => {
-                    self.js.create_stream(wanted).await.map_err(StoreError::unavailable)?;
+                    self.js
+                        .create_stream(wanted)
+                        .await
+                        .map_err(StoreError::unavailable)?;
                 }
                 Err(error) => return Err(StoreError::unavailable(error)),
             }
@@ -195,7 +205,10 @@ impl EventStore {
             if ack.duplicate {
                 // The same event id was stored moments ago (a retry inside the window): the
                 // aggregate moved on without us, so reload and decide again.
-                return Err(StoreError::Conflict { subject: subject.to_owned(), expected });
+                return Err(StoreError::Conflict {
+                    subject: subject.to_owned(),
+                    expected,
+                });
             }
             expected = ack.sequence;
             sequences.push(ack.sequence);
@@ -204,8 +217,15 @@ impl EventStore {
     }
 
     /// Publishes a message without concurrency control (intake, dead letters).
-    pub async fn publish(&self, subject: &str, id: Uuid, payload: Bytes) -> Result<u64, StoreError> {
-        let publish = jetstream::context::Publish::build().payload(payload).message_id(id.to_string());
+    pub async fn publish(
+        &self,
+        subject: &str,
+        id: Uuid,
+        payload: Bytes,
+    ) -> Result<u64, StoreError> {
+        let publish = jetstream::context::Publish::build()
+            .payload(payload)
+            .message_id(id.to_string());
         let ack = self
             .js
             .send_publish(subject.to_owned(), publish)
@@ -272,10 +292,15 @@ impl EventStore {
         let stream = self.stream(kind).await?;
         let config = consumer::pull::OrderedConfig {
             filter_subject: filter.to_owned(),
-            deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: from_seq.max(1) },
+            deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: from_seq.max(1),
+            },
             ..Default::default()
         };
-        let consumer = stream.create_consumer(config).await.map_err(StoreError::unavailable)?;
+        let consumer = stream
+            .create_consumer(config)
+            .await
+            .map_err(StoreError::unavailable)?;
         let mut messages = consumer.messages().await.map_err(StoreError::unavailable)?;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(LOAD_TIMEOUT_MS);
         loop {
@@ -283,7 +308,9 @@ impl EventStore {
                 .await
                 .map_err(|_| StoreError::Unavailable(format!("reading {filter} timed out")))?;
             let Some(message) = next else {
-                return Err(StoreError::Unavailable(format!("reading {filter} ended early")));
+                return Err(StoreError::Unavailable(format!(
+                    "reading {filter} ended early"
+                )));
             };
             let message = message.map_err(StoreError::unavailable)?;
             let info = message.info().map_err(StoreError::unavailable)?;
@@ -312,7 +339,10 @@ impl EventStore {
 
     /// The JetStream handle of one stream.
     pub async fn stream(&self, kind: StreamKind) -> Result<stream::Stream, StoreError> {
-        self.js.get_stream(self.ns.stream(kind)).await.map_err(StoreError::unavailable)
+        self.js
+            .get_stream(self.ns.stream(kind))
+            .await
+            .map_err(StoreError::unavailable)
     }
 }
 
@@ -324,11 +354,16 @@ fn is_not_found(error: &jetstream::context::GetStreamError) -> bool {
     )
 }
 
-fn publish_error(error: jetstream::context::PublishError, subject: &str, expected: u64) -> StoreError {
+fn publish_error(
+    error: jetstream::context::PublishError,
+    subject: &str,
+    expected: u64,
+) -> StoreError {
     match error.kind() {
-        jetstream::context::PublishErrorKind::WrongLastSequence => {
-            StoreError::Conflict { subject: subject.to_owned(), expected }
-        }
+        jetstream::context::PublishErrorKind::WrongLastSequence => StoreError::Conflict {
+            subject: subject.to_owned(),
+            expected,
+        },
         _ => StoreError::unavailable(error),
     }
 }
@@ -341,16 +376,31 @@ fn weaknesses(wanted: &stream::Config, actual: &stream::Config) -> Vec<String> {
             problems.push(what);
         }
     };
-    check(actual.storage == stream::StorageType::File, format!("storage is {:?}, not file", actual.storage));
+    check(
+        actual.storage == stream::StorageType::File,
+        format!("storage is {:?}, not file", actual.storage),
+    );
     check(actual.deny_delete, "deny_delete is off".into());
     check(actual.deny_purge, "deny_purge is off".into());
     check(!actual.allow_rollup, "rollup is allowed".into());
-    check(actual.max_age.is_zero(), format!("max_age is {:?}, not unlimited", actual.max_age));
-    check(actual.max_bytes < 0, format!("max_bytes is {}, not unlimited", actual.max_bytes));
-    check(actual.max_messages < 0, format!("max_messages is {}, not unlimited", actual.max_messages));
+    check(
+        actual.max_age.is_zero(),
+        format!("max_age is {:?}, not unlimited", actual.max_age),
+    );
+    check(
+        actual.max_bytes < 0,
+        format!("max_bytes is {}, not unlimited", actual.max_bytes),
+    );
+    check(
+        actual.max_messages < 0,
+        format!("max_messages is {}, not unlimited", actual.max_messages),
+    );
     check(
         actual.max_messages_per_subject < 0,
-        format!("max_messages_per_subject is {}, not unlimited", actual.max_messages_per_subject),
+        format!(
+            "max_messages_per_subject is {}, not unlimited",
+            actual.max_messages_per_subject
+        ),
     );
     check(
         actual.retention == stream::RetentionPolicy::Limits,
@@ -358,7 +408,10 @@ fn weaknesses(wanted: &stream::Config, actual: &stream::Config) -> Vec<String> {
     );
     check(
         actual.subjects == wanted.subjects,
-        format!("subjects are {:?}, not {:?}", actual.subjects, wanted.subjects),
+        format!(
+            "subjects are {:?}, not {:?}",
+            actual.subjects, wanted.subjects
+        ),
     );
     check(
         !actual.duplicate_window.is_zero(),

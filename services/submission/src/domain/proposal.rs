@@ -1,0 +1,205 @@
+//! The Proposal aggregate: submitted → screened (in review | screening failed) → revised → screened
+//! again …, withdrawn any time before a grant.
+
+use chrono::NaiveDate;
+use uuid::Uuid;
+
+use buendel_contract::proposal::{ProposalEvent, Revised, Submitted, Terms, Withdrawn};
+use buendel_contract::reference::{Alliance, ProgramRules};
+use buendel_contract::{Aggregate, DomainError};
+
+use super::screening;
+
+/// Where a proposal stands, as far as the submission context knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Status {
+    /// Nothing submitted yet.
+    #[default]
+    New,
+    /// Submitted or revised, waiting for screening.
+    Submitted,
+    /// Screened and passed: the partners review it.
+    InReview,
+    /// Screened and failed.
+    ScreeningFailed,
+    /// Withdrawn by the applicant.
+    Withdrawn,
+}
+
+/// The state folded from a proposal's events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Proposal {
+    /// Current status.
+    pub status: Status,
+    /// The proposal id, once submitted.
+    pub id: Option<Uuid>,
+    /// The alliance it was submitted to.
+    pub alliance_id: String,
+    /// The current terms (after the last revision).
+    pub terms: Option<Terms>,
+    /// How many times it was screened.
+    pub screenings: u32,
+}
+
+/// What the review context says about the proposal, looked up by the shell and passed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReviewFacts {
+    /// The alliance issued its statement: the terms are decided and can no longer be revised.
+    pub statement_issued: bool,
+    /// The bank decided the grant: the proposal can no longer be withdrawn.
+    pub granted: bool,
+}
+
+/// What may be asked of a proposal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// A new proposal (from intake or the `submit` command).
+    Submit(Submitted),
+    /// Apply the program rules to the current terms; `today` is the filing date.
+    Screen {
+        /// The alliance, if known.
+        alliance: Option<Alliance>,
+        /// The rules in force.
+        rules: ProgramRules,
+        /// Today's date (the shell's clock).
+        today: NaiveDate,
+    },
+    /// New terms, while not yet decided.
+    Revise {
+        /// The new terms, whole.
+        terms: Terms,
+        /// Why.
+        reason: String,
+        /// What the review context says.
+        review: ReviewFacts,
+    },
+    /// Withdraw, any time before a grant.
+    Withdraw {
+        /// Why.
+        reason: String,
+        /// What the review context says.
+        review: ReviewFacts,
+    },
+}
+
+/// Why a proposal command is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProposalError {
+    /// A proposal with this id exists already (submitted under another id).
+    #[error("proposal {0} was already submitted")]
+    AlreadySubmitted(Uuid),
+    /// Revise or withdraw of a proposal that was never submitted.
+    #[error("no proposal with this id was submitted")]
+    UnknownProposal,
+    /// The proposal was withdrawn; nothing more can happen to it.
+    #[error("the proposal was withdrawn")]
+    AlreadyWithdrawn,
+    /// The alliance issued its statement; the terms are final.
+    #[error("the alliance has issued its statement; the proposal can no longer be revised")]
+    AlreadyDecided,
+    /// The bank granted it; it can no longer be withdrawn.
+    #[error("the grant was decided; the proposal can no longer be withdrawn")]
+    AlreadyGranted,
+}
+
+impl DomainError for ProposalError {
+    fn code(&self) -> &'static str {
+        match self {
+            ProposalError::AlreadySubmitted(_) => "already_submitted",
+            ProposalError::UnknownProposal => "unknown_proposal",
+            ProposalError::AlreadyWithdrawn => "already_withdrawn",
+            ProposalError::AlreadyDecided => "already_decided",
+            ProposalError::AlreadyGranted => "already_granted",
+        }
+    }
+}
+
+impl Aggregate for Proposal {
+    type Event = ProposalEvent;
+    type Command = Command;
+    type Error = ProposalError;
+
+    fn apply(mut self, event: &ProposalEvent) -> Self {
+        match event {
+            ProposalEvent::Submitted(e) => {
+                self.id = Some(e.proposal_id);
+                self.alliance_id.clone_from(&e.alliance_id);
+                self.terms = Some(e.terms.clone());
+                self.status = Status::Submitted;
+            }
+            ProposalEvent::Screened(e) => {
+                self.screenings += 1;
+                self.status = if e.passed {
+                    Status::InReview
+                } else {
+                    Status::ScreeningFailed
+                };
+            }
+            ProposalEvent::Revised(e) => {
+                self.terms = Some(e.terms.clone());
+                self.status = Status::Submitted;
+            }
+            ProposalEvent::Withdrawn(_) => self.status = Status::Withdrawn,
+        }
+        self
+    }
+
+    fn decide(&self, command: &Command) -> Result<Vec<ProposalEvent>, ProposalError> {
+        match command {
+            Command::Submit(submitted) => match self.id {
+                Some(id) => Err(ProposalError::AlreadySubmitted(id)),
+                None => Ok(vec![ProposalEvent::Submitted(submitted.clone())]),
+            },
+            Command::Screen {
+                alliance,
+                rules,
+                today,
+            } => {
+                let (Some(id), Some(terms)) = (self.id, &self.terms) else {
+                    return Err(ProposalError::UnknownProposal);
+                };
+                if self.status != Status::Submitted {
+                    return Ok(Vec::new());
+                }
+                let screened = screening::screen(id, terms, alliance.as_ref(), rules, *today);
+                Ok(vec![ProposalEvent::Screened(screened)])
+            }
+            Command::Revise {
+                terms,
+                reason,
+                review,
+            } => {
+                let id = self.open_id()?;
+                if review.statement_issued || review.granted {
+                    return Err(ProposalError::AlreadyDecided);
+                }
+                Ok(vec![ProposalEvent::Revised(Revised {
+                    proposal_id: id,
+                    terms: terms.clone(),
+                    reason: reason.clone(),
+                })])
+            }
+            Command::Withdraw { reason, review } => {
+                let id = self.open_id()?;
+                if review.granted {
+                    return Err(ProposalError::AlreadyGranted);
+                }
+                Ok(vec![ProposalEvent::Withdrawn(Withdrawn {
+                    proposal_id: id,
+                    reason: reason.clone(),
+                })])
+            }
+        }
+    }
+}
+
+impl Proposal {
+    /// The id of a proposal that exists and is not withdrawn.
+    fn open_id(&self) -> Result<Uuid, ProposalError> {
+        match (self.status, self.id) {
+            (Status::Withdrawn, _) => Err(ProposalError::AlreadyWithdrawn),
+            (_, None) => Err(ProposalError::UnknownProposal),
+            (_, Some(id)) => Ok(id),
+        }
+    }
+}

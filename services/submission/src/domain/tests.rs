@@ -1,0 +1,450 @@
+//! Given/when/then and property tests of the Proposal aggregate, intake validation and screening.
+
+use chrono::NaiveDate;
+use proptest::prelude::*;
+use serde_json::json;
+use uuid::Uuid;
+
+use buendel_contract::aggregate::given;
+use buendel_contract::money::{BasisPoints, Cents};
+use buendel_contract::proposal::{
+    Applicant, ProjectType, ProposalEvent, Screened, Submitted, Terms, Withdrawn,
+};
+use buendel_contract::reference::{builtin_alliances, ProgramRules};
+use buendel_contract::{Aggregate, DomainError};
+
+use super::intake::{validate_event, Request};
+use super::proposal::ReviewFacts;
+use super::screening::screen;
+use super::{Command, Proposal, ProposalError, Status};
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("real date")
+}
+
+fn terms() -> Terms {
+    Terms {
+        title: "Ausbildungsbotschafter:innen Heidekreis".into(),
+        summary: "Trainees visit schools.".into(),
+        project_type: ProjectType::Structure,
+        focus_areas: vec!["dual_training".into()],
+        districts: vec!["heidekreis".into()],
+        planned_start: date(2027, 3, 1),
+        duration_months: 24,
+        eligible_cost_cents: Cents(30_000_000),
+        requested_rate_bp: BasisPoints(7_000),
+    }
+}
+
+fn submitted(id: Uuid) -> Submitted {
+    Submitted {
+        proposal_id: id,
+        alliance_id: "non".into(),
+        applicant: Applicant {
+            name: "Bildungswerk".into(),
+            kind: "verein".into(),
+            district: "heidekreis".into(),
+        },
+        terms: terms(),
+    }
+}
+
+fn screen_command(today: NaiveDate) -> Command {
+    Command::Screen {
+        alliance: builtin_alliances().into_iter().find(|a| a.id == "non"),
+        rules: ProgramRules::esf_plus_2021_2027(),
+        today,
+    }
+}
+
+fn passed_screening(id: Uuid) -> ProposalEvent {
+    ProposalEvent::Screened(Screened {
+        proposal_id: id,
+        passed: true,
+        rules_version: "v".into(),
+        results: vec![],
+    })
+}
+
+#[test]
+fn a_new_proposal_is_submitted() {
+    let id = Uuid::new_v4();
+    let events = given::<Proposal>(&[])
+        .decide(&Command::Submit(submitted(id)))
+        .expect("accepted");
+    assert_eq!(events, vec![ProposalEvent::Submitted(submitted(id))]);
+}
+
+#[test]
+fn a_proposal_cannot_be_submitted_twice() {
+    let id = Uuid::new_v4();
+    let state = given::<Proposal>(&[ProposalEvent::Submitted(submitted(id))]);
+    let error = state
+        .decide(&Command::Submit(submitted(id)))
+        .expect_err("refused");
+    assert_eq!(error, ProposalError::AlreadySubmitted(id));
+    assert_eq!(error.code(), "already_submitted");
+}
+
+#[test]
+fn a_submitted_proposal_within_the_rules_passes_screening_and_goes_into_review() {
+    let id = Uuid::new_v4();
+    let state = given::<Proposal>(&[ProposalEvent::Submitted(submitted(id))]);
+    let events = state
+        .decide(&screen_command(date(2026, 11, 25)))
+        .expect("screened");
+    let [ProposalEvent::Screened(screened)] = events.as_slice() else {
+        panic!("one screened event")
+    };
+    assert!(screened.passed, "{:?}", screened.results);
+    assert_eq!(state.apply(&events[0]).status, Status::InReview);
+}
+
+#[test]
+fn a_proposal_above_the_cost_cap_is_screened_out_with_the_rule_named() {
+    let id = Uuid::new_v4();
+    let mut big = submitted(id);
+    big.terms.eligible_cost_cents = Cents(65_000_000);
+    let state = given::<Proposal>(&[ProposalEvent::Submitted(big)]);
+    let events = state
+        .decide(&screen_command(date(2026, 11, 25)))
+        .expect("screened");
+    let ProposalEvent::Screened(screened) = &events[0] else {
+        panic!("screened")
+    };
+    assert!(!screened.passed);
+    let failed: Vec<&str> = screened
+        .results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| r.rule.as_str())
+        .collect();
+    assert_eq!(failed, vec!["eligible_cost_cap"]);
+    assert_eq!(state.apply(&events[0]).status, Status::ScreeningFailed);
+}
+
+#[test]
+fn screening_reports_every_broken_rule_not_just_the_first() {
+    let id = Uuid::new_v4();
+    let mut bad = submitted(id);
+    bad.terms.requested_rate_bp = BasisPoints(8_000);
+    bad.terms.focus_areas = vec!["space_travel".into()];
+    bad.terms.planned_start = date(2020, 1, 1);
+    let state = given::<Proposal>(&[ProposalEvent::Submitted(bad)]);
+    let ProposalEvent::Screened(screened) = &state
+        .decide(&screen_command(date(2026, 11, 25)))
+        .expect("ok")[0]
+    else {
+        panic!("screened")
+    };
+    let failed: Vec<&str> = screened
+        .results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| r.rule.as_str())
+        .collect();
+    for rule in [
+        "total_rate_cap",
+        "focus_areas_of_alliance",
+        "start_after_filing",
+        "eligibility_window",
+    ] {
+        assert!(failed.contains(&rule), "{rule} missing from {failed:?}");
+    }
+}
+
+#[test]
+fn a_long_project_only_gets_a_warning() {
+    let id = Uuid::new_v4();
+    let mut long = submitted(id);
+    long.terms.duration_months = 40;
+    long.terms.planned_start = date(2025, 2, 1);
+    let screened = screen(
+        id,
+        &long.terms,
+        builtin_alliances().first(),
+        &ProgramRules::esf_plus_2021_2027(),
+        date(2025, 1, 10),
+    );
+    assert!(screened.passed);
+    assert!(screened
+        .results
+        .iter()
+        .any(|r| r.rule == "duration_normal" && !r.passed));
+}
+
+#[test]
+fn applications_after_the_alliance_deadline_are_screened_out() {
+    let id = Uuid::new_v4();
+    let mut late = submitted(id);
+    late.terms.planned_start = date(2028, 2, 1);
+    let screened = screen(
+        id,
+        &late.terms,
+        builtin_alliances().first(),
+        &ProgramRules::esf_plus_2021_2027(),
+        date(2028, 1, 15),
+    );
+    assert!(!screened.passed);
+    assert!(screened
+        .results
+        .iter()
+        .any(|r| r.rule == "application_deadline" && !r.passed));
+}
+
+#[test]
+fn screening_an_already_screened_proposal_changes_nothing() {
+    let id = Uuid::new_v4();
+    let state = given::<Proposal>(&[
+        ProposalEvent::Submitted(submitted(id)),
+        passed_screening(id),
+    ]);
+    assert_eq!(
+        state.decide(&screen_command(date(2026, 11, 25))),
+        Ok(vec![])
+    );
+}
+
+#[test]
+fn a_revision_is_screened_again() {
+    let id = Uuid::new_v4();
+    let state = given::<Proposal>(&[
+        ProposalEvent::Submitted(submitted(id)),
+        passed_screening(id),
+    ]);
+    let revise = Command::Revise {
+        terms: terms(),
+        reason: "new plan".into(),
+        review: ReviewFacts::default(),
+    };
+    let events = state.decide(&revise).expect("revised");
+    let state = state.apply(&events[0]);
+    assert_eq!(state.status, Status::Submitted);
+    assert_eq!(
+        state
+            .decide(&screen_command(date(2026, 11, 25)))
+            .expect("screened")
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_proposal_cannot_be_revised_after_the_statement() {
+    let id = Uuid::new_v4();
+    let state = given::<Proposal>(&[
+        ProposalEvent::Submitted(submitted(id)),
+        passed_screening(id),
+    ]);
+    let review = ReviewFacts {
+        statement_issued: true,
+        granted: false,
+    };
+    let error = state
+        .decide(&Command::Revise {
+            terms: terms(),
+            reason: "x".into(),
+            review,
+        })
+        .expect_err("refused");
+    assert_eq!(error.code(), "already_decided");
+}
+
+#[test]
+fn a_proposal_can_be_withdrawn_before_but_not_after_the_grant() {
+    let id = Uuid::new_v4();
+    let state = given::<Proposal>(&[
+        ProposalEvent::Submitted(submitted(id)),
+        passed_screening(id),
+    ]);
+    let before = ReviewFacts {
+        statement_issued: true,
+        granted: false,
+    };
+    assert!(state
+        .decide(&Command::Withdraw {
+            reason: "x".into(),
+            review: before
+        })
+        .is_ok());
+    let after = ReviewFacts {
+        statement_issued: true,
+        granted: true,
+    };
+    let error = state
+        .decide(&Command::Withdraw {
+            reason: "x".into(),
+            review: after,
+        })
+        .expect_err("refused");
+    assert_eq!(error.code(), "already_granted");
+}
+
+#[test]
+fn nothing_happens_to_a_withdrawn_proposal() {
+    let id = Uuid::new_v4();
+    let withdrawn = ProposalEvent::Withdrawn(Withdrawn {
+        proposal_id: id,
+        reason: "x".into(),
+    });
+    let state = given::<Proposal>(&[ProposalEvent::Submitted(submitted(id)), withdrawn]);
+    let review = ReviewFacts::default();
+    assert_eq!(
+        state.decide(&Command::Withdraw {
+            reason: "again".into(),
+            review
+        }),
+        Err(ProposalError::AlreadyWithdrawn)
+    );
+    assert_eq!(
+        state.decide(&Command::Revise {
+            terms: terms(),
+            reason: "r".into(),
+            review
+        }),
+        Err(ProposalError::AlreadyWithdrawn)
+    );
+}
+
+#[test]
+fn an_unknown_proposal_cannot_be_withdrawn() {
+    let error = given::<Proposal>(&[])
+        .decide(&Command::Withdraw {
+            reason: "x".into(),
+            review: ReviewFacts::default(),
+        })
+        .expect_err("refused");
+    assert_eq!(error.code(), "unknown_proposal");
+}
+
+fn valid_event(id: Uuid) -> serde_json::Value {
+    json!({
+        "specversion": "1.0",
+        "id": Uuid::new_v4().to_string(),
+        "source": "/portal",
+        "type": "buendel.proposal.submitted.v1",
+        "datacontenttype": "application/json",
+        "data": {
+            "proposal_id": id.to_string(),
+            "alliance_id": "non",
+            "applicant": {"name": "Bildungswerk", "kind": "verein", "district": "heidekreis"},
+            "title": "T", "summary": "S", "project_type": "structure",
+            "focus_areas": ["dual_training"], "districts": ["heidekreis"],
+            "planned_start": "2027-03-01", "duration_months": 24,
+            "eligible_cost_cents": 30000000, "requested_rate_bp": 7000
+        }
+    })
+}
+
+fn known(id: &str) -> bool {
+    id == "non" || id == "son"
+}
+
+#[test]
+fn a_valid_intake_event_becomes_a_submit_request() {
+    let id = Uuid::new_v4();
+    let bytes = serde_json::to_vec(&valid_event(id)).expect("json");
+    let event = validate_event(&bytes, &known).expect("valid");
+    let Request::Submit(submitted) = event.request else {
+        panic!("submit")
+    };
+    assert_eq!(submitted.proposal_id, id);
+    assert_eq!(submitted.terms.eligible_cost_cents, Cents(30_000_000));
+}
+
+#[test]
+fn intake_reports_every_reason_at_once() {
+    let mut event = valid_event(Uuid::new_v4());
+    event["data"]["eligible_cost_cents"] = json!(300000.5);
+    event["data"]["alliance_id"] = json!("xyz");
+    event["data"]["planned_start"] = json!("2027-02-30");
+    event["data"]["proposal_id"] = json!("not-a-uuid");
+    event["data"]["colour"] = json!("blue");
+    let bytes = serde_json::to_vec(&event).expect("json");
+    let rejected = validate_event(&bytes, &known).expect_err("invalid");
+    let fields: Vec<&str> = rejected.reasons.iter().map(|r| r.field.as_str()).collect();
+    for field in [
+        "data.eligible_cost_cents",
+        "data.alliance_id",
+        "data.planned_start",
+        "data.proposal_id",
+        "data.colour",
+    ] {
+        assert!(fields.contains(&field), "{field} missing from {fields:?}");
+    }
+    let float = rejected
+        .reasons
+        .iter()
+        .find(|r| r.field == "data.eligible_cost_cents")
+        .expect("reason");
+    assert!(float.reason.contains("float"), "{}", float.reason);
+}
+
+#[test]
+fn intake_refuses_bad_json_wrong_types_and_oversized_messages() {
+    assert!(validate_event(b"{not json", &known).is_err());
+    let mut wrong = valid_event(Uuid::new_v4());
+    wrong["type"] = json!("buendel.proposal.approved.v1");
+    let rejected =
+        validate_event(&serde_json::to_vec(&wrong).expect("json"), &known).expect_err("invalid");
+    assert_eq!(rejected.reasons[0].field, "type");
+    let mut huge = valid_event(Uuid::new_v4());
+    huge["data"]["summary"] = json!("x".repeat(70_000));
+    let rejected =
+        validate_event(&serde_json::to_vec(&huge).expect("json"), &known).expect_err("invalid");
+    assert!(rejected.reasons[0].reason.contains("bytes"));
+}
+
+fn arb_event() -> impl Strategy<Value = (u8, bool)> {
+    (0u8..4, any::<bool>())
+}
+
+proptest! {
+    /// Whatever commands arrive in whatever order, a withdrawn proposal stays withdrawn, and a
+    /// proposal never has more screenings than submissions plus revisions.
+    #[test]
+    fn withdrawal_is_final_and_screenings_follow_submissions(steps in proptest::collection::vec(arb_event(), 0..40)) {
+        let id = Uuid::new_v4();
+        let mut state = Proposal::default();
+        let mut submissions_and_revisions = 0u32;
+        for (kind, granted) in steps {
+            let review = ReviewFacts { statement_issued: granted, granted };
+            let command = match kind {
+                0 => Command::Submit(submitted(id)),
+                1 => screen_command(date(2026, 11, 25)),
+                2 => Command::Revise { terms: terms(), reason: "r".into(), review },
+                _ => Command::Withdraw { reason: "w".into(), review },
+            };
+            let was_withdrawn = state.status == Status::Withdrawn;
+            if let Ok(events) = state.decide(&command) {
+                for event in &events {
+                    if matches!(event, ProposalEvent::Submitted(_) | ProposalEvent::Revised(_)) {
+                        submissions_and_revisions += 1;
+                    }
+                    state = state.clone().apply(event);
+                }
+            }
+            if was_withdrawn {
+                prop_assert_eq!(state.status, Status::Withdrawn);
+            }
+            prop_assert!(state.screenings <= submissions_and_revisions);
+        }
+    }
+
+    /// Any integer amount and rate gives a screening whose verdict matches its rules.
+    #[test]
+    fn a_screening_passes_exactly_when_no_error_rule_fails(
+        cents in 1i64..100_000_000,
+        rate in 1u32..10_000,
+        months in 1u16..120,
+    ) {
+        let mut t = terms();
+        t.eligible_cost_cents = Cents(cents);
+        t.requested_rate_bp = BasisPoints(rate);
+        t.duration_months = months;
+        let s = screen(Uuid::nil(), &t, builtin_alliances().first(), &ProgramRules::esf_plus_2021_2027(), date(2026, 11, 25));
+        let ok = s.results.iter().all(|r| r.passed || r.severity == buendel_contract::proposal::Severity::Warning);
+        prop_assert_eq!(s.passed, ok);
+        prop_assert_eq!(s.passed, cents <= 50_000_000 && rate <= 7_000 && date(2027, 3, 1).checked_add_months(chrono::Months::new(months.into())).is_some_and(|e| e <= date(2029, 12, 31)));
+    }
+}
