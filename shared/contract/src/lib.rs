@@ -11,6 +11,7 @@
 //! - [`proposal`]: the Proposal aggregate's events (`buendel.proposal.*`).
 //! - [`reference`]: alliances, region categories and versioned program rules.
 //! - [`reply`]: the JSON reply of every command (`ok` or a coded error with per-field details).
+//! - [`review`]: the Review aggregate's events (`buendel.review.*`), its quorum rule and tally.
 //! - [`canonical`]: RFC 8785 canonical JSON and SHA-256, for the ledger's hash chain.
 //! - [`schema`]: the JSON Schema of every event type, checked against the files in `schemas/`.
 
@@ -23,6 +24,7 @@ pub mod namespace;
 pub mod proposal;
 pub mod reference;
 pub mod reply;
+pub mod review;
 pub mod schema;
 
 pub use aggregate::{Aggregate, DomainError};

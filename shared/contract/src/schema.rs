@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde_json::Value;
 
 use crate::proposal;
+use crate::review;
 
 /// Every event type with the JSON Schema of its `data`, in a stable order.
 pub fn event_schemas() -> Vec<(&'static str, Value)> {
@@ -17,6 +18,34 @@ pub fn event_schemas() -> Vec<(&'static str, Value)> {
         (proposal::SCREENED_V1, schema_of::<proposal::Screened>(proposal::SCREENED_V1)),
         (proposal::REVISED_V1, schema_of::<proposal::Revised>(proposal::REVISED_V1)),
         (proposal::WITHDRAWN_V1, schema_of::<proposal::Withdrawn>(proposal::WITHDRAWN_V1)),
+        (
+            review::OPENED_V1,
+            schema_of::<review::Opened>(review::OPENED_V1),
+        ),
+        (
+            review::CONFLICT_DECLARED_V1,
+            schema_of::<review::ConflictDeclared>(review::CONFLICT_DECLARED_V1),
+        ),
+        (
+            review::VOTE_RECORDED_V1,
+            schema_of::<review::VoteRecorded>(review::VOTE_RECORDED_V1),
+        ),
+        (
+            review::STATEMENT_ISSUED_V1,
+            schema_of::<review::StatementIssued>(review::STATEMENT_ISSUED_V1),
+        ),
+        (
+            review::GRANT_DECIDED_V1,
+            schema_of::<review::GrantDecided>(review::GRANT_DECIDED_V1),
+        ),
+        (
+            review::GRANT_REFUSED_V1,
+            schema_of::<review::GrantRefused>(review::GRANT_REFUSED_V1),
+        ),
+        (
+            review::CLOSED_V1,
+            schema_of::<review::Closed>(review::CLOSED_V1),
+        ),
     ]
 }
 
@@ -62,7 +91,11 @@ mod tests {
         let asyncapi = std::fs::read_to_string(schema_dir().join("../docs/asyncapi.yaml"))
             .expect("docs/asyncapi.yaml exists");
         let with_schema: Vec<&str> = event_schemas().iter().map(|(t, _)| *t).collect();
-        for event_type in crate::proposal::ProposalEvent::all_types() {
+        let all_types = [
+            crate::proposal::ProposalEvent::all_types(),
+            crate::review::ReviewEvent::all_types(),
+        ];
+        for event_type in all_types.into_iter().flatten() {
             assert!(with_schema.contains(event_type), "{event_type} has no schema");
             assert!(asyncapi.contains(event_type), "{event_type} is not in docs/asyncapi.yaml");
             let reference = format!("schemas/{event_type}.json");

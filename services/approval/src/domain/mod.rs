@@ -1,0 +1,17 @@
+//! The pure core of the approval service: no async, no I/O, no clock.
+//!
+//! - [`command`]: what may be asked of a review; every fact a decision needs travels in it.
+//! - [`error`]: why a command is refused, one stable code per rule.
+//! - [`review`]: the Review aggregate (state, `apply`, `decide`) and [`tally`], the one count used
+//!   by both the quorum check and the `statement_issued` event.
+
+pub mod command;
+pub mod error;
+pub mod review;
+
+#[cfg(test)]
+mod tests;
+
+pub use command::Command;
+pub use error::ReviewError;
+pub use review::{tally, BankDecision, Review, Status};
