@@ -1,1 +1,128 @@
-//! stub
+//! The read-only HTTP query API over the Postgres read models (axum).
+//!
+//! Layout:
+//! - [`app`] builds the [`Router`] (tests call it with `tower::ServiceExt::oneshot`), [`serve`] runs
+//!   it on a listener until a [`CancellationToken`] is cancelled.
+//! - [`proposals`]: `GET /v1/proposals`, `GET /v1/proposals/{id}`.
+//! - [`deadletters`]: `GET /v1/deadletters`.
+//! - [`health`]: `GET /healthz`, `GET /readyz`.
+//! - [`metrics`]: `GET /metrics` (Prometheus text) and the request-counting middleware.
+//! - [`page`]: cursor pagination; [`error`]: the one [`ApiError`] every handler returns.
+//! - `GET /openapi.json` serves `docs/openapi.json`, which describes every route in [`routes`].
+
+pub mod deadletters;
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod page;
+pub mod proposals;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::extract::Request;
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, MethodRouter};
+use axum::Router;
+use sqlx::PgPool;
+
+use buendel_runtime::CancellationToken;
+
+pub use error::ApiError;
+pub use metrics::Metrics;
+
+/// The OpenAPI 3.1 document of this API (`docs/openapi.json`), compiled in.
+pub const OPENAPI_JSON: &str = include_str!("../../../docs/openapi.json");
+
+/// How long one request may take before it is answered with 503 `timeout`.
+pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The read models.
+    pub pool: PgPool,
+    /// Request counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// A state over a pool, with fresh counters.
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            metrics: Arc::default(),
+        }
+    }
+}
+
+/// Every route of the API (all `GET`, the API is read-only). [`app`] is built from exactly this
+/// list, and a test checks each is described in `docs/openapi.json`.
+pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/v1/proposals", get(proposals::list)),
+        ("/v1/proposals/{id}", get(proposals::get)),
+        ("/v1/deadletters", get(deadletters::list)),
+        ("/healthz", get(health::healthz)),
+        ("/readyz", get(health::readyz)),
+        ("/metrics", get(metrics::metrics)),
+        ("/openapi.json", get(openapi)),
+    ]
+}
+
+/// The router: every route, a JSON 404 for anything else, request counting and a time limit.
+pub fn app(state: AppState) -> Router {
+    routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, route)| {
+            router.route(path, route)
+        })
+        .fallback(no_route)
+        .layer(middleware::from_fn(time_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_requests,
+        ))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` is cancelled, then lets in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let address = listener
+        .local_addr()
+        .context("reading the listener's address")?;
+    tracing::info!(%address, "HTTP API listening");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("HTTP API stopped");
+    Ok(())
+}
+
+/// `GET /openapi.json`.
+async fn openapi() -> Response {
+    ([(CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+async fn no_route(request: Request) -> ApiError {
+    ApiError::NotFound(format!(
+        "no route {} {}",
+        request.method(),
+        request.uri().path()
+    ))
+}
+
+async fn time_limit(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(Duration::from_millis(REQUEST_TIMEOUT_MS), next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(REQUEST_TIMEOUT_MS).into_response(),
+    }
+}

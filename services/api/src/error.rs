@@ -1,0 +1,92 @@
+//! The one error type at the HTTP edge: every failure becomes `{"error":{"code":..,"message":..}}`
+//! with a stable code. Server-side failures are logged here, once, and never leaked to the client.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A path id that is not a UUID (400 `invalid_id`).
+    #[error("{0}")]
+    InvalidId(String),
+    /// A query parameter that is malformed, out of range or unknown (400 `invalid_query`).
+    #[error("{0}")]
+    InvalidQuery(String),
+    /// No such resource (404 `not_found`).
+    #[error("{0}")]
+    NotFound(String),
+    /// Postgres is not answering (503 `not_ready`), for `/readyz`.
+    #[error("the read model database is not reachable")]
+    NotReady(#[source] anyhow::Error),
+    /// The request took longer than its limit (503 `timeout`).
+    #[error("the request took longer than {0} ms")]
+    Timeout(u64),
+    /// Anything else (500 `internal`): logged, never shown.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        ApiError::Internal(error.into())
+    }
+}
+
+impl ApiError {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidId(_) => "invalid_id",
+            ApiError::InvalidQuery(_) => "invalid_query",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::NotReady(_) => "not_ready",
+            ApiError::Timeout(_) => "timeout",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidId(_) | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotReady(_) | ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// The JSON body of every error.
+#[derive(Debug, Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct Detail<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "request failed")
+            }
+            ApiError::NotReady(error) => tracing::warn!(error = format!("{error:#}"), "not ready"),
+            ApiError::Timeout(_) => tracing::warn!("{self}"),
+            ApiError::InvalidId(_) | ApiError::InvalidQuery(_) | ApiError::NotFound(_) => {}
+        }
+        let body = Body {
+            error: Detail {
+                code: self.code(),
+                message: self.to_string(),
+            },
+        };
+        (self.status(), Json(body)).into_response()
+    }
+}

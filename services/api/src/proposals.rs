@@ -1,0 +1,265 @@
+//! `GET /v1/proposals` (filter, paginate) and `GET /v1/proposals/{id}` (with screening and timeline).
+//!
+//! Money is integer cents (`eligible_cost_cents`) and rates integer basis points, as in the events.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json as SqlJson;
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::page::{invalid_query, Page, PageRequest};
+use crate::AppState;
+
+/// The query parameters of `GET /v1/proposals`. Unknown ones are refused, so a misspelt filter
+/// does not silently return everything.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only proposals with this status.
+    status: Option<String>,
+    /// Only proposals of this alliance (`non`, `son`, ...).
+    alliance: Option<String>,
+    /// Only proposals that serve this focus area.
+    focus_area: Option<String>,
+    /// Only proposals that work in this district.
+    district: Option<String>,
+    /// Items per page.
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// Who applies.
+#[derive(Debug, Serialize)]
+pub struct Applicant {
+    /// Legal name.
+    pub name: String,
+    /// Kind of organisation.
+    pub kind: String,
+    /// District it sits in.
+    pub district: String,
+}
+
+/// A proposal's current state, as listed.
+#[derive(Debug, Serialize)]
+pub struct Proposal {
+    /// The proposal id.
+    pub proposal_id: Uuid,
+    /// The alliance it is submitted to.
+    pub alliance_id: String,
+    /// `submitted`, `screening_failed`, `in_review`, `withdrawn` (later issues add more).
+    pub status: String,
+    /// Short title.
+    pub title: String,
+    /// What the project does.
+    pub summary: String,
+    /// `structure`, `unemployed` or `training`.
+    pub project_type: String,
+    /// Who applies.
+    pub applicant: Applicant,
+    /// Focus areas served.
+    pub focus_areas: Vec<String>,
+    /// Districts worked in.
+    pub districts: Vec<String>,
+    /// Planned start.
+    pub planned_start: NaiveDate,
+    /// Planned duration.
+    pub duration_months: i32,
+    /// Eligible costs in euro cents.
+    pub eligible_cost_cents: i64,
+    /// Requested grant rate in basis points.
+    pub requested_rate_bp: i32,
+    /// The aggregate version (number of events).
+    pub version: i64,
+    /// Stream sequence of the last event applied: a client that got `sequence` from a command
+    /// reply knows the read model has caught up once this is at least that.
+    pub last_sequence: i64,
+    /// When it was submitted.
+    pub submitted_at: DateTime<Utc>,
+    /// When its last event happened.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The last screening of a proposal.
+#[derive(Debug, Serialize)]
+pub struct Screening {
+    /// The program rules version applied.
+    pub rules_version: Option<String>,
+    /// Every rule's result: `{"rule","passed","severity","message"}`.
+    pub results: serde_json::Value,
+}
+
+/// One event in a proposal's timeline.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct TimelineEntry {
+    /// The stream it is stored in (`PROPOSALS`, later `REVIEWS`, `LEDGER`).
+    pub stream: String,
+    /// Its sequence in that stream.
+    pub sequence: i64,
+    /// The CloudEvents id.
+    pub event_id: Uuid,
+    /// The CloudEvents type.
+    #[serde(rename = "type")]
+    #[sqlx(rename = "event_type")]
+    pub event_type: String,
+    /// When it happened.
+    pub time: DateTime<Utc>,
+    /// Who asked for it.
+    pub actor: String,
+    /// The CloudEvents `data`, as published.
+    pub data: serde_json::Value,
+}
+
+/// One proposal with its screening and timeline.
+#[derive(Debug, Serialize)]
+pub struct ProposalDetail {
+    /// The current state.
+    #[serde(flatten)]
+    pub proposal: Proposal,
+    /// The last screening, or `null` before the first.
+    pub screening: Option<Screening>,
+    /// Every event, oldest first.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// A `proposals` row.
+#[derive(Debug, sqlx::FromRow)]
+struct Row {
+    proposal_id: Uuid,
+    alliance_id: String,
+    status: String,
+    title: String,
+    summary: String,
+    project_type: String,
+    applicant_name: String,
+    applicant_kind: String,
+    applicant_district: String,
+    focus_areas: Vec<String>,
+    districts: Vec<String>,
+    planned_start: NaiveDate,
+    duration_months: i32,
+    eligible_cost_cents: i64,
+    requested_rate_bp: i32,
+    rules_version: Option<String>,
+    screening: Option<SqlJson<serde_json::Value>>,
+    created_sequence: i64,
+    last_sequence: i64,
+    version: i64,
+    submitted_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "proposal_id, alliance_id, status, title, summary, project_type, applicant_name, \
+    applicant_kind, applicant_district, focus_areas, districts, planned_start, duration_months, \
+    eligible_cost_cents, requested_rate_bp, rules_version, screening, created_sequence, last_sequence, \
+    version, submitted_at, updated_at";
+
+impl Row {
+    fn into_parts(self) -> (Proposal, Option<Screening>) {
+        let screening = self.screening.map(|SqlJson(results)| Screening {
+            rules_version: self.rules_version,
+            results,
+        });
+        let proposal = Proposal {
+            proposal_id: self.proposal_id,
+            alliance_id: self.alliance_id,
+            status: self.status,
+            title: self.title,
+            summary: self.summary,
+            project_type: self.project_type,
+            applicant: Applicant {
+                name: self.applicant_name,
+                kind: self.applicant_kind,
+                district: self.applicant_district,
+            },
+            focus_areas: self.focus_areas,
+            districts: self.districts,
+            planned_start: self.planned_start,
+            duration_months: self.duration_months,
+            eligible_cost_cents: self.eligible_cost_cents,
+            requested_rate_bp: self.requested_rate_bp,
+            version: self.version,
+            last_sequence: self.last_sequence,
+            submitted_at: self.submitted_at,
+            updated_at: self.updated_at,
+        };
+        (proposal, screening)
+    }
+}
+
+/// `GET /v1/proposals`: proposals in submission order, filtered, one page at a time.
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Page<Proposal>>, ApiError> {
+    let Query(query) = query.map_err(invalid_query)?;
+    let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
+    let mut sql = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {COLUMNS} FROM proposals WHERE created_sequence > "
+    ));
+    sql.push_bind(page.after);
+    if let Some(status) = query.status {
+        sql.push(" AND status = ").push_bind(status);
+    }
+    if let Some(alliance) = query.alliance {
+        sql.push(" AND alliance_id = ").push_bind(alliance);
+    }
+    if let Some(focus_area) = query.focus_area {
+        sql.push(" AND focus_areas @> ARRAY[")
+            .push_bind(focus_area)
+            .push("]::text[]");
+    }
+    if let Some(district) = query.district {
+        sql.push(" AND districts @> ARRAY[")
+            .push_bind(district)
+            .push("]::text[]");
+    }
+    sql.push(" ORDER BY created_sequence LIMIT ")
+        .push_bind(page.fetch_limit());
+    let rows: Vec<Row> = sql.build_query_as().fetch_all(&state.pool).await?;
+    let page = page.page(rows, |row| row.created_sequence);
+    Ok(Json(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|row| row.into_parts().0)
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// `GET /v1/proposals/{id}`: one proposal with its last screening and its whole timeline.
+#[tracing::instrument(skip_all, fields(proposal_id = %id))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ProposalDetail>, ApiError> {
+    let proposal_id =
+        Uuid::parse_str(&id).map_err(|_| ApiError::InvalidId(format!("{id:?} is not a UUID")))?;
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM proposals WHERE proposal_id = $1"
+    ))
+    .bind(proposal_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let row = row.ok_or_else(|| ApiError::NotFound(format!("no proposal {proposal_id}")))?;
+    let timeline: Vec<TimelineEntry> = sqlx::query_as(
+        "SELECT stream, sequence, event_id, event_type, time, actor, data FROM proposal_timeline \
+         WHERE proposal_id = $1 ORDER BY time, sequence, stream",
+    )
+    .bind(proposal_id)
+    .fetch_all(&state.pool)
+    .await?;
+    let (proposal, screening) = row.into_parts();
+    Ok(Json(ProposalDetail {
+        proposal,
+        screening,
+        timeline,
+    }))
+}
