@@ -1,1 +1,9 @@
+//! End-to-end tests against the real NATS and Postgres, compiled into one binary.
+//!
+//! Every test starts its own system in a fresh namespace (its own streams, subjects, consumers and
+//! database) with [`helpers::spawn_app`], so tests run in parallel and leave nothing behind.
 
+mod helpers;
+mod intake;
+mod projector;
+mod store;

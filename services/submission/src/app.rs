@@ -391,46 +391,52 @@ fn accepted_reply(outcome: &Outcome, screened: &Outcome) -> Reply {
         .unwrap_or_else(|| Reply::refused("unchanged", "the command changed nothing", vec![]))
 }
 
-/// Runs the submission service until `shutdown`: streams, intake consumer and commands.
+/// Starts the submission service: streams, command endpoints and the intake consumer are ready when
+/// this returns; the returned task runs until `shutdown`.
+pub async fn start(
+    client: async_nats::Client,
+    store: EventStore,
+    shutdown: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
+    store.ensure_streams(&StreamKind::ALL).await?;
+    let service = Arc::new(Submission::new(store.clone()));
+    let handler = service.clone();
+    let commands = buendel_runtime::micro::serve(
+        client,
+        store.namespace(),
+        SERVICE,
+        "Bündel submission: proposal intake and commands",
+        &COMMANDS,
+        move |name, payload| {
+            let service = handler.clone();
+            async move { service.command(&name, &payload).await }
+        },
+        shutdown.clone(),
+    )
+    .await?;
+    let messages = intake_messages(&store).await?;
+    Ok(tokio::spawn(async move {
+        let intake = consume_intake(service, messages, shutdown.clone()).await;
+        shutdown.cancel();
+        commands.await.context("command task panicked")?;
+        intake
+    }))
+}
+
+/// Runs the submission service until `shutdown`.
 pub async fn run(
     client: async_nats::Client,
     store: EventStore,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    store.ensure_streams(&StreamKind::ALL).await?;
-    let service = Arc::new(Submission::new(store.clone()));
-    let commands = {
-        let service = service.clone();
-        let ns = store.namespace().clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            buendel_runtime::micro::serve(
-                client,
-                &ns,
-                SERVICE,
-                "Bündel submission: proposal intake and commands",
-                &COMMANDS,
-                move |name, payload| {
-                    let service = service.clone();
-                    async move { service.command(&name, &payload).await }
-                },
-                shutdown,
-            )
-            .await
-        })
-    };
-    let intake = consume_intake(service, store, shutdown.clone()).await;
-    shutdown.cancel();
-    commands.await.context("command task panicked")??;
-    intake
+    start(client, store, shutdown)
+        .await?
+        .await
+        .context("submission task panicked")?
 }
 
-async fn consume_intake(
-    service: Arc<Submission>,
-    store: EventStore,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let ns = store.namespace().clone();
+async fn intake_messages(store: &EventStore) -> anyhow::Result<consumer::pull::Stream> {
+    let ns = store.namespace();
     let name = ns.durable(SERVICE, StreamKind::Intake);
     let stream = store.stream(StreamKind::Intake).await?;
     let consumer: consumer::PullConsumer = stream
@@ -448,11 +454,17 @@ async fn consume_intake(
         )
         .await
         .map_err(|e| anyhow::anyhow!("creating consumer {name}: {e}"))?;
-    let mut messages = consumer
+    consumer
         .messages()
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(|e| anyhow::anyhow!("consuming {name}: {e}"))
+}
 
+async fn consume_intake(
+    service: Arc<Submission>,
+    mut messages: consumer::pull::Stream,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let mut lanes = Vec::with_capacity(INTAKE_LANES);
     let mut workers = JoinSet::new();
     for _ in 0..INTAKE_LANES {

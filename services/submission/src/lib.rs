@@ -9,4 +9,4 @@
 pub mod app;
 pub mod domain;
 
-pub use app::{run, Submission};
+pub use app::{run, start, Submission};

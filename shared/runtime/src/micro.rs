@@ -21,7 +21,9 @@ use crate::CancellationToken;
 /// Requests handled at once per service instance.
 pub const IN_FLIGHT_MAX: usize = 256;
 
-/// Serves `commands` of `service` until `shutdown`; `handle(command, payload)` produces the reply.
+/// Registers `commands` of `service` and serves them until `shutdown`; `handle(command, payload)`
+/// produces the reply. Returns once the endpoints are registered (so requests find a responder),
+/// with the task that serves them.
 pub async fn serve<H, Fut>(
     client: async_nats::Client,
     ns: &Namespace,
@@ -30,7 +32,7 @@ pub async fn serve<H, Fut>(
     commands: &[&str],
     handle: H,
     shutdown: CancellationToken,
-) -> anyhow::Result<()>
+) -> anyhow::Result<tokio::task::JoinHandle<()>>
 where
     H: Fn(String, Bytes) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Reply> + Send + 'static,
@@ -85,7 +87,10 @@ where
             while tasks.join_next().await.is_some() {}
         });
     }
-    while endpoints.join_next().await.is_some() {}
-    micro.stop().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(())
+    Ok(tokio::spawn(async move {
+        while endpoints.join_next().await.is_some() {}
+        if let Err(error) = micro.stop().await {
+            tracing::debug!(%error, "micro service stop");
+        }
+    }))
 }

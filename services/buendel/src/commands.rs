@@ -1,0 +1,100 @@
+//! Operator commands: NATS request/reply to a service, the JSON reply printed as it came.
+
+use std::io::Read as _;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+use buendel_contract::namespace::StreamKind;
+use buendel_contract::reply::Reply;
+use buendel_runtime::{connect, EventStore, Settings};
+
+/// How long a command may take before the CLI gives up (the command may still have happened:
+/// retry with the same `--command-id`).
+pub const COMMAND_TIMEOUT_MS: u64 = 10_000;
+
+/// Reads a JSON file, or standard input for `-`.
+pub fn read_json(path: &Path) -> anyhow::Result<Value> {
+    let mut text = String::new();
+    if path == Path::new("-") {
+        std::io::stdin().read_to_string(&mut text)?;
+    } else {
+        text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    }
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+/// Sends `<ns>.cmd.<service>.<command>` and prints the reply; exit code 1 when refused.
+pub async fn send(
+    settings: &Settings,
+    service: &str,
+    command: &str,
+    command_id: Option<uuid::Uuid>,
+    actor: &str,
+    data: Value,
+) -> anyhow::Result<ExitCode> {
+    let client = connect::nats(&settings.nats_url, "buendel-cli").await?;
+    let payload = serde_json::json!({
+        "command_id": command_id.unwrap_or_else(uuid::Uuid::new_v4),
+        "actor": actor,
+        "data": data,
+    });
+    let reply = request(
+        &client,
+        &settings.namespace.command_prefix(service),
+        command,
+        &payload,
+    )
+    .await?;
+    println!("{}", serde_json::to_string_pretty(&reply)?);
+    Ok(if reply.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// One request/reply round trip.
+pub async fn request(
+    client: &async_nats::Client,
+    prefix: &str,
+    command: &str,
+    payload: &Value,
+) -> anyhow::Result<Reply> {
+    let subject = format!("{prefix}.{command}");
+    let bytes = serde_json::to_vec(payload)?;
+    let message = tokio::time::timeout(
+        Duration::from_millis(COMMAND_TIMEOUT_MS),
+        client.request(subject.clone(), bytes.into()),
+    )
+    .await
+    .with_context(|| format!("{subject} did not answer in time; retry with the same command id"))?
+    .with_context(|| format!("{subject}: no service answered; is `buendel up` running?"))?;
+    serde_json::from_slice(&message.payload)
+        .with_context(|| format!("{subject} replied with something that is not a reply"))
+}
+
+/// Publishes a raw CloudEvent to the intake and prints the stream sequence.
+pub async fn publish(settings: &Settings, file: &Path) -> anyhow::Result<ExitCode> {
+    let event = read_json(file)?;
+    let client = connect::nats(&settings.nats_url, "buendel-cli").await?;
+    let store = EventStore::new(client, settings.namespace.clone());
+    let id = event
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+        .context("the CloudEvent needs an `id` that is a UUID (it is the Nats-Msg-Id)")?;
+    let subject = settings.namespace.subject(StreamKind::Intake, "cli");
+    let sequence = store
+        .publish(&subject, id, serde_json::to_vec(&event)?.into())
+        .await?;
+    println!(
+        "{}",
+        serde_json::json!({"published": subject, "stream_sequence": sequence})
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,224 @@
+//! Running the services: all of them in one process (`buendel up`), or one alone (`buendel serve`).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use sqlx::PgPool;
+use tokio::task::JoinSet;
+
+use buendel_contract::namespace::StreamKind;
+use buendel_runtime::db::{self, PoolLimits};
+use buendel_runtime::{connect, CancellationToken, EventStore, Settings};
+
+/// Which services a [`System`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    /// Intake, commands, screening.
+    pub submission: bool,
+    /// Read models.
+    pub projector: bool,
+    /// The HTTP API, on this listener address.
+    pub api: Option<SocketAddr>,
+}
+
+impl Parts {
+    /// Every service, the API on `http`.
+    pub fn all(http: SocketAddr) -> Self {
+        Self {
+            submission: true,
+            projector: true,
+            api: Some(http),
+        }
+    }
+}
+
+/// Running services in one process.
+pub struct System {
+    /// The NATS connection they share.
+    pub client: async_nats::Client,
+    /// The event store of the namespace.
+    pub store: EventStore,
+    /// The Postgres pool of the namespace.
+    pub pool: PgPool,
+    /// Where the HTTP API listens, if it runs.
+    pub http: Option<SocketAddr>,
+    /// Cancel to stop everything.
+    pub shutdown: CancellationToken,
+    /// The running services.
+    tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
+}
+
+/// Connects to NATS and Postgres, creates the streams and migrates the database.
+pub async fn prepare(
+    settings: &Settings,
+    name: &str,
+) -> anyhow::Result<(async_nats::Client, EventStore, PgPool)> {
+    let client = connect::nats(&settings.nats_url, name).await?;
+    let store = EventStore::new(client.clone(), settings.namespace.clone());
+    store
+        .ensure_streams(&StreamKind::ALL)
+        .await
+        .context("creating or verifying the streams")?;
+    let pool = db::connect_and_migrate(
+        &settings.database_url,
+        &settings.namespace,
+        PoolLimits::default(),
+    )
+    .await?;
+    Ok((client, store, pool))
+}
+
+impl System {
+    /// Starts the chosen services.
+    pub async fn start(settings: &Settings, parts: Parts) -> anyhow::Result<Self> {
+        let (client, store, pool) = prepare(settings, "buendel").await?;
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        if parts.submission {
+            let running =
+                buendel_submission::start(client.clone(), store.clone(), shutdown.clone()).await?;
+            tasks.spawn(async move { ("submission", flatten(running.await)) });
+        }
+        if parts.projector {
+            let (store, pool, shutdown) = (store.clone(), pool.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                (
+                    "projector",
+                    buendel_projector::run(store, pool, shutdown).await,
+                )
+            });
+        }
+        let mut http = None;
+        if let Some(addr) = parts.api {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}; choose another with --http"))?;
+            http = Some(listener.local_addr()?);
+            let state = buendel_api::AppState::new(pool.clone());
+            let shutdown = shutdown.clone();
+            tasks
+                .spawn(async move { ("api", buendel_api::serve(listener, state, shutdown).await) });
+        }
+        Ok(Self {
+            client,
+            store,
+            pool,
+            http,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops every service and waits for them; the first failure is returned.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.join().await
+    }
+
+    /// Waits until a service ends (an error) or the shutdown token is cancelled, then stops all.
+    pub async fn join(&mut self) -> anyhow::Result<()> {
+        let mut first_error = None;
+        while let Some(joined) = self.tasks.join_next().await {
+            self.shutdown.cancel();
+            match joined {
+                Ok((_, Ok(()))) => {}
+                Ok((name, Err(error))) => {
+                    tracing::error!(service = name, error = %format!("{error:#}"), "service failed");
+                    first_error.get_or_insert(error.context(format!("{name} failed")));
+                }
+                Err(error) => {
+                    first_error.get_or_insert(anyhow::anyhow!("a service panicked: {error}"));
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+fn flatten(joined: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow::Result<()> {
+    joined.map_err(|e| anyhow::anyhow!("panicked: {e}"))?
+}
+
+async fn until_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    shutdown.cancel();
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+            () = shutdown.cancelled() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    shutdown.cancel();
+}
+
+/// `buendel up`: every service in one process until Ctrl-C or SIGTERM.
+pub async fn up(settings: Settings, http: SocketAddr, demo: bool) -> anyhow::Result<ExitCode> {
+    let mut system = System::start(&settings, Parts::all(http)).await?;
+    let addr = system.http.map_or_else(String::new, |a| a.to_string());
+    eprintln!(
+        "Bündel is up in namespace {ns}: HTTP API on http://{addr}, commands on {ns}.cmd.>, intake on {ns}.intake.>",
+        ns = settings.namespace
+    );
+    if demo {
+        let report = crate::demo::load(&system.client, &system.store).await?;
+        eprintln!("demo: {report}");
+        eprintln!("try: curl http://{addr}/v1/proposals");
+    }
+    tokio::spawn(until_signal(system.shutdown.clone()));
+    system.join().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `buendel serve <service>`: one service alone.
+pub async fn serve(
+    settings: Settings,
+    service: &str,
+    http: SocketAddr,
+) -> anyhow::Result<ExitCode> {
+    let parts = match service {
+        "submission" => Parts {
+            submission: true,
+            projector: false,
+            api: None,
+        },
+        "projector" => Parts {
+            submission: false,
+            projector: true,
+            api: None,
+        },
+        "api" => Parts {
+            submission: false,
+            projector: false,
+            api: Some(http),
+        },
+        other => anyhow::bail!("unknown service {other:?}"),
+    };
+    let mut system = System::start(&settings, parts).await?;
+    eprintln!("{service} is running in namespace {}", settings.namespace);
+    tokio::spawn(until_signal(system.shutdown.clone()));
+    system.join().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `buendel projections rebuild`: truncate the read models; the next projector run replays them.
+pub async fn rebuild(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let (_client, store, pool) = prepare(settings, "buendel-rebuild").await?;
+    buendel_projector::rebuild(&store, &pool).await?;
+    eprintln!("read models truncated; the projector rebuilds them from sequence 1 when it runs");
+    Ok(ExitCode::SUCCESS)
+}

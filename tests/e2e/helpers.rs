@@ -1,0 +1,194 @@
+//! `spawn_app()`: a whole Bündel in a fresh namespace, and polling with a deadline.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::body::Body;
+use http_body_util::BodyExt as _;
+use serde_json::{json, Value};
+use tower::ServiceExt as _;
+use uuid::Uuid;
+
+use buendel::system::{Parts, System};
+use buendel_contract::namespace::StreamKind;
+use buendel_contract::reply::Reply;
+use buendel_contract::Namespace;
+use buendel_runtime::{db, EventStore, Settings};
+
+/// How long a test waits for the system to reach a state before failing.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+/// How often it looks.
+const POLL_EVERY: Duration = Duration::from_millis(25);
+
+/// A running system in its own namespace.
+pub struct TestApp {
+    /// Its settings (fresh namespace).
+    pub settings: Settings,
+    /// The running services.
+    pub system: Option<System>,
+    /// The event store of the namespace.
+    pub store: EventStore,
+    /// A NATS connection for publishing and requests.
+    pub client: async_nats::Client,
+    /// The read-model pool.
+    pub pool: sqlx::PgPool,
+}
+
+/// A fresh, valid namespace.
+pub fn fresh_namespace() -> Namespace {
+    let suffix = Uuid::new_v4().simple().to_string();
+    Namespace::new(format!("t{}", &suffix[..12])).expect("valid namespace")
+}
+
+/// Starts every service in a fresh namespace.
+pub async fn spawn_app() -> TestApp {
+    spawn_parts(
+        fresh_namespace(),
+        Parts {
+            submission: true,
+            projector: true,
+            api: None,
+        },
+    )
+    .await
+}
+
+/// Starts the chosen services in a namespace.
+pub async fn spawn_parts(ns: Namespace, parts: Parts) -> TestApp {
+    buendel_runtime::telemetry::init(buendel_runtime::settings::LogFormat::Text);
+    let settings = Settings::local(ns);
+    let system = System::start(&settings, parts)
+        .await
+        .expect("system starts");
+    TestApp {
+        store: system.store.clone(),
+        client: system.client.clone(),
+        pool: system.pool.clone(),
+        system: Some(system),
+        settings,
+    }
+}
+
+impl TestApp {
+    /// Stops the services (the namespace stays).
+    pub async fn stop_services(&mut self) {
+        if let Some(system) = self.system.take() {
+            system.stop().await.expect("services stop cleanly");
+        }
+    }
+
+    /// Stops everything and deletes the namespace: streams and database.
+    pub async fn cleanup(mut self) {
+        self.stop_services().await;
+        self.store.delete_streams().await.expect("streams deleted");
+        self.pool.close().await;
+        let options =
+            db::options(&self.settings.database_url, &self.settings.namespace).expect("options");
+        db::drop_database(&options).await.expect("database dropped");
+    }
+
+    /// Publishes raw bytes to the intake with `Nats-Msg-Id` = `msg_id`.
+    pub async fn publish_intake(&self, msg_id: Uuid, bytes: Vec<u8>) -> u64 {
+        let subject = self.settings.namespace.subject(StreamKind::Intake, "test");
+        self.store
+            .publish(&subject, msg_id, bytes.into())
+            .await
+            .expect("published")
+    }
+
+    /// Publishes a CloudEvent to the intake (its id as `Nats-Msg-Id`).
+    pub async fn publish_event(&self, event: &Value) -> u64 {
+        let id = event["id"]
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .unwrap_or_else(Uuid::new_v4);
+        self.publish_intake(id, serde_json::to_vec(event).expect("json"))
+            .await
+    }
+
+    /// Sends a command and returns the reply.
+    pub async fn command(&self, service: &str, command: &str, payload: Value) -> Reply {
+        let prefix = self.settings.namespace.command_prefix(service);
+        buendel::commands::request(&self.client, &prefix, command, &payload)
+            .await
+            .expect("reply")
+    }
+
+    /// `GET path` through the API router; returns the status and the JSON body.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let app = buendel_api::app(buendel_api::AppState::new(self.pool.clone()));
+        let request = axum::http::Request::get(path)
+            .body(Body::empty())
+            .expect("request");
+        let response = app.oneshot(request).await.expect("response");
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// Polls `GET path` until `ready(body)` holds; returns that body.
+    pub async fn get_until(&self, path: &str, ready: impl Fn(u16, &Value) -> bool) -> Value {
+        eventually(path, || async {
+            let (status, body) = self.get(path).await;
+            ready(status, &body).then_some(body)
+        })
+        .await
+    }
+}
+
+/// Polls `probe` until it yields a value, failing the test after [`DEADLINE`].
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+/// A valid `submitted` CloudEvent for a new proposal of `non`.
+pub fn submitted_event(proposal_id: Uuid) -> Value {
+    json!({
+        "specversion": "1.0",
+        "id": Uuid::new_v4(),
+        "source": "/test/portal",
+        "type": "buendel.proposal.submitted.v1",
+        "subject": proposal_id,
+        "datacontenttype": "application/json",
+        "data": submitted_data(proposal_id),
+    })
+}
+
+/// The `data` of a valid submission.
+pub fn submitted_data(proposal_id: Uuid) -> Value {
+    let start = chrono::Utc::now().date_naive() + chrono::Days::new(60);
+    json!({
+        "proposal_id": proposal_id,
+        "alliance_id": "non",
+        "applicant": {"name": "Bildungswerk Heidekreis e.V.", "kind": "verein", "district": "heidekreis"},
+        "title": "Ausbildungsbotschafter:innen Heidekreis",
+        "summary": "Trainees visit schools.",
+        "project_type": "structure",
+        "focus_areas": ["dual_training"],
+        "districts": ["heidekreis"],
+        "planned_start": start,
+        "duration_months": 24,
+        "eligible_cost_cents": 30_000_000,
+        "requested_rate_bp": 7_000,
+    })
+}

@@ -1,0 +1,253 @@
+//! Intake: from a published CloudEvent to the HTTP API, dead letters, idempotency, commands.
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use buendel_contract::namespace::StreamKind;
+
+use crate::helpers::{eventually, spawn_app, submitted_data, submitted_event};
+
+#[tokio::test]
+async fn an_intake_event_ends_up_in_the_api_in_review() {
+    let app = spawn_app().await;
+    let proposal_id = Uuid::new_v4();
+    app.publish_event(&submitted_event(proposal_id)).await;
+
+    let path = format!("/v1/proposals/{proposal_id}");
+    let body = app
+        .get_until(&path, |status, body| {
+            status == 200 && body["status"] == "in_review"
+        })
+        .await;
+    assert_eq!(body["alliance_id"], "non");
+    assert_eq!(body["eligible_cost_cents"], 30_000_000);
+    let types: Vec<&str> = body["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            "buendel.proposal.submitted.v1",
+            "buendel.proposal.screened.v1"
+        ]
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn malformed_events_are_dead_lettered_with_every_reason_and_the_next_good_one_still_goes_through(
+) {
+    let app = spawn_app().await;
+    let good = Uuid::new_v4();
+
+    app.publish_intake(Uuid::new_v4(), b"{\"specversion\": \"1.0\", oops".to_vec())
+        .await;
+    let mut wrong_type = submitted_event(Uuid::new_v4());
+    wrong_type["type"] = json!("buendel.proposal.approved.v1");
+    app.publish_event(&wrong_type).await;
+    let mut float_and_unknown = submitted_event(Uuid::new_v4());
+    float_and_unknown["data"]["eligible_cost_cents"] = json!(30000000.5);
+    float_and_unknown["data"]["alliance_id"] = json!("atlantis");
+    app.publish_event(&float_and_unknown).await;
+    let mut oversized = submitted_event(Uuid::new_v4());
+    oversized["data"]["summary"] = Value::String("x".repeat(100_000));
+    app.publish_event(&oversized).await;
+    app.publish_event(&submitted_event(good)).await;
+
+    app.get_until(&format!("/v1/proposals/{good}"), |status, _| status == 200)
+        .await;
+    let letters = app
+        .get_until("/v1/deadletters", |_, body| {
+            body["items"]
+                .as_array()
+                .is_some_and(|items| items.len() == 4)
+        })
+        .await;
+    let items = letters["items"].as_array().expect("items");
+    let reasons = |i: usize| -> Vec<String> {
+        items[i]["reasons"]
+            .as_array()
+            .expect("reasons")
+            .iter()
+            .map(|r| format!("{} {}", r["field"], r["reason"]))
+            .collect()
+    };
+    assert!(reasons(0)[0].contains("not JSON"), "{:?}", reasons(0));
+    assert!(reasons(1)[0].contains("unknown type"), "{:?}", reasons(1));
+    let both = reasons(2);
+    assert!(
+        both.iter()
+            .any(|r| r.contains("eligible_cost_cents") && r.contains("float")),
+        "{both:?}"
+    );
+    assert!(
+        both.iter()
+            .any(|r| r.contains("alliance_id") && r.contains("atlantis")),
+        "{both:?}"
+    );
+    assert!(reasons(3)[0].contains("bytes"), "{:?}", reasons(3));
+    assert!(items.iter().all(|i| i["code"] == "invalid_input"
+        && i["original_base64"].as_str().is_some_and(|s| !s.is_empty())));
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_same_event_published_twice_and_again_after_the_duplicate_window_yields_one_proposal() {
+    let app = spawn_app().await;
+    let proposal_id = Uuid::new_v4();
+    let event = submitted_event(proposal_id);
+    let event_id = Uuid::parse_str(event["id"].as_str().expect("id")).expect("uuid");
+    let bytes = serde_json::to_vec(&event).expect("json");
+
+    let first = app.publish_intake(event_id, bytes.clone()).await;
+    let again = app.publish_intake(event_id, bytes.clone()).await;
+    assert_eq!(first, again, "inside the window JetStream keeps one copy");
+    // After the duplicate window JetStream no longer knows the id; a different Nats-Msg-Id makes the
+    // server store the same CloudEvent again, exactly as it would once the window has passed.
+    let later = app.publish_intake(Uuid::new_v4(), bytes).await;
+    assert!(later > first, "stored again, as after the window");
+
+    let proposal_subject = app
+        .settings
+        .namespace
+        .subject(StreamKind::Proposals, proposal_id);
+    eventually("both intake copies consumed", || async {
+        let info = app
+            .store
+            .jetstream()
+            .get_stream(app.settings.namespace.stream(StreamKind::Intake))
+            .await
+            .ok()?;
+        let consumer: async_nats::jetstream::consumer::PullConsumer = info
+            .get_consumer(
+                &app.settings
+                    .namespace
+                    .durable("submission", StreamKind::Intake),
+            )
+            .await
+            .ok()?;
+        let mut consumer = consumer;
+        let state = consumer.info().await.ok()?;
+        (state.ack_floor.stream_sequence >= later).then_some(())
+    })
+    .await;
+    let events = app
+        .store
+        .load(StreamKind::Proposals, &proposal_subject)
+        .await
+        .expect("load");
+    assert_eq!(
+        events.len(),
+        2,
+        "one submitted and one screened event, nothing twice"
+    );
+    let (_, body) = app.get("/v1/proposals?alliance=non").await;
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(1));
+    let (_, letters) = app.get("/v1/deadletters").await;
+    assert_eq!(
+        letters["items"].as_array().map(Vec::len),
+        Some(0),
+        "a duplicate is not an error"
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_rule_breaking_proposal_is_screening_failed_with_the_rule_named() {
+    let app = spawn_app().await;
+    let proposal_id = Uuid::new_v4();
+    let mut data = submitted_data(proposal_id);
+    data["eligible_cost_cents"] = json!(65_000_000);
+    let reply = app
+        .command(
+            "submission",
+            "submit",
+            json!({"command_id": Uuid::new_v4(), "data": data}),
+        )
+        .await;
+    assert!(reply.is_ok(), "{reply:?}");
+
+    let body = app
+        .get_until(&format!("/v1/proposals/{proposal_id}"), |status, body| {
+            status == 200 && body["status"] == "screening_failed"
+        })
+        .await;
+    let failed: Vec<&str> = body["screening"]["results"]
+        .as_array()
+        .expect("screening results")
+        .iter()
+        .filter(|r| r["passed"] == false)
+        .filter_map(|r| r["rule"].as_str())
+        .collect();
+    assert_eq!(failed, vec!["eligible_cost_cap"]);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_command_retried_with_the_same_id_returns_the_original_outcome_and_appends_nothing() {
+    let app = spawn_app().await;
+    let proposal_id = Uuid::new_v4();
+    let command = json!({"command_id": Uuid::new_v4(), "actor": "office", "data": submitted_data(proposal_id)});
+    let first = serde_json::to_value(app.command("submission", "submit", command.clone()).await)
+        .expect("json");
+    let second =
+        serde_json::to_value(app.command("submission", "submit", command).await).expect("json");
+    assert_eq!(first["ok"], true);
+    assert_eq!(second["ok"], true);
+    assert_eq!(second["duplicate"], true);
+    assert_eq!(first["event_id"], second["event_id"]);
+    assert_eq!(first["sequence"], second["sequence"]);
+
+    let other = json!({"command_id": Uuid::new_v4(), "data": submitted_data(proposal_id)});
+    let refused = app.command("submission", "submit", other).await;
+    assert_eq!(refused.code(), Some("already_submitted"));
+
+    let withdraw = json!({"command_id": Uuid::new_v4(), "data": {"proposal_id": proposal_id, "reason": "changed plans"}});
+    assert!(app
+        .command("submission", "withdraw", withdraw.clone())
+        .await
+        .is_ok());
+    let again = json!({"command_id": Uuid::new_v4(), "data": {"proposal_id": proposal_id, "reason": "again"}});
+    assert_eq!(
+        app.command("submission", "withdraw", again).await.code(),
+        Some("already_withdrawn")
+    );
+    app.get_until(&format!("/v1/proposals/{proposal_id}"), |_, body| {
+        body["status"] == "withdrawn"
+    })
+    .await;
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_invalid_command_is_refused_with_every_field_named() {
+    let app = spawn_app().await;
+    let mut data = submitted_data(Uuid::new_v4());
+    data["requested_rate_bp"] = json!(70.5);
+    data["districts"] = json!([]);
+    let reply = serde_json::to_value(
+        app.command(
+            "submission",
+            "submit",
+            json!({"command_id": Uuid::new_v4(), "data": data}),
+        )
+        .await,
+    )
+    .expect("json");
+    assert_eq!(reply["ok"], false);
+    assert_eq!(reply["error"]["code"], "invalid_input");
+    let fields: Vec<&str> = reply["error"]["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter_map(|d| d["field"].as_str())
+        .collect();
+    assert!(
+        fields.contains(&"data.requested_rate_bp") && fields.contains(&"data.districts"),
+        "{fields:?}"
+    );
+    app.cleanup().await;
+}
