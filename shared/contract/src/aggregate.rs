@@ -35,5 +35,7 @@ pub trait DomainError: std::error::Error + Send + Sync + 'static {
 
 /// Given/when/then for aggregates: `given(events).when(command)` returns what `decide` returns.
 pub fn given<A: Aggregate>(events: &[A::Event]) -> A {
-    events.iter().fold(A::default(), |state, event| state.apply(event))
+    events
+        .iter()
+        .fold(A::default(), |state, event| state.apply(event))
 }

@@ -40,7 +40,10 @@ pub struct DeadLetter {
 impl DeadLetter {
     /// The id of the dead letter for the message at `sequence` of `stream`.
     pub fn id_for(stream: &str, sequence: u64) -> Uuid {
-        Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("deadletter/{stream}/{sequence}").as_bytes())
+        Uuid::new_v5(
+            &Uuid::NAMESPACE_OID,
+            format!("deadletter/{stream}/{sequence}").as_bytes(),
+        )
     }
 
     /// Encodes original bytes.

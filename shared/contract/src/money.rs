@@ -106,7 +106,11 @@ impl Split {
         let grant = eligible.share(total)?;
         let esf_part = eligible.share(esf)?;
         let land = grant.checked_sub(esf_part)?;
-        Some(Split { grant_cents: grant, esf_cents: esf_part, land_cents: land })
+        Some(Split {
+            grant_cents: grant,
+            esf_cents: esf_part,
+            land_cents: land,
+        })
     }
 }
 

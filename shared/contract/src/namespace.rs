@@ -17,7 +17,9 @@ pub struct Namespace(String);
 
 /// Why a namespace was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("namespace {0:?} is invalid: use 1 to 32 characters a-z, 0-9 and _, starting with a letter")]
+#[error(
+    "namespace {0:?} is invalid: use 1 to 32 characters a-z, 0-9 and _, starting with a letter"
+)]
 pub struct InvalidNamespace(pub String);
 
 /// The streams of the design, each with the subjects it holds.
@@ -151,7 +153,10 @@ mod tests {
         let ns = Namespace::new("t1").expect("valid");
         assert_eq!(ns.stream(StreamKind::Proposals), "T1_PROPOSALS");
         assert_eq!(ns.stream_subjects(StreamKind::Intake), "t1.intake.>");
-        assert_eq!(ns.subject(StreamKind::Ledger, "non-2021-2027"), "t1.ledger.non-2021-2027");
+        assert_eq!(
+            ns.subject(StreamKind::Ledger, "non-2021-2027"),
+            "t1.ledger.non-2021-2027"
+        );
         assert_eq!(ns.command_prefix("submission"), "t1.cmd.submission");
     }
 

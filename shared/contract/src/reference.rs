@@ -70,7 +70,10 @@ pub const COMMON_FOCUS_AREAS: [&str; 6] = [
 
 fn partners(list: &[(&str, &str)]) -> Vec<Partner> {
     list.iter()
-        .map(|(id, name)| Partner { id: (*id).to_owned(), name: (*name).to_owned() })
+        .map(|(id, name)| Partner {
+            id: (*id).to_owned(),
+            name: (*name).to_owned(),
+        })
         .collect()
 }
 
@@ -104,7 +107,10 @@ pub fn builtin_alliances() -> Vec<Alliance> {
             ("lk-heidekreis", "Landkreis Heidekreis"),
             ("ihklw", "IHK Lüneburg-Wolfsburg"),
             ("hwk-bls", "Handwerkskammer Braunschweig-Lüneburg-Stade"),
-            ("agv-lueneburg", "Arbeitgeberverband Lüneburg-Nordostniedersachsen"),
+            (
+                "agv-lueneburg",
+                "Arbeitgeberverband Lüneburg-Nordostniedersachsen",
+            ),
             ("dgb", "DGB Nordost-Niedersachsen"),
             ("aa-lueneburg-uelzen", "Agentur für Arbeit Lüneburg-Uelzen"),
             ("aa-celle", "Agentur für Arbeit Celle"),
@@ -126,7 +132,10 @@ pub fn builtin_alliances() -> Vec<Alliance> {
         ("hwk-bls", "Handwerkskammer Braunschweig-Lüneburg-Stade"),
         ("afdr", "Allianz für die Region GmbH"),
         ("dgb-so", "DGB Region SüdOstNiedersachsen"),
-        ("aa-braunschweig-goslar", "Agentur für Arbeit Braunschweig-Goslar"),
+        (
+            "aa-braunschweig-goslar",
+            "Agentur für Arbeit Braunschweig-Goslar",
+        ),
         ("aa-helmstedt", "Agentur für Arbeit Helmstedt"),
         ("aa-hildesheim", "Agentur für Arbeit Hildesheim (Peine)"),
         ("jc-braunschweig", "Jobcenter Braunschweig"),
@@ -134,17 +143,27 @@ pub fn builtin_alliances() -> Vec<Alliance> {
         ("tu-braunschweig", "Technische Universität Braunschweig"),
         ("ostfalia", "Ostfalia Hochschule"),
         ("tu-clausthal", "TU Clausthal"),
-        ("agv-region-braunschweig", "Arbeitgeberverband Region Braunschweig"),
+        (
+            "agv-region-braunschweig",
+            "Arbeitgeberverband Region Braunschweig",
+        ),
         ("nbank-beratung", "Regionale Beratung (Fördernetzwerk)"),
         ("vw-ag", "Volkswagen AG"),
         ("salzgitter-ag", "Salzgitter AG"),
         ("wolfsburg-ag", "WOLFSBURG AG"),
         ("bbs-verbund", "Berufsbildende Schulen der Region"),
-        ("kreishandwerkerschaft", "Kreishandwerkerschaft Braunschweig-Gifhorn"),
+        (
+            "kreishandwerkerschaft",
+            "Kreishandwerkerschaft Braunschweig-Gifhorn",
+        ),
     ];
     son_partners.truncate(28);
     let mut son_focus = strings(&COMMON_FOCUS_AREAS);
-    son_focus.extend(strings(&["digital_transformation", "care", "international_talent"]));
+    son_focus.extend(strings(&[
+        "digital_transformation",
+        "care",
+        "international_talent",
+    ]));
     let son = Alliance {
         id: "son".into(),
         name: "Fachkräftebündnis Südostniedersachsen".into(),

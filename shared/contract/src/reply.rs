@@ -18,7 +18,10 @@ pub struct FieldError {
 impl FieldError {
     /// A reason tied to a field.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { field: field.into(), reason: reason.into() }
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -93,7 +96,10 @@ macro_rules! bool_literal {
                 if bool::deserialize(d)? == $value {
                     Ok($ty)
                 } else {
-                    Err(serde::de::Error::custom(concat!("expected ", stringify!($value))))
+                    Err(serde::de::Error::custom(concat!(
+                        "expected ",
+                        stringify!($value)
+                    )))
                 }
             }
         }
@@ -104,10 +110,18 @@ bool_literal!(False, false);
 
 impl Reply {
     /// A refusal.
-    pub fn refused(code: impl Into<String>, message: impl Into<String>, details: Vec<FieldError>) -> Self {
+    pub fn refused(
+        code: impl Into<String>,
+        message: impl Into<String>,
+        details: Vec<FieldError>,
+    ) -> Self {
         Reply::Refused {
             ok: False,
-            error: ErrorBody { code: code.into(), message: message.into(), details },
+            error: ErrorBody {
+                code: code.into(),
+                message: message.into(),
+                details,
+            },
         }
     }
 
@@ -144,7 +158,11 @@ mod tests {
     #[test]
     fn replies_have_the_documented_shape() {
         let ok = Reply::accepted(
-            vec![AppendedEvent { event_id: Uuid::nil(), event_type: "t".into(), sequence: 7 }],
+            vec![AppendedEvent {
+                event_id: Uuid::nil(),
+                event_type: "t".into(),
+                sequence: 7,
+            }],
             false,
         )
         .expect("one event");
