@@ -80,6 +80,15 @@ pub enum Command {
         /// JSON file with the CloudEvent (`-` for standard input).
         file: PathBuf,
     },
+    /// Measure throughput, latency, projection and memory against this machine's own limits.
+    Bench {
+        /// The workload.
+        #[command(flatten)]
+        args: buendel::bench::BenchArgs,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Drop the read models and rebuild them from the streams.
     Projections {
         /// What to do with them.
@@ -136,6 +145,10 @@ impl Cli {
                 .await
             }
             Command::Publish { file } => buendel::commands::publish(&settings, &file).await,
+            Command::Bench { args, json } => {
+                buendel::bench::run(settings, args, json).await?;
+                Ok(ExitCode::SUCCESS)
+            }
             Command::Projections {
                 action: ProjectionsAction::Rebuild,
             } => buendel::system::rebuild(&settings).await,

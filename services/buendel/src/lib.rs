@@ -2,9 +2,11 @@
 //! tests and the benchmark.
 //!
 //! - [`system`]: start every service in one process (or one alone) on one namespace.
+//! - [`bench`]: `buendel bench`, the workload measured against the machine's own limits.
 //! - [`commands`]: NATS request/reply for operator commands.
 //! - [`demo`]: the demo data, published through the intake like any other publisher.
 
+pub mod bench;
 pub mod commands;
 pub mod demo;
 pub mod system;

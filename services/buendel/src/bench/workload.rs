@@ -1,0 +1,492 @@
+//! The seeded workload, driven through the real services running as separate processes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::{Days, Utc};
+use futures::StreamExt as _;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::PgPool;
+use tokio::process::{Child, Command};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use buendel_contract::namespace::StreamKind;
+use buendel_contract::Namespace;
+use buendel_runtime::db::{self, PoolLimits};
+use buendel_runtime::{connect, EventStore, Settings};
+
+use super::baseline::{self, Limits, Sizes};
+use super::stats::{per_second, ratio_milli, Latencies, LatencySummary};
+use super::{Ratios, Report};
+
+/// How long any one phase may take before the bench gives up.
+pub const PHASE_TIMEOUT_S: u64 = 1_800;
+/// How often progress and projection lag are sampled.
+const SAMPLE_EVERY_MS: u64 = 10;
+
+/// The knobs of a run.
+#[derive(Debug, Clone, Serialize, clap::Args)]
+pub struct BenchArgs {
+    /// How many proposals the workload publishes.
+    #[arg(long, default_value_t = 10_000)]
+    pub proposals: usize,
+    /// Concurrent publishers and command senders.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Seed of the workload's choices.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Messages per NATS baseline (rows for Postgres: ten times as many).
+    #[arg(long, default_value_t = 5_000)]
+    pub baseline_messages: usize,
+}
+
+/// What Bündel did.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Figures {
+    /// Intake events accepted (appended) per second, end to end.
+    pub intake_per_s: u64,
+    /// Publish → `submitted` appended.
+    pub intake_latency: LatencySummary,
+    /// Commands sent.
+    pub commands: usize,
+    /// Commands accepted or refused per second, end to end.
+    pub commands_per_s: u64,
+    /// Request → reply.
+    pub command_latency: LatencySummary,
+    /// Append → visible in Postgres (sampled every 10 ms).
+    pub projection_lag: LatencySummary,
+    /// Events the projector replays in a rebuild from sequence 1.
+    pub projection_events: u64,
+    /// Rebuild speed, events per second.
+    pub projection_catchup_per_s: u64,
+    /// `audit verify` online, ledger events per second (0 until the auditor exists).
+    pub audit_online_per_s: u64,
+    /// `audit verify --file`, ledger events per second (0 until the auditor exists).
+    pub audit_offline_per_s: u64,
+    /// Peak resident memory of each service process (VmHWM), KiB.
+    pub peak_rss_kib: BTreeMap<String, u64>,
+    /// Events per stream at the end.
+    pub stream_events: BTreeMap<String, u64>,
+    /// Proposals per projected status at the end.
+    pub statuses: BTreeMap<String, i64>,
+}
+
+/// A tiny seeded generator (SplitMix64): the workload must not depend on anything but `--seed`.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next number.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+/// One service running as its own process.
+struct ServiceProcess {
+    name: &'static str,
+    child: Child,
+}
+
+impl ServiceProcess {
+    fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kib| kib.parse().ok())
+    }
+}
+
+fn spawn_service(settings: &Settings, name: &'static str) -> anyhow::Result<ServiceProcess> {
+    let exe = std::env::current_exe().context("locating the buendel binary")?;
+    let child = Command::new(exe)
+        .args(["serve", name])
+        .env("NATS_URL", &settings.nats_url)
+        .env("DATABASE_URL", &settings.database_url)
+        .env("BUENDEL_NAMESPACE", settings.namespace.as_str())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting `buendel serve {name}`"))?;
+    Ok(ServiceProcess { name, child })
+}
+
+/// Waits until a micro service answers `$SRV.PING`.
+async fn wait_for_micro(
+    client: &async_nats::Client,
+    ns: &Namespace,
+    service: &str,
+) -> anyhow::Result<()> {
+    let subject = format!("$SRV.PING.{}", ns.service_name(service));
+    poll(&format!("{service} to answer"), || async {
+        client
+            .request(subject.clone(), "".into())
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await
+}
+
+/// Polls `probe` every few milliseconds until it yields, for at most [`PHASE_TIMEOUT_S`].
+async fn poll<T, F, Fut>(what: &str, mut probe: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(PHASE_TIMEOUT_S);
+    loop {
+        if let Some(value) = probe().await {
+            return Ok(value);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(SAMPLE_EVERY_MS)).await;
+    }
+}
+
+fn proposal_event(rng: &mut Rng, index: usize) -> (Uuid, serde_json::Value) {
+    let proposal_id = Uuid::from_u64_pair(rng.next_u64(), rng.next_u64());
+    let son = rng.below(3) == 0;
+    let (alliance, district, area) = if son {
+        ("son", "wolfsburg", "care")
+    } else {
+        ("non", "lueneburg", "dual_training")
+    };
+    // About one in twenty is above the cost cap and is screened out.
+    let cents = if rng.below(20) == 0 {
+        60_000_000
+    } else {
+        5_000_000 + i64::try_from(rng.below(40_000_000)).unwrap_or(0)
+    };
+    let start = Utc::now().date_naive() + Days::new(30 + rng.below(300));
+    let event = json!({
+        "specversion": "1.0",
+        "id": Uuid::from_u64_pair(rng.next_u64(), rng.next_u64()),
+        "source": "/bench/portal",
+        "type": "buendel.proposal.submitted.v1",
+        "subject": proposal_id,
+        "datacontenttype": "application/json",
+        "data": {
+            "proposal_id": proposal_id,
+            "alliance_id": alliance,
+            "applicant": {"name": format!("Träger {index}"), "kind": "verein", "district": district},
+            "title": format!("Projekt {index}"),
+            "summary": "A realistic summary of what the project does for skilled workers in the region.",
+            "project_type": "structure",
+            "focus_areas": [area],
+            "districts": [district],
+            "planned_start": start,
+            "duration_months": 12 + rng.below(25),
+            "eligible_cost_cents": cents,
+            "requested_rate_bp": 7000,
+        }
+    });
+    (proposal_id, event)
+}
+
+/// Runs the whole benchmark in a fresh namespace and removes it afterwards.
+pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<Report> {
+    let ns = Namespace::new(format!(
+        "bench{}",
+        &Uuid::new_v4().simple().to_string()[..8]
+    ))?;
+    let settings = Settings {
+        namespace: ns.clone(),
+        ..base
+    };
+    let client = connect::nats(&settings.nats_url, "buendel-bench").await?;
+    let store = EventStore::new(client.clone(), ns.clone());
+    let pool = db::connect_and_migrate(&settings.database_url, &ns, PoolLimits::default()).await?;
+    let outcome = run_in(&settings, &client, &store, &pool, &args).await;
+    let _ = store.delete_streams().await;
+    pool.close().await;
+    if let Ok(options) = db::options(&settings.database_url, &ns) {
+        let _ = db::drop_database(&options).await;
+    }
+    let (figures, limits) = outcome?;
+    let ratios = Ratios {
+        commands: ratio_milli(figures.commands_per_s, limits.command_passthrough_per_s),
+        intake: ratio_milli(figures.intake_per_s, limits.intake_passthrough_per_s),
+        projection_catchup: ratio_milli(figures.projection_catchup_per_s, limits.pg_upsert_per_s),
+        audit_online: ratio_milli(figures.audit_online_per_s, limits.ordered_read_per_s),
+    };
+    Ok(Report {
+        args,
+        figures,
+        limits,
+        ratios,
+    })
+}
+
+async fn run_in(
+    settings: &Settings,
+    client: &async_nats::Client,
+    store: &EventStore,
+    pool: &PgPool,
+    args: &BenchArgs,
+) -> anyhow::Result<(Figures, Limits)> {
+    let ns = settings.namespace.clone();
+    eprintln!("bench: measuring the limits of NATS and Postgres");
+    let sizes = Sizes {
+        messages: args.baseline_messages,
+        rows: args.baseline_messages * 10,
+        concurrency: args.concurrency,
+        window: 256,
+    };
+    let limits = baseline::measure(client, pool, ns.as_str(), sizes).await?;
+
+    store.ensure_streams(&StreamKind::ALL).await?;
+    let mut services = vec![
+        spawn_service(settings, "submission")?,
+        spawn_service(settings, "projector")?,
+    ];
+    wait_for_micro(client, &ns, "submission").await?;
+    let mut figures = Figures::default();
+
+    eprintln!(
+        "bench: intake of {} proposals with {} publishers",
+        args.proposals, args.concurrency
+    );
+    let sampler = LagSampler::start(store.clone(), pool.clone());
+    let (rate, latency) = intake_phase(client, store, args).await?;
+    figures.intake_per_s = rate;
+    figures.intake_latency = latency;
+
+    let last = store.stream_last_sequence(StreamKind::Proposals).await?;
+    poll("the projector to catch up", || async {
+        let checkpoint = buendel_projector::checkpoint::checkpoint(pool, StreamKind::Proposals)
+            .await
+            .ok()?;
+        (checkpoint >= last).then_some(())
+    })
+    .await?;
+    figures.projection_lag = sampler.stop().await;
+
+    eprintln!("bench: projection rebuild from sequence 1");
+    let projector_index = services
+        .iter()
+        .position(|s| s.name == "projector")
+        .unwrap_or(0);
+    let mut old = services.remove(projector_index);
+    figures
+        .peak_rss_kib
+        .insert("projector (live)".into(), old.peak_rss_kib().unwrap_or(0));
+    let _ = old.child.kill().await;
+    buendel_projector::rebuild(store, pool).await?;
+    let mut total = 0;
+    let mut targets = Vec::new();
+    for kind in buendel_projector::STREAMS {
+        let last = store.stream_last_sequence(kind).await?;
+        total += last;
+        targets.push((kind, last));
+    }
+    let started = Instant::now();
+    services.push(spawn_service(settings, "projector")?);
+    poll("the rebuilt projection", || async {
+        for (kind, last) in &targets {
+            let checkpoint = buendel_projector::checkpoint::checkpoint(pool, *kind)
+                .await
+                .ok()?;
+            if checkpoint < *last {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await?;
+    figures.projection_events = total;
+    figures.projection_catchup_per_s =
+        per_second(usize::try_from(total).unwrap_or(0), started.elapsed());
+
+    for service in &services {
+        figures
+            .peak_rss_kib
+            .insert(service.name.into(), service.peak_rss_kib().unwrap_or(0));
+    }
+    for kind in StreamKind::ALL {
+        figures.stream_events.insert(
+            kind.suffix().into(),
+            store.stream_last_sequence(kind).await?,
+        );
+    }
+    let statuses: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, count(*) FROM proposals GROUP BY status")
+            .fetch_all(pool)
+            .await?;
+    figures.statuses = statuses.into_iter().collect();
+    for mut service in services {
+        let _ = service.child.kill().await;
+    }
+    Ok((figures, limits))
+}
+
+/// Publishes every proposal to the intake with `concurrency` publishers and measures publish →
+/// `submitted` appended (observed on a core subscription to the proposal subjects).
+async fn intake_phase(
+    client: &async_nats::Client,
+    store: &EventStore,
+    args: &BenchArgs,
+) -> anyhow::Result<(u64, LatencySummary)> {
+    let ns = store.namespace().clone();
+    let mut rng = Rng::new(args.seed);
+    let events: Vec<(Uuid, serde_json::Value)> = (0..args.proposals)
+        .map(|i| proposal_event(&mut rng, i))
+        .collect();
+    let published: Arc<Mutex<HashMap<Uuid, Instant>>> =
+        Arc::new(Mutex::new(HashMap::with_capacity(args.proposals)));
+
+    let mut subscription = client.subscribe(format!("{ns}.proposal.*")).await?;
+    let expected = args.proposals;
+    let watcher = tokio::spawn(async move {
+        let mut appended: HashMap<Uuid, Instant> = HashMap::with_capacity(expected);
+        let mut screened = 0;
+        while screened < expected {
+            let Some(message) = subscription.next().await else {
+                break;
+            };
+            let now = Instant::now();
+            let Some(id) = message
+                .subject
+                .rsplit('.')
+                .next()
+                .and_then(|s| Uuid::parse_str(s).ok())
+            else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&message.payload);
+            if text.contains("\"type\":\"buendel.proposal.submitted.v1\"") {
+                appended.entry(id).or_insert(now);
+            } else if text.contains("\"type\":\"buendel.proposal.screened.v1\"") {
+                screened += 1;
+            }
+        }
+        appended
+    });
+
+    let subject = ns.subject(StreamKind::Intake, "bench");
+    let started = Instant::now();
+    let mut publishers = JoinSet::new();
+    let events = Arc::new(events);
+    for publisher in 0..args.concurrency {
+        let (store, events, published, subject) = (
+            store.clone(),
+            events.clone(),
+            published.clone(),
+            subject.clone(),
+        );
+        let concurrency = args.concurrency;
+        publishers.spawn(async move {
+            for (proposal_id, event) in events.iter().skip(publisher).step_by(concurrency) {
+                let bytes = serde_json::to_vec(event)?;
+                let id = event["id"]
+                    .as_str()
+                    .and_then(|s| Uuid::parse_str(s).ok())
+                    .unwrap_or_else(Uuid::new_v4);
+                if let Ok(mut map) = published.lock() {
+                    map.insert(*proposal_id, Instant::now());
+                }
+                store.publish(&subject, id, bytes.into()).await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = publishers.join_next().await {
+        done??;
+    }
+    let appended = tokio::time::timeout(Duration::from_secs(PHASE_TIMEOUT_S), watcher)
+        .await
+        .context("intake did not finish in time")??;
+    let last_append = appended
+        .values()
+        .max()
+        .copied()
+        .unwrap_or_else(Instant::now);
+    let mut latencies = Latencies::default();
+    let published = published.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    for (id, at) in &appended {
+        if let Some(sent) = published.get(id) {
+            latencies.record(at.saturating_duration_since(*sent));
+        }
+    }
+    Ok((
+        per_second(appended.len(), last_append.duration_since(started)),
+        latencies.summary(),
+    ))
+}
+
+/// Samples the PROPOSALS stream's last sequence and the projector's checkpoint; the lag of a
+/// sequence is the time from the first sample that saw it appended to the first that saw it projected.
+struct LagSampler {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Vec<(Instant, u64, u64)>>,
+}
+
+impl LagSampler {
+    fn start(store: EventStore, pool: PgPool) -> Self {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let mut samples = Vec::new();
+            loop {
+                let appended = store
+                    .stream_last_sequence(StreamKind::Proposals)
+                    .await
+                    .unwrap_or(0);
+                let projected =
+                    buendel_projector::checkpoint::checkpoint(&pool, StreamKind::Proposals)
+                        .await
+                        .unwrap_or(0);
+                samples.push((Instant::now(), appended, projected));
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    () = tokio::time::sleep(Duration::from_millis(SAMPLE_EVERY_MS)) => {}
+                }
+            }
+            samples
+        });
+        Self { stop, task }
+    }
+
+    async fn stop(self) -> LatencySummary {
+        let _ = self.stop.send(());
+        let samples = self.task.await.unwrap_or_default();
+        let mut latencies = Latencies::default();
+        let mut seen = 0;
+        for (i, (at, appended, _)) in samples.iter().enumerate() {
+            if *appended <= seen {
+                continue;
+            }
+            seen = *appended;
+            if let Some((projected_at, _, _)) =
+                samples[i..].iter().find(|(_, _, p)| *p >= *appended)
+            {
+                latencies.record(projected_at.saturating_duration_since(*at));
+            }
+        }
+        latencies.summary()
+    }
+}
