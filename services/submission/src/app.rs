@@ -41,11 +41,11 @@ pub const SERVICE: &str = "submission";
 /// Deliveries of one intake message before a transient failure dead-letters it.
 pub const INTAKE_DELIVERIES_MAX: i64 = 5;
 /// Lanes handling intake in parallel (one proposal always maps to the same lane).
-pub const INTAKE_LANES: usize = 32;
+pub const INTAKE_LANES: usize = 256;
 /// Messages queued per lane before the consumer waits.
-pub const LANE_QUEUE_MAX: usize = 64;
+pub const LANE_QUEUE_MAX: usize = 16;
 /// Unacknowledged intake messages at most.
-pub const INTAKE_ACK_PENDING_MAX: i64 = 2_048;
+pub const INTAKE_ACK_PENDING_MAX: i64 = 4_096;
 /// How long the server waits for an ack before redelivering.
 pub const INTAKE_ACK_WAIT_MS: u64 = 30_000;
 /// Base delay of a nak after a transient failure (grows with the delivery count).

@@ -185,13 +185,45 @@ impl<A: Aggregate> Repository<A> {
         id: &str,
         cause: &str,
         meta: &Meta,
+        decide: F,
+    ) -> Result<Outcome, ExecuteError<A::Error>>
+    where
+        F: FnMut(&A) -> Result<Vec<A::Event>, A::Error>,
+    {
+        let loaded = self.load(id).await?;
+        self.execute_from(id, cause, meta, loaded, decide).await
+    }
+
+    /// Like [`Repository::execute`], for a command that normally creates the aggregate: when it is
+    /// not cached, decide on an empty aggregate and append expecting none. If one exists after all,
+    /// the append conflicts, the aggregate is loaded, and the command is decided again. This saves
+    /// a round trip to the server on the hot path of intake.
+    pub async fn execute_assuming_new<F>(
+        &self,
+        id: &str,
+        cause: &str,
+        meta: &Meta,
+        decide: F,
+    ) -> Result<Outcome, ExecuteError<A::Error>>
+    where
+        F: FnMut(&A) -> Result<Vec<A::Event>, A::Error>,
+    {
+        let loaded = self.cached(id).unwrap_or_default();
+        self.execute_from(id, cause, meta, loaded, decide).await
+    }
+
+    async fn execute_from<F>(
+        &self,
+        id: &str,
+        cause: &str,
+        meta: &Meta,
+        mut loaded: Arc<Loaded<A>>,
         mut decide: F,
     ) -> Result<Outcome, ExecuteError<A::Error>>
     where
         F: FnMut(&A) -> Result<Vec<A::Event>, A::Error>,
     {
         let subject = self.subject(id);
-        let mut loaded = self.load(id).await?;
         for _attempt in 0..=CONFLICT_RETRIES_MAX {
             if let Some(events) = loaded.causes.get(cause) {
                 return Ok(Outcome::Duplicate(events.clone()));
