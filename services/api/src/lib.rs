@@ -3,19 +3,24 @@
 //! Layout:
 //! - [`app`] builds the [`Router`] (tests call it with `tower::ServiceExt::oneshot`), [`serve`] runs
 //!   it on a listener until a [`CancellationToken`] is cancelled.
-//! - [`proposals`]: `GET /v1/proposals`, `GET /v1/proposals/{id}`.
+//! - [`proposals`]: `GET /v1/proposals`, `GET /v1/proposals/{id}`; [`review`]: the latter's
+//!   `review` part; [`status`]: the one rule combining the proposal's and the review's status.
+//! - [`alliances`]: `GET /v1/alliances`, `GET /v1/alliances/{id}`.
 //! - [`deadletters`]: `GET /v1/deadletters`.
 //! - [`health`]: `GET /healthz`, `GET /readyz`.
 //! - [`metrics`]: `GET /metrics` (Prometheus text) and the request-counting middleware.
 //! - [`page`]: cursor pagination; [`error`]: the one [`ApiError`] every handler returns.
 //! - `GET /openapi.json` serves `docs/openapi.json`, which describes every route in [`routes`].
 
+pub mod alliances;
 pub mod deadletters;
 pub mod error;
 pub mod health;
 pub mod metrics;
 pub mod page;
 pub mod proposals;
+pub mod review;
+pub mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +70,8 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     vec![
         ("/v1/proposals", get(proposals::list)),
         ("/v1/proposals/{id}", get(proposals::get)),
+        ("/v1/alliances", get(alliances::list)),
+        ("/v1/alliances/{id}", get(alliances::get)),
         ("/v1/deadletters", get(deadletters::list)),
         ("/healthz", get(health::healthz)),
         ("/readyz", get(health::readyz)),

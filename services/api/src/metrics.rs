@@ -1,7 +1,7 @@
 //! `GET /metrics` in the Prometheus text format: a request counter kept in memory (by route and
-//! status), and gauges read from the read models at scrape time (checkpoints, proposals by status,
-//! dead letters by source). When Postgres does not answer, the counters are still served and
-//! `buendel_read_model_up` is 0.
+//! status), and gauges read from the read models at scrape time (checkpoints, proposals by combined
+//! status as in [`crate::status`], dead letters by source). When Postgres does not answer, the
+//! counters are still served and `buendel_read_model_up` is 0.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sqlx::PgPool;
 
+use crate::status::proposals_view;
 use crate::AppState;
 
 /// The Prometheus text exposition format's content type.
@@ -91,10 +92,12 @@ async fn read_gauges(pool: &PgPool) -> Result<Gauges, sqlx::Error> {
         sqlx::query_as("SELECT stream, last_sequence FROM checkpoints ORDER BY stream")
             .fetch_all(pool)
             .await?;
-    let proposals =
-        sqlx::query_as("SELECT status, count(*) FROM proposals GROUP BY status ORDER BY status")
-            .fetch_all(pool)
-            .await?;
+    let proposals = sqlx::query_as(&format!(
+        "SELECT status, count(*) FROM {} GROUP BY status ORDER BY status",
+        proposals_view()
+    ))
+    .fetch_all(pool)
+    .await?;
     let dead_letters =
         sqlx::query_as("SELECT source, count(*) FROM dead_letters GROUP BY source ORDER BY source")
             .fetch_all(pool)
@@ -133,7 +136,7 @@ fn write_gauges(out: &mut String, gauges: &Gauges) {
         (
             "buendel_proposals",
             "status",
-            "Proposals in the read model, by status.",
+            "Proposals in the read model, by combined status.",
             &gauges.proposals,
         ),
         (

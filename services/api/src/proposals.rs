@@ -1,6 +1,9 @@
-//! `GET /v1/proposals` (filter, paginate) and `GET /v1/proposals/{id}` (with screening and timeline).
+//! `GET /v1/proposals` (filter, paginate) and `GET /v1/proposals/{id}` (with screening, review and
+//! timeline).
 //!
-//! Money is integer cents (`eligible_cost_cents`) and rates integer basis points, as in the events.
+//! `status` is the combined status of [`crate::status`] (a withdrawal wins over the review before the
+//! grant, then the review's status beyond `in_review`, then the proposal's own), both shown and
+//! filtered by. Money is integer cents (`*_cents`) and rates integer basis points, as in the events.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -13,6 +16,8 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::page::{invalid_query, Page, PageRequest};
+use crate::review::{self, Review};
+use crate::status::proposals_view;
 use crate::AppState;
 
 /// The query parameters of `GET /v1/proposals`. Unknown ones are refused, so a misspelt filter
@@ -20,7 +25,7 @@ use crate::AppState;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// Only proposals with this status.
+    /// Only proposals with this (combined) status.
     status: Option<String>,
     /// Only proposals of this alliance (`non`, `son`, ...).
     alliance: Option<String>,
@@ -52,7 +57,8 @@ pub struct Proposal {
     pub proposal_id: Uuid,
     /// The alliance it is submitted to.
     pub alliance_id: String,
-    /// `submitted`, `screening_failed`, `in_review`, `withdrawn` (later issues add more).
+    /// The combined status ([`crate::status`]): `submitted`, `screening_failed`, `in_review`,
+    /// `statement_positive`, `statement_negative`, `granted`, `refused`, `withdrawn`.
     pub status: String,
     /// Short title.
     pub title: String,
@@ -97,7 +103,7 @@ pub struct Screening {
 /// One event in a proposal's timeline.
 #[derive(Debug, Serialize, sqlx::FromRow)]
 pub struct TimelineEntry {
-    /// The stream it is stored in (`PROPOSALS`, later `REVIEWS`, `LEDGER`).
+    /// The stream it is stored in (`PROPOSALS`, `REVIEWS`, later `LEDGER`).
     pub stream: String,
     /// Its sequence in that stream.
     pub sequence: i64,
@@ -115,7 +121,7 @@ pub struct TimelineEntry {
     pub data: serde_json::Value,
 }
 
-/// One proposal with its screening and timeline.
+/// One proposal with its screening, review and timeline.
 #[derive(Debug, Serialize)]
 pub struct ProposalDetail {
     /// The current state.
@@ -123,6 +129,8 @@ pub struct ProposalDetail {
     pub proposal: Proposal,
     /// The last screening, or `null` before the first.
     pub screening: Option<Screening>,
+    /// The alliance's review and the bank's decision, or `null` before the review opened.
+    pub review: Option<Review>,
     /// Every event, oldest first.
     pub timeline: Vec<TimelineEntry>,
 }
@@ -201,7 +209,8 @@ pub async fn list(
     let Query(query) = query.map_err(invalid_query)?;
     let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
     let mut sql = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {COLUMNS} FROM proposals WHERE created_sequence > "
+        "SELECT {COLUMNS} FROM {} WHERE created_sequence > ",
+        proposals_view()
     ));
     sql.push_bind(page.after);
     if let Some(status) = query.status {
@@ -234,7 +243,8 @@ pub async fn list(
     }))
 }
 
-/// `GET /v1/proposals/{id}`: one proposal with its last screening and its whole timeline.
+/// `GET /v1/proposals/{id}`: one proposal with its last screening, its review and its whole
+/// timeline.
 #[tracing::instrument(skip_all, fields(proposal_id = %id))]
 pub async fn get(
     State(state): State<AppState>,
@@ -243,7 +253,8 @@ pub async fn get(
     let proposal_id =
         Uuid::parse_str(&id).map_err(|_| ApiError::InvalidId(format!("{id:?} is not a UUID")))?;
     let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM proposals WHERE proposal_id = $1"
+        "SELECT {COLUMNS} FROM {} WHERE proposal_id = $1",
+        proposals_view()
     ))
     .bind(proposal_id)
     .fetch_optional(&state.pool)
@@ -256,10 +267,12 @@ pub async fn get(
     .bind(proposal_id)
     .fetch_all(&state.pool)
     .await?;
+    let review = review::of(&state.pool, proposal_id).await?;
     let (proposal, screening) = row.into_parts();
     Ok(Json(ProposalDetail {
         proposal,
         screening,
+        review,
         timeline,
     }))
 }

@@ -10,13 +10,18 @@
 //! - [`checkpoint`]: [`apply_batch`], one batch plus its checkpoint in one transaction (no NATS).
 //! - [`runner`]: the durable pull consumer loop around `apply_batch`.
 //! - [`proposals`]: PROPOSALS → `proposals` and `proposal_timeline`.
+//! - [`reviews`]: REVIEWS → `proposal_reviews`, `review_votes`, `review_recusals`, `alliances` and
+//!   `proposal_timeline` (each stream's runner is independent, so no table is written from two).
 //! - [`deadletters`]: DEADLETTER → `dead_letters`.
+//! - `timeline`: the `proposal_timeline` insert every proposal-related projection shares.
 
 pub mod checkpoint;
 pub mod deadletters;
 pub mod projection;
 pub mod proposals;
+pub mod reviews;
 pub mod runner;
+mod timeline;
 
 use anyhow::Context as _;
 use sqlx::PgPool;
@@ -28,15 +33,24 @@ pub use checkpoint::apply_batch;
 pub use deadletters::DeadLettersProjection;
 pub use projection::{Projection, ProjectionError};
 pub use proposals::ProposalsProjection;
+pub use reviews::ReviewsProjection;
 pub use runner::{run_projection, RunnerLimits};
 
 /// The streams the projector reads (one projection each).
-pub const STREAMS: [StreamKind; 2] = [StreamKind::Proposals, StreamKind::Deadletter];
+pub const STREAMS: [StreamKind; 3] = [
+    StreamKind::Proposals,
+    StreamKind::Reviews,
+    StreamKind::Deadletter,
+];
 
 /// Every read-model table the projector owns, truncated by [`rebuild`].
-pub const TABLES: [&str; 4] = [
+pub const TABLES: [&str; 8] = [
     "proposals",
     "proposal_timeline",
+    "proposal_reviews",
+    "review_votes",
+    "review_recusals",
+    "alliances",
     "dead_letters",
     "checkpoints",
 ];
@@ -67,6 +81,7 @@ pub async fn run_with(
     tracing::info!(namespace = %store.namespace(), "projector running");
     tokio::join!(
         run_projection(&store, &pool, &ProposalsProjection, &limits, &shutdown),
+        run_projection(&store, &pool, &ReviewsProjection, &limits, &shutdown),
         run_projection(&store, &pool, &DeadLettersProjection, &limits, &shutdown),
     );
     tracing::info!("projector stopped");

@@ -9,6 +9,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use buendel_contract::namespace::StreamKind;
+use buendel_contract::{Envelope, EventKind};
 use buendel_runtime::store::Stored;
 
 /// Why a message could not be projected. Every variant leaves the transaction to be rolled back;
@@ -35,6 +36,18 @@ pub enum ProjectionError {
         event_type: &'static str,
         /// The proposal it names.
         proposal_id: Uuid,
+    },
+    /// An alliance event about an alliance whose `registered` event was never projected.
+    #[error(
+        "message {sequence} ({event_type}) concerns alliance {alliance_id:?}, which has no row"
+    )]
+    UnknownAlliance {
+        /// The stream sequence of the message.
+        sequence: u64,
+        /// The event's CloudEvents type.
+        event_type: &'static str,
+        /// The alliance it names.
+        alliance_id: String,
     },
     /// A number that does not fit its Postgres column (sequences above `i64::MAX`, and so on).
     #[error("message {sequence}: {what} is out of range for Postgres")]
@@ -95,4 +108,60 @@ pub(crate) fn sql_sequence(sequence: u64) -> Result<i64, ProjectionError> {
         sequence,
         what: "sequence",
     })
+}
+
+/// One decoded message of a typed event stream, with the numbers already converted for Postgres.
+pub(crate) struct Decoded<E> {
+    /// Stream sequence.
+    pub(crate) sequence: u64,
+    /// The same, as a `bigint`.
+    pub(crate) sql_sequence: i64,
+    /// Aggregate version after this event, as a `bigint`.
+    pub(crate) version: i64,
+    /// The event.
+    pub(crate) envelope: Envelope<E>,
+    /// The CloudEvents `data`, for the timeline.
+    pub(crate) data: serde_json::Value,
+}
+
+/// Decodes a stored message as an envelope of `E`; anything else is [`ProjectionError::Undecodable`].
+pub(crate) fn decode<E: EventKind>(
+    sequence: u64,
+    subject: &str,
+    payload: &[u8],
+) -> Result<Decoded<E>, ProjectionError> {
+    let envelope: Envelope<E> = serde_json::from_slice(payload)
+        .map_err(|e| undecodable(sequence, subject, e.to_string()))?;
+    let data = match serde_json::to_value(&envelope.event)
+        .map_err(|e| undecodable(sequence, subject, e.to_string()))?
+    {
+        serde_json::Value::Object(mut tagged) => tagged.remove("data").unwrap_or_default(),
+        other => {
+            return Err(undecodable(
+                sequence,
+                subject,
+                format!("event is not an object: {other}"),
+            ))
+        }
+    };
+    let version = i64::try_from(envelope.sequence).map_err(|_| ProjectionError::OutOfRange {
+        sequence,
+        what: "envelope sequence",
+    })?;
+    Ok(Decoded {
+        sequence,
+        sql_sequence: sql_sequence(sequence)?,
+        version,
+        envelope,
+        data,
+    })
+}
+
+/// A [`ProjectionError::Undecodable`] for the message at `sequence` on `subject`.
+pub(crate) fn undecodable(sequence: u64, subject: &str, reason: String) -> ProjectionError {
+    ProjectionError::Undecodable {
+        sequence,
+        subject: subject.to_owned(),
+        reason,
+    }
 }

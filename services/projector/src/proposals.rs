@@ -14,15 +14,16 @@ use uuid::Uuid;
 
 use buendel_contract::namespace::StreamKind;
 use buendel_contract::proposal::{ProposalEvent, Revised, Screened, Submitted, Terms, Withdrawn};
-use buendel_contract::{Envelope, EventKind as _};
 use buendel_runtime::store::Stored;
 
-use crate::projection::{sql_sequence, stream_key, Projection, ProjectionError};
+use crate::projection::{Projection, ProjectionError};
+use crate::timeline;
 
 /// The statuses a proposal can have in the read model (`proposals.status`).
 ///
-/// Issue 2 knows these four; later issues add `statement_positive`, `statement_negative`,
-/// `waitlisted`, `funds_reserved`, `granted`, `refused` and `closed`.
+/// The PROPOSALS stream yields only these four. The review's statuses (`statement_positive`, ...)
+/// live in `proposal_reviews.review_status` ([`crate::reviews::review_status`]), projected from
+/// REVIEWS; the API combines the two into the status it shows (`buendel_api::status`).
 pub mod status {
     /// Accepted at intake (or revised), waiting for screening.
     pub const SUBMITTED: &str = "submitted";
@@ -38,19 +39,8 @@ pub mod status {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProposalsProjection;
 
-/// One decoded message, with the numbers already converted for Postgres.
-struct Decoded {
-    /// Stream sequence.
-    sequence: u64,
-    /// The same, as a `bigint`.
-    sql_sequence: i64,
-    /// Aggregate version after this event, as a `bigint`.
-    version: i64,
-    /// The event.
-    envelope: Envelope<ProposalEvent>,
-    /// The CloudEvents `data`, for the timeline.
-    data: serde_json::Value,
-}
+/// A decoded PROPOSALS message.
+type Decoded = crate::projection::Decoded<ProposalEvent>;
 
 impl Projection for ProposalsProjection {
     fn stream(&self) -> StreamKind {
@@ -87,29 +77,7 @@ impl Projection for ProposalsProjection {
 }
 
 fn decode(sequence: u64, subject: &str, payload: &[u8]) -> Result<Decoded, ProjectionError> {
-    let undecodable = |reason: String| ProjectionError::Undecodable {
-        sequence,
-        subject: subject.to_owned(),
-        reason,
-    };
-    let envelope: Envelope<ProposalEvent> =
-        serde_json::from_slice(payload).map_err(|e| undecodable(e.to_string()))?;
-    let data =
-        match serde_json::to_value(&envelope.event).map_err(|e| undecodable(e.to_string()))? {
-            serde_json::Value::Object(mut tagged) => tagged.remove("data").unwrap_or_default(),
-            other => return Err(undecodable(format!("event is not an object: {other}"))),
-        };
-    let version = i64::try_from(envelope.sequence).map_err(|_| ProjectionError::OutOfRange {
-        sequence,
-        what: "envelope sequence",
-    })?;
-    Ok(Decoded {
-        sequence,
-        sql_sequence: sql_sequence(sequence)?,
-        version,
-        envelope,
-        data,
-    })
+    crate::projection::decode(sequence, subject, payload)
 }
 
 /// Every event of the batch into the timeline, in one statement.
@@ -117,40 +85,14 @@ async fn insert_timeline(
     conn: &mut PgConnection,
     events: &[Decoded],
 ) -> Result<(), ProjectionError> {
-    let mut sequences = Vec::with_capacity(events.len());
-    let mut proposal_ids = Vec::with_capacity(events.len());
-    let mut event_ids = Vec::with_capacity(events.len());
-    let mut event_types = Vec::with_capacity(events.len());
-    let mut times = Vec::with_capacity(events.len());
-    let mut actors = Vec::with_capacity(events.len());
-    let mut data = Vec::with_capacity(events.len());
-    for event in events {
-        sequences.push(event.sql_sequence);
-        proposal_ids.push(event.envelope.event.proposal_id());
-        event_ids.push(event.envelope.id);
-        event_types.push(event.envelope.event.event_type());
-        times.push(event.envelope.time);
-        actors.push(event.envelope.actor.as_str());
-        data.push(&event.data);
-    }
-    sqlx::query(
-        "INSERT INTO proposal_timeline \
-             (stream, sequence, proposal_id, event_id, event_type, time, actor, data) \
-         SELECT $1::text, * FROM UNNEST($2::bigint[], $3::uuid[], $4::uuid[], $5::text[], \
-                                        $6::timestamptz[], $7::text[], $8::jsonb[]) \
-         ON CONFLICT DO NOTHING",
+    let events: Vec<&Decoded> = events.iter().collect();
+    timeline::insert(
+        conn,
+        StreamKind::Proposals,
+        &events,
+        ProposalEvent::proposal_id,
     )
-    .bind(stream_key(StreamKind::Proposals))
-    .bind(sequences)
-    .bind(proposal_ids)
-    .bind(event_ids)
-    .bind(event_types)
-    .bind(times)
-    .bind(actors)
-    .bind(data)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// The event's effect on the `proposals` row. Exhaustive: a new event type fails to compile here.
