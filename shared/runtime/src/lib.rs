@@ -16,7 +16,7 @@ pub mod settings;
 pub mod store;
 pub mod telemetry;
 
-pub use repository::{Outcome, Repository};
+pub use repository::{Chain, Outcome, Repository};
 pub use settings::Settings;
 pub use store::{EventStore, StoreError};
 pub use tokio_util::sync::CancellationToken;

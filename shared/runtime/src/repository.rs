@@ -38,6 +38,8 @@ pub struct Loaded<A> {
     pub last_sequence: u64,
     /// Every cause booked on this aggregate, with the events it produced.
     pub causes: HashMap<String, Vec<AppendedEvent>>,
+    /// The `hash` of the last event, for hash-chained aggregates.
+    pub last_hash: Option<String>,
 }
 
 impl<A: Aggregate> Default for Loaded<A> {
@@ -47,6 +49,7 @@ impl<A: Aggregate> Default for Loaded<A> {
             version: 0,
             last_sequence: 0,
             causes: HashMap::new(),
+            last_hash: None,
         }
     }
 }
@@ -57,6 +60,7 @@ impl<A: Aggregate> Loaded<A> {
         self.state = std::mem::take(&mut self.state).apply(&envelope.event);
         self.version = envelope.sequence;
         self.last_sequence = sequence;
+        self.last_hash.clone_from(&envelope.hash);
         if let Some(cause) = &envelope.causationid {
             self.causes
                 .entry(cause.clone())
@@ -115,6 +119,16 @@ pub struct Repository<A: Aggregate> {
     source: String,
     /// Recently used aggregates; bounded, evicted oldest-first.
     cache: Mutex<Cache<A>>,
+    /// For hash-chained aggregates (the ledger): how each new event is sealed.
+    chain: Option<Chain<A::Event>>,
+}
+
+/// How the events of a hash-chained aggregate are sealed: `prevhash` and `hash` set on each.
+pub struct Chain<E> {
+    /// The `prevhash` of an aggregate's first event.
+    pub genesis: &'static str,
+    /// Sets `prevhash` and `hash` on an envelope whose other fields are final.
+    pub seal: fn(&mut Envelope<E>, &str) -> Result<(), buendel_contract::canonical::NotCanonical>,
 }
 
 struct Cache<A> {
@@ -133,7 +147,14 @@ impl<A: Aggregate> Repository<A> {
                 entries: HashMap::new(),
                 order: VecDeque::new(),
             }),
+            chain: None,
         }
+    }
+
+    /// Seals every new event into a hash chain per aggregate (`prevhash`, `hash`).
+    pub fn hash_chained(mut self, chain: Chain<A::Event>) -> Self {
+        self.chain = Some(chain);
+        self
     }
 
     /// The event store.
@@ -232,7 +253,13 @@ impl<A: Aggregate> Repository<A> {
             if events.is_empty() {
                 return Ok(Outcome::Unchanged);
             }
-            let envelopes = self.envelopes(id, &subject, cause, meta, &loaded, events);
+            let envelopes = self
+                .envelopes(id, cause, meta, &loaded, events)
+                .map_err(|reason| StoreError::Corrupt {
+                    subject: subject.clone(),
+                    sequence: 0,
+                    reason,
+                })?;
             let pending = envelopes
                 .iter()
                 .map(|envelope| {
@@ -283,25 +310,34 @@ impl<A: Aggregate> Repository<A> {
     fn envelopes(
         &self,
         id: &str,
-        subject: &str,
         cause: &str,
         meta: &Meta,
         loaded: &Loaded<A>,
         events: Vec<A::Event>,
-    ) -> Vec<Envelope<A::Event>> {
-        let _ = subject;
-        events
-            .into_iter()
-            .enumerate()
-            .map(|(index, event)| {
-                let version = loaded.version + 1 + index as u64;
-                let event_id = derived_event_id(cause, id, index);
-                let mut envelope = Envelope::new(event_id, id, version, event, meta);
-                envelope.source.clone_from(&self.source);
-                envelope.causationid = Some(cause.to_owned());
-                envelope
-            })
-            .collect()
+    ) -> Result<Vec<Envelope<A::Event>>, String> {
+        let mut prev = match &self.chain {
+            Some(chain) => Some(
+                loaded
+                    .last_hash
+                    .clone()
+                    .unwrap_or_else(|| chain.genesis.to_owned()),
+            ),
+            None => None,
+        };
+        let mut out = Vec::with_capacity(events.len());
+        for (index, event) in events.into_iter().enumerate() {
+            let version = loaded.version + 1 + index as u64;
+            let event_id = derived_event_id(cause, id, index);
+            let mut envelope = Envelope::new(event_id, id, version, event, meta);
+            envelope.source.clone_from(&self.source);
+            envelope.causationid = Some(cause.to_owned());
+            if let (Some(chain), Some(prevhash)) = (&self.chain, &prev) {
+                (chain.seal)(&mut envelope, prevhash).map_err(|e| e.to_string())?;
+                prev.clone_from(&envelope.hash);
+            }
+            out.push(envelope);
+        }
+        Ok(out)
     }
 
     fn cached(&self, id: &str) -> Option<Arc<Loaded<A>>> {
