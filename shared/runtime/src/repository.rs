@@ -315,15 +315,12 @@ impl<A: Aggregate> Repository<A> {
         loaded: &Loaded<A>,
         events: Vec<A::Event>,
     ) -> Result<Vec<Envelope<A::Event>>, String> {
-        let mut prev = match &self.chain {
-            Some(chain) => Some(
-                loaded
-                    .last_hash
-                    .clone()
-                    .unwrap_or_else(|| chain.genesis.to_owned()),
-            ),
-            None => None,
-        };
+        let mut prev = self.chain.as_ref().map(|chain| {
+            loaded
+                .last_hash
+                .clone()
+                .unwrap_or_else(|| chain.genesis.to_owned())
+        });
         let mut out = Vec::with_capacity(events.len());
         for (index, event) in events.into_iter().enumerate() {
             let version = loaded.version + 1 + index as u64;
