@@ -7,6 +7,7 @@
 //! - [`namespace`]: the one setting every stream, subject, consumer and database name derives from.
 //! - [`deadletter`]: a refused input with every reason, kept whole.
 //! - [`envelope`]: the CloudEvents 1.0 structured-JSON envelope every event travels in.
+//! - [`ledger`]: the Fund aggregate's events (`buendel.ledger.*`), chart of accounts, balances, hash chain.
 //! - [`money`]: integer cents, basis points and the one rounding rule for splits.
 //! - [`proposal`]: the Proposal aggregate's events (`buendel.proposal.*`).
 //! - [`reference`]: alliances, region categories and versioned program rules.
@@ -19,6 +20,7 @@ pub mod aggregate;
 pub mod canonical;
 pub mod deadletter;
 pub mod envelope;
+pub mod ledger;
 pub mod money;
 pub mod namespace;
 pub mod proposal;

@@ -8,6 +8,7 @@
 use schemars::JsonSchema;
 use serde_json::Value;
 
+use crate::ledger;
 use crate::proposal;
 use crate::review;
 
@@ -45,6 +46,50 @@ pub fn event_schemas() -> Vec<(&'static str, Value)> {
         (
             review::CLOSED_V1,
             schema_of::<review::Closed>(review::CLOSED_V1),
+        ),
+        (
+            ledger::BUDGET_ALLOCATED_V1,
+            schema_of::<ledger::BudgetAllocated>(ledger::BUDGET_ALLOCATED_V1),
+        ),
+        (
+            ledger::BUDGET_ADJUSTED_V1,
+            schema_of::<ledger::BudgetAdjusted>(ledger::BUDGET_ADJUSTED_V1),
+        ),
+        (
+            ledger::FUNDS_RESERVED_V1,
+            schema_of::<ledger::FundsReserved>(ledger::FUNDS_RESERVED_V1),
+        ),
+        (
+            ledger::RESERVATION_DECLINED_V1,
+            schema_of::<ledger::ReservationDeclined>(ledger::RESERVATION_DECLINED_V1),
+        ),
+        (
+            ledger::FUNDS_COMMITTED_V1,
+            schema_of::<ledger::FundsCommitted>(ledger::FUNDS_COMMITTED_V1),
+        ),
+        (
+            ledger::RESERVATION_RELEASED_V1,
+            schema_of::<ledger::ReservationReleased>(ledger::RESERVATION_RELEASED_V1),
+        ),
+        (
+            ledger::DISBURSEMENT_RECORDED_V1,
+            schema_of::<ledger::DisbursementRecorded>(ledger::DISBURSEMENT_RECORDED_V1),
+        ),
+        (
+            ledger::COMMITMENT_RELEASED_V1,
+            schema_of::<ledger::CommitmentReleased>(ledger::COMMITMENT_RELEASED_V1),
+        ),
+        (
+            ledger::RECOVERY_ASSESSED_V1,
+            schema_of::<ledger::RecoveryAssessed>(ledger::RECOVERY_ASSESSED_V1),
+        ),
+        (
+            ledger::REPAYMENT_RECEIVED_V1,
+            schema_of::<ledger::RepaymentReceived>(ledger::REPAYMENT_RECEIVED_V1),
+        ),
+        (
+            ledger::FUNDS_EXPIRED_V1,
+            schema_of::<ledger::FundsExpired>(ledger::FUNDS_EXPIRED_V1),
         ),
     ]
 }
@@ -94,6 +139,7 @@ mod tests {
         let all_types = [
             crate::proposal::ProposalEvent::all_types(),
             crate::review::ReviewEvent::all_types(),
+            crate::ledger::LedgerEvent::all_types(),
         ];
         for event_type in all_types.into_iter().flatten() {
             assert!(with_schema.contains(event_type), "{event_type} has no schema");

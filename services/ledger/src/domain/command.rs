@@ -1,0 +1,159 @@
+//! What may be asked of a fund. Every fact a decision needs travels in the command, including
+//! `today` (the business date in the shell's time zone): the domain never reads a clock.
+//!
+//! Amounts come split already: the saga splits a requested or granted amount into its ESF+ and
+//! Land parts with [`buendel_contract::Split::compute`] at the region's rates before it asks.
+
+use chrono::NaiveDate;
+use uuid::Uuid;
+
+use buendel_contract::ledger::{ReleaseReason, Source};
+use buendel_contract::Cents;
+
+/// A command on one fund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Opens the fund with its budget per source (`allocate_budget`).
+    AllocateBudget {
+        /// `<alliance>-<first>-<last>`, e.g. `non-2021-2027`; the shell checks it names the subject.
+        fund_id: String,
+        /// The ESF+ budget.
+        esf: Cents,
+        /// The Land budget.
+        land: Cents,
+        /// The last day (inclusive) on which money may be reserved or committed.
+        commit_deadline: NaiveDate,
+        /// The business date.
+        today: NaiveDate,
+    },
+    /// Raises or cuts one source's budget (`adjust_budget`).
+    AdjustBudget {
+        /// Which source.
+        source: Source,
+        /// Signed change; a cut may not exceed what is available.
+        delta_cents: Cents,
+        /// Why, for the audit trail.
+        reason: String,
+        /// The business date.
+        today: NaiveDate,
+    },
+    /// Reserves a requested grant on a positive statement; declined (an event, not an error) and
+    /// waitlisted when it does not fit or others are waiting.
+    Reserve {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// The ESF+ part of the requested grant.
+        esf: Cents,
+        /// The Land part.
+        land: Cents,
+        /// The business date.
+        today: NaiveDate,
+    },
+    /// Commits a granted amount on the bank's decision and releases the rest of the reservation.
+    Commit {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// The granted ESF+ part.
+        esf: Cents,
+        /// The granted Land part.
+        land: Cents,
+        /// The business date.
+        today: NaiveDate,
+    },
+    /// Ends a reservation or a waitlist place without a grant (refused, withdrawn, expired).
+    ReleaseReservation {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// Why.
+        reason: ReleaseReason,
+        /// The business date.
+        today: NaiveDate,
+    },
+    /// Records a tranche paid to the beneficiary (`record_disbursement`).
+    RecordDisbursement {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// The bank's payment reference, unique within the fund.
+        payment_reference: String,
+        /// The ESF+ part paid.
+        esf: Cents,
+        /// The Land part paid.
+        land: Cents,
+        /// The payment's value date: not before the last date booked, not after today.
+        value_date: NaiveDate,
+        /// The business date.
+        today: NaiveDate,
+    },
+    /// Closes a granted project and frees what was committed and not paid (`close_project`).
+    CloseProject {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// The business date.
+        today: NaiveDate,
+    },
+    /// Assesses clawback principal on what was paid (`assess_recovery`).
+    AssessRecovery {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// The ESF+ principal.
+        esf: Cents,
+        /// The Land principal.
+        land: Cents,
+        /// Why (final report audited, grant revoked, ...).
+        reason: String,
+        /// The business date.
+        today: NaiveDate,
+    },
+    /// Records recovered principal paid back (`record_repayment`).
+    RecordRepayment {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// The ESF+ part repaid.
+        esf: Cents,
+        /// The Land part repaid.
+        land: Cents,
+        /// The payment's value date: not before the last date booked, not after today.
+        value_date: NaiveDate,
+        /// The business date.
+        today: NaiveDate,
+    },
+    /// After the deadline, moves what is still available to `expired` (`expire_unbound`).
+    ExpireUnbound {
+        /// The business date.
+        today: NaiveDate,
+    },
+}
+
+impl Command {
+    /// The business date the command was given.
+    pub fn today(&self) -> NaiveDate {
+        match self {
+            Command::AllocateBudget { today, .. }
+            | Command::AdjustBudget { today, .. }
+            | Command::Reserve { today, .. }
+            | Command::Commit { today, .. }
+            | Command::ReleaseReservation { today, .. }
+            | Command::RecordDisbursement { today, .. }
+            | Command::CloseProject { today, .. }
+            | Command::AssessRecovery { today, .. }
+            | Command::RecordRepayment { today, .. }
+            | Command::ExpireUnbound { today } => *today,
+        }
+    }
+
+    /// The command's wire name (`<ns>.cmd.ledger.<name>`); `reserve` and `commit` come from the saga.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::AllocateBudget { .. } => "allocate_budget",
+            Command::AdjustBudget { .. } => "adjust_budget",
+            Command::Reserve { .. } => "reserve",
+            Command::Commit { .. } => "commit",
+            Command::ReleaseReservation { .. } => "release_reservation",
+            Command::RecordDisbursement { .. } => "record_disbursement",
+            Command::CloseProject { .. } => "close_project",
+            Command::AssessRecovery { .. } => "assess_recovery",
+            Command::RecordRepayment { .. } => "record_repayment",
+            Command::ExpireUnbound { .. } => "expire_unbound",
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! Why the Fund aggregate refuses a command: business reasons only, each with a stable code that
+//! commands reply with and clients may match on. Codes are never renamed.
+//!
+//! A reservation that does not fit is *not* an error: it is the `reservation_declined` event.
+
+use chrono::NaiveDate;
+use uuid::Uuid;
+
+use buendel_contract::ledger::{Amounts, Source};
+use buendel_contract::reply::FieldError;
+use buendel_contract::{Cents, DomainError};
+
+/// A refused ledger command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    /// `fund_not_open`: no budget was allocated to this fund yet.
+    #[error("the fund is not open: allocate its budget first")]
+    FundNotOpen,
+    /// `already_allocated`: the fund's budget was allocated; change it with `adjust_budget`.
+    #[error("the fund's budget is already allocated; use adjust_budget")]
+    AlreadyAllocated,
+    /// `invalid_fund_id`: a fund id is `<alliance>-<first year>-<last year>`.
+    #[error("{fund_id:?} is not a fund id like non-2021-2027")]
+    InvalidFundId {
+        /// The id given.
+        fund_id: String,
+    },
+    /// `negative_amount`: amounts are ≥ 0 (a cut is an adjustment's negative delta).
+    #[error("{field} must not be negative")]
+    NegativeAmount {
+        /// Which amount.
+        field: &'static str,
+    },
+    /// `zero_amount`: the command would move nothing.
+    #[error("{field} must not be zero")]
+    ZeroAmount {
+        /// Which amount.
+        field: &'static str,
+    },
+    /// `amount_too_large`: above [`crate::domain::AMOUNT_CENTS_MAX`] (per amount or allocated per source).
+    #[error("{field} is larger than any budget this ledger accepts")]
+    AmountTooLarge {
+        /// Which amount.
+        field: &'static str,
+    },
+    /// `missing_field`: a reason or payment reference is blank.
+    #[error("{field} must not be blank")]
+    MissingField {
+        /// Which field.
+        field: &'static str,
+    },
+    /// `text_too_long`: longer than [`crate::domain::TEXT_LEN_MAX`] characters.
+    #[error("{field} is longer than {max} characters")]
+    TextTooLong {
+        /// Which field.
+        field: &'static str,
+        /// The limit.
+        max: usize,
+    },
+    /// `after_deadline`: nothing is reserved, committed or added after the commitment deadline.
+    #[error("the commitment deadline {deadline} has passed (booking date {on})")]
+    AfterDeadline {
+        /// The fund's deadline (inclusive).
+        deadline: NaiveDate,
+        /// The date the entry would be booked on.
+        on: NaiveDate,
+    },
+    /// `deadline_not_passed`: unbound money expires only after the deadline.
+    #[error("the commitment deadline {deadline} has not passed yet")]
+    DeadlineNotPassed {
+        /// The fund's deadline.
+        deadline: NaiveDate,
+    },
+    /// `back_dated`: a value date before the last date booked on the fund.
+    #[error("value date {value_date} is before {last}, the last date booked on the fund")]
+    BackDated {
+        /// The value date given.
+        value_date: NaiveDate,
+        /// The last date booked.
+        last: NaiveDate,
+    },
+    /// `value_date_in_future`: a payment is recorded when it was made, not before.
+    #[error("value date {value_date} is after today ({today})")]
+    ValueDateInFuture {
+        /// The value date given.
+        value_date: NaiveDate,
+        /// The business date.
+        today: NaiveDate,
+    },
+    /// `unknown_project`: the fund has never seen this proposal.
+    #[error(
+        "the fund has no reservation, waitlist place or commitment for proposal {proposal_id}"
+    )]
+    UnknownProject {
+        /// The proposal.
+        proposal_id: Uuid,
+    },
+    /// `already_committed`: the grant is committed (a second decision, or a late release).
+    #[error("proposal {proposal_id} is already committed")]
+    AlreadyCommitted {
+        /// The proposal.
+        proposal_id: Uuid,
+    },
+    /// `already_closed`: the project is closed.
+    #[error("proposal {proposal_id} is closed")]
+    AlreadyClosed {
+        /// The proposal.
+        proposal_id: Uuid,
+    },
+    /// `not_committed`: paying, closing or recovering needs a committed grant.
+    #[error("proposal {proposal_id} has no committed grant")]
+    NotCommitted {
+        /// The proposal.
+        proposal_id: Uuid,
+    },
+    /// `commitment_shortfall`: the grant exceeds the reservation and the difference is not available.
+    #[error(
+        "the grant for {proposal_id} exceeds its reservation and the fund is short by {shortfall}"
+    )]
+    CommitmentShortfall {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// What is missing per source.
+        shortfall: Amounts,
+    },
+    /// `disbursement_above_commitment`: more than is committed and unpaid.
+    #[error("the payment exceeds what is committed and unpaid for {proposal_id} ({unpaid})")]
+    DisbursementAboveCommitment {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// What is committed and unpaid per source.
+        unpaid: Amounts,
+    },
+    /// `duplicate_payment_reference`: this payment is already recorded on the fund.
+    #[error("payment {payment_reference} is already recorded on this fund")]
+    DuplicatePaymentReference {
+        /// The reference given.
+        payment_reference: String,
+    },
+    /// `recovery_above_disbursed`: principal above what was paid and not yet assessed.
+    #[error(
+        "the principal exceeds what was paid to {proposal_id} and not yet assessed ({recoverable})"
+    )]
+    RecoveryAboveDisbursed {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// What may still be assessed per source.
+        recoverable: Amounts,
+    },
+    /// `repayment_above_recovery`: more than is assessed and not yet repaid.
+    #[error("the repayment exceeds what {proposal_id} owes ({receivable})")]
+    RepaymentAboveRecovery {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// What is owed per source.
+        receivable: Amounts,
+    },
+    /// `adjustment_below_bound`: a cut larger than what is available (bound money stays bound).
+    #[error("a cut of {cut} in {fund_source} exceeds the {available} available")]
+    AdjustmentBelowBound {
+        /// Which source.
+        fund_source: Source,
+        /// The cut asked for.
+        cut: Cents,
+        /// What is available.
+        available: Cents,
+    },
+}
+
+impl DomainError for LedgerError {
+    fn code(&self) -> &'static str {
+        match self {
+            LedgerError::FundNotOpen => "fund_not_open",
+            LedgerError::AlreadyAllocated => "already_allocated",
+            LedgerError::InvalidFundId { .. } => "invalid_fund_id",
+            LedgerError::NegativeAmount { .. } => "negative_amount",
+            LedgerError::ZeroAmount { .. } => "zero_amount",
+            LedgerError::AmountTooLarge { .. } => "amount_too_large",
+            LedgerError::MissingField { .. } => "missing_field",
+            LedgerError::TextTooLong { .. } => "text_too_long",
+            LedgerError::AfterDeadline { .. } => "after_deadline",
+            LedgerError::DeadlineNotPassed { .. } => "deadline_not_passed",
+            LedgerError::BackDated { .. } => "back_dated",
+            LedgerError::ValueDateInFuture { .. } => "value_date_in_future",
+            LedgerError::UnknownProject { .. } => "unknown_project",
+            LedgerError::AlreadyCommitted { .. } => "already_committed",
+            LedgerError::AlreadyClosed { .. } => "already_closed",
+            LedgerError::NotCommitted { .. } => "not_committed",
+            LedgerError::CommitmentShortfall { .. } => "commitment_shortfall",
+            LedgerError::DisbursementAboveCommitment { .. } => "disbursement_above_commitment",
+            LedgerError::DuplicatePaymentReference { .. } => "duplicate_payment_reference",
+            LedgerError::RecoveryAboveDisbursed { .. } => "recovery_above_disbursed",
+            LedgerError::RepaymentAboveRecovery { .. } => "repayment_above_recovery",
+            LedgerError::AdjustmentBelowBound { .. } => "adjustment_below_bound",
+        }
+    }
+
+    fn details(&self) -> Vec<FieldError> {
+        match self {
+            LedgerError::NegativeAmount { field }
+            | LedgerError::ZeroAmount { field }
+            | LedgerError::AmountTooLarge { field }
+            | LedgerError::MissingField { field }
+            | LedgerError::TextTooLong { field, .. } => {
+                vec![FieldError::new(*field, self.to_string())]
+            }
+            LedgerError::BackDated { .. } | LedgerError::ValueDateInFuture { .. } => {
+                vec![FieldError::new("value_date", self.to_string())]
+            }
+            LedgerError::CommitmentShortfall { shortfall, .. } => per_source(shortfall, "short by"),
+            LedgerError::DisbursementAboveCommitment { unpaid, .. } => {
+                per_source(unpaid, "committed and unpaid:")
+            }
+            LedgerError::RecoveryAboveDisbursed { recoverable, .. } => {
+                per_source(recoverable, "paid and not yet assessed:")
+            }
+            LedgerError::RepaymentAboveRecovery { receivable, .. } => {
+                per_source(receivable, "owed:")
+            }
+            LedgerError::AdjustmentBelowBound { .. } => {
+                vec![FieldError::new("delta_cents", self.to_string())]
+            }
+            LedgerError::FundNotOpen
+            | LedgerError::AlreadyAllocated
+            | LedgerError::InvalidFundId { .. }
+            | LedgerError::AfterDeadline { .. }
+            | LedgerError::DeadlineNotPassed { .. }
+            | LedgerError::UnknownProject { .. }
+            | LedgerError::AlreadyCommitted { .. }
+            | LedgerError::AlreadyClosed { .. }
+            | LedgerError::NotCommitted { .. }
+            | LedgerError::DuplicatePaymentReference { .. } => Vec::new(),
+        }
+    }
+}
+
+/// One field error per source, e.g. `esf: short by 120.00 EUR`.
+fn per_source(amounts: &Amounts, what: &str) -> Vec<FieldError> {
+    [("esf", amounts.esf_cents), ("land", amounts.land_cents)]
+        .into_iter()
+        .map(|(field, cents)| FieldError::new(field, format!("{what} {cents} EUR")))
+        .collect()
+}

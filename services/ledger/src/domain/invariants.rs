@@ -1,0 +1,301 @@
+//! What must hold after every event of a fund, checked by [`Fund::check_invariants`].
+//!
+//! Two kinds of checks, both needed by an auditor who trusts nothing:
+//!
+//! - **On each event, in `apply`** (noted, since `apply` never refuses a fact; the first one is
+//!   kept): the journal entry is exactly what the event's amounts call for, with amounts > 0; the
+//!   event belongs to this fund and comes after `budget_allocated`; value dates never go backwards;
+//!   the project was in a status the event may follow; deadline rules (nothing reserved, committed
+//!   or added after the deadline; freed money to `available` up to it and to `expired` after it;
+//!   money expires only after it); a payment reference is booked once.
+//! - **On the state, in `check_invariants`**: no account balance is negative (`budget` never
+//!   positive), which is every money invariant at once: per source available ≥ 0 (reserved +
+//!   committed + expired ≤ allocated); per project and source disbursed ≤ committed, recovered ≤
+//!   disbursed, repaid ≤ recovered; the trial balance of each source is zero; the parts make the
+//!   whole (allocated = available + reserved + committed + expired); balances agree with each
+//!   project's status; the waitlist holds exactly the waitlisted projects, once each.
+//!
+//! `check_invariants` is O(number of accounts): a fund has a few per project, so the auditor can
+//! call it after every event.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use uuid::Uuid;
+
+use buendel_contract::ledger::{Account, Source};
+use buendel_contract::Cents;
+
+use super::fund::{Fund, ProjectStatus};
+
+/// A broken ledger invariant. `entry` is the 1-based position of the event in the fund (its
+/// aggregate version), where the violation is tied to one event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvariantViolation {
+    /// `malformed_entry`: the postings are not those the event's amounts call for, or one is ≤ 0.
+    #[error("entry {entry}: {reason}")]
+    MalformedEntry {
+        /// The event.
+        entry: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// `event_before_allocation`: the first event of a fund must be `budget_allocated`.
+    #[error("entry {entry}: an event before the fund's budget_allocated")]
+    EventBeforeAllocation {
+        /// The event.
+        entry: u64,
+    },
+    /// `allocated_twice`: a second `budget_allocated`.
+    #[error("entry {entry}: a second budget_allocated")]
+    AllocatedTwice {
+        /// The event.
+        entry: u64,
+    },
+    /// `wrong_fund`: the event names another fund.
+    #[error("entry {entry}: the event names fund {found}, not {expected}")]
+    WrongFund {
+        /// The event.
+        entry: u64,
+        /// This fund.
+        expected: String,
+        /// The fund the event names.
+        found: String,
+    },
+    /// `value_date_backwards`: a value date before one already booked.
+    #[error("entry {entry}: value date {value_date} is before {last}, already booked")]
+    ValueDateBackwards {
+        /// The event.
+        entry: u64,
+        /// Its value date.
+        value_date: NaiveDate,
+        /// The latest date booked before it.
+        last: NaiveDate,
+    },
+    /// `deadline_rule`: an event breaks a commitment-deadline rule.
+    #[error("entry {entry}: {rule}")]
+    DeadlineRule {
+        /// The event.
+        entry: u64,
+        /// The rule broken.
+        rule: &'static str,
+    },
+    /// `balance_overflow`: a posting overflows a balance (forged amounts).
+    #[error("entry {entry}: {reason}")]
+    BalanceOverflow {
+        /// The event.
+        entry: u64,
+        /// Which posting.
+        reason: String,
+    },
+    /// `invalid_transition`: the project was not in a status this event may follow.
+    #[error("entry {entry}: {event_type} for proposal {proposal_id} while it is {status}")]
+    InvalidTransition {
+        /// The event.
+        entry: u64,
+        /// The project.
+        proposal_id: Uuid,
+        /// The event's type.
+        event_type: &'static str,
+        /// The project's status before it (`unknown` if the fund had not seen it).
+        status: &'static str,
+    },
+    /// `duplicate_payment_reference`: one payment booked twice.
+    #[error("entry {entry}: payment {payment_reference} was already booked")]
+    DuplicatePaymentReference {
+        /// The event.
+        entry: u64,
+        /// The reference.
+        payment_reference: String,
+    },
+    /// `negative_balance`: an account went below zero (or `budget` above zero).
+    #[error("{fund_source} {account} has the balance {balance} cents")]
+    NegativeBalance {
+        /// The source.
+        fund_source: Source,
+        /// The account.
+        account: Account,
+        /// Its balance.
+        balance: Cents,
+    },
+    /// `trial_balance`: the balances of a source do not sum to zero.
+    #[error("the balances of {fund_source} sum to {sum} cents, not zero")]
+    TrialBalance {
+        /// The source.
+        fund_source: Source,
+        /// Their sum.
+        sum: i128,
+    },
+    /// `parts_not_whole`: allocated ≠ available + reserved + committed + expired.
+    #[error(
+        "in {fund_source}, available + reserved + committed + expired is not what was allocated"
+    )]
+    PartsNotWhole {
+        /// The source.
+        fund_source: Source,
+    },
+    /// `unknown_project_account`: money on a project account of a project the fund never saw.
+    #[error("{fund_source} {account} holds money but the fund has no such project")]
+    UnknownProjectAccount {
+        /// The source.
+        fund_source: Source,
+        /// The account.
+        account: Account,
+    },
+    /// `status_mismatch`: a project's balances contradict its status.
+    #[error("proposal {proposal_id} is {status} but holds {cents} cents on {account}")]
+    StatusMismatch {
+        /// The project.
+        proposal_id: Uuid,
+        /// Its status.
+        status: &'static str,
+        /// The account that should be empty.
+        account: &'static str,
+        /// What it holds.
+        cents: Cents,
+    },
+    /// `waitlist_mismatch`: the waitlist is not exactly the waitlisted projects, once each.
+    #[error("the waitlist does not match the waitlisted projects: {reason}")]
+    WaitlistMismatch {
+        /// What differs.
+        reason: String,
+    },
+}
+
+impl InvariantViolation {
+    /// Stable code, e.g. `negative_balance`, for the auditor's report.
+    pub fn code(&self) -> &'static str {
+        match self {
+            InvariantViolation::MalformedEntry { .. } => "malformed_entry",
+            InvariantViolation::EventBeforeAllocation { .. } => "event_before_allocation",
+            InvariantViolation::AllocatedTwice { .. } => "allocated_twice",
+            InvariantViolation::WrongFund { .. } => "wrong_fund",
+            InvariantViolation::ValueDateBackwards { .. } => "value_date_backwards",
+            InvariantViolation::DeadlineRule { .. } => "deadline_rule",
+            InvariantViolation::BalanceOverflow { .. } => "balance_overflow",
+            InvariantViolation::InvalidTransition { .. } => "invalid_transition",
+            InvariantViolation::DuplicatePaymentReference { .. } => "duplicate_payment_reference",
+            InvariantViolation::NegativeBalance { .. } => "negative_balance",
+            InvariantViolation::TrialBalance { .. } => "trial_balance",
+            InvariantViolation::PartsNotWhole { .. } => "parts_not_whole",
+            InvariantViolation::UnknownProjectAccount { .. } => "unknown_project_account",
+            InvariantViolation::StatusMismatch { .. } => "status_mismatch",
+            InvariantViolation::WaitlistMismatch { .. } => "waitlist_mismatch",
+        }
+    }
+}
+
+impl Fund {
+    /// Checks every invariant of the fund (see the module docs); the first violation found.
+    ///
+    /// Call it after every `apply`: a violation noted on an event is reported until the fund is
+    /// rebuilt, so the first call after the bad event names it.
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        if let Some(violation) = &self.first_violation {
+            return Err(violation.clone());
+        }
+        for (source, account, balance) in self.book.accounts() {
+            let wrong_sign = if account.is_credit_normal() {
+                balance.0 > 0
+            } else {
+                balance.0 < 0
+            };
+            if wrong_sign {
+                return Err(InvariantViolation::NegativeBalance {
+                    fund_source: source,
+                    account,
+                    balance,
+                });
+            }
+            if let Some(proposal_id) = account.proposal_id() {
+                if balance != Cents::ZERO && !self.projects.contains_key(&proposal_id) {
+                    return Err(InvariantViolation::UnknownProjectAccount {
+                        fund_source: source,
+                        account,
+                    });
+                }
+            }
+        }
+        for source in Source::ALL {
+            let sum = self.book.trial_balance(source);
+            if sum != 0 {
+                return Err(InvariantViolation::TrialBalance {
+                    fund_source: source,
+                    sum,
+                });
+            }
+            if !self.book.fund_balances(source).parts_sum_to_whole() {
+                return Err(InvariantViolation::PartsNotWhole {
+                    fund_source: source,
+                });
+            }
+        }
+        self.check_statuses()?;
+        self.check_waitlist()
+    }
+
+    fn check_statuses(&self) -> Result<(), InvariantViolation> {
+        for (proposal_id, project) in &self.projects {
+            let id = *proposal_id;
+            let empty: &[Account] = match project.status {
+                // Holding money only as a reservation.
+                ProjectStatus::Reserved => &[
+                    Account::Committed { proposal_id: id },
+                    Account::Disbursed { proposal_id: id },
+                    Account::Receivable { proposal_id: id },
+                    Account::Repaid { proposal_id: id },
+                ],
+                // No money held, none ever paid.
+                ProjectStatus::Waitlisted | ProjectStatus::Released => &[
+                    Account::Reserved { proposal_id: id },
+                    Account::Committed { proposal_id: id },
+                    Account::Disbursed { proposal_id: id },
+                    Account::Receivable { proposal_id: id },
+                    Account::Repaid { proposal_id: id },
+                ],
+                // The reservation became the commitment.
+                ProjectStatus::Committed => &[Account::Reserved { proposal_id: id }],
+                // Nothing reserved and nothing left to pay.
+                ProjectStatus::Closed => &[
+                    Account::Reserved { proposal_id: id },
+                    Account::Committed { proposal_id: id },
+                ],
+            };
+            for account in empty {
+                for source in Source::ALL {
+                    let cents = self.book.balance(source, account);
+                    if cents != Cents::ZERO {
+                        return Err(InvariantViolation::StatusMismatch {
+                            proposal_id: id,
+                            status: project.status.as_str(),
+                            account: account.kind(),
+                            cents,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_waitlist(&self) -> Result<(), InvariantViolation> {
+        let listed: BTreeSet<Uuid> = self.waitlist.iter().copied().collect();
+        if listed.len() != self.waitlist.len() {
+            return Err(InvariantViolation::WaitlistMismatch {
+                reason: "a proposal is listed twice".to_owned(),
+            });
+        }
+        let waitlisted: BTreeSet<Uuid> = self
+            .projects
+            .iter()
+            .filter(|(_, p)| p.status == ProjectStatus::Waitlisted)
+            .map(|(id, _)| *id)
+            .collect();
+        if listed != waitlisted {
+            return Err(InvariantViolation::WaitlistMismatch {
+                reason: format!("{} listed, {} waitlisted", listed.len(), waitlisted.len()),
+            });
+        }
+        Ok(())
+    }
+}
