@@ -4,6 +4,7 @@
 //! freely. Layout:
 //!
 //! - [`aggregate`]: the pure `decide`/`apply` shape every aggregate has.
+//! - [`alliance`]: the Alliance aggregate's events (`buendel.alliance.*`): rosters with history.
 //! - [`namespace`]: the one setting every stream, subject, consumer and database name derives from.
 //! - [`deadletter`]: a refused input with every reason, kept whole.
 //! - [`envelope`]: the CloudEvents 1.0 structured-JSON envelope every event travels in.
@@ -17,6 +18,7 @@
 //! - [`schema`]: the JSON Schema of every event type, checked against the files in `schemas/`.
 
 pub mod aggregate;
+pub mod alliance;
 pub mod canonical;
 pub mod deadletter;
 pub mod envelope;

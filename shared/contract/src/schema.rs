@@ -8,6 +8,7 @@
 use schemars::JsonSchema;
 use serde_json::Value;
 
+use crate::alliance;
 use crate::ledger;
 use crate::proposal;
 use crate::review;
@@ -46,6 +47,18 @@ pub fn event_schemas() -> Vec<(&'static str, Value)> {
         (
             review::CLOSED_V1,
             schema_of::<review::Closed>(review::CLOSED_V1),
+        ),
+        (
+            alliance::REGISTERED_V1,
+            schema_of::<alliance::Registered>(alliance::REGISTERED_V1),
+        ),
+        (
+            alliance::PARTNER_JOINED_V1,
+            schema_of::<alliance::PartnerJoined>(alliance::PARTNER_JOINED_V1),
+        ),
+        (
+            alliance::PARTNER_LEFT_V1,
+            schema_of::<alliance::PartnerLeft>(alliance::PARTNER_LEFT_V1),
         ),
         (
             ledger::BUDGET_ALLOCATED_V1,
@@ -139,6 +152,7 @@ mod tests {
         let all_types = [
             crate::proposal::ProposalEvent::all_types(),
             crate::review::ReviewEvent::all_types(),
+            crate::alliance::AllianceEvent::all_types(),
             crate::ledger::LedgerEvent::all_types(),
         ];
         for event_type in all_types.into_iter().flatten() {

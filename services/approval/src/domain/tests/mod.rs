@@ -1,8 +1,10 @@
-//! Tests of the Review aggregate: given/when/then per rule ([`rules`]) and properties ([`props`]).
+//! Tests of the Review aggregate: given/when/then per rule ([`rules`]) and properties ([`props`]);
+//! of the Alliance aggregate: given/when/then per rule ([`alliance`]).
 //!
 //! Histories are built by running commands through the real `decide` (see [`history`]), so the
 //! "given" events are exactly what the aggregate itself would have written.
 
+mod alliance;
 mod props;
 mod rules;
 

@@ -1,0 +1,742 @@
+//! The shell of the approval service: load → decide → append → ack.
+//!
+//! Start-up: the streams are ensured, then the built-in alliances are registered as Alliance
+//! aggregates (idempotently: cause `builtin/<id>/v1`), so every review opens with a roster on record.
+//!
+//! PROPOSALS: a durable pull consumer (`approval_proposal`) feeds lanes keyed by proposal id, so the
+//! events of one proposal are handled in order while different proposals proceed in parallel.
+//! A `screened` event that passed opens the proposal's review with the terms as screened and the
+//! alliance's roster as it stands then; the cause is the `screened` event's id, so a redelivery or a
+//! restart opens exactly one review. A `withdrawn` event closes the review. A review opened already
+//! (a revised proposal screened again) or never opened (a withdrawn one that failed screening) is a
+//! no-op. An event that cannot be read or is refused is dead-lettered (source `approval`) and acked,
+//! so it never blocks the events behind it; a transient failure naks with a delay, and after
+//! [`PROPOSAL_DELIVERIES_MAX`] deliveries the event is dead-lettered.
+//!
+//! Commands: `<ns>.cmd.approval.<command>` over the NATS micro service API (see [`COMMANDS`] and
+//! [`crate::input`] for the payloads); the reply is the submission service's shape.
+//!
+//! The REVIEWS stream holds two aggregate types: reviews on `<ns>.review.<proposal_id>` and
+//! alliances on `<ns>.review.alliance-<alliance_id>`. Consumers of REVIEWS see both and tell them
+//! apart by `type`; a proposal id is a UUID, so the subjects never collide.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, consumer, AckKind};
+use bytes::Bytes;
+use chrono::Utc;
+use futures::StreamExt as _;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use buendel_contract::alliance::{self, is_valid_alliance_id};
+use buendel_contract::deadletter::DeadLetter;
+use buendel_contract::namespace::StreamKind;
+use buendel_contract::proposal::{ProposalEvent, Terms};
+use buendel_contract::reference::{builtin_alliances, ProgramRules};
+use buendel_contract::reply::{FieldError, Reply};
+use buendel_contract::review::QuorumRule;
+use buendel_contract::{Aggregate, DomainError, Envelope, Meta};
+use buendel_runtime::repository::{ExecuteError, Outcome};
+use buendel_runtime::{CancellationToken, EventStore, Repository, StoreError};
+
+use crate::domain::{Alliance, AllianceCommand, AllianceError, Command, Review, ReviewError};
+use crate::input::{self, CommandPayload, Request};
+
+/// The service name: micro service, durable consumer, event `source`, dead-letter source.
+pub const SERVICE: &str = "approval";
+/// The commands served over request/reply, `<ns>.cmd.approval.<command>`.
+pub const COMMANDS: [&str; 8] = [
+    "declare_conflict",
+    "vote",
+    "issue_statement",
+    "record_grant",
+    "record_refusal",
+    "register_alliance",
+    "add_partner",
+    "remove_partner",
+];
+/// Deliveries of one proposal event before a transient failure dead-letters it.
+pub const PROPOSAL_DELIVERIES_MAX: i64 = 5;
+/// Lanes handling proposal events in parallel (one proposal always maps to the same lane).
+pub const PROPOSAL_LANES: usize = 32;
+/// Messages queued per lane before the consumer waits.
+pub const LANE_QUEUE_MAX: usize = 64;
+/// Unacknowledged proposal events at most.
+pub const PROPOSAL_ACK_PENDING_MAX: i64 = 2_048;
+/// How long the server waits for an ack before redelivering.
+pub const PROPOSAL_ACK_WAIT_MS: u64 = 30_000;
+/// Base delay of a nak after a transient failure (grows with the delivery count).
+pub const NAK_DELAY_MS: u64 = 500;
+/// Attempts to register the built-in alliances at start-up before giving up.
+pub const REGISTER_ATTEMPTS_MAX: u64 = 5;
+
+/// Why a command or an event did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// A business refusal: replied, or dead-lettered; retrying changes nothing.
+    #[error("{code}: {message}")]
+    Refused {
+        /// The stable code.
+        code: &'static str,
+        /// A sentence for people.
+        message: String,
+        /// Per-field reasons.
+        details: Vec<FieldError>,
+    },
+    /// NATS failed or conflicts persisted: retry later.
+    #[error("transient: {0}")]
+    Transient(String),
+}
+
+impl HandleError {
+    fn refused<E: DomainError>(error: &E) -> Self {
+        HandleError::Refused {
+            code: error.code(),
+            message: error.to_string(),
+            details: error.details(),
+        }
+    }
+
+    /// Every reason, for a dead letter.
+    fn reasons(&self) -> Vec<FieldError> {
+        match self {
+            HandleError::Refused {
+                message, details, ..
+            } if details.is_empty() => vec![FieldError::new("", message.clone())],
+            HandleError::Refused { details, .. } => details.clone(),
+            HandleError::Transient(error) => vec![FieldError::new("", error.clone())],
+        }
+    }
+}
+
+impl<E: DomainError> From<ExecuteError<E>> for HandleError {
+    fn from(error: ExecuteError<E>) -> Self {
+        match error {
+            ExecuteError::Domain(e) => HandleError::refused(&e),
+            other => HandleError::Transient(other.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for HandleError {
+    fn from(error: StoreError) -> Self {
+        HandleError::Transient(error.to_string())
+    }
+}
+
+/// The approval service's shell.
+pub struct Approval {
+    /// Review aggregates, `<ns>.review.<proposal_id>`.
+    reviews: Repository<Review>,
+    /// Alliance aggregates, `<ns>.review.alliance-<alliance_id>`.
+    alliances: Repository<Alliance>,
+    /// The program rules an alliance may name, by version; the last is the one in force.
+    rules: Vec<ProgramRules>,
+}
+
+impl Approval {
+    /// An approval service over an event store, knowing the current program rules.
+    pub fn new(store: EventStore) -> Self {
+        let source = format!("/buendel/{SERVICE}");
+        Self {
+            reviews: Repository::new(store.clone(), StreamKind::Reviews, source.clone()),
+            alliances: Repository::new(store, StreamKind::Reviews, source),
+            rules: vec![ProgramRules::esf_plus_2021_2027()],
+        }
+    }
+
+    fn store(&self) -> &EventStore {
+        self.reviews.store()
+    }
+
+    fn meta(&self, actor: &str, correlation_id: Option<String>) -> Meta {
+        Meta {
+            source: self.reviews.source().to_owned(),
+            time: Utc::now(),
+            correlation_id,
+            causation_id: None,
+            actor: actor.to_owned(),
+        }
+    }
+
+    /// Registers the built-in alliances with their real rosters, once: a second start finds the
+    /// cause `builtin/<id>/v1` booked, and an alliance an operator registered first is kept.
+    pub async fn register_builtins(&self) -> Result<(), HandleError> {
+        let rules = ProgramRules::esf_plus_2021_2027();
+        for alliance in builtin_alliances() {
+            let cause = format!("builtin/{}/v1", alliance.id);
+            let id = alliance::subject_id(&alliance.id);
+            let meta = self.meta(SERVICE, Some(id.clone()));
+            let command = AllianceCommand::Register {
+                alliance,
+                quorum: QuorumRule::default(),
+                rules: rules.clone(),
+            };
+            match self
+                .alliances
+                .execute(&id, &cause, &meta, |state| state.decide(&command))
+                .await
+            {
+                Ok(_) | Err(ExecuteError::Domain(AllianceError::AlreadyRegistered)) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles one command request and produces its reply.
+    #[tracing::instrument(skip_all, fields(command = name))]
+    pub async fn command(&self, name: &str, payload: &[u8]) -> Reply {
+        if !COMMANDS.contains(&name) {
+            return Reply::refused("unknown_command", format!("no command {name:?}"), vec![]);
+        }
+        let parsed: CommandPayload = match serde_json::from_slice(payload) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                return Reply::refused(
+                    "invalid_input",
+                    "the command is not {command_id, actor?, correlation_id?, data}",
+                    vec![FieldError::new("", e.to_string())],
+                )
+            }
+        };
+        let request = match input::parse(name, &parsed.data, &self.rules) {
+            Some(Ok(request)) => request,
+            Some(Err(details)) => {
+                return Reply::refused("invalid_input", "the command data is invalid", details)
+            }
+            None => {
+                return Reply::refused("unknown_command", format!("no command {name:?}"), vec![])
+            }
+        };
+        let actor = parsed.actor.unwrap_or_else(|| "operator".to_owned());
+        let cause = parsed.command_id.to_string();
+        let result = match &request {
+            Request::Review {
+                proposal_id,
+                command,
+            } => {
+                let id = proposal_id.to_string();
+                let meta = self.meta(&actor, parsed.correlation_id.or(Some(id.clone())));
+                self.reviews
+                    .execute(&id, &cause, &meta, |state| state.decide(command))
+                    .await
+                    .map_err(HandleError::from)
+            }
+            Request::Alliance {
+                alliance_id,
+                command,
+            } => {
+                let id = alliance::subject_id(alliance_id);
+                let meta = self.meta(&actor, parsed.correlation_id.or(Some(id.clone())));
+                self.alliances
+                    .execute(&id, &cause, &meta, |state| state.decide(command))
+                    .await
+                    .map_err(HandleError::from)
+            }
+        };
+        match result {
+            Ok(outcome) => accepted_reply(&outcome),
+            Err(HandleError::Refused {
+                code,
+                message,
+                details,
+            }) => Reply::refused(code, message, details),
+            Err(HandleError::Transient(error)) => {
+                tracing::warn!(%error, "command failed transiently");
+                Reply::refused(
+                    "unavailable",
+                    "temporarily unavailable, retry with the same command_id",
+                    vec![],
+                )
+            }
+        }
+    }
+
+    /// What one proposal event means for its review.
+    async fn react(
+        &self,
+        envelope: &Envelope<ProposalEvent>,
+        sequence: u64,
+    ) -> Result<(), HandleError> {
+        let proposal_id = envelope.event.proposal_id();
+        let cause = envelope.id.to_string();
+        let correlation = envelope
+            .correlationid
+            .clone()
+            .or_else(|| Some(proposal_id.to_string()));
+        let meta = self.meta(SERVICE, correlation);
+        match &envelope.event {
+            ProposalEvent::Submitted(_) | ProposalEvent::Revised(_) => Ok(()),
+            ProposalEvent::Screened(screened) if !screened.passed => Ok(()),
+            ProposalEvent::Screened(_) => self.open(proposal_id, &cause, &meta, sequence).await,
+            ProposalEvent::Withdrawn(withdrawn) => {
+                let close = Command::Close {
+                    reason: withdrawn.reason.clone(),
+                };
+                self.close(proposal_id, &cause, &meta, &close).await
+            }
+        }
+    }
+
+    /// Opens the review of a proposal whose `screened` event (at stream sequence `screened_at`)
+    /// passed, with the terms as screened and the alliance's roster as it stands now.
+    async fn open(
+        &self,
+        proposal_id: Uuid,
+        cause: &str,
+        meta: &Meta,
+        screened_at: u64,
+    ) -> Result<(), HandleError> {
+        let id = proposal_id.to_string();
+        let known = self.reviews.load(&id).await?;
+        if known.causes.contains_key(cause) || known.state.opened().is_some() {
+            tracing::debug!(%proposal_id, "review already opened, nothing to do");
+            return Ok(());
+        }
+        let (alliance_id, terms) = self.screened_terms(proposal_id, screened_at).await?;
+        let not_registered = || HandleError::refused(&AllianceError::NotRegistered);
+        if !is_valid_alliance_id(&alliance_id) {
+            return Err(not_registered());
+        }
+        let alliance = self
+            .alliances
+            .reload(&alliance::subject_id(&alliance_id))
+            .await?;
+        let version = alliance
+            .state
+            .registered()
+            .map(|r| r.rules_version.clone())
+            .ok_or_else(not_registered)?;
+        let rules = self
+            .rules
+            .iter()
+            .find(|r| r.version == version)
+            .ok_or_else(|| HandleError::Refused {
+                code: "unknown_rules_version",
+                message: format!(
+                    "the alliance names rules {version:?}, which this service does not know"
+                ),
+                details: vec![],
+            })?;
+        let open = alliance
+            .state
+            .open_review(
+                proposal_id,
+                rules,
+                terms.eligible_cost_cents,
+                terms.requested_rate_bp,
+            )
+            .ok_or_else(not_registered)?;
+        match self
+            .reviews
+            .execute(&id, cause, meta, |state| state.decide(&open))
+            .await
+        {
+            Ok(outcome) => {
+                tracing::info!(%proposal_id, alliance_id, events = outcome.events().len(), "review opened");
+                Ok(())
+            }
+            Err(ExecuteError::Domain(ReviewError::AlreadyOpened)) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Closes the review of a withdrawn proposal; one that was never opened needs nothing.
+    async fn close(
+        &self,
+        proposal_id: Uuid,
+        cause: &str,
+        meta: &Meta,
+        close: &Command,
+    ) -> Result<(), HandleError> {
+        let id = proposal_id.to_string();
+        match self
+            .reviews
+            .execute(&id, cause, meta, |state| state.decide(close))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(ExecuteError::Domain(ReviewError::ReviewNotOpen | ReviewError::ReviewClosed)) => {
+                Ok(())
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// The alliance and terms of a proposal as they stood at stream sequence `until` (the
+    /// `screened` event), read from PROPOSALS, so a later revision never changes what is reviewed.
+    async fn screened_terms(
+        &self,
+        proposal_id: Uuid,
+        until: u64,
+    ) -> Result<(String, Terms), HandleError> {
+        let subject = self
+            .store()
+            .namespace()
+            .subject(StreamKind::Proposals, proposal_id);
+        let stored = self
+            .store()
+            .read(StreamKind::Proposals, &subject, 1, until)
+            .await?;
+        let mut events = Vec::with_capacity(stored.len());
+        for message in stored {
+            let envelope: Envelope<ProposalEvent> = serde_json::from_slice(&message.payload)
+                .map_err(|e| HandleError::Refused {
+                    code: "unreadable_proposal",
+                    message: format!(
+                        "event {} of the proposal cannot be read: {e}",
+                        message.sequence
+                    ),
+                    details: vec![],
+                })?;
+            events.push(envelope.event);
+        }
+        fold_terms(&events).ok_or_else(|| HandleError::Refused {
+            code: "unknown_proposal",
+            message: "the proposal has no submitted event".into(),
+            details: vec![],
+        })
+    }
+
+    /// Handles one PROPOSALS message: react, or dead-letter, then ack; nak on transient failure.
+    #[tracing::instrument(skip_all, fields(subject = %message.subject))]
+    async fn on_proposal_event(
+        &self,
+        message: jetstream::Message,
+        decoded: Result<Envelope<ProposalEvent>, String>,
+    ) {
+        let Ok(info) = message.info() else {
+            tracing::error!("proposal message without JetStream metadata");
+            return;
+        };
+        let (sequence, delivered) = (info.stream_sequence, info.delivered);
+        let (event_id, event_type, result) = match decoded {
+            Err(reason) => {
+                let (id, kind) = loose_id_and_type(&message.payload);
+                let refused = HandleError::Refused {
+                    code: "invalid_event",
+                    message: reason.clone(),
+                    details: vec![FieldError::new("", reason)],
+                };
+                (id, kind, Err(refused))
+            }
+            Ok(envelope) => {
+                let result = self.react(&envelope, sequence).await;
+                (
+                    Some(envelope.id.to_string()),
+                    Some(envelope.event_type().to_owned()),
+                    result,
+                )
+            }
+        };
+        let letter = match result {
+            Ok(()) => None,
+            Err(HandleError::Transient(error)) if delivered < PROPOSAL_DELIVERIES_MAX => {
+                tracing::warn!(%error, sequence, delivered, "proposal event failed transiently, nak");
+                let factor = u64::try_from(delivered.max(1)).unwrap_or(1);
+                let delay = Duration::from_millis(NAK_DELAY_MS.saturating_mul(factor));
+                if let Err(error) = message.ack_with(AckKind::Nak(Some(delay))).await {
+                    tracing::warn!(%error, "nak not sent");
+                }
+                return;
+            }
+            Err(HandleError::Transient(error)) => Some((
+                "retries_exhausted",
+                vec![FieldError::new(
+                    "",
+                    format!("failed {delivered} times, last: {error}"),
+                )],
+            )),
+            Err(refused @ HandleError::Refused { code, .. }) => Some((code, refused.reasons())),
+        };
+        if let Some((code, reasons)) = letter {
+            let letter = DeadLetter {
+                id: DeadLetter::id_for(
+                    &format!(
+                        "{}/{SERVICE}",
+                        self.store().namespace().stream(StreamKind::Proposals)
+                    ),
+                    sequence,
+                ),
+                source: SERVICE.into(),
+                subject: message.subject.to_string(),
+                stream_sequence: sequence,
+                event_id,
+                event_type,
+                code: code.to_owned(),
+                reasons,
+                original_base64: DeadLetter::encode(&message.payload),
+                rejected_at: Utc::now(),
+            };
+            if let Err(error) = self.dead_letter(&letter).await {
+                tracing::warn!(%error, sequence, "dead letter not stored, nak");
+                let delay = Duration::from_millis(NAK_DELAY_MS);
+                let _ = message.ack_with(AckKind::Nak(Some(delay))).await;
+                return;
+            }
+        }
+        if let Err(error) = message.ack().await {
+            tracing::warn!(%error, sequence, "ack not sent; the event will be redelivered and deduplicated");
+        }
+    }
+
+    async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError> {
+        tracing::info!(
+            sequence = letter.stream_sequence,
+            code = letter.code,
+            reasons = letter.reasons.len(),
+            "proposal event dead-lettered"
+        );
+        let payload =
+            serde_json::to_vec(letter).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let subject = self
+            .store()
+            .namespace()
+            .subject(StreamKind::Deadletter, SERVICE);
+        self.store()
+            .publish(&subject, letter.id, Bytes::from(payload))
+            .await?;
+        Ok(())
+    }
+}
+
+/// The alliance and current terms after `events` (a proposal's history): `None` before `submitted`.
+fn fold_terms(events: &[ProposalEvent]) -> Option<(String, Terms)> {
+    let mut current: Option<(String, Terms)> = None;
+    for event in events {
+        match event {
+            ProposalEvent::Submitted(e) => current = Some((e.alliance_id.clone(), e.terms.clone())),
+            ProposalEvent::Revised(e) => {
+                if let Some((_, terms)) = &mut current {
+                    terms.clone_from(&e.terms);
+                }
+            }
+            ProposalEvent::Screened(_) | ProposalEvent::Withdrawn(_) => {}
+        }
+    }
+    current
+}
+
+/// The `id` and `type` of a message that is no valid proposal event, where they can be read.
+fn loose_id_and_type(payload: &[u8]) -> (Option<String>, Option<String>) {
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(payload) else {
+        return (None, None);
+    };
+    let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_owned);
+    (text("id"), text("type"))
+}
+
+fn accepted_reply(outcome: &Outcome) -> Reply {
+    let duplicate = matches!(outcome, Outcome::Duplicate(_));
+    Reply::accepted(outcome.events().to_vec(), duplicate)
+        .unwrap_or_else(|| Reply::refused("unchanged", "the command changed nothing", vec![]))
+}
+
+/// Runs the approval service until `shutdown`: streams, built-in alliances, the PROPOSALS
+/// consumer and the commands.
+pub async fn run(
+    client: async_nats::Client,
+    store: EventStore,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    store.ensure_streams(&StreamKind::ALL).await?;
+    let service = Arc::new(Approval::new(store.clone()));
+    register_builtins(&service, &shutdown).await?;
+    let commands = {
+        let service = service.clone();
+        let ns = store.namespace().clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            buendel_runtime::micro::serve(
+                client,
+                &ns,
+                SERVICE,
+                "Bündel approval: partner review, statement and grant decision",
+                &COMMANDS,
+                move |name, payload| {
+                    let service = service.clone();
+                    async move { service.command(&name, &payload).await }
+                },
+                shutdown,
+            )
+            .await
+        })
+    };
+    let consumed = consume_proposals(service, store, shutdown.clone()).await;
+    shutdown.cancel();
+    commands.await.context("command task panicked")??;
+    consumed
+}
+
+/// Registers the built-in alliances, retrying transient failures a bounded number of times.
+async fn register_builtins(service: &Approval, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    for attempt in 1..=REGISTER_ATTEMPTS_MAX {
+        match service.register_builtins().await {
+            Ok(()) => return Ok(()),
+            Err(HandleError::Transient(error)) if attempt < REGISTER_ATTEMPTS_MAX => {
+                tracing::warn!(%error, attempt, "registering the built-in alliances failed, retrying");
+                let delay = Duration::from_millis(NAK_DELAY_MS * attempt);
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+            Err(error) => {
+                return Err(anyhow::anyhow!("{error}"))
+                    .context("registering the built-in alliances")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The lane of a PROPOSALS message: by the proposal id of its subject, so one proposal's events
+/// stay in order.
+fn lane_of(subject: &str) -> usize {
+    let token = subject.rsplit('.').next().unwrap_or(subject);
+    let key = match Uuid::parse_str(token) {
+        Ok(id) => id.as_u128() as u64,
+        Err(_) => {
+            let mut hasher = DefaultHasher::new();
+            subject.hash(&mut hasher);
+            hasher.finish()
+        }
+    };
+    usize::try_from(key % PROPOSAL_LANES as u64).unwrap_or(0)
+}
+
+async fn consume_proposals(
+    service: Arc<Approval>,
+    store: EventStore,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let ns = store.namespace().clone();
+    let name = ns.durable(SERVICE, StreamKind::Proposals);
+    let stream = store.stream(StreamKind::Proposals).await?;
+    let consumer: consumer::PullConsumer = stream
+        .get_or_create_consumer(
+            &name,
+            consumer::pull::Config {
+                durable_name: Some(name.clone()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                deliver_policy: consumer::DeliverPolicy::All,
+                ack_wait: Duration::from_millis(PROPOSAL_ACK_WAIT_MS),
+                max_ack_pending: PROPOSAL_ACK_PENDING_MAX,
+                filter_subject: ns.stream_subjects(StreamKind::Proposals),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("creating consumer {name}: {e}"))?;
+    let mut messages = consumer
+        .messages()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    type Work = (jetstream::Message, Result<Envelope<ProposalEvent>, String>);
+    let mut lanes = Vec::with_capacity(PROPOSAL_LANES);
+    let mut workers = JoinSet::new();
+    for _ in 0..PROPOSAL_LANES {
+        let (tx, mut rx) = mpsc::channel::<Work>(LANE_QUEUE_MAX);
+        lanes.push(tx);
+        let service = service.clone();
+        workers.spawn(async move {
+            while let Some((message, decoded)) = rx.recv().await {
+                service.on_proposal_event(message, decoded).await;
+            }
+        });
+    }
+    loop {
+        let next = tokio::select! {
+            () = shutdown.cancelled() => break,
+            next = messages.next() => next,
+        };
+        let message = match next {
+            Some(Ok(message)) => message,
+            Some(Err(error)) => {
+                tracing::warn!(%error, "proposal consumer error");
+                continue;
+            }
+            None => break,
+        };
+        let decoded = serde_json::from_slice::<Envelope<ProposalEvent>>(&message.payload)
+            .map_err(|e| e.to_string());
+        let lane = lane_of(&message.subject);
+        if lanes[lane].send((message, decoded)).await.is_err() {
+            break;
+        }
+    }
+    drop(lanes);
+    while workers.join_next().await.is_some() {}
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use buendel_contract::money::{BasisPoints, Cents};
+    use buendel_contract::proposal::{Applicant, ProjectType, Revised, Submitted, Withdrawn};
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    fn terms(eligible: i64) -> Terms {
+        Terms {
+            title: "t".into(),
+            summary: "s".into(),
+            project_type: ProjectType::Structure,
+            focus_areas: vec![],
+            districts: vec![],
+            planned_start: NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+            duration_months: 36,
+            eligible_cost_cents: Cents(eligible),
+            requested_rate_bp: BasisPoints(7_000),
+        }
+    }
+
+    #[test]
+    fn the_terms_under_review_are_the_last_ones_before_the_screening() {
+        let id = Uuid::nil();
+        let events = vec![
+            ProposalEvent::Submitted(Submitted {
+                proposal_id: id,
+                alliance_id: "non".into(),
+                applicant: Applicant {
+                    name: "a".into(),
+                    kind: "verein".into(),
+                    district: "celle".into(),
+                },
+                terms: terms(100),
+            }),
+            ProposalEvent::Revised(Revised {
+                proposal_id: id,
+                terms: terms(200),
+                reason: "r".into(),
+            }),
+            ProposalEvent::Withdrawn(Withdrawn {
+                proposal_id: id,
+                reason: "w".into(),
+            }),
+        ];
+        let (alliance, terms) = fold_terms(&events).expect("submitted");
+        assert_eq!(alliance, "non");
+        assert_eq!(terms.eligible_cost_cents, Cents(200));
+        assert!(fold_terms(&events[1..]).is_none());
+    }
+
+    #[test]
+    fn the_events_of_one_proposal_always_go_to_the_same_lane() {
+        let id = Uuid::new_v4();
+        let subject = format!("t.proposal.{id}");
+        assert_eq!(lane_of(&subject), lane_of(&subject));
+        assert!(lane_of(&subject) < PROPOSAL_LANES);
+        assert!(lane_of("t.proposal.not-a-uuid") < PROPOSAL_LANES);
+    }
+}
