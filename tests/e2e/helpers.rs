@@ -45,9 +45,8 @@ pub async fn spawn_app() -> TestApp {
     spawn_parts(
         fresh_namespace(),
         Parts {
-            submission: true,
-            projector: true,
             api: None,
+            ..Parts::all(([127, 0, 0, 1], 0).into())
         },
     )
     .await

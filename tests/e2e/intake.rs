@@ -27,9 +27,10 @@ async fn an_intake_event_ends_up_in_the_api_in_review() {
         .iter()
         .filter_map(|e| e["type"].as_str())
         .collect();
+    // The review (approval service) may already have opened: the proposal's own events come first.
     assert_eq!(
-        types,
-        vec![
+        types[..2],
+        [
             "buendel.proposal.submitted.v1",
             "buendel.proposal.screened.v1"
         ]
@@ -144,6 +145,10 @@ async fn the_same_event_published_twice_and_again_after_the_duplicate_window_yie
         2,
         "one submitted and one screened event, nothing twice"
     );
+    app.get_until(&format!("/v1/proposals/{proposal_id}"), |_, body| {
+        body["status"] == "in_review"
+    })
+    .await;
     let (_, body) = app.get("/v1/proposals?alliance=non").await;
     assert_eq!(body["items"].as_array().map(Vec::len), Some(1));
     let (_, letters) = app.get("/v1/deadletters").await;

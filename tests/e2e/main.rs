@@ -6,4 +6,5 @@
 mod helpers;
 mod intake;
 mod projector;
+mod review;
 mod store;

@@ -66,8 +66,7 @@ async fn the_projector_restarted_mid_stream_ends_with_exactly_the_rows_of_one_th
         fresh_namespace(),
         Parts {
             submission: true,
-            projector: false,
-            api: None,
+            ..Parts::none()
         },
     )
     .await;

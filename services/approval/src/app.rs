@@ -540,40 +540,49 @@ fn accepted_reply(outcome: &Outcome) -> Reply {
         .unwrap_or_else(|| Reply::refused("unchanged", "the command changed nothing", vec![]))
 }
 
-/// Runs the approval service until `shutdown`: streams, built-in alliances, the PROPOSALS
-/// consumer and the commands.
+/// Starts the approval service: streams, built-in alliances, command endpoints and the PROPOSALS
+/// consumer are ready when this returns; the returned task runs until `shutdown`.
+pub async fn start(
+    client: async_nats::Client,
+    store: EventStore,
+    shutdown: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
+    store.ensure_streams(&StreamKind::ALL).await?;
+    let service = Arc::new(Approval::new(store.clone()));
+    register_builtins(&service, &shutdown).await?;
+    let handler = service.clone();
+    let commands = buendel_runtime::micro::serve(
+        client,
+        store.namespace(),
+        SERVICE,
+        "Bündel approval: partner review, statement and grant decision",
+        &COMMANDS,
+        move |name, payload| {
+            let service = handler.clone();
+            async move { service.command(&name, &payload).await }
+        },
+        shutdown.clone(),
+    )
+    .await?;
+    let messages = proposal_messages(&store).await?;
+    Ok(tokio::spawn(async move {
+        let consumed = consume_proposals(service, messages, shutdown.clone()).await;
+        shutdown.cancel();
+        commands.await.context("command task panicked")?;
+        consumed
+    }))
+}
+
+/// Runs the approval service until `shutdown`.
 pub async fn run(
     client: async_nats::Client,
     store: EventStore,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    store.ensure_streams(&StreamKind::ALL).await?;
-    let service = Arc::new(Approval::new(store.clone()));
-    register_builtins(&service, &shutdown).await?;
-    let commands = {
-        let service = service.clone();
-        let ns = store.namespace().clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            buendel_runtime::micro::serve(
-                client,
-                &ns,
-                SERVICE,
-                "Bündel approval: partner review, statement and grant decision",
-                &COMMANDS,
-                move |name, payload| {
-                    let service = service.clone();
-                    async move { service.command(&name, &payload).await }
-                },
-                shutdown,
-            )
-            .await
-        })
-    };
-    let consumed = consume_proposals(service, store, shutdown.clone()).await;
-    shutdown.cancel();
-    commands.await.context("command task panicked")??;
-    consumed
+    start(client, store, shutdown)
+        .await?
+        .await
+        .context("approval task panicked")?
 }
 
 /// Registers the built-in alliances, retrying transient failures a bounded number of times.
@@ -613,11 +622,7 @@ fn lane_of(subject: &str) -> usize {
     usize::try_from(key % PROPOSAL_LANES as u64).unwrap_or(0)
 }
 
-async fn consume_proposals(
-    service: Arc<Approval>,
-    store: EventStore,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+async fn proposal_messages(store: &EventStore) -> anyhow::Result<consumer::pull::Stream> {
     let ns = store.namespace().clone();
     let name = ns.durable(SERVICE, StreamKind::Proposals);
     let stream = store.stream(StreamKind::Proposals).await?;
@@ -636,11 +641,17 @@ async fn consume_proposals(
         )
         .await
         .map_err(|e| anyhow::anyhow!("creating consumer {name}: {e}"))?;
-    let mut messages = consumer
+    consumer
         .messages()
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(|e| anyhow::anyhow!("consuming {name}: {e}"))
+}
 
+async fn consume_proposals(
+    service: Arc<Approval>,
+    mut messages: consumer::pull::Stream,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     type Work = (jetstream::Message, Result<Envelope<ProposalEvent>, String>);
     let mut lanes = Vec::with_capacity(PROPOSAL_LANES);
     let mut workers = JoinSet::new();

@@ -14,4 +14,4 @@ pub mod app;
 pub mod domain;
 pub mod input;
 
-pub use app::{run, Approval};
+pub use app::{run, start, Approval};

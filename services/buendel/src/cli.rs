@@ -23,6 +23,8 @@ pub struct Cli {
 pub enum Service {
     /// Proposal intake, commands and screening.
     Submission,
+    /// Partner review, the alliance's statement, the bank's decision.
+    Approval,
     /// Builds the Postgres read models from the streams.
     Projector,
     /// The read-only HTTP query API.
@@ -75,6 +77,95 @@ pub enum Command {
         #[arg(long, default_value = "operator")]
         actor: String,
     },
+    /// A partner's vote on a proposal (yes, no or abstain); it may be changed until the statement.
+    Vote {
+        /// The proposal.
+        proposal: uuid::Uuid,
+        /// The partner id (e.g. `lk-harburg`).
+        #[arg(long)]
+        partner: String,
+        /// `yes`, `no` or `abstain`.
+        #[arg(long)]
+        vote: String,
+        /// A comment for the record.
+        #[arg(long)]
+        comment: Option<String>,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// A partner declares a conflict of interest and is recused from one proposal.
+    Recuse {
+        /// The proposal.
+        proposal: uuid::Uuid,
+        /// The partner id.
+        #[arg(long)]
+        partner: String,
+        /// The nature of the conflict.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// The alliance's statement (Stellungnahme): `positive` or `negative`; needs its quorum.
+    Statement {
+        /// The proposal.
+        proposal: uuid::Uuid,
+        /// `positive` or `negative`.
+        #[arg(long)]
+        verdict: String,
+        /// Conditions attached to the statement (repeatable).
+        #[arg(long = "condition")]
+        conditions: Vec<String>,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// The bank's grant decision (Zuwendungsbescheid), amounts in cents and rates in basis points.
+    Grant {
+        /// The proposal.
+        proposal: uuid::Uuid,
+        /// The bank's reference.
+        #[arg(long)]
+        bank_reference: String,
+        /// Eligible costs granted, cents.
+        #[arg(long)]
+        eligible_cost_cents: i64,
+        /// Total rate, basis points (7000 = 70 %).
+        #[arg(long)]
+        total_rate_bp: u32,
+        /// ESF+ rate, basis points.
+        #[arg(long)]
+        esf_rate_bp: u32,
+        /// ESF+ share, cents.
+        #[arg(long)]
+        esf_cents: i64,
+        /// Land share, cents.
+        #[arg(long)]
+        land_cents: i64,
+        /// First day of the grant period (YYYY-MM-DD).
+        #[arg(long)]
+        period_from: chrono::NaiveDate,
+        /// Last day of the grant period (YYYY-MM-DD).
+        #[arg(long)]
+        period_to: chrono::NaiveDate,
+        /// The bank's reference allowing eligible costs above those screened.
+        #[arg(long)]
+        amendment_reference: Option<String>,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// The bank refuses the grant.
+    Refuse {
+        /// The proposal.
+        proposal: uuid::Uuid,
+        /// The bank's reference.
+        #[arg(long)]
+        bank_reference: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
     /// Publish a raw CloudEvent (JSON file) to the intake, like any other publisher.
     Publish {
         /// JSON file with the CloudEvent (`-` for standard input).
@@ -97,6 +188,17 @@ pub enum Command {
     },
 }
 
+/// What every operator command takes.
+#[derive(Debug, clap::Args)]
+pub struct CommandArgs {
+    /// Idempotency key (a fresh one when omitted); retry with the same key to be safe.
+    #[arg(long)]
+    pub command_id: Option<uuid::Uuid>,
+    /// Who asks.
+    #[arg(long, default_value = "operator")]
+    pub actor: String,
+}
+
 /// `buendel projections …`
 #[derive(Debug, clap::Subcommand)]
 pub enum ProjectionsAction {
@@ -113,6 +215,7 @@ impl Cli {
             Command::Serve { service, http } => {
                 let name = match service {
                     Service::Submission => "submission",
+                    Service::Approval => "approval",
                     Service::Projector => "projector",
                     Service::Api => "api",
                 };
@@ -144,6 +247,65 @@ impl Cli {
                 )
                 .await
             }
+            Command::Vote {
+                proposal,
+                partner,
+                vote,
+                comment,
+                common,
+            } => {
+                let data = serde_json::json!({"proposal_id": proposal, "partner_id": partner, "vote": vote, "comment": comment});
+                approval(&settings, "vote", common, data).await
+            }
+            Command::Recuse {
+                proposal,
+                partner,
+                reason,
+                common,
+            } => {
+                let data = serde_json::json!({"proposal_id": proposal, "partner_id": partner, "reason": reason});
+                approval(&settings, "declare_conflict", common, data).await
+            }
+            Command::Statement {
+                proposal,
+                verdict,
+                conditions,
+                common,
+            } => {
+                let data = serde_json::json!({"proposal_id": proposal, "verdict": verdict, "conditions": conditions});
+                approval(&settings, "issue_statement", common, data).await
+            }
+            Command::Grant {
+                proposal,
+                bank_reference,
+                eligible_cost_cents,
+                total_rate_bp,
+                esf_rate_bp,
+                esf_cents,
+                land_cents,
+                period_from,
+                period_to,
+                amendment_reference,
+                common,
+            } => {
+                let data = serde_json::json!({
+                    "proposal_id": proposal, "bank_reference": bank_reference,
+                    "eligible_cost_cents": eligible_cost_cents, "total_rate_bp": total_rate_bp,
+                    "esf_rate_bp": esf_rate_bp, "esf_cents": esf_cents, "land_cents": land_cents,
+                    "period_from": period_from, "period_to": period_to,
+                    "amendment_reference": amendment_reference,
+                });
+                approval(&settings, "record_grant", common, data).await
+            }
+            Command::Refuse {
+                proposal,
+                bank_reference,
+                reason,
+                common,
+            } => {
+                let data = serde_json::json!({"proposal_id": proposal, "bank_reference": bank_reference, "reason": reason});
+                approval(&settings, "record_refusal", common, data).await
+            }
             Command::Publish { file } => buendel::commands::publish(&settings, &file).await,
             Command::Bench { args, json } => {
                 buendel::bench::run(settings, args, json).await?;
@@ -154,4 +316,21 @@ impl Cli {
             } => buendel::system::rebuild(&settings).await,
         }
     }
+}
+
+async fn approval(
+    settings: &Settings,
+    command: &str,
+    common: CommandArgs,
+    data: serde_json::Value,
+) -> anyhow::Result<ExitCode> {
+    buendel::commands::send(
+        settings,
+        "approval",
+        command,
+        common.command_id,
+        &common.actor,
+        data,
+    )
+    .await
 }

@@ -16,6 +16,8 @@ use buendel_runtime::{connect, CancellationToken, EventStore, Settings};
 pub struct Parts {
     /// Intake, commands, screening.
     pub submission: bool,
+    /// Partner review, statement, grant decision.
+    pub approval: bool,
     /// Read models.
     pub projector: bool,
     /// The HTTP API, on this listener address.
@@ -27,8 +29,19 @@ impl Parts {
     pub fn all(http: SocketAddr) -> Self {
         Self {
             submission: true,
+            approval: true,
             projector: true,
             api: Some(http),
+        }
+    }
+
+    /// Nothing; switch on what you need.
+    pub fn none() -> Self {
+        Self {
+            submission: false,
+            approval: false,
+            projector: false,
+            api: None,
         }
     }
 }
@@ -79,6 +92,11 @@ impl System {
             let running =
                 buendel_submission::start(client.clone(), store.clone(), shutdown.clone()).await?;
             tasks.spawn(async move { ("submission", flatten(running.await)) });
+        }
+        if parts.approval {
+            let running =
+                buendel_approval::start(client.clone(), store.clone(), shutdown.clone()).await?;
+            tasks.spawn(async move { ("approval", flatten(running.await)) });
         }
         if parts.projector {
             let (store, pool, shutdown) = (store.clone(), pool.clone(), shutdown.clone());
@@ -193,18 +211,19 @@ pub async fn serve(
     let parts = match service {
         "submission" => Parts {
             submission: true,
-            projector: false,
-            api: None,
+            ..Parts::none()
+        },
+        "approval" => Parts {
+            approval: true,
+            ..Parts::none()
         },
         "projector" => Parts {
-            submission: false,
             projector: true,
-            api: None,
+            ..Parts::none()
         },
         "api" => Parts {
-            submission: false,
-            projector: false,
             api: Some(http),
+            ..Parts::none()
         },
         other => anyhow::bail!("unknown service {other:?}"),
     };
