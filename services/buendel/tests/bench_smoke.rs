@@ -38,6 +38,15 @@ fn a_small_bench_run_completes_and_its_invariants_hold() {
         .as_u64()
         .is_some_and(|r| r > 0));
     assert_eq!(figures["intake_latency"]["count"], 40);
+    assert!(
+        figures["commands"].as_u64().is_some_and(|n| n > 40),
+        "the review phase ran"
+    );
+    assert_eq!(
+        figures["commands_refused"], 0,
+        "the workload sends only valid commands"
+    );
+    assert_eq!(figures["commands_unanswered"], 0);
     for ratio in ["commands", "intake", "projection_catchup", "audit_online"] {
         assert!(report["ratios"][ratio].is_u64(), "ratio {ratio} missing");
     }

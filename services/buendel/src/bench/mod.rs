@@ -8,6 +8,7 @@
 //! - [`stats`]: latency percentiles and integer rates and ratios.
 
 pub mod baseline;
+pub mod commands;
 pub mod stats;
 pub mod workload;
 

@@ -21,6 +21,7 @@ use buendel_runtime::db::{self, PoolLimits};
 use buendel_runtime::{connect, EventStore, Settings};
 
 use super::baseline::{self, Limits, Sizes};
+use super::commands::{review_phase, Planned};
 use super::stats::{per_second, ratio_milli, Latencies, LatencySummary};
 use super::{Ratios, Report};
 
@@ -59,6 +60,10 @@ pub struct Figures {
     pub commands_per_s: u64,
     /// Request → reply.
     pub command_latency: LatencySummary,
+    /// Commands the services refused (the workload sends only valid ones: should be 0).
+    pub commands_refused: usize,
+    /// Commands that got no reply in time.
+    pub commands_unanswered: usize,
     /// Append → visible in Postgres (sampled every 10 ms).
     pub projection_lag: LatencySummary,
     /// Events the projector replays in a rebuild from sequence 1.
@@ -169,7 +174,7 @@ where
     }
 }
 
-fn proposal_event(rng: &mut Rng, index: usize) -> (Uuid, serde_json::Value) {
+fn proposal_event(rng: &mut Rng, index: usize) -> (Uuid, serde_json::Value, Option<Planned>) {
     let proposal_id = Uuid::from_u64_pair(rng.next_u64(), rng.next_u64());
     let son = rng.below(3) == 0;
     let (alliance, district, area) = if son {
@@ -183,7 +188,8 @@ fn proposal_event(rng: &mut Rng, index: usize) -> (Uuid, serde_json::Value) {
     } else {
         5_000_000 + i64::try_from(rng.below(40_000_000)).unwrap_or(0)
     };
-    let start = Utc::now().date_naive() + Days::new(30 + rng.below(300));
+    let start = Utc::now().date_naive() + Days::new(30 + rng.below(90));
+    let duration_months = 12 + rng.below(13);
     let event = json!({
         "specversion": "1.0",
         "id": Uuid::from_u64_pair(rng.next_u64(), rng.next_u64()),
@@ -201,12 +207,20 @@ fn proposal_event(rng: &mut Rng, index: usize) -> (Uuid, serde_json::Value) {
             "focus_areas": [area],
             "districts": [district],
             "planned_start": start,
-            "duration_months": 12 + rng.below(25),
+            "duration_months": duration_months,
             "eligible_cost_cents": cents,
             "requested_rate_bp": 7000,
         }
     });
-    (proposal_id, event)
+    // Screening passes exactly when the costs are within the cap (dates and rates are chosen valid).
+    let planned = (cents <= 50_000_000).then(|| Planned {
+        proposal_id,
+        alliance_id: alliance.to_owned(),
+        eligible_cents: cents,
+        planned_start: start.to_string(),
+        duration_months,
+    });
+    (proposal_id, event, planned)
 }
 
 /// Runs the whole benchmark in a fresh namespace and removes it afterwards.
@@ -263,9 +277,11 @@ async fn run_in(
     store.ensure_streams(&StreamKind::ALL).await?;
     let mut services = vec![
         spawn_service(settings, "submission")?,
+        spawn_service(settings, "approval")?,
         spawn_service(settings, "projector")?,
     ];
     wait_for_micro(client, &ns, "submission").await?;
+    wait_for_micro(client, &ns, "approval").await?;
     let mut figures = Figures::default();
 
     eprintln!(
@@ -273,7 +289,7 @@ async fn run_in(
         args.proposals, args.concurrency
     );
     let sampler = LagSampler::start(store.clone(), pool.clone());
-    let (rate, latency) = intake_phase(client, store, args).await?;
+    let (rate, latency, planned) = intake_phase(client, store, args).await?;
     figures.intake_per_s = rate;
     figures.intake_latency = latency;
 
@@ -286,6 +302,37 @@ async fn run_in(
     })
     .await?;
     figures.projection_lag = sampler.stop().await;
+
+    let reviewable = i64::try_from(planned.len()).unwrap_or(0);
+    poll("every passed proposal's review to open", || async {
+        let opened: i64 = sqlx::query_scalar("SELECT count(*) FROM proposal_reviews")
+            .fetch_one(pool)
+            .await
+            .ok()?;
+        (opened >= reviewable).then_some(())
+    })
+    .await?;
+    eprintln!(
+        "bench: review of {} proposals by {} operators",
+        planned.len(),
+        args.concurrency
+    );
+    let review = review_phase(client, &ns, &planned, args.concurrency, args.seed).await?;
+    figures.commands = review.commands;
+    figures.commands_per_s = review.per_s;
+    figures.command_latency = review.latency;
+    figures.commands_refused = review.refused;
+    figures.commands_unanswered = review.failed;
+    for kind in buendel_projector::STREAMS {
+        let last = store.stream_last_sequence(kind).await?;
+        poll("the projector to catch up with the reviews", || async {
+            let checkpoint = buendel_projector::checkpoint::checkpoint(pool, kind)
+                .await
+                .ok()?;
+            (checkpoint >= last).then_some(())
+        })
+        .await?;
+    }
 
     eprintln!("bench: projection rebuild from sequence 1");
     let projector_index = services
@@ -334,10 +381,11 @@ async fn run_in(
             store.stream_last_sequence(kind).await?,
         );
     }
-    let statuses: Vec<(String, i64)> =
-        sqlx::query_as("SELECT status, count(*) FROM proposals GROUP BY status")
-            .fetch_all(pool)
-            .await?;
+    let statuses_query = format!(
+        "SELECT status, count(*) FROM ({}) AS v GROUP BY status",
+        buendel_api::status::PROPOSALS_WITH_STATUS
+    );
+    let statuses: Vec<(String, i64)> = sqlx::query_as(&statuses_query).fetch_all(pool).await?;
     figures.statuses = statuses.into_iter().collect();
     for mut service in services {
         let _ = service.child.kill().await;
@@ -351,11 +399,16 @@ async fn intake_phase(
     client: &async_nats::Client,
     store: &EventStore,
     args: &BenchArgs,
-) -> anyhow::Result<(u64, LatencySummary)> {
+) -> anyhow::Result<(u64, LatencySummary, Vec<Planned>)> {
     let ns = store.namespace().clone();
     let mut rng = Rng::new(args.seed);
+    let mut planned = Vec::with_capacity(args.proposals);
     let events: Vec<(Uuid, serde_json::Value)> = (0..args.proposals)
-        .map(|i| proposal_event(&mut rng, i))
+        .map(|i| {
+            let (id, event, plan) = proposal_event(&mut rng, i);
+            planned.extend(plan);
+            (id, event)
+        })
         .collect();
     let published: Arc<Mutex<HashMap<Uuid, Instant>>> =
         Arc::new(Mutex::new(HashMap::with_capacity(args.proposals)));
@@ -436,6 +489,7 @@ async fn intake_phase(
     Ok((
         per_second(appended.len(), last_append.duration_since(started)),
         latencies.summary(),
+        planned,
     ))
 }
 
