@@ -1,0 +1,263 @@
+//! The saga with approval, the pure half: which ledger command a review event asks for.
+//!
+//! Choreography: the ledger reads REVIEWS and reacts; nobody tells it what to do. A review's
+//! `opened` event freezes the facts money needs ([`OpenedFacts`]: alliance, eligible costs,
+//! requested rate, the region's ESF+ cap); the later events of the review map to one command on the
+//! alliance's fund (`<alliance>-2021-2027`):
+//!
+//! | review event | ledger command |
+//! |---|---|
+//! | `statement_issued`, positive | `Reserve` the requested grant, split by [`Split::compute`] |
+//! | `grant_decided` | `Commit` the granted ESF+ and Land cents |
+//! | `grant_refused` | `ReleaseReservation { reason: refused }` |
+//! | `closed` (withdrawn) | `ReleaseReservation { reason: withdrawn }` |
+//! | `opened`, `conflict_declared`, `vote_recorded`, negative `statement_issued` | nothing |
+//!
+//! The shell runs the command under the review event's id as its cause, so a redelivered,
+//! duplicated or replayed review event is booked once, forever.
+
+use chrono::NaiveDate;
+use uuid::Uuid;
+
+use buendel_contract::ledger::{fund_id, ReleaseReason};
+use buendel_contract::money::{BasisPoints, Cents, Split};
+use buendel_contract::review::{Opened, ReviewEvent, Verdict};
+
+use crate::domain::Command;
+
+/// The first year of the funding period the saga books on.
+pub const PERIOD_FIRST_YEAR: u16 = 2021;
+/// The last year of the funding period the saga books on.
+pub const PERIOD_LAST_YEAR: u16 = 2027;
+
+/// The facts of a review's `opened` event that money depends on. Frozen at opening, so they may
+/// be cached for as long as one likes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedFacts {
+    /// The alliance whose fund pays.
+    pub alliance_id: String,
+    /// Eligible costs as screened.
+    pub eligible_cost_cents: Cents,
+    /// The total grant rate requested.
+    pub requested_rate_bp: BasisPoints,
+    /// The ESF+ rate cap of the alliance's region category.
+    pub max_esf_rate_bp: BasisPoints,
+}
+
+impl From<&Opened> for OpenedFacts {
+    fn from(opened: &Opened) -> Self {
+        Self {
+            alliance_id: opened.alliance_id.clone(),
+            eligible_cost_cents: opened.eligible_cost_cents,
+            requested_rate_bp: opened.requested_rate_bp,
+            max_esf_rate_bp: opened.max_esf_rate_bp,
+        }
+    }
+}
+
+impl OpenedFacts {
+    /// The fund of the alliance's funding period, e.g. `non-2021-2027`.
+    pub fn fund_id(&self) -> String {
+        fund_id(&self.alliance_id, PERIOD_FIRST_YEAR, PERIOD_LAST_YEAR)
+    }
+
+    /// The requested grant split into ESF+ and Land by the one rounding rule: the ESF+ rate is the
+    /// requested rate up to the region's cap, Land pays the rest. `None` when it cannot be split.
+    pub fn requested_split(&self) -> Option<Split> {
+        let esf_rate = self.requested_rate_bp.min(self.max_esf_rate_bp);
+        Split::compute(self.eligible_cost_cents, self.requested_rate_bp, esf_rate)
+    }
+}
+
+/// What a review event asks of the ledger, before the facts of its `opened` event are known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    /// Nothing to book.
+    Nothing,
+    /// Reserve the requested grant (a positive statement).
+    Reserve,
+    /// Commit a grant.
+    Commit {
+        /// The granted ESF+ part.
+        esf: Cents,
+        /// The granted Land part.
+        land: Cents,
+    },
+    /// End the reservation or waitlist place.
+    Release(ReleaseReason),
+}
+
+/// The intent of one review event.
+pub fn intent(event: &ReviewEvent) -> Intent {
+    match event {
+        ReviewEvent::Opened(_)
+        | ReviewEvent::ConflictDeclared(_)
+        | ReviewEvent::VoteRecorded(_) => Intent::Nothing,
+        ReviewEvent::StatementIssued(statement) => match statement.verdict {
+            Verdict::Positive => Intent::Reserve,
+            Verdict::Negative => Intent::Nothing,
+        },
+        ReviewEvent::GrantDecided(grant) => Intent::Commit {
+            esf: grant.esf_cents,
+            land: grant.land_cents,
+        },
+        ReviewEvent::GrantRefused(_) => Intent::Release(ReleaseReason::Refused),
+        ReviewEvent::Closed(_) => Intent::Release(ReleaseReason::Withdrawn),
+    }
+}
+
+/// Why an intent could not become a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SagaRefusal {
+    /// `unsplittable_request`: the opened facts do not give a valid split.
+    #[error("the requested grant of {eligible} EUR at {} bp cannot be split into ESF+ and Land", rate.0)]
+    UnsplittableRequest {
+        /// Eligible costs.
+        eligible: Cents,
+        /// The requested rate.
+        rate: BasisPoints,
+    },
+}
+
+impl SagaRefusal {
+    /// The stable code written into the dead letter.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SagaRefusal::UnsplittableRequest { .. } => "unsplittable_request",
+        }
+    }
+}
+
+/// The ledger command for an intent on `proposal_id`, given on business date `today`; `None` for
+/// [`Intent::Nothing`].
+pub fn command(
+    intent: Intent,
+    proposal_id: Uuid,
+    facts: &OpenedFacts,
+    today: NaiveDate,
+) -> Result<Option<Command>, SagaRefusal> {
+    let command = match intent {
+        Intent::Nothing => return Ok(None),
+        Intent::Reserve => {
+            let split = facts
+                .requested_split()
+                .ok_or(SagaRefusal::UnsplittableRequest {
+                    eligible: facts.eligible_cost_cents,
+                    rate: facts.requested_rate_bp,
+                })?;
+            Command::Reserve {
+                proposal_id,
+                esf: split.esf_cents,
+                land: split.land_cents,
+                today,
+            }
+        }
+        Intent::Commit { esf, land } => Command::Commit {
+            proposal_id,
+            esf,
+            land,
+            today,
+        },
+        Intent::Release(reason) => Command::ReleaseReservation {
+            proposal_id,
+            reason,
+            today,
+        },
+    };
+    Ok(Some(command))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use buendel_contract::review::{Closed, StatementIssued, Tally};
+
+    fn facts(eligible: i64, rate: u32, cap: u32) -> OpenedFacts {
+        OpenedFacts {
+            alliance_id: "non".into(),
+            eligible_cost_cents: Cents(eligible),
+            requested_rate_bp: BasisPoints(rate),
+            max_esf_rate_bp: BasisPoints(cap),
+        }
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 3, 1).expect("valid date")
+    }
+
+    #[test]
+    fn a_positive_statement_reserves_the_requested_grant_split_at_the_regions_cap() {
+        let statement = ReviewEvent::StatementIssued(StatementIssued {
+            proposal_id: Uuid::nil(),
+            verdict: Verdict::Positive,
+            conditions: vec![],
+            tally: Tally::default(),
+            quorum_met: true,
+        });
+        let command = command(
+            intent(&statement),
+            Uuid::nil(),
+            &facts(30_000_000, 7_000, 6_000),
+            today(),
+        )
+        .expect("splits");
+        assert_eq!(
+            command,
+            Some(Command::Reserve {
+                proposal_id: Uuid::nil(),
+                esf: Cents(18_000_000),
+                land: Cents(3_000_000),
+                today: today(),
+            })
+        );
+    }
+
+    #[test]
+    fn a_requested_rate_below_the_cap_is_all_esf() {
+        let split = facts(1_000_001, 3_333, 6_000)
+            .requested_split()
+            .expect("splits");
+        assert_eq!(split.esf_cents, split.grant_cents);
+        assert_eq!(split.land_cents, Cents(0));
+    }
+
+    #[test]
+    fn a_negative_statement_books_nothing() {
+        let statement = ReviewEvent::StatementIssued(StatementIssued {
+            proposal_id: Uuid::nil(),
+            verdict: Verdict::Negative,
+            conditions: vec![],
+            tally: Tally::default(),
+            quorum_met: true,
+        });
+        assert_eq!(intent(&statement), Intent::Nothing);
+    }
+
+    #[test]
+    fn a_withdrawal_releases_as_withdrawn() {
+        let closed = ReviewEvent::Closed(Closed {
+            proposal_id: Uuid::nil(),
+            reason: "no longer needed".into(),
+        });
+        assert_eq!(intent(&closed), Intent::Release(ReleaseReason::Withdrawn));
+    }
+
+    #[test]
+    fn the_fund_is_the_alliances_2021_2027_fund() {
+        assert_eq!(facts(1, 1, 1).fund_id(), "non-2021-2027");
+    }
+
+    #[test]
+    fn a_negative_amount_cannot_be_split() {
+        let refused = command(
+            Intent::Reserve,
+            Uuid::nil(),
+            &facts(-1, 7_000, 6_000),
+            today(),
+        );
+        assert!(matches!(
+            refused,
+            Err(SagaRefusal::UnsplittableRequest { .. })
+        ));
+    }
+}
