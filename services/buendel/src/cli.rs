@@ -25,6 +25,8 @@ pub enum Service {
     Submission,
     /// Partner review, the alliance's statement, the bank's decision.
     Approval,
+    /// The funding ledger.
+    Ledger,
     /// Builds the Postgres read models from the streams.
     Projector,
     /// The read-only HTTP query API.
@@ -166,6 +168,82 @@ pub enum Command {
         #[command(flatten)]
         common: CommandArgs,
     },
+    /// A fund's budget: allocate it, or adjust one source with a reason.
+    Budget {
+        /// What to do.
+        #[command(subcommand)]
+        action: BudgetAction,
+    },
+    /// Record a tranche paid to a project (payment reference, cents per source, value date).
+    Disburse {
+        /// The fund, e.g. `non-2021-2027`.
+        #[arg(long)]
+        fund: String,
+        /// The proposal (project).
+        proposal: uuid::Uuid,
+        /// The bank's payment reference.
+        #[arg(long)]
+        payment_reference: String,
+        /// ESF+ cents paid.
+        #[arg(long)]
+        esf_cents: i64,
+        /// Land cents paid.
+        #[arg(long)]
+        land_cents: i64,
+        /// Value date (YYYY-MM-DD); never before the last one booked on the fund.
+        #[arg(long)]
+        value_date: chrono::NaiveDate,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// Close a project: what was committed and not paid is released.
+    Close {
+        /// The fund.
+        #[arg(long)]
+        fund: String,
+        /// The proposal (project).
+        proposal: uuid::Uuid,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// Assess a recovery (clawback) of money paid, at most what was disbursed.
+    Recover {
+        /// The fund.
+        #[arg(long)]
+        fund: String,
+        /// The proposal (project).
+        proposal: uuid::Uuid,
+        /// ESF+ cents to recover.
+        #[arg(long)]
+        esf_cents: i64,
+        /// Land cents to recover.
+        #[arg(long)]
+        land_cents: i64,
+        /// Why (legal basis, final report).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// Record a repayment of an assessed recovery.
+    Repay {
+        /// The fund.
+        #[arg(long)]
+        fund: String,
+        /// The proposal (project).
+        proposal: uuid::Uuid,
+        /// ESF+ cents repaid.
+        #[arg(long)]
+        esf_cents: i64,
+        /// Land cents repaid.
+        #[arg(long)]
+        land_cents: i64,
+        /// Value date (YYYY-MM-DD).
+        #[arg(long)]
+        value_date: chrono::NaiveDate,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
     /// Publish a raw CloudEvent (JSON file) to the intake, like any other publisher.
     Publish {
         /// JSON file with the CloudEvent (`-` for standard input).
@@ -185,6 +263,43 @@ pub enum Command {
         /// What to do with them.
         #[command(subcommand)]
         action: ProjectionsAction,
+    },
+}
+
+/// `buendel budget …`
+#[derive(Debug, clap::Subcommand)]
+pub enum BudgetAction {
+    /// Allocate a fund's budget (once).
+    Allocate {
+        /// The fund, e.g. `non-2021-2027`.
+        fund: String,
+        /// ESF+ cents.
+        #[arg(long)]
+        esf_cents: i64,
+        /// Land cents.
+        #[arg(long)]
+        land_cents: i64,
+        /// Last day money may be committed (YYYY-MM-DD).
+        #[arg(long)]
+        commit_deadline: chrono::NaiveDate,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// Adjust one source by a signed amount.
+    Adjust {
+        /// The fund.
+        fund: String,
+        /// `esf_plus` or `land`.
+        #[arg(long)]
+        source: String,
+        /// Signed cents.
+        #[arg(long, allow_hyphen_values = true)]
+        delta_cents: i64,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        common: CommandArgs,
     },
 }
 
@@ -216,6 +331,7 @@ impl Cli {
                 let name = match service {
                     Service::Submission => "submission",
                     Service::Approval => "approval",
+                    Service::Ledger => "ledger",
                     Service::Projector => "projector",
                     Service::Api => "api",
                 };
@@ -306,6 +422,74 @@ impl Cli {
                 let data = serde_json::json!({"proposal_id": proposal, "bank_reference": bank_reference, "reason": reason});
                 approval(&settings, "record_refusal", common, data).await
             }
+            Command::Budget {
+                action:
+                    BudgetAction::Allocate {
+                        fund,
+                        esf_cents,
+                        land_cents,
+                        commit_deadline,
+                        common,
+                    },
+            } => {
+                let data = serde_json::json!({"fund_id": fund, "esf_cents": esf_cents, "land_cents": land_cents, "commit_deadline": commit_deadline});
+                ledger(&settings, "allocate_budget", common, data).await
+            }
+            Command::Budget {
+                action:
+                    BudgetAction::Adjust {
+                        fund,
+                        source,
+                        delta_cents,
+                        reason,
+                        common,
+                    },
+            } => {
+                let data = serde_json::json!({"fund_id": fund, "source": source, "delta_cents": delta_cents, "reason": reason});
+                ledger(&settings, "adjust_budget", common, data).await
+            }
+            Command::Disburse {
+                fund,
+                proposal,
+                payment_reference,
+                esf_cents,
+                land_cents,
+                value_date,
+                common,
+            } => {
+                let data = serde_json::json!({"fund_id": fund, "proposal_id": proposal, "payment_reference": payment_reference, "esf_cents": esf_cents, "land_cents": land_cents, "value_date": value_date});
+                ledger(&settings, "record_disbursement", common, data).await
+            }
+            Command::Close {
+                fund,
+                proposal,
+                common,
+            } => {
+                let data = serde_json::json!({"fund_id": fund, "proposal_id": proposal});
+                ledger(&settings, "close_project", common, data).await
+            }
+            Command::Recover {
+                fund,
+                proposal,
+                esf_cents,
+                land_cents,
+                reason,
+                common,
+            } => {
+                let data = serde_json::json!({"fund_id": fund, "proposal_id": proposal, "esf_cents": esf_cents, "land_cents": land_cents, "reason": reason});
+                ledger(&settings, "assess_recovery", common, data).await
+            }
+            Command::Repay {
+                fund,
+                proposal,
+                esf_cents,
+                land_cents,
+                value_date,
+                common,
+            } => {
+                let data = serde_json::json!({"fund_id": fund, "proposal_id": proposal, "esf_cents": esf_cents, "land_cents": land_cents, "value_date": value_date});
+                ledger(&settings, "record_repayment", common, data).await
+            }
             Command::Publish { file } => buendel::commands::publish(&settings, &file).await,
             Command::Bench { args, json } => {
                 buendel::bench::run(settings, args, json).await?;
@@ -327,6 +511,23 @@ async fn approval(
     buendel::commands::send(
         settings,
         "approval",
+        command,
+        common.command_id,
+        &common.actor,
+        data,
+    )
+    .await
+}
+
+async fn ledger(
+    settings: &Settings,
+    command: &str,
+    common: CommandArgs,
+    data: serde_json::Value,
+) -> anyhow::Result<ExitCode> {
+    buendel::commands::send(
+        settings,
+        "ledger",
         command,
         common.command_id,
         &common.actor,

@@ -18,6 +18,8 @@ pub struct Parts {
     pub submission: bool,
     /// Partner review, statement, grant decision.
     pub approval: bool,
+    /// The funding ledger.
+    pub ledger: bool,
     /// Read models.
     pub projector: bool,
     /// The HTTP API, on this listener address.
@@ -30,6 +32,7 @@ impl Parts {
         Self {
             submission: true,
             approval: true,
+            ledger: true,
             projector: true,
             api: Some(http),
         }
@@ -40,6 +43,7 @@ impl Parts {
         Self {
             submission: false,
             approval: false,
+            ledger: false,
             projector: false,
             api: None,
         }
@@ -97,6 +101,11 @@ impl System {
             let running =
                 buendel_approval::start(client.clone(), store.clone(), shutdown.clone()).await?;
             tasks.spawn(async move { ("approval", flatten(running.await)) });
+        }
+        if parts.ledger {
+            let running =
+                buendel_ledger::start(client.clone(), store.clone(), shutdown.clone()).await?;
+            tasks.spawn(async move { ("ledger", flatten(running.await)) });
         }
         if parts.projector {
             let (store, pool, shutdown) = (store.clone(), pool.clone(), shutdown.clone());
@@ -215,6 +224,10 @@ pub async fn serve(
         },
         "approval" => Parts {
             approval: true,
+            ..Parts::none()
+        },
+        "ledger" => Parts {
+            ledger: true,
             ..Parts::none()
         },
         "projector" => Parts {
