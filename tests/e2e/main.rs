@@ -3,8 +3,10 @@
 //! Every test starts its own system in a fresh namespace (its own streams, subjects, consumers and
 //! database) with [`helpers::spawn_app`], so tests run in parallel and leave nothing behind.
 
+mod demo;
 mod helpers;
 mod intake;
+mod ledger;
 mod projector;
 mod review;
 mod store;

@@ -3,11 +3,41 @@
 //! the demo twice changes nothing.
 
 use chrono::{Datelike as _, Months, NaiveDate, Utc};
+
+use buendel_contract::money::{BasisPoints, Cents, Split};
+use buendel_contract::reference::builtin_alliances;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use buendel_contract::namespace::StreamKind;
 use buendel_runtime::EventStore;
+
+/// Where the demo drives a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// Left in review, with one partner recused (conflict of interest).
+    InReviewWithRecusal,
+    /// Screened out (above the cost cap): nothing more happens.
+    ScreeningFailed,
+    /// The alliance's statement is negative.
+    StatementNegative,
+    /// Positive statement: the ledger reserved the money; the bank has not decided.
+    FundsReserved,
+    /// Positive statement after the budget ran out: waitlisted.
+    Waitlisted,
+    /// Granted and committed, no payment yet.
+    Granted,
+    /// Granted, with tranches paid.
+    Paying,
+    /// Granted, paid in part, closed under budget (the rest freed).
+    ClosedUnderBudget,
+    /// Granted, paid, closed, then part of the payment clawed back and repaid.
+    ClawedBack,
+    /// The bank refused the grant; the reservation was released.
+    Refused,
+    /// The applicant withdrew it during the review.
+    Withdrawn,
+}
 
 /// One demo project.
 struct Project {
@@ -22,113 +52,230 @@ struct Project {
     duration_months: u16,
     eligible_cost_cents: i64,
     requested_rate_bp: u32,
+    target: Target,
 }
 
-const PROJECTS: &[Project] = &[
+const fn project(
+    alliance: &'static str,
+    (title, summary): (&'static str, &'static str),
+    applicant: (&'static str, &'static str, &'static str),
+    focus_areas: &'static [&'static str],
+    districts: &'static [&'static str],
+    eligible_cost_cents: i64,
+    target: Target,
+) -> Project {
     Project {
-        alliance: "non",
-        title: "Ausbildungsbotschafter:innen Heidekreis",
-        summary: "Trainees from local firms visit schools and tell pupils about dual training.",
-        applicant: ("Bildungswerk Heidekreis e.V.", "verein", "heidekreis"),
+        alliance,
+        title,
+        summary,
+        applicant,
         project_type: "structure",
-        focus_areas: &["dual_training"],
-        districts: &["heidekreis"],
+        focus_areas,
+        districts,
         months_from_now: 3,
-        duration_months: 36,
-        eligible_cost_cents: 30_000_000,
-        requested_rate_bp: 7_000,
-    },
-    Project {
-        alliance: "non",
-        title: "Welcome Center Nordostniedersachsen",
-        summary: "One door for international skilled workers and the firms that hire them.",
-        applicant: ("Wirtschaftsförderung Lüneburg GmbH", "gmbh", "lueneburg"),
-        project_type: "structure",
-        focus_areas: &["recruit_retain"],
-        districts: &["lueneburg", "harburg", "celle"],
-        months_from_now: 2,
-        duration_months: 36,
-        eligible_cost_cents: 48_000_000,
-        requested_rate_bp: 7_000,
-    },
-    Project {
-        alliance: "non",
-        title: "Teilzeitausbildung & Familie",
-        summary: "Part-time vocational training for parents, with childcare arranged.",
-        applicant: ("Familienservice Uelzen gGmbH", "gmbh", "uelzen"),
-        project_type: "structure",
-        focus_areas: &["family_work", "dual_training"],
-        districts: &["uelzen", "luechow_dannenberg"],
-        months_from_now: 4,
         duration_months: 30,
-        eligible_cost_cents: 21_000_000,
+        eligible_cost_cents,
         requested_rate_bp: 7_000,
-    },
+        target,
+    }
+}
+
+/// The projects, in the order the demo drives them (reservations are first come, first served).
+const PROJECTS: &[Project] = &[
+    project(
+        "non",
+        (
+            "Ausbildungsbotschafter:innen Heidekreis",
+            "Trainees from local firms visit schools and tell pupils about dual training.",
+        ),
+        ("Bildungswerk Heidekreis e.V.", "verein", "heidekreis"),
+        &["dual_training"],
+        &["heidekreis"],
+        30_000_000,
+        Target::Paying,
+    ),
+    project(
+        "non",
+        (
+            "Welcome Center Nordostniedersachsen",
+            "One door for international skilled workers and the firms that hire them.",
+        ),
+        ("Wirtschaftsförderung Lüneburg GmbH", "gmbh", "lueneburg"),
+        &["recruit_retain"],
+        &["lueneburg", "harburg", "celle"],
+        48_000_000,
+        Target::Paying,
+    ),
+    project(
+        "non",
+        (
+            "Teilzeitausbildung & Familie",
+            "Part-time vocational training for parents, with childcare arranged.",
+        ),
+        ("Familienservice Uelzen gGmbH", "gmbh", "uelzen"),
+        &["family_work", "dual_training"],
+        &["uelzen", "luechow_dannenberg"],
+        21_000_000,
+        Target::FundsReserved,
+    ),
     Project {
-        alliance: "non",
-        title: "Pflegehilfe für Langzeitarbeitslose",
-        summary: "Qualifies long-term unemployed people as care assistants in Celle.",
-        applicant: ("Jobcenter-Verbund Celle", "landkreis", "celle"),
         project_type: "unemployed",
-        focus_areas: &["long_term_unemployed"],
-        districts: &["celle"],
-        months_from_now: 5,
-        duration_months: 24,
-        eligible_cost_cents: 42_000_000,
-        requested_rate_bp: 7_000,
+        ..project(
+            "non",
+            (
+                "Pflegehilfe für Langzeitarbeitslose",
+                "Qualifies long-term unemployed people as care assistants in Celle.",
+            ),
+            ("Jobcenter-Verbund Celle", "landkreis", "celle"),
+            &["long_term_unemployed"],
+            &["celle"],
+            42_000_000,
+            Target::FundsReserved,
+        )
     },
     Project {
-        alliance: "non",
-        title: "Gute Arbeit im Handwerk",
-        summary: "Advice on good working conditions for small craft businesses in Harburg.",
-        applicant: ("Kreishandwerkerschaft Harburg", "kammer", "harburg"),
-        project_type: "structure",
-        focus_areas: &["good_work"],
-        districts: &["harburg"],
-        months_from_now: 6,
-        duration_months: 36,
-        eligible_cost_cents: 25_000_000,
         requested_rate_bp: 5_000,
+        ..project(
+            "non",
+            (
+                "Gute Arbeit im Handwerk",
+                "Advice on good working conditions for small craft businesses in Harburg.",
+            ),
+            ("Kreishandwerkerschaft Harburg", "kammer", "harburg"),
+            &["good_work"],
+            &["harburg"],
+            25_000_000,
+            Target::InReviewWithRecusal,
+        )
     },
+    project(
+        "non",
+        (
+            "Digitalakademie XXL",
+            "A regional digital academy; above the cost cap, so it is screened out.",
+        ),
+        ("Digitalakademie Lüneburg GmbH", "gmbh", "lueneburg"),
+        &["qualification_structures"],
+        &["lueneburg"],
+        65_000_000,
+        Target::ScreeningFailed,
+    ),
+    project(
+        "son",
+        (
+            "KI-Kompetenzen in der Pflege Wolfsburg",
+            "Care staff learn to work with AI-supported documentation.",
+        ),
+        ("Pflegenetz Wolfsburg e.V.", "verein", "wolfsburg"),
+        &["care", "digital_transformation"],
+        &["wolfsburg"],
+        40_000_000,
+        Target::ClosedUnderBudget,
+    ),
     Project {
-        alliance: "non",
-        title: "Digitalakademie XXL",
-        summary: "A regional digital academy; above the cost cap, so it is screened out.",
-        applicant: ("Digitalakademie Lüneburg GmbH", "gmbh", "lueneburg"),
-        project_type: "structure",
-        focus_areas: &["qualification_structures"],
-        districts: &["lueneburg"],
-        months_from_now: 3,
-        duration_months: 36,
-        eligible_cost_cents: 65_000_000,
-        requested_rate_bp: 7_000,
-    },
-    Project {
-        alliance: "son",
-        title: "KI-Kompetenzen in der Pflege Wolfsburg",
-        summary: "Care staff learn to work with AI-supported documentation.",
-        applicant: ("Pflegenetz Wolfsburg e.V.", "verein", "wolfsburg"),
-        project_type: "structure",
-        focus_areas: &["care", "digital_transformation"],
-        districts: &["wolfsburg"],
-        months_from_now: 3,
-        duration_months: 24,
-        eligible_cost_cents: 40_000_000,
-        requested_rate_bp: 7_000,
-    },
-    Project {
-        alliance: "son",
-        title: "Internationale Fachkräfte Salzgitter",
-        summary: "Language and onboarding support for international hires in industry.",
-        applicant: ("Integrationswerk Salzgitter gGmbH", "gmbh", "salzgitter"),
         project_type: "unemployed",
-        focus_areas: &["international_talent", "recruit_retain"],
-        districts: &["salzgitter", "peine"],
-        months_from_now: 4,
-        duration_months: 36,
-        eligible_cost_cents: 35_000_000,
         requested_rate_bp: 6_500,
+        ..project(
+            "son",
+            (
+                "Internationale Fachkräfte Salzgitter",
+                "Language and onboarding support for international hires in industry.",
+            ),
+            ("Integrationswerk Salzgitter gGmbH", "gmbh", "salzgitter"),
+            &["international_talent", "recruit_retain"],
+            &["salzgitter", "peine"],
+            35_000_000,
+            Target::Refused,
+        )
     },
+    project(
+        "non",
+        (
+            "Fachkräftescouts Harburg",
+            "Scouts match school leavers with small firms; the final report shows lower costs.",
+        ),
+        ("Wirtschaftsverein Harburg e.V.", "verein", "harburg"),
+        &["recruit_retain"],
+        &["harburg"],
+        40_000_000,
+        Target::ClawedBack,
+    ),
+    project(
+        "non",
+        (
+            "Duale Studienplätze Celle",
+            "More dual study places with firms in Celle; withdrawn during the review.",
+        ),
+        ("Hochschulverbund Celle", "verein", "celle"),
+        &["dual_training"],
+        &["celle"],
+        30_000_000,
+        Target::Withdrawn,
+    ),
+    project(
+        "non",
+        (
+            "Pflegeausbildung Heidekreis",
+            "A care training centre; the partners see it covered by an existing programme.",
+        ),
+        ("Pflegeschule Heidekreis gGmbH", "gmbh", "heidekreis"),
+        &["qualification_structures"],
+        &["heidekreis"],
+        20_000_000,
+        Target::StatementNegative,
+    ),
+    project(
+        "non",
+        (
+            "Regionales Bildungsnetzwerk Uelzen",
+            "Schools, chambers and firms plan vocational orientation together.",
+        ),
+        ("Bildungsregion Uelzen e.V.", "verein", "uelzen"),
+        &["qualification_structures"],
+        &["uelzen"],
+        50_000_000,
+        Target::FundsReserved,
+    ),
+    project(
+        "non",
+        (
+            "Pflegekräfte für Uelzen",
+            "Retention programme for nurses in rural care homes.",
+        ),
+        ("Diakonie Uelzen", "verein", "uelzen"),
+        &["recruit_retain", "good_work"],
+        &["uelzen"],
+        50_000_000,
+        Target::Granted,
+    ),
+    project(
+        "non",
+        (
+            "Azubi-Wohnen Lüneburg",
+            "Affordable housing support for trainees from rural districts.",
+        ),
+        ("Studierendenwerk-Partner Lüneburg", "verein", "lueneburg"),
+        &["dual_training"],
+        &["lueneburg"],
+        50_000_000,
+        Target::FundsReserved,
+    ),
+    project(
+        "non",
+        (
+            "Mobilitätsnetz Lüchow-Dannenberg",
+            "Shuttle and ride-sharing to training sites; arrives after the budget is used up.",
+        ),
+        (
+            "Landkreis Lüchow-Dannenberg",
+            "landkreis",
+            "luechow_dannenberg",
+        ),
+        &["dual_training"],
+        &["luechow_dannenberg"],
+        48_000_000,
+        Target::Waitlisted,
+    ),
 ];
 
 /// A stable id for a demo name.
@@ -182,15 +329,110 @@ pub fn proposal_ids() -> Vec<Uuid> {
         .collect()
 }
 
-/// Publishes the demo projects (and one malformed event, to show a dead letter) to the intake.
-pub async fn load(_client: &async_nats::Client, store: &EventStore) -> anyhow::Result<String> {
+/// The demo's budgets. The split of non's 2.34 million EUR between ESF+ and Land is not public: the
+/// demo assumes 60 : 10 (domain notes §3.7). son's ESF+ 1.44 million EUR is real; its Land share of
+/// 1.08 million EUR is assumed.
+const BUDGETS: [(&str, i64, i64); 2] = [
+    ("non-2021-2027", 200_571_429, 33_428_571),
+    ("son-2021-2027", 144_000_000, 108_000_000),
+];
+
+/// How long the demo waits for the services to catch up on one step.
+const STEP_TIMEOUT_MS: u64 = 20_000;
+
+struct Operator<'a> {
+    client: &'a async_nats::Client,
+    store: &'a EventStore,
+}
+
+impl Operator<'_> {
+    /// Sends a command with a stable id (so the demo can be loaded twice); retries while the
+    /// services have not caught up yet (e.g. a review not opened, a grant not committed).
+    async fn send(
+        &self,
+        service: &str,
+        command: &str,
+        key: &str,
+        data: Value,
+    ) -> anyhow::Result<Value> {
+        let prefix = self.store.namespace().command_prefix(service);
+        let payload =
+            json!({"command_id": demo_id("command", key), "actor": "demo-office", "data": data});
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_millis(STEP_TIMEOUT_MS);
+        loop {
+            let reply = serde_json::to_value(
+                crate::commands::request(self.client, &prefix, command, &payload).await?,
+            )?;
+            let code = reply["error"]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let not_yet = matches!(
+                code.as_str(),
+                "review_not_open" | "unknown_project" | "not_committed" | "unavailable"
+            );
+            if !not_yet || std::time::Instant::now() > deadline {
+                if reply["ok"] != true {
+                    tracing::warn!(command, key, reply = %reply, "demo command refused");
+                }
+                return Ok(reply);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn fund_of(project: &Project) -> String {
+    format!("{}-2021-2027", project.alliance)
+}
+
+fn grant_of(project: &Project, today: NaiveDate) -> Option<Value> {
+    let region_esf_cap = if project.alliance == "son" {
+        4_000
+    } else {
+        6_000
+    };
+    let esf_bp = project.requested_rate_bp.min(region_esf_cap);
+    let split = Split::compute(
+        Cents(project.eligible_cost_cents),
+        BasisPoints(project.requested_rate_bp),
+        BasisPoints(esf_bp),
+    )?;
+    let from = first_of_month_after(today, project.months_from_now);
+    let to = from
+        .checked_add_months(Months::new(u32::from(project.duration_months)))?
+        .pred_opt()?;
+    Some(json!({
+        "proposal_id": demo_id("proposal", project.title),
+        "bank_reference": format!("NB-{}-{:04}", from.year(), project.eligible_cost_cents % 9973),
+        "eligible_cost_cents": project.eligible_cost_cents,
+        "total_rate_bp": project.requested_rate_bp,
+        "esf_rate_bp": esf_bp,
+        "esf_cents": split.esf_cents.0,
+        "land_cents": split.land_cents.0,
+        "period_from": from,
+        "period_to": to,
+    }))
+}
+
+/// Loads the demo: budgets, the projects through the intake, and every project driven to its
+/// state with the same commands an operator would use. Ids are stable, so loading twice is safe.
+pub async fn load(client: &async_nats::Client, store: &EventStore) -> anyhow::Result<String> {
     let today = Utc::now().date_naive();
+    let op = Operator { client, store };
+    for (fund, esf, land) in BUDGETS {
+        op.send("ledger", "allocate_budget", &format!("budget/{fund}"), json!({"fund_id": fund, "esf_cents": esf, "land_cents": land, "commit_deadline": "2027-12-31"})).await?;
+    }
     let subject = store.namespace().subject(StreamKind::Intake, "demo");
     for project in PROJECTS {
         let event = event(project, today);
-        let id = demo_id("intake", project.title);
         store
-            .publish(&subject, id, serde_json::to_vec(&event)?.into())
+            .publish(
+                &subject,
+                demo_id("intake", project.title),
+                serde_json::to_vec(&event)?.into(),
+            )
             .await?;
     }
     let mut broken = event(&PROJECTS[0], today);
@@ -205,8 +447,124 @@ pub async fn load(_client: &async_nats::Client, store: &EventStore) -> anyhow::R
             serde_json::to_vec(&broken)?.into(),
         )
         .await?;
+
+    for project in PROJECTS {
+        drive(&op, project, today).await?;
+    }
     Ok(format!(
-        "published {} proposals for non and son, and one malformed event that lands in the dead letters",
+        "allocated non-2021-2027 (234,000,000 cents: ESF+ 200,571,429 + Land 33,428,571, split assumed 60:10) \
+         and son-2021-2027 (ESF+ 144,000,000 + Land 108,000,000 assumed); drove {} projects through every state, \
+         and published one malformed event that lands in the dead letters",
         PROJECTS.len()
     ))
+}
+
+async fn drive(op: &Operator<'_>, project: &Project, today: NaiveDate) -> anyhow::Result<()> {
+    let id = demo_id("proposal", project.title);
+    let key = |step: &str| format!("{}/{step}", project.title);
+    if project.target == Target::ScreeningFailed {
+        return Ok(());
+    }
+    let alliance = builtin_alliances()
+        .into_iter()
+        .find(|a| a.id == project.alliance);
+    let partners: Vec<String> = alliance
+        .map(|a| a.partners.into_iter().map(|p| p.id).collect())
+        .unwrap_or_default();
+    if project.target == Target::Withdrawn {
+        op.send(
+            "approval",
+            "vote",
+            &key("vote/0"),
+            json!({"proposal_id": id, "partner_id": partners[0], "vote": "yes"}),
+        )
+        .await?;
+        op.send(
+            "submission",
+            "withdraw",
+            &key("withdraw"),
+            json!({"proposal_id": id, "reason": "merged into a state programme"}),
+        )
+        .await?;
+        return Ok(());
+    }
+    let mut voters = partners.iter();
+    if project.target == Target::InReviewWithRecusal {
+        // The chamber of crafts is the applicant's umbrella: it declares a conflict and is recused.
+        op.send("approval", "declare_conflict", &key("conflict"), json!({"proposal_id": id, "partner_id": "hwk-bls", "reason": "umbrella organisation of the applicant"})).await?;
+        for (n, partner) in voters.filter(|p| *p != "hwk-bls").take(4).enumerate() {
+            op.send("approval", "vote", &key(&format!("vote/{n}")), json!({"proposal_id": id, "partner_id": partner, "vote": "yes", "comment": "fits the regional strategy"})).await?;
+        }
+        return Ok(());
+    }
+    let quorum = partners.len() / 2 + 1;
+    let negative = project.target == Target::StatementNegative;
+    for (n, partner) in voters.by_ref().take(quorum).enumerate() {
+        let vote = if negative == (n % 4 != 0) {
+            "no"
+        } else {
+            "yes"
+        };
+        op.send(
+            "approval",
+            "vote",
+            &key(&format!("vote/{n}")),
+            json!({"proposal_id": id, "partner_id": partner, "vote": vote}),
+        )
+        .await?;
+    }
+    let verdict = if negative { "negative" } else { "positive" };
+    op.send("approval", "issue_statement", &key("statement"), json!({"proposal_id": id, "verdict": verdict, "conditions": ["quarterly progress report to the alliance office"]})).await?;
+    match project.target {
+        Target::StatementNegative | Target::FundsReserved | Target::Waitlisted => return Ok(()),
+        Target::Refused => {
+            op.send("approval", "record_refusal", &key("refusal"), json!({"proposal_id": id, "bank_reference": "NB-2027-R-0815", "reason": "co-financing not secured"})).await?;
+            return Ok(());
+        }
+        _ => {}
+    }
+    let Some(grant) = grant_of(project, today) else {
+        return Ok(());
+    };
+    op.send("approval", "record_grant", &key("grant"), grant.clone())
+        .await?;
+    let fund = fund_of(project);
+    let (esf, land) = (
+        grant["esf_cents"].as_i64().unwrap_or(0),
+        grant["land_cents"].as_i64().unwrap_or(0),
+    );
+    let tranches = match project.target {
+        Target::Paying | Target::ClosedUnderBudget | Target::ClawedBack => 2,
+        _ => 0,
+    };
+    for n in 0..tranches {
+        // A quarter of the grant per tranche, split like the grant.
+        op.send("ledger", "record_disbursement", &key(&format!("tranche/{n}")), json!({
+            "fund_id": fund, "proposal_id": id, "payment_reference": format!("ZA-{}-{n}", &id.simple().to_string()[..8]),
+            "esf_cents": esf / 4, "land_cents": land / 4, "value_date": today,
+        })).await?;
+    }
+    if matches!(
+        project.target,
+        Target::ClosedUnderBudget | Target::ClawedBack
+    ) {
+        op.send(
+            "ledger",
+            "close_project",
+            &key("close"),
+            json!({"fund_id": fund, "proposal_id": id}),
+        )
+        .await?;
+    }
+    if project.target == Target::ClawedBack {
+        // The final report shows lower eligible costs: part of what was paid is recovered.
+        op.send("ledger", "assess_recovery", &key("recovery"), json!({
+            "fund_id": fund, "proposal_id": id, "esf_cents": 900_000, "land_cents": 150_000,
+            "reason": "final report: eligible costs lower than paid (ANBest No. 2, § 49a VwVfG)",
+        })).await?;
+        op.send("ledger", "record_repayment", &key("repayment"), json!({
+            "fund_id": fund, "proposal_id": id, "esf_cents": 900_000, "land_cents": 150_000, "value_date": today,
+        })).await?;
+    }
+    Ok(())
 }
