@@ -24,6 +24,8 @@ use crate::store::{EventStore, Pending, StoreError};
 
 /// How many times a command is decided again after a conflict before giving up.
 pub const CONFLICT_RETRIES_MAX: u32 = 16;
+/// Lock stripes serialising commands on one aggregate within a process.
+pub const LOCK_STRIPES: usize = 1_024;
 /// How many aggregates the cache holds at most.
 pub const CACHE_ENTRIES_MAX: usize = 10_000;
 
@@ -121,6 +123,8 @@ pub struct Repository<A: Aggregate> {
     cache: Mutex<Cache<A>>,
     /// For hash-chained aggregates (the ledger): how each new event is sealed.
     chain: Option<Chain<A::Event>>,
+    /// Commands on one aggregate take turns within this process (see [`Repository::execute`]).
+    stripes: Vec<tokio::sync::Mutex<()>>,
 }
 
 /// How the events of a hash-chained aggregate are sealed: `prevhash` and `hash` set on each.
@@ -148,6 +152,9 @@ impl<A: Aggregate> Repository<A> {
                 order: VecDeque::new(),
             }),
             chain: None,
+            stripes: (0..LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         }
     }
 
@@ -182,20 +189,40 @@ impl<A: Aggregate> Repository<A> {
 
     /// Loads an aggregate from the store, bypassing the cache.
     pub async fn reload(&self, id: &str) -> Result<Arc<Loaded<A>>, StoreError> {
+        self.refresh(id, &Arc::new(Loaded::default())).await
+    }
+
+    /// Brings a loaded aggregate up to date by reading only the events appended after it, so a
+    /// conflict on a long aggregate (a fund with a year of bookings) costs what changed, not the
+    /// whole history.
+    pub async fn refresh(
+        &self,
+        id: &str,
+        loaded: &Arc<Loaded<A>>,
+    ) -> Result<Arc<Loaded<A>>, StoreError> {
         let subject = self.subject(id);
-        let mut loaded = Loaded::<A>::default();
-        for stored in self.store.load(self.kind, &subject).await? {
+        let last = self.store.last_sequence(self.kind, &subject).await?;
+        if last == loaded.last_sequence {
+            return Ok(loaded.clone());
+        }
+        let mut next = if last > loaded.last_sequence {
+            (**loaded).clone()
+        } else {
+            Loaded::<A>::default()
+        };
+        let from = next.last_sequence + 1;
+        for stored in self.store.read(self.kind, &subject, from, last).await? {
             let envelope: Envelope<A::Event> =
                 serde_json::from_slice(&stored.payload).map_err(|e| StoreError::Corrupt {
                     subject: subject.clone(),
                     sequence: stored.sequence,
                     reason: e.to_string(),
                 })?;
-            loaded.push(stored.sequence, &envelope);
+            next.push(stored.sequence, &envelope);
         }
-        let loaded = Arc::new(loaded);
-        self.remember(id, loaded.clone());
-        Ok(loaded)
+        let next = Arc::new(next);
+        self.remember(id, next.clone());
+        Ok(next)
     }
 
     /// Runs one command: skips a cause already booked, decides, appends, and retries on conflict.
@@ -211,6 +238,7 @@ impl<A: Aggregate> Repository<A> {
     where
         F: FnMut(&A) -> Result<Vec<A::Event>, A::Error>,
     {
+        let _turn = self.turn(id).await;
         let loaded = self.load(id).await?;
         self.execute_from(id, cause, meta, loaded, decide).await
     }
@@ -229,6 +257,7 @@ impl<A: Aggregate> Repository<A> {
     where
         F: FnMut(&A) -> Result<Vec<A::Event>, A::Error>,
     {
+        let _turn = self.turn(id).await;
         let loaded = self.cached(id).unwrap_or_default();
         self.execute_from(id, cause, meta, loaded, decide).await
     }
@@ -295,8 +324,8 @@ impl<A: Aggregate> Repository<A> {
                     return Ok(Outcome::Appended(appended));
                 }
                 Err(StoreError::Conflict { .. }) => {
-                    tracing::debug!(subject, "conflict, reloading");
-                    loaded = self.reload(id).await?;
+                    tracing::debug!(subject, "conflict, reading what changed");
+                    loaded = self.refresh(id, &loaded).await?;
                 }
                 Err(other) => {
                     self.forget(id);
@@ -335,6 +364,17 @@ impl<A: Aggregate> Repository<A> {
             out.push(envelope);
         }
         Ok(out)
+    }
+
+    /// Commands on one aggregate take turns inside this process, so they do not conflict with each
+    /// other (conflicts remain possible, and are handled, across processes). Striped: bounded memory,
+    /// and two aggregates rarely share a stripe.
+    async fn turn(&self, id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        id.hash(&mut hasher);
+        let stripe = usize::try_from(hasher.finish() % LOCK_STRIPES as u64).unwrap_or(0);
+        self.stripes[stripe].lock().await
     }
 
     fn cached(&self, id: &str) -> Option<Arc<Loaded<A>>> {
