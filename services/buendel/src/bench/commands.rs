@@ -44,6 +44,8 @@ pub struct PhaseResult {
     pub per_s: u64,
     /// Request → reply.
     pub latency: LatencySummary,
+    /// Every latency, to combine phases.
+    pub latencies: Latencies,
     /// Proposals that received a grant decision.
     pub granted: Vec<Planned>,
 }
@@ -182,6 +184,93 @@ pub async fn review_phase(
     }
     result.per_s = per_second(result.commands, started.elapsed());
     result.latency = latencies.summary();
+    result.latencies = latencies;
     result.granted = std::mem::take(&mut *granted.lock().await);
+    Ok(result)
+}
+
+/// A project with money committed, as the ledger phase needs it.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The proposal.
+    pub proposal_id: Uuid,
+    /// Its fund.
+    pub fund_id: String,
+    /// ESF+ committed, cents.
+    pub esf_cents: i64,
+    /// Land committed, cents.
+    pub land_cents: i64,
+}
+
+/// Pays two or three tranches to every committed project and closes it; one in twenty is then
+/// clawed back in part and repays.
+pub async fn ledger_phase(
+    client: &async_nats::Client,
+    ns: &Namespace,
+    projects: &[Committed],
+    concurrency: usize,
+    seed: u64,
+) -> anyhow::Result<PhaseResult> {
+    let today = chrono::Utc::now().date_naive().to_string();
+    let projects = Arc::new(projects.to_vec());
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for worker in 0..concurrency {
+        let projects = projects.clone();
+        let today = today.clone();
+        let mut sender = Sender {
+            client: client.clone(),
+            ns: ns.clone(),
+            latencies: Latencies::default(),
+            commands: 0,
+            refused: 0,
+            failed: 0,
+        };
+        tasks.spawn(async move {
+            let mut rng = Rng::new(seed ^ 0x5EED ^ (worker as u64).wrapping_mul(0x2545_F491));
+            for p in projects.iter().skip(worker).step_by(concurrency) {
+                let base = json!({"fund_id": p.fund_id, "proposal_id": p.proposal_id});
+                let tranches = 2 + rng.below(2);
+                for n in 0..tranches {
+                    let mut tranche = base.clone();
+                    tranche["payment_reference"] =
+                        json!(format!("ZA-{}-{n}", p.proposal_id.simple()));
+                    tranche["esf_cents"] = json!(p.esf_cents / 4);
+                    tranche["land_cents"] = json!(p.land_cents / 4);
+                    tranche["value_date"] = json!(today);
+                    sender.send("ledger", "record_disbursement", tranche).await;
+                }
+                sender.send("ledger", "close_project", base.clone()).await;
+                if rng.below(20) == 0 {
+                    let mut recovery = base.clone();
+                    recovery["esf_cents"] = json!(p.esf_cents / 10);
+                    recovery["land_cents"] = json!(p.land_cents / 10);
+                    recovery["reason"] = json!("final report: lower eligible costs");
+                    if sender
+                        .send("ledger", "assess_recovery", recovery.clone())
+                        .await
+                    {
+                        let mut repayment = recovery;
+                        repayment.as_object_mut().map(|m| m.remove("reason"));
+                        repayment["value_date"] = json!(today);
+                        sender.send("ledger", "record_repayment", repayment).await;
+                    }
+                }
+            }
+            sender
+        });
+    }
+    let mut result = PhaseResult::default();
+    let mut latencies = Latencies::default();
+    while let Some(done) = tasks.join_next().await {
+        let sender = done?;
+        result.commands += sender.commands;
+        result.refused += sender.refused;
+        result.failed += sender.failed;
+        latencies.extend(sender.latencies);
+    }
+    result.per_s = per_second(result.commands, started.elapsed());
+    result.latency = latencies.summary();
+    result.latencies = latencies;
     Ok(result)
 }

@@ -21,7 +21,7 @@ use buendel_runtime::db::{self, PoolLimits};
 use buendel_runtime::{connect, EventStore, Settings};
 
 use super::baseline::{self, Limits, Sizes};
-use super::commands::{review_phase, Planned};
+use super::commands::{ledger_phase, review_phase, Committed, Planned};
 use super::stats::{per_second, ratio_milli, Latencies, LatencySummary};
 use super::{Ratios, Report};
 
@@ -60,6 +60,12 @@ pub struct Figures {
     pub commands_per_s: u64,
     /// Request → reply.
     pub command_latency: LatencySummary,
+    /// Ledger commands (tranches, closing, clawbacks) sent.
+    pub ledger_commands: usize,
+    /// Ledger commands per second (they all hit two fund aggregates).
+    pub ledger_commands_per_s: u64,
+    /// Ledger command latency.
+    pub ledger_command_latency: LatencySummary,
     /// Commands the services refused (the workload sends only valid ones: should be 0).
     pub commands_refused: usize,
     /// Commands that got no reply in time.
@@ -278,10 +284,12 @@ async fn run_in(
     let mut services = vec![
         spawn_service(settings, "submission")?,
         spawn_service(settings, "approval")?,
+        spawn_service(settings, "ledger")?,
         spawn_service(settings, "projector")?,
     ];
     wait_for_micro(client, &ns, "submission").await?;
     wait_for_micro(client, &ns, "approval").await?;
+    wait_for_micro(client, &ns, "ledger").await?;
     let mut figures = Figures::default();
 
     eprintln!(
@@ -290,6 +298,7 @@ async fn run_in(
     );
     let sampler = LagSampler::start(store.clone(), pool.clone());
     let (rate, latency, planned) = intake_phase(client, store, args).await?;
+    allocate_budgets(client, &ns, &planned).await?;
     figures.intake_per_s = rate;
     figures.intake_latency = latency;
 
@@ -317,12 +326,28 @@ async fn run_in(
         planned.len(),
         args.concurrency
     );
+    let review_started = Instant::now();
     let review = review_phase(client, &ns, &planned, args.concurrency, args.seed).await?;
-    figures.commands = review.commands;
-    figures.commands_per_s = review.per_s;
-    figures.command_latency = review.latency;
-    figures.commands_refused = review.refused;
-    figures.commands_unanswered = review.failed;
+    let review_time = review_started.elapsed();
+    wait_for_consumer(store, StreamKind::Reviews, "ledger").await?;
+    let committed = committed_projects(pool, store).await?;
+    eprintln!(
+        "bench: tranches, closing and clawbacks of {} committed projects",
+        committed.len()
+    );
+    let ledger_started = Instant::now();
+    let ledger = ledger_phase(client, &ns, &committed, args.concurrency, args.seed).await?;
+    let ledger_time = ledger_started.elapsed();
+    figures.commands = review.commands + ledger.commands;
+    figures.commands_per_s = per_second(figures.commands, review_time + ledger_time);
+    let mut all = review.latencies;
+    all.extend(ledger.latencies);
+    figures.command_latency = all.summary();
+    figures.commands_refused = review.refused + ledger.refused;
+    figures.commands_unanswered = review.failed + ledger.failed;
+    figures.ledger_commands = ledger.commands;
+    figures.ledger_commands_per_s = ledger.per_s;
+    figures.ledger_command_latency = ledger.latency;
     for kind in buendel_projector::STREAMS {
         let last = store.stream_last_sequence(kind).await?;
         poll("the projector to catch up with the reviews", || async {
@@ -543,4 +568,84 @@ impl LagSampler {
         }
         latencies.summary()
     }
+}
+
+/// Allocates both funds at 85 % of what the screened proposals would be granted, so that most are
+/// reserved and some are waitlisted.
+async fn allocate_budgets(
+    client: &async_nats::Client,
+    ns: &Namespace,
+    planned: &[Planned],
+) -> anyhow::Result<()> {
+    use buendel_contract::money::{BasisPoints, Cents, Split};
+    for (alliance, esf_bp) in [("non", 6_000), ("son", 4_000)] {
+        let (mut esf, mut land) = (0i64, 0i64);
+        for p in planned.iter().filter(|p| p.alliance_id == alliance) {
+            if let Some(split) = Split::compute(
+                Cents(p.eligible_cents),
+                BasisPoints(7_000),
+                BasisPoints(esf_bp),
+            ) {
+                esf += split.esf_cents.0;
+                land += split.land_cents.0;
+            }
+        }
+        let payload = json!({"command_id": Uuid::new_v4(), "actor": "bench", "data": {
+            "fund_id": format!("{alliance}-2021-2027"),
+            "esf_cents": (esf / 100 * 85).max(1), "land_cents": (land / 100 * 85).max(1),
+            "commit_deadline": "2027-12-31",
+        }});
+        let prefix = ns.command_prefix("ledger");
+        let reply = crate::commands::request(client, &prefix, "allocate_budget", &payload).await?;
+        anyhow::ensure!(
+            reply.is_ok(),
+            "allocating the {alliance} budget failed: {reply:?}"
+        );
+    }
+    Ok(())
+}
+
+/// Waits until a service's durable consumer has handled everything in its stream.
+async fn wait_for_consumer(
+    store: &EventStore,
+    kind: StreamKind,
+    service: &str,
+) -> anyhow::Result<()> {
+    let name = store.namespace().durable(service, kind);
+    let last = store.stream_last_sequence(kind).await?;
+    poll(&format!("{name} to catch up"), || async {
+        let stream = store.stream(kind).await.ok()?;
+        let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+            stream.get_consumer(&name).await.ok()?;
+        let info = consumer.info().await.ok()?;
+        (info.ack_floor.stream_sequence >= last && info.num_ack_pending == 0).then_some(())
+    })
+    .await
+}
+
+/// The projects with money committed, once the projector has caught up with the ledger.
+async fn committed_projects(pool: &PgPool, store: &EventStore) -> anyhow::Result<Vec<Committed>> {
+    let last = store.stream_last_sequence(StreamKind::Ledger).await?;
+    poll("the projector to catch up with the ledger", || async {
+        let checkpoint = buendel_projector::checkpoint::checkpoint(pool, StreamKind::Ledger)
+            .await
+            .ok()?;
+        (checkpoint >= last).then_some(())
+    })
+    .await?;
+    let rows: Vec<(Uuid, String, i64, i64)> = sqlx::query_as(
+        "SELECT proposal_id, fund_id, esf_committed_cents, land_committed_cents FROM proposal_money \
+         WHERE status = 'committed' ORDER BY proposal_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(proposal_id, fund_id, esf_cents, land_cents)| Committed {
+            proposal_id,
+            fund_id,
+            esf_cents,
+            land_cents,
+        })
+        .collect())
 }
