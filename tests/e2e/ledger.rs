@@ -1,0 +1,767 @@
+//! The funding ledger in the whole system: budgets, the saga with approval, tranches, closing,
+//! clawbacks, the race for a budget with two ledger instances, and a replay after a lost ack, each
+//! checked to the cent in the HTTP API (`/v1/funds/...` and the `money` of `/v1/proposals/{id}`).
+
+use futures::future::join_all;
+use futures::StreamExt as _;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use buendel::system::{Parts, System};
+use buendel_contract::namespace::StreamKind;
+use buendel_runtime::store::Stored;
+
+use crate::helpers::{eventually, spawn_app, TestApp};
+use crate::review::{approval, grant, positive_statement, proposal_in_review};
+
+/// NON's fund for the funding period.
+const FUND: &str = "non-2021-2027";
+/// The last day money may be bound.
+const COMMIT_DEADLINE: &str = "2027-12-31";
+/// The grant of every proposal in these tests (30,000,000 eligible at 70 %, ESF+ at 60 %).
+const GRANT_ESF: i64 = 18_000_000;
+/// Its Land part.
+const GRANT_LAND: i64 = 3_000_000;
+/// Enough yes votes for the quorum of `non` (more than half of its 14 partners).
+const QUORUM: [&str; 8] = [
+    "lk-harburg",
+    "lk-lueneburg",
+    "lk-uelzen",
+    "lk-luechow-dannenberg",
+    "lk-celle",
+    "lk-heidekreis",
+    "ihklw",
+    "hwk-bls",
+];
+/// How many proposals work at once while getting many into review.
+const AT_ONCE: usize = 10;
+
+/// Sends a ledger operator command; returns the reply as JSON.
+async fn ledger(app: &TestApp, command: &str, data: Value) -> Value {
+    let reply = app
+        .command(
+            "ledger",
+            command,
+            json!({"command_id": Uuid::new_v4(), "actor": "office", "data": data}),
+        )
+        .await;
+    serde_json::to_value(reply).expect("json")
+}
+
+/// Sends a ledger operator command that must be accepted.
+async fn ledger_ok(app: &TestApp, command: &str, data: Value) {
+    let reply = ledger(app, command, data).await;
+    assert_eq!(reply["ok"], true, "{command} refused: {reply}");
+}
+
+/// Allocates NON's budget.
+async fn allocate(app: &TestApp, esf: i64, land: i64) {
+    ledger_ok(
+        app,
+        "allocate_budget",
+        json!({"fund_id": FUND, "esf_cents": esf, "land_cents": land, "commit_deadline": COMMIT_DEADLINE}),
+    )
+    .await;
+}
+
+/// Today, as the ledger's business date.
+fn today() -> String {
+    chrono::Utc::now().date_naive().to_string()
+}
+
+/// The fund's figures of one source (or the total), as the API shows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Figures {
+    allocated: i64,
+    available: i64,
+    reserved: i64,
+    committed: i64,
+    disbursed: i64,
+    recovered: i64,
+    repaid: i64,
+}
+
+impl Figures {
+    /// A fresh allocation of `allocated`.
+    fn allocated(allocated: i64) -> Self {
+        Self {
+            allocated,
+            available: allocated,
+            ..Self::default()
+        }
+    }
+
+    /// Reads the figures of a `SourceBalances` object and checks the derived ones.
+    fn of(balances: &Value) -> Self {
+        let cents = |name: &str| {
+            balances[name]
+                .as_i64()
+                .unwrap_or_else(|| panic!("{name} is integer cents in {balances}"))
+        };
+        let figures = Self {
+            allocated: cents("allocated"),
+            available: cents("available"),
+            reserved: cents("reserved"),
+            committed: cents("committed"),
+            disbursed: cents("disbursed"),
+            recovered: cents("recovered"),
+            repaid: cents("repaid"),
+        };
+        assert_eq!(
+            cents("unpaid"),
+            figures.committed - figures.disbursed,
+            "{balances}"
+        );
+        assert_eq!(
+            cents("receivable"),
+            figures.recovered - figures.repaid,
+            "{balances}"
+        );
+        assert_eq!(cents("expired"), 0, "{balances}");
+        assert_eq!(
+            figures.allocated,
+            figures.available + figures.reserved + figures.committed,
+            "the whole is the sum of its parts: {balances}"
+        );
+        figures
+    }
+
+    /// Figure by figure sum.
+    fn plus(self, other: Self) -> Self {
+        Self {
+            allocated: self.allocated + other.allocated,
+            available: self.available + other.available,
+            reserved: self.reserved + other.reserved,
+            committed: self.committed + other.committed,
+            disbursed: self.disbursed + other.disbursed,
+            recovered: self.recovered + other.recovered,
+            repaid: self.repaid + other.repaid,
+        }
+    }
+}
+
+/// A project's figures of one source, as `money` in `GET /v1/proposals/{id}` shows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Project {
+    reserved: i64,
+    committed: i64,
+    disbursed: i64,
+    recovered: i64,
+    repaid: i64,
+}
+
+impl Project {
+    /// Reads a `ProjectBalances` object and checks the derived figures.
+    fn of(balances: &Value) -> Self {
+        let cents = |name: &str| {
+            balances[name]
+                .as_i64()
+                .unwrap_or_else(|| panic!("{name} is integer cents in {balances}"))
+        };
+        let project = Self {
+            reserved: cents("reserved"),
+            committed: cents("committed"),
+            disbursed: cents("disbursed"),
+            recovered: cents("recovered"),
+            repaid: cents("repaid"),
+        };
+        assert_eq!(
+            cents("unpaid"),
+            project.committed - project.disbursed,
+            "{balances}"
+        );
+        assert_eq!(
+            cents("receivable"),
+            project.recovered - project.repaid,
+            "{balances}"
+        );
+        project
+    }
+
+    /// Figure by figure sum.
+    fn plus(self, other: Self) -> Self {
+        Self {
+            reserved: self.reserved + other.reserved,
+            committed: self.committed + other.committed,
+            disbursed: self.disbursed + other.disbursed,
+            recovered: self.recovered + other.recovered,
+            repaid: self.repaid + other.repaid,
+        }
+    }
+}
+
+/// Waits until the API shows `entries` journal entries of the fund, then checks its figures per
+/// source and in total to the cent, and the trial balance. Returns the fund as shown.
+async fn assert_fund(app: &TestApp, entries: i64, esf: Figures, land: Figures) -> Value {
+    let fund = app
+        .get_until(&format!("/v1/funds/{FUND}"), |status, body| {
+            status == 200 && body["entries"].as_i64() >= Some(entries)
+        })
+        .await;
+    assert_eq!(
+        fund["entries"], entries,
+        "no entry more than expected: {fund}"
+    );
+    assert_eq!(Figures::of(&fund["esf_plus"]), esf, "ESF+: {fund}");
+    assert_eq!(Figures::of(&fund["land"]), land, "Land: {fund}");
+    assert_eq!(Figures::of(&fund["total"]), esf.plus(land), "total: {fund}");
+    assert_eq!(fund["trial_balance_zero"], true, "{fund}");
+    assert_eq!(fund["trial_balance_cents"], 0, "{fund}");
+    assert_eq!(fund["commit_deadline"], COMMIT_DEADLINE);
+    fund
+}
+
+/// Waits until the proposal shows `status` and the money of the fund's last entry (`fund`), then
+/// checks the project's money to the cent.
+async fn assert_money(
+    app: &TestApp,
+    proposal_id: Uuid,
+    fund: &Value,
+    status: &str,
+    money_status: &str,
+    esf: Project,
+    land: Project,
+) {
+    let last = fund["last_sequence"].as_i64().expect("last_sequence");
+    let body = app
+        .get_until(&format!("/v1/proposals/{proposal_id}"), |_, body| {
+            body["status"] == status && body["money"]["last_sequence"].as_i64() == Some(last)
+        })
+        .await;
+    let money = &body["money"];
+    assert_eq!(money["fund_id"], FUND);
+    assert_eq!(money["status"], money_status, "{money}");
+    assert_eq!(
+        money["requested"],
+        json!({"esf_cents": GRANT_ESF, "land_cents": GRANT_LAND})
+    );
+    assert_eq!(Project::of(&money["esf_plus"]), esf, "ESF+: {money}");
+    assert_eq!(Project::of(&money["land"]), land, "Land: {money}");
+    assert_eq!(
+        Project::of(&money["total"]),
+        esf.plus(land),
+        "total: {money}"
+    );
+}
+
+#[tokio::test]
+async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_and_a_clawback_is_right_to_the_cent(
+) {
+    let app = spawn_app().await;
+    let (esf_allocated, land_allocated) = (200_571_429, 33_428_571);
+    let mut esf = Figures::allocated(esf_allocated);
+    let mut land = Figures::allocated(land_allocated);
+
+    // The budget.
+    allocate(&app, esf_allocated, land_allocated).await;
+    assert_fund(&app, 1, esf, land).await;
+    let (_, funds) = app.get("/v1/funds").await;
+    let listed = funds["items"].as_array().expect("a page of funds");
+    assert_eq!(listed.len(), 1, "{funds}");
+    assert_eq!(listed[0]["fund_id"], FUND);
+    assert_eq!(listed[0]["alliance_id"], "non");
+    assert_eq!(Figures::of(&listed[0]["total"]), esf.plus(land));
+
+    // Intake → review → positive statement: the ledger reserves the requested grant.
+    let proposal_id = proposal_in_review(&app).await;
+    positive_statement(&app, proposal_id).await;
+    esf.available -= GRANT_ESF;
+    esf.reserved += GRANT_ESF;
+    land.available -= GRANT_LAND;
+    land.reserved += GRANT_LAND;
+    let fund = assert_fund(&app, 2, esf, land).await;
+    let mut esf_p = Project {
+        reserved: GRANT_ESF,
+        ..Project::default()
+    };
+    let mut land_p = Project {
+        reserved: GRANT_LAND,
+        ..Project::default()
+    };
+    assert_money(
+        &app,
+        proposal_id,
+        &fund,
+        "funds_reserved",
+        "reserved",
+        esf_p,
+        land_p,
+    )
+    .await;
+
+    // The bank grants what was reserved: committed.
+    let reply = approval(&app, "record_grant", grant(proposal_id)).await;
+    assert_eq!(reply["ok"], true, "{reply}");
+    esf.reserved -= GRANT_ESF;
+    esf.committed += GRANT_ESF;
+    land.reserved -= GRANT_LAND;
+    land.committed += GRANT_LAND;
+    let fund = assert_fund(&app, 3, esf, land).await;
+    esf_p = Project {
+        committed: GRANT_ESF,
+        ..Project::default()
+    };
+    land_p = Project {
+        committed: GRANT_LAND,
+        ..Project::default()
+    };
+    assert_money(
+        &app,
+        proposal_id,
+        &fund,
+        "granted",
+        "committed",
+        esf_p,
+        land_p,
+    )
+    .await;
+
+    // Two tranches. The ledger refuses value dates in the future and before the last one booked,
+    // and the allocation was booked today: both are paid today.
+    let tranches = [
+        ("NB-AUSZ-0001", 5_000_000, 833_334),
+        ("NB-AUSZ-0002", 4_000_000, 666_666),
+    ];
+    for (n, (reference, esf_paid, land_paid)) in tranches.into_iter().enumerate() {
+        ledger_ok(
+            &app,
+            "record_disbursement",
+            json!({"fund_id": FUND, "proposal_id": proposal_id, "payment_reference": reference,
+                   "esf_cents": esf_paid, "land_cents": land_paid, "value_date": today()}),
+        )
+        .await;
+        esf.disbursed += esf_paid;
+        land.disbursed += land_paid;
+        esf_p.disbursed += esf_paid;
+        land_p.disbursed += land_paid;
+        let fund = assert_fund(&app, 4 + n as i64, esf, land).await;
+        assert_money(
+            &app,
+            proposal_id,
+            &fund,
+            "granted",
+            "committed",
+            esf_p,
+            land_p,
+        )
+        .await;
+    }
+    assert_eq!((esf.disbursed, land.disbursed), (9_000_000, 1_500_000));
+
+    // Closed under budget before the deadline: the unpaid rest is available again.
+    let refused = ledger(
+        &app,
+        "record_disbursement",
+        json!({"fund_id": FUND, "proposal_id": proposal_id, "payment_reference": "NB-AUSZ-0003",
+               "esf_cents": 9_000_001, "land_cents": 0, "value_date": today()}),
+    )
+    .await;
+    assert_eq!(refused["ok"], false, "{refused}");
+    assert_eq!(
+        refused["error"]["code"], "disbursement_above_commitment",
+        "{refused}"
+    );
+    ledger_ok(
+        &app,
+        "close_project",
+        json!({"fund_id": FUND, "proposal_id": proposal_id}),
+    )
+    .await;
+    let (esf_rest, land_rest) = (GRANT_ESF - 9_000_000, GRANT_LAND - 1_500_000);
+    esf.committed -= esf_rest;
+    esf.available += esf_rest;
+    land.committed -= land_rest;
+    land.available += land_rest;
+    assert_eq!(esf.available, esf_allocated - 9_000_000);
+    assert_eq!(land.available, land_allocated - 1_500_000);
+    let fund = assert_fund(&app, 6, esf, land).await;
+    esf_p.committed = 9_000_000;
+    land_p.committed = 1_500_000;
+    assert_money(&app, proposal_id, &fund, "closed", "closed", esf_p, land_p).await;
+
+    // A clawback: a recovery assessed (at most what was paid) and repaid.
+    let (esf_back, land_back) = (1_000_000, 166_667);
+    let too_much = ledger(
+        &app,
+        "assess_recovery",
+        json!({"fund_id": FUND, "proposal_id": proposal_id, "esf_cents": 9_000_001,
+               "land_cents": 0, "reason": "more than was paid"}),
+    )
+    .await;
+    assert_eq!(too_much["ok"], false, "{too_much}");
+    ledger_ok(
+        &app,
+        "assess_recovery",
+        json!({"fund_id": FUND, "proposal_id": proposal_id, "esf_cents": esf_back,
+               "land_cents": land_back, "reason": "ineligible costs in the final report"}),
+    )
+    .await;
+    esf.recovered += esf_back;
+    land.recovered += land_back;
+    esf_p.recovered += esf_back;
+    land_p.recovered += land_back;
+    let fund = assert_fund(&app, 7, esf, land).await;
+    assert_money(&app, proposal_id, &fund, "closed", "closed", esf_p, land_p).await;
+
+    ledger_ok(
+        &app,
+        "record_repayment",
+        json!({"fund_id": FUND, "proposal_id": proposal_id, "esf_cents": esf_back,
+               "land_cents": land_back, "value_date": today()}),
+    )
+    .await;
+    esf.repaid += esf_back;
+    land.repaid += land_back;
+    esf_p.repaid += esf_back;
+    land_p.repaid += land_back;
+    let fund = assert_fund(&app, 8, esf, land).await;
+    assert_money(&app, proposal_id, &fund, "closed", "closed", esf_p, land_p).await;
+    assert_eq!(
+        esf,
+        Figures {
+            allocated: 200_571_429,
+            available: 191_571_429,
+            reserved: 0,
+            committed: 9_000_000,
+            disbursed: 9_000_000,
+            recovered: 1_000_000,
+            repaid: 1_000_000,
+        }
+    );
+
+    // As of today the figures are the current ones; at the end of yesterday nothing was booked.
+    let (status, now) = app
+        .get(&format!("/v1/funds/{FUND}?as_of={}", today()))
+        .await;
+    assert_eq!(status, 200, "{now}");
+    assert_eq!(Figures::of(&now["total"]), esf.plus(land), "{now}");
+    assert_eq!(now["trial_balance_zero"], true);
+    let yesterday = chrono::Utc::now().date_naive() - chrono::Days::new(1);
+    let (status, before) = app
+        .get(&format!("/v1/funds/{FUND}?as_of={yesterday}"))
+        .await;
+    assert_eq!(status, 200, "{before}");
+    assert_eq!(before["entries"], 0, "{before}");
+    assert_eq!(Figures::of(&before["total"]), Figures::default());
+
+    // The journal: eight entries, hash-chained, every one balanced per source.
+    let (status, page) = app.get(&format!("/v1/funds/{FUND}/entries")).await;
+    assert_eq!(status, 200, "{page}");
+    let entries = page["items"].as_array().expect("entries");
+    let types: Vec<&str> = entries
+        .iter()
+        .map(|e| e["type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "buendel.ledger.budget_allocated.v1",
+            "buendel.ledger.funds_reserved.v1",
+            "buendel.ledger.funds_committed.v1",
+            "buendel.ledger.disbursement_recorded.v1",
+            "buendel.ledger.disbursement_recorded.v1",
+            "buendel.ledger.commitment_released.v1",
+            "buendel.ledger.recovery_assessed.v1",
+            "buendel.ledger.repayment_received.v1",
+        ]
+    );
+    for pair in entries.windows(2) {
+        assert_eq!(pair[1]["prevhash"], pair[0]["hash"], "the chain is whole");
+    }
+    let paid_out: i64 = entries
+        .iter()
+        .flat_map(|e| e["postings"].as_array().expect("postings"))
+        .filter(|p| p["debit"]["kind"] == "disbursed" && p["credit"]["kind"] == "committed")
+        .map(|p| p["amount_cents"].as_i64().expect("cents"))
+        .sum();
+    assert_eq!(paid_out, 10_500_000);
+    app.cleanup().await;
+}
+
+/// Starts one more ledger instance on the app's namespace (its own connection and shutdown).
+async fn another_ledger(app: &TestApp) -> System {
+    System::start(
+        &app.settings,
+        Parts {
+            ledger: true,
+            ..Parts::none()
+        },
+    )
+    .await
+    .expect("a second ledger starts")
+}
+
+/// Stops a system started beside the app's and closes its pool.
+async fn stop(system: System) {
+    let pool = system.pool.clone();
+    system.stop().await.expect("stops cleanly");
+    pool.close().await;
+}
+
+/// Puts `count` proposals of `non` into review, [`AT_ONCE`] at a time, and gives each the votes
+/// of the quorum.
+async fn proposals_with_quorum(app: &TestApp, count: usize) -> Vec<Uuid> {
+    futures::stream::iter(0..count)
+        .map(|_| async {
+            let proposal_id = proposal_in_review(app).await;
+            for partner in QUORUM {
+                let reply = approval(
+                    app,
+                    "vote",
+                    json!({"proposal_id": proposal_id, "partner_id": partner, "vote": "yes"}),
+                )
+                .await;
+                assert_eq!(reply["ok"], true, "{reply}");
+            }
+            proposal_id
+        })
+        .buffer_unordered(AT_ONCE)
+        .collect()
+        .await
+}
+
+/// The proposals of `non` the API lists with `status`.
+async fn listed_with(app: &TestApp, status: &str) -> Vec<Uuid> {
+    let (code, page) = app
+        .get(&format!(
+            "/v1/proposals?alliance=non&status={status}&limit=500"
+        ))
+        .await;
+    assert_eq!(code, 200, "{page}");
+    assert!(page["next_cursor"].is_null(), "one page: {page}");
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| {
+            p["proposal_id"]
+                .as_str()
+                .and_then(|id| Uuid::parse_str(id).ok())
+                .expect("a proposal id")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn fifty_concurrent_proposals_racing_for_a_budget_that_covers_ten_reserve_exactly_ten_and_waitlist_forty_with_two_ledger_instances(
+) {
+    let app = spawn_app().await;
+    let second = another_ledger(&app).await;
+    allocate(&app, 10 * GRANT_ESF, 10 * GRANT_LAND).await;
+
+    let mut proposals = proposals_with_quorum(&app, 50).await;
+    let statements = proposals.iter().map(|&proposal_id| {
+        approval(
+            &app,
+            "issue_statement",
+            json!({"proposal_id": proposal_id, "verdict": "positive"}),
+        )
+    });
+    for reply in join_all(statements).await {
+        assert_eq!(reply["ok"], true, "{reply}");
+    }
+
+    // Every statement handled once: the allocation plus 50 reservations or declines.
+    let esf = Figures {
+        allocated: 10 * GRANT_ESF,
+        reserved: 10 * GRANT_ESF,
+        ..Figures::default()
+    };
+    let land = Figures {
+        allocated: 10 * GRANT_LAND,
+        reserved: 10 * GRANT_LAND,
+        ..Figures::default()
+    };
+    assert_fund(&app, 51, esf, land).await;
+    eventually("10 funds_reserved and 40 waitlisted in the API", || async {
+        let reserved = listed_with(&app, "funds_reserved").await;
+        let waitlisted = listed_with(&app, "waitlisted").await;
+        (reserved.len() + waitlisted.len() == 50).then_some(())
+    })
+    .await;
+    let mut reserved = listed_with(&app, "funds_reserved").await;
+    let waitlisted = listed_with(&app, "waitlisted").await;
+    assert_eq!(reserved.len(), 10);
+    assert_eq!(waitlisted.len(), 40);
+    reserved.extend(waitlisted);
+    reserved.sort();
+    proposals.sort();
+    assert_eq!(reserved, proposals, "each proposal exactly once");
+
+    // The journal agrees: one entry per statement, ten reservations of exactly one grant each.
+    let (status, page) = app
+        .get(&format!("/v1/funds/{FUND}/entries?limit=500"))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let entries = page["items"].as_array().expect("entries");
+    let of_type = |t: &str| {
+        entries
+            .iter()
+            .filter(|e| e["type"] == format!("buendel.ledger.{t}.v1"))
+            .collect::<Vec<_>>()
+    };
+    let reservations = of_type("funds_reserved");
+    assert_eq!(reservations.len(), 10);
+    assert_eq!(of_type("reservation_declined").len(), 40);
+    for entry in reservations {
+        assert_eq!(
+            entry["data"]["reserved"],
+            json!({"esf_cents": GRANT_ESF, "land_cents": GRANT_LAND}),
+            "{entry}"
+        );
+    }
+    let mut causes: Vec<&str> = entries
+        .iter()
+        .skip(1)
+        .map(|e| e["causationid"].as_str().expect("a cause"))
+        .collect();
+    causes.sort_unstable();
+    causes.dedup();
+    assert_eq!(causes.len(), 50, "every statement booked once");
+
+    stop(second).await;
+    app.cleanup().await;
+}
+
+/// The ledger's durable consumer on REVIEWS.
+fn saga_consumer(app: &TestApp) -> String {
+    app.settings
+        .namespace
+        .durable("ledger", StreamKind::Reviews)
+}
+
+/// Every stored event of the fund, as stored.
+async fn fund_events(app: &TestApp) -> Vec<(u64, bytes::Bytes)> {
+    let subject = app.settings.namespace.subject(StreamKind::Ledger, FUND);
+    app.store
+        .load(StreamKind::Ledger, &subject)
+        .await
+        .expect("the fund loads")
+        .into_iter()
+        .map(
+            |Stored {
+                 sequence, payload, ..
+             }| (sequence, payload),
+        )
+        .collect()
+}
+
+#[tokio::test]
+async fn a_ledger_instance_killed_between_appending_and_acking_books_nothing_twice() {
+    let mut app = spawn_app().await;
+    allocate(&app, 2 * GRANT_ESF, 2 * GRANT_LAND).await;
+    let granted = proposal_in_review(&app).await;
+    positive_statement(&app, granted).await;
+    let reply = approval(&app, "record_grant", grant(granted)).await;
+    assert_eq!(reply["ok"], true, "{reply}");
+    let reserved = proposal_in_review(&app).await;
+    positive_statement(&app, reserved).await;
+    let esf = Figures {
+        allocated: 2 * GRANT_ESF,
+        reserved: GRANT_ESF,
+        committed: GRANT_ESF,
+        ..Figures::default()
+    };
+    let land = Figures {
+        allocated: 2 * GRANT_LAND,
+        reserved: GRANT_LAND,
+        committed: GRANT_LAND,
+        ..Figures::default()
+    };
+    let fund_before = assert_fund(&app, 4, esf, land).await;
+    let before = fund_events(&app).await;
+    assert_eq!(before.len(), 4);
+    let ledger_last = app
+        .store
+        .stream_last_sequence(StreamKind::Ledger)
+        .await
+        .expect("LEDGER");
+
+    // The ledger dies after appending; nothing it read from REVIEWS counts as acked.
+    app.stop_services().await;
+    let reviews = app
+        .store
+        .stream(StreamKind::Reviews)
+        .await
+        .expect("REVIEWS");
+    reviews
+        .delete_consumer(&saga_consumer(&app))
+        .await
+        .expect("the saga's consumer is deleted");
+    let reviews_last = app
+        .store
+        .stream_last_sequence(StreamKind::Reviews)
+        .await
+        .expect("REVIEWS");
+
+    // A fresh ledger and the projector re-read REVIEWS from sequence 1.
+    let restarted = System::start(
+        &app.settings,
+        Parts {
+            ledger: true,
+            projector: true,
+            ..Parts::none()
+        },
+    )
+    .await
+    .expect("a fresh ledger and projector start");
+    eventually("the new ledger has acked all of REVIEWS", || async {
+        let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+            reviews.get_consumer(&saga_consumer(&app)).await.ok()?;
+        let info = consumer.info().await.ok()?;
+        (info.ack_floor.stream_sequence >= reviews_last
+            && info.num_pending == 0
+            && info.num_ack_pending == 0)
+            .then_some(())
+    })
+    .await;
+
+    assert_eq!(fund_events(&app).await, before, "LEDGER is as it was");
+    assert_eq!(
+        app.store
+            .stream_last_sequence(StreamKind::Ledger)
+            .await
+            .expect("LEDGER"),
+        ledger_last,
+        "nothing new in LEDGER"
+    );
+    let dead_letters = app
+        .store
+        .load(
+            StreamKind::Deadletter,
+            &app.settings
+                .namespace
+                .subject(StreamKind::Deadletter, "ledger"),
+        )
+        .await
+        .expect("dead letters load");
+    assert!(dead_letters.is_empty(), "the replay refused nothing");
+    let (_, fund_after) = app.get(&format!("/v1/funds/{FUND}")).await;
+    for figure in ["entries", "last_hash", "esf_plus", "land", "total"] {
+        assert_eq!(fund_after[figure], fund_before[figure], "{figure}");
+    }
+
+    // The next booking is the fund's fifth entry, and the API follows it to the cent.
+    ledger_ok(
+        &app,
+        "record_disbursement",
+        json!({"fund_id": FUND, "proposal_id": granted, "payment_reference": "NB-AUSZ-0101",
+               "esf_cents": 1_000_000, "land_cents": 0, "value_date": today()}),
+    )
+    .await;
+    let esf = Figures {
+        disbursed: 1_000_000,
+        ..esf
+    };
+    assert_fund(&app, 5, esf, land).await;
+    assert_eq!(fund_events(&app).await[..4], before[..]);
+    let (_, money) = app.get(&format!("/v1/proposals/{reserved}")).await;
+    assert_eq!(money["status"], "funds_reserved", "{money}");
+    assert_eq!(
+        Project::of(&money["money"]["total"]).reserved,
+        GRANT_ESF + GRANT_LAND
+    );
+
+    stop(restarted).await;
+    app.cleanup().await;
+}
