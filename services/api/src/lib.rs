@@ -3,8 +3,11 @@
 //! Layout:
 //! - [`app`] builds the [`Router`] (tests call it with `tower::ServiceExt::oneshot`), [`serve`] runs
 //!   it on a listener until a [`CancellationToken`] is cancelled.
-//! - [`proposals`]: `GET /v1/proposals`, `GET /v1/proposals/{id}`; [`review`]: the latter's
-//!   `review` part; [`status`]: the one rule combining the proposal's and the review's status.
+//! - [`proposals`]: `GET /v1/proposals`, `GET /v1/proposals/{id}`; [`review`] and [`money`]: the
+//!   latter's `review` and `money` parts; [`status`]: the one rule combining the proposal's, the
+//!   review's and the ledger's status.
+//! - [`funds`]: `GET /v1/funds`, `GET /v1/funds/{id}` (`?as_of=`), `GET /v1/funds/{id}/entries`
+//!   (`?format=csv`): the funding ledger's figures, trial balance and journal.
 //! - [`alliances`]: `GET /v1/alliances`, `GET /v1/alliances/{id}`.
 //! - [`deadletters`]: `GET /v1/deadletters`.
 //! - [`health`]: `GET /healthz`, `GET /readyz`.
@@ -15,8 +18,10 @@
 pub mod alliances;
 pub mod deadletters;
 pub mod error;
+pub mod funds;
 pub mod health;
 pub mod metrics;
+pub mod money;
 pub mod page;
 pub mod proposals;
 pub mod review;
@@ -72,6 +77,9 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/v1/proposals/{id}", get(proposals::get)),
         ("/v1/alliances", get(alliances::list)),
         ("/v1/alliances/{id}", get(alliances::get)),
+        ("/v1/funds", get(funds::list)),
+        ("/v1/funds/{id}", get(funds::get)),
+        ("/v1/funds/{id}/entries", get(funds::entries)),
         ("/v1/deadletters", get(deadletters::list)),
         ("/healthz", get(health::healthz)),
         ("/readyz", get(health::readyz)),

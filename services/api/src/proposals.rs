@@ -1,9 +1,9 @@
-//! `GET /v1/proposals` (filter, paginate) and `GET /v1/proposals/{id}` (with screening, review and
-//! timeline).
+//! `GET /v1/proposals` (filter, paginate) and `GET /v1/proposals/{id}` (with screening, review,
+//! money and timeline).
 //!
-//! `status` is the combined status of [`crate::status`] (a withdrawal wins over the review before the
-//! grant, then the review's status beyond `in_review`, then the proposal's own), both shown and
-//! filtered by. Money is integer cents (`*_cents`) and rates integer basis points, as in the events.
+//! `status` is the combined status of [`crate::status`] (a withdrawal wins before the grant, then
+//! a refusal, then the ledger's status once it has one, then the review's status beyond
+//! `in_review`, then the proposal's own), both shown and filtered by. Money is integer cents (`*_cents`) and rates integer basis points, as in the events.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -15,6 +15,7 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::money::{self, Money};
 use crate::page::{invalid_query, Page, PageRequest};
 use crate::review::{self, Review};
 use crate::status::proposals_view;
@@ -58,7 +59,8 @@ pub struct Proposal {
     /// The alliance it is submitted to.
     pub alliance_id: String,
     /// The combined status ([`crate::status`]): `submitted`, `screening_failed`, `in_review`,
-    /// `statement_positive`, `statement_negative`, `granted`, `refused`, `withdrawn`.
+    /// `statement_positive`, `statement_negative`, `waitlisted`, `funds_reserved`, `granted`,
+    /// `closed`, `refused`, `withdrawn`.
     pub status: String,
     /// Short title.
     pub title: String,
@@ -103,7 +105,7 @@ pub struct Screening {
 /// One event in a proposal's timeline.
 #[derive(Debug, Serialize, sqlx::FromRow)]
 pub struct TimelineEntry {
-    /// The stream it is stored in (`PROPOSALS`, `REVIEWS`, later `LEDGER`).
+    /// The stream it is stored in: `PROPOSALS`, `REVIEWS` or `LEDGER`.
     pub stream: String,
     /// Its sequence in that stream.
     pub sequence: i64,
@@ -121,7 +123,7 @@ pub struct TimelineEntry {
     pub data: serde_json::Value,
 }
 
-/// One proposal with its screening, review and timeline.
+/// One proposal with its screening, review, money and timeline.
 #[derive(Debug, Serialize)]
 pub struct ProposalDetail {
     /// The current state.
@@ -131,6 +133,8 @@ pub struct ProposalDetail {
     pub screening: Option<Screening>,
     /// The alliance's review and the bank's decision, or `null` before the review opened.
     pub review: Option<Review>,
+    /// The project's money in its fund, or `null` before the ledger booked anything for it.
+    pub money: Option<Money>,
     /// Every event, oldest first.
     pub timeline: Vec<TimelineEntry>,
 }
@@ -243,8 +247,8 @@ pub async fn list(
     }))
 }
 
-/// `GET /v1/proposals/{id}`: one proposal with its last screening, its review and its whole
-/// timeline.
+/// `GET /v1/proposals/{id}`: one proposal with its last screening, its review, its money and its
+/// whole timeline.
 #[tracing::instrument(skip_all, fields(proposal_id = %id))]
 pub async fn get(
     State(state): State<AppState>,
@@ -268,11 +272,13 @@ pub async fn get(
     .fetch_all(&state.pool)
     .await?;
     let review = review::of(&state.pool, proposal_id).await?;
+    let money = money::of(&state.pool, proposal_id).await?;
     let (proposal, screening) = row.into_parts();
     Ok(Json(ProposalDetail {
         proposal,
         screening,
         review,
+        money,
         timeline,
     }))
 }

@@ -12,11 +12,14 @@
 //! - [`proposals`]: PROPOSALS → `proposals` and `proposal_timeline`.
 //! - [`reviews`]: REVIEWS → `proposal_reviews`, `review_votes`, `review_recusals`, `alliances` and
 //!   `proposal_timeline` (each stream's runner is independent, so no table is written from two).
+//! - [`ledger`]: LEDGER → `funds`, `ledger_entries`, `ledger_postings`, `account_balances`,
+//!   `fund_balances`, `proposal_money` and `proposal_timeline`.
 //! - [`deadletters`]: DEADLETTER → `dead_letters`.
 //! - `timeline`: the `proposal_timeline` insert every proposal-related projection shares.
 
 pub mod checkpoint;
 pub mod deadletters;
+pub mod ledger;
 pub mod projection;
 pub mod proposals;
 pub mod reviews;
@@ -31,26 +34,34 @@ use buendel_runtime::{CancellationToken, EventStore};
 
 pub use checkpoint::apply_batch;
 pub use deadletters::DeadLettersProjection;
+pub use ledger::LedgerProjection;
 pub use projection::{Projection, ProjectionError};
 pub use proposals::ProposalsProjection;
 pub use reviews::ReviewsProjection;
 pub use runner::{run_projection, RunnerLimits};
 
 /// The streams the projector reads (one projection each).
-pub const STREAMS: [StreamKind; 3] = [
+pub const STREAMS: [StreamKind; 4] = [
     StreamKind::Proposals,
     StreamKind::Reviews,
+    StreamKind::Ledger,
     StreamKind::Deadletter,
 ];
 
 /// Every read-model table the projector owns, truncated by [`rebuild`].
-pub const TABLES: [&str; 8] = [
+pub const TABLES: [&str; 14] = [
     "proposals",
     "proposal_timeline",
     "proposal_reviews",
     "review_votes",
     "review_recusals",
     "alliances",
+    "funds",
+    "ledger_entries",
+    "ledger_postings",
+    "account_balances",
+    "fund_balances",
+    "proposal_money",
     "dead_letters",
     "checkpoints",
 ];
@@ -82,6 +93,7 @@ pub async fn run_with(
     tokio::join!(
         run_projection(&store, &pool, &ProposalsProjection, &limits, &shutdown),
         run_projection(&store, &pool, &ReviewsProjection, &limits, &shutdown),
+        run_projection(&store, &pool, &LedgerProjection, &limits, &shutdown),
         run_projection(&store, &pool, &DeadLettersProjection, &limits, &shutdown),
     );
     tracing::info!("projector stopped");

@@ -6,8 +6,25 @@
 //! sends it back to `submitted` (it is screened again), `withdrawn` ends it. Every row carries the
 //! stream sequence of the last event applied, and each update only applies to an older row, so even
 //! without the checkpoint an event applied twice changes nothing.
+//!
+//! A batch is written in a few statements, whatever its size ([`ProposalsProjection::apply_many`]).
+//! Its events are grouped by proposal (rows of different proposals never interact) and each group
+//! is folded in memory into the row or the change it makes:
+//!
+//! - a group that starts with `submitted` becomes one new row (its later events folded in), and all
+//!   such rows are inserted by one `UNNEST`; a row that turns out to exist already (a replay, or a
+//!   second `submitted` the aggregate never decides) falls back to the event-by-event path;
+//! - a group of only `screened` and `withdrawn` becomes one patch (the last value of each column
+//!   it sets), and all patches are applied by one `UPDATE .. FROM UNNEST`, only to rows older than
+//!   the group's last event. The stream is applied as a contiguous prefix, so whatever a row
+//!   already holds of the group is exactly what the patch sets again;
+//! - any other group (a `revised` without its `submitted`, say) goes event by event.
+//!
+//! Either way the rows are those that applying the events one by one gives.
 
-use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::types::Json;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -69,10 +86,343 @@ impl Projection for ProposalsProjection {
             .map(|m| decode(m.sequence, &m.subject, &m.payload))
             .collect::<Result<Vec<_>, _>>()?;
         insert_timeline(conn, &decoded).await?;
+        let mut groups: BTreeMap<Uuid, Vec<&Decoded>> = BTreeMap::new();
         for event in &decoded {
-            apply_state(conn, event).await?;
+            groups
+                .entry(event.envelope.event.proposal_id())
+                .or_default()
+                .push(event);
+        }
+        let mut new_rows = Vec::new();
+        let mut patches = Vec::new();
+        let mut one_by_one: Vec<&[&Decoded]> = Vec::new();
+        for events in groups.values() {
+            if let Some(row) = NewRow::fold(events)? {
+                new_rows.push((row, events.as_slice()));
+            } else if let Some(patch) = Patch::fold(events)? {
+                patches.push(patch);
+            } else {
+                one_by_one.push(events);
+            }
+        }
+        let inserted = insert_new(conn, &new_rows).await?;
+        for (row, events) in &new_rows {
+            if !inserted.contains(&row.proposal_id) {
+                one_by_one.push(events);
+            }
+        }
+        apply_patches(conn, &patches).await?;
+        for events in one_by_one {
+            for event in events {
+                apply_state(conn, event).await?;
+            }
         }
         Ok(())
+    }
+}
+
+/// A proposal's row folded from a group of events that starts with its `submitted`.
+struct NewRow<'a> {
+    proposal_id: Uuid,
+    submitted: &'a Submitted,
+    terms: TermColumns<'a>,
+    status: &'static str,
+    rules_version: Option<&'a str>,
+    screening: Option<serde_json::Value>,
+    created_sequence: i64,
+    last_sequence: i64,
+    version: i64,
+    submitted_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl<'a> NewRow<'a> {
+    /// The row, if the group starts with `submitted`. Exhaustive: a new event type fails to compile.
+    fn fold(events: &[&'a Decoded]) -> Result<Option<Self>, ProjectionError> {
+        let Some((first, rest)) = events.split_first() else {
+            return Ok(None);
+        };
+        let ProposalEvent::Submitted(submitted) = &first.envelope.event else {
+            return Ok(None);
+        };
+        let mut row = NewRow {
+            proposal_id: submitted.proposal_id,
+            submitted,
+            terms: TermColumns::new(&submitted.terms, first.sequence)?,
+            status: status::SUBMITTED,
+            rules_version: None,
+            screening: None,
+            created_sequence: first.sql_sequence,
+            last_sequence: first.sql_sequence,
+            version: first.version,
+            submitted_at: first.envelope.time,
+            updated_at: first.envelope.time,
+        };
+        for event in rest {
+            match &event.envelope.event {
+                ProposalEvent::Submitted(_) => {
+                    tracing::warn!(
+                        sequence = event.sequence,
+                        proposal_id = %row.proposal_id,
+                        "ignoring a second submitted event for an existing proposal"
+                    );
+                    continue;
+                }
+                ProposalEvent::Screened(screened) => {
+                    row.status = screened_status(screened);
+                    row.rules_version = Some(&screened.rules_version);
+                    row.screening = Some(screening_json(event, screened)?);
+                }
+                ProposalEvent::Revised(revised) => {
+                    row.status = status::SUBMITTED;
+                    row.terms = TermColumns::new(&revised.terms, event.sequence)?;
+                }
+                ProposalEvent::Withdrawn(_) => row.status = status::WITHDRAWN,
+            }
+            row.last_sequence = event.sql_sequence;
+            row.version = event.version;
+            row.updated_at = event.envelope.time;
+        }
+        Ok(Some(row))
+    }
+}
+
+/// The change a group of only `screened` and `withdrawn` events makes to an existing row.
+struct Patch<'a> {
+    proposal_id: Uuid,
+    /// Every event of the group sets it; the last one wins.
+    status: &'static str,
+    rules_version: Option<&'a str>,
+    screening: Option<serde_json::Value>,
+    first: &'a Decoded,
+    last: &'a Decoded,
+}
+
+impl<'a> Patch<'a> {
+    /// The patch, if every event of the group is a `screened` or a `withdrawn`. Exhaustive: a new
+    /// event type fails to compile here.
+    fn fold(events: &[&'a Decoded]) -> Result<Option<Self>, ProjectionError> {
+        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+            return Ok(None);
+        };
+        let mut patch = Patch {
+            proposal_id: first.envelope.event.proposal_id(),
+            status: status::WITHDRAWN,
+            rules_version: None,
+            screening: None,
+            first,
+            last,
+        };
+        for event in events {
+            match &event.envelope.event {
+                ProposalEvent::Screened(screened) => {
+                    patch.status = screened_status(screened);
+                    patch.rules_version = Some(&screened.rules_version);
+                    patch.screening = Some(screening_json(event, screened)?);
+                }
+                ProposalEvent::Withdrawn(_) => patch.status = status::WITHDRAWN,
+                ProposalEvent::Submitted(_) | ProposalEvent::Revised(_) => return Ok(None),
+            }
+        }
+        Ok(Some(patch))
+    }
+}
+
+/// The status a screening leaves.
+fn screened_status(screened: &Screened) -> &'static str {
+    if screened.passed {
+        status::IN_REVIEW
+    } else {
+        status::SCREENING_FAILED
+    }
+}
+
+/// `proposals.screening`: the rule results as published.
+fn screening_json(
+    event: &Decoded,
+    screened: &Screened,
+) -> Result<serde_json::Value, ProjectionError> {
+    serde_json::to_value(&screened.results).map_err(|e| ProjectionError::Undecodable {
+        sequence: event.sequence,
+        subject: event.envelope.subject.clone(),
+        reason: e.to_string(),
+    })
+}
+
+/// Inserts the new rows in one statement; returns the proposals actually inserted.
+async fn insert_new(
+    conn: &mut PgConnection,
+    rows: &[(NewRow<'_>, &[&Decoded])],
+) -> Result<BTreeSet<Uuid>, ProjectionError> {
+    if rows.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let n = rows.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut alliances = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(n);
+    let mut titles = Vec::with_capacity(n);
+    let mut summaries = Vec::with_capacity(n);
+    let mut project_types = Vec::with_capacity(n);
+    let mut applicant_names = Vec::with_capacity(n);
+    let mut applicant_kinds = Vec::with_capacity(n);
+    let mut applicant_districts = Vec::with_capacity(n);
+    let mut focus_areas = Vec::with_capacity(n);
+    let mut districts = Vec::with_capacity(n);
+    let mut starts: Vec<NaiveDate> = Vec::with_capacity(n);
+    let mut durations = Vec::with_capacity(n);
+    let mut costs = Vec::with_capacity(n);
+    let mut rates = Vec::with_capacity(n);
+    let mut rules_versions = Vec::with_capacity(n);
+    let mut screenings = Vec::with_capacity(n);
+    let mut created = Vec::with_capacity(n);
+    let mut last_sequences = Vec::with_capacity(n);
+    let mut versions = Vec::with_capacity(n);
+    let mut submitted_at = Vec::with_capacity(n);
+    let mut updated_at = Vec::with_capacity(n);
+    for (row, _) in rows {
+        let terms = row.terms.terms;
+        ids.push(row.proposal_id);
+        alliances.push(row.submitted.alliance_id.as_str());
+        statuses.push(row.status);
+        titles.push(terms.title.as_str());
+        summaries.push(terms.summary.as_str());
+        project_types.push(terms.project_type.as_str());
+        applicant_names.push(row.submitted.applicant.name.as_str());
+        applicant_kinds.push(row.submitted.applicant.kind.as_str());
+        applicant_districts.push(row.submitted.applicant.district.as_str());
+        focus_areas.push(serde_json::json!(terms.focus_areas));
+        districts.push(serde_json::json!(terms.districts));
+        starts.push(terms.planned_start);
+        durations.push(row.terms.duration_months);
+        costs.push(terms.eligible_cost_cents.0);
+        rates.push(row.terms.requested_rate_bp);
+        rules_versions.push(row.rules_version);
+        screenings.push(row.screening.as_ref());
+        created.push(row.created_sequence);
+        last_sequences.push(row.last_sequence);
+        versions.push(row.version);
+        submitted_at.push(row.submitted_at);
+        updated_at.push(row.updated_at);
+    }
+    let inserted: Vec<Uuid> = sqlx::query_scalar(
+        "INSERT INTO proposals (proposal_id, alliance_id, status, title, summary, project_type, \
+             applicant_name, applicant_kind, applicant_district, focus_areas, districts, \
+             planned_start, duration_months, eligible_cost_cents, requested_rate_bp, \
+             rules_version, screening, created_sequence, last_sequence, version, submitted_at, \
+             updated_at) \
+         SELECT u.proposal_id, u.alliance_id, u.status, u.title, u.summary, u.project_type, \
+             u.applicant_name, u.applicant_kind, u.applicant_district, \
+             ARRAY(SELECT e FROM jsonb_array_elements_text(u.focus_areas) WITH ORDINALITY \
+                   AS t(e, i) ORDER BY i), \
+             ARRAY(SELECT e FROM jsonb_array_elements_text(u.districts) WITH ORDINALITY \
+                   AS t(e, i) ORDER BY i), \
+             u.planned_start, u.duration_months, u.eligible_cost_cents, u.requested_rate_bp, \
+             u.rules_version, u.screening, u.created_sequence, u.last_sequence, u.version, \
+             u.submitted_at, u.updated_at \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                     $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::jsonb[], $12::date[], \
+                     $13::integer[], $14::bigint[], $15::integer[], $16::text[], $17::jsonb[], \
+                     $18::bigint[], $19::bigint[], $20::bigint[], $21::timestamptz[], \
+                     $22::timestamptz[]) \
+             AS u(proposal_id, alliance_id, status, title, summary, project_type, applicant_name, \
+                  applicant_kind, applicant_district, focus_areas, districts, planned_start, \
+                  duration_months, eligible_cost_cents, requested_rate_bp, rules_version, \
+                  screening, created_sequence, last_sequence, version, submitted_at, updated_at) \
+         ON CONFLICT DO NOTHING RETURNING proposal_id",
+    )
+    .bind(ids)
+    .bind(alliances)
+    .bind(statuses)
+    .bind(titles)
+    .bind(summaries)
+    .bind(project_types)
+    .bind(applicant_names)
+    .bind(applicant_kinds)
+    .bind(applicant_districts)
+    .bind(focus_areas)
+    .bind(districts)
+    .bind(starts)
+    .bind(durations)
+    .bind(costs)
+    .bind(rates)
+    .bind(rules_versions)
+    .bind(screenings)
+    .bind(created)
+    .bind(last_sequences)
+    .bind(versions)
+    .bind(submitted_at)
+    .bind(updated_at)
+    .fetch_all(conn)
+    .await?;
+    Ok(inserted.into_iter().collect())
+}
+
+/// Applies the patches in one statement, each only to a row older than its last event; a patch
+/// whose proposal has no row is [`ProjectionError::Orphan`].
+async fn apply_patches(
+    conn: &mut PgConnection,
+    patches: &[Patch<'_>],
+) -> Result<(), ProjectionError> {
+    if patches.is_empty() {
+        return Ok(());
+    }
+    let n = patches.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(n);
+    let mut rules_versions = Vec::with_capacity(n);
+    let mut screenings = Vec::with_capacity(n);
+    let mut last_sequences = Vec::with_capacity(n);
+    let mut versions = Vec::with_capacity(n);
+    let mut times = Vec::with_capacity(n);
+    for patch in patches {
+        ids.push(patch.proposal_id);
+        statuses.push(patch.status);
+        rules_versions.push(patch.rules_version);
+        screenings.push(patch.screening.as_ref());
+        last_sequences.push(patch.last.sql_sequence);
+        versions.push(patch.last.version);
+        times.push(patch.last.envelope.time);
+    }
+    let updated: BTreeSet<Uuid> = sqlx::query_scalar(
+        "UPDATE proposals p SET status = u.status, \
+             rules_version = COALESCE(u.rules_version, p.rules_version), \
+             screening = COALESCE(u.screening, p.screening), \
+             last_sequence = u.last_sequence, version = u.version, updated_at = u.updated_at \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[], $6::bigint[], \
+                     $7::timestamptz[]) \
+             AS u(proposal_id, status, rules_version, screening, last_sequence, version, updated_at) \
+         WHERE p.proposal_id = u.proposal_id AND p.last_sequence < u.last_sequence \
+         RETURNING p.proposal_id",
+    )
+    .bind(&ids)
+    .bind(statuses)
+    .bind(rules_versions)
+    .bind(screenings)
+    .bind(last_sequences)
+    .bind(versions)
+    .bind(times)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    if updated.len() == patches.len() {
+        return Ok(());
+    }
+    let existing: BTreeSet<Uuid> =
+        sqlx::query_scalar("SELECT proposal_id FROM proposals WHERE proposal_id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(conn)
+            .await?
+            .into_iter()
+            .collect();
+    match patches.iter().find(|p| !existing.contains(&p.proposal_id)) {
+        Some(orphan) => Err(ProjectionError::Orphan {
+            sequence: orphan.first.sequence,
+            event_type: orphan.first.envelope.event_type(),
+            proposal_id: orphan.proposal_id,
+        }),
+        None => Ok(()), // the rest are replays
     }
 }
 

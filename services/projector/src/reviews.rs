@@ -18,11 +18,24 @@
 //!
 //! Every row carries the stream sequence of the last event applied and each update only applies to
 //! an older row, so even without the checkpoint an event applied twice changes nothing.
+//!
+//! A batch's review events are written in a fixed number of statements, whatever its size: the
+//! events of each proposal are folded in memory into one [`ReviewPatch`] (the last value of each
+//! column set), and all patches go in by one `INSERT .. ON CONFLICT DO NOTHING` (new reviews) and
+//! one `UPDATE .. FROM UNNEST` (existing reviews older than the proposal's last event of the
+//! batch). The stream is applied as a contiguous prefix, so whatever a row already holds of the
+//! batch is exactly what the patch sets again. Recusals are inserted and their partners' votes
+//! deleted first; then, per partner not recused in the batch, only its last vote is written. The
+//! rows are those that applying the events one by one gives. Alliance events are rare and go one
+//! by one.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 use buendel_contract::alliance::{AllianceEvent, PartnerJoined, PartnerLeft, Registered};
 use buendel_contract::namespace::StreamKind;
@@ -123,12 +136,15 @@ impl Projection for ReviewsProjection {
         .await?;
         for message in &decoded {
             match message {
-                Message::Review(event) => apply_review(conn, event).await?,
                 Message::Alliance(event) => apply_alliance(conn, event).await?,
-                Message::Skipped => {}
+                Message::Review(_) | Message::Skipped => {}
             }
         }
-        Ok(())
+        let batch = ReviewBatch::fold(&reviews)?;
+        insert_reviews(conn, &batch.reviews).await?;
+        update_reviews(conn, &batch.reviews).await?;
+        insert_recusals(conn, &batch.recusals).await?;
+        upsert_votes(conn, &batch.votes).await
     }
 }
 
@@ -159,27 +175,59 @@ fn route(sequence: u64, subject: &str, payload: &[u8]) -> Result<Message, Projec
     ))
 }
 
-/// A review event's effect on the review tables. Exhaustive: a new event type fails to compile here.
-async fn apply_review(
-    conn: &mut PgConnection,
-    event: &Decoded<ReviewEvent>,
-) -> Result<(), ProjectionError> {
-    let patch = match &event.envelope.event {
-        ReviewEvent::Opened(opened) => open(event, opened)?,
-        ReviewEvent::ConflictDeclared(declared) => {
-            recuse(conn, event, declared).await?;
-            ReviewPatch::default()
+/// What a batch's review events do, folded per proposal and per partner.
+#[derive(Default)]
+struct ReviewBatch<'a> {
+    /// Per proposal: the columns its events set, and its last event.
+    reviews: Vec<(ReviewPatch, &'a Decoded<ReviewEvent>)>,
+    /// The first declaration per proposal and partner, in stream order.
+    recusals: Vec<(&'a ConflictDeclared, &'a Decoded<ReviewEvent>)>,
+    /// The last vote per proposal and partner, for partners not recused in this batch.
+    votes: Vec<(&'a VoteRecorded, &'a Decoded<ReviewEvent>)>,
+}
+
+impl<'a> ReviewBatch<'a> {
+    /// Folds the review events of a batch, in stream order.
+    fn fold(events: &[&'a Decoded<ReviewEvent>]) -> Result<Self, ProjectionError> {
+        let mut patches: BTreeMap<Uuid, (ReviewPatch, &'a Decoded<ReviewEvent>)> = BTreeMap::new();
+        let mut recused: BTreeSet<(Uuid, &'a str)> = BTreeSet::new();
+        let mut recusals = Vec::new();
+        let mut votes: BTreeMap<(Uuid, &'a str), (&'a VoteRecorded, &'a Decoded<ReviewEvent>)> =
+            BTreeMap::new();
+        for event in events {
+            let patch = match &event.envelope.event {
+                ReviewEvent::Opened(opened) => open(event, opened)?,
+                ReviewEvent::ConflictDeclared(declared) => {
+                    if recused.insert((declared.proposal_id, declared.partner_id.as_str())) {
+                        recusals.push((declared, *event));
+                    }
+                    ReviewPatch::default()
+                }
+                ReviewEvent::VoteRecorded(vote) => {
+                    votes.insert((vote.proposal_id, vote.partner_id.as_str()), (vote, *event));
+                    ReviewPatch::default()
+                }
+                ReviewEvent::StatementIssued(statement) => state(event, statement)?,
+                ReviewEvent::GrantDecided(grant) => decide_grant(event, grant)?,
+                ReviewEvent::GrantRefused(refusal) => refuse(event, refusal)?,
+                ReviewEvent::Closed(closed) => close(event, closed),
+            };
+            let proposal_id = event.envelope.event.proposal_id();
+            let (earlier, _) = patches
+                .remove(&proposal_id)
+                .unwrap_or_else(|| (ReviewPatch::default(), event));
+            patches.insert(proposal_id, (patch.after(earlier), event));
         }
-        ReviewEvent::VoteRecorded(vote) => {
-            record_vote(conn, event, vote).await?;
-            ReviewPatch::default()
-        }
-        ReviewEvent::StatementIssued(statement) => state(event, statement)?,
-        ReviewEvent::GrantDecided(grant) => decide_grant(event, grant)?,
-        ReviewEvent::GrantRefused(refusal) => refuse(event, refusal)?,
-        ReviewEvent::Closed(closed) => close(event, closed),
-    };
-    upsert_review(conn, event, &patch).await
+        Ok(Self {
+            reviews: patches.into_values().collect(),
+            recusals,
+            votes: votes
+                .into_iter()
+                .filter(|(pair, _)| !recused.contains(pair))
+                .map(|(_, vote)| vote)
+                .collect(),
+        })
+    }
 }
 
 /// The columns of `proposal_reviews` one event sets; `None` leaves a column as it is.
@@ -201,6 +249,30 @@ struct ReviewPatch {
     refusal: Option<serde_json::Value>,
     closed_reason: Option<String>,
     closed_at: Option<DateTime<Utc>>,
+}
+
+impl ReviewPatch {
+    /// This patch applied after `earlier`: columns this one sets win, the others keep `earlier`'s.
+    fn after(self, earlier: ReviewPatch) -> ReviewPatch {
+        ReviewPatch {
+            status: self.status.or(earlier.status),
+            alliance_id: self.alliance_id.or(earlier.alliance_id),
+            roster: self.roster.or(earlier.roster),
+            quorum: self.quorum.or(earlier.quorum),
+            region: self.region.or(earlier.region),
+            rules_version: self.rules_version.or(earlier.rules_version),
+            opened_at: self.opened_at.or(earlier.opened_at),
+            tally: self.tally.or(earlier.tally),
+            quorum_met: self.quorum_met.or(earlier.quorum_met),
+            verdict: self.verdict.or(earlier.verdict),
+            conditions: self.conditions.or(earlier.conditions),
+            statement_issued_at: self.statement_issued_at.or(earlier.statement_issued_at),
+            grant_terms: self.grant_terms.or(earlier.grant_terms),
+            refusal: self.refusal.or(earlier.refusal),
+            closed_reason: self.closed_reason.or(earlier.closed_reason),
+            closed_at: self.closed_at.or(earlier.closed_at),
+        }
+    }
 }
 
 fn open(event: &Decoded<ReviewEvent>, opened: &Opened) -> Result<ReviewPatch, ProjectionError> {
@@ -329,116 +401,256 @@ fn to_json<T: Serialize>(
     })
 }
 
-/// Creates the review row or applies `patch` to it, if the row is older than the event. Every review
-/// event goes through here, so `last_sequence`, `version` and `updated_at` follow the last one.
-async fn upsert_review(
+/// The columns of a batch's review patches, as arrays for `UNNEST`.
+#[derive(Default)]
+struct ReviewColumns<'a> {
+    proposal_ids: Vec<Uuid>,
+    statuses: Vec<Option<&'static str>>,
+    alliance_ids: Vec<Option<&'a str>>,
+    rosters: Vec<Option<&'a serde_json::Value>>,
+    quorums: Vec<Option<&'a serde_json::Value>>,
+    regions: Vec<Option<&'static str>>,
+    rules_versions: Vec<Option<&'a str>>,
+    opened_at: Vec<Option<DateTime<Utc>>>,
+    tallies: Vec<Option<&'a serde_json::Value>>,
+    quorum_met: Vec<Option<bool>>,
+    verdicts: Vec<Option<&'static str>>,
+    conditions: Vec<Option<&'a serde_json::Value>>,
+    statement_issued_at: Vec<Option<DateTime<Utc>>>,
+    grant_terms: Vec<Option<&'a serde_json::Value>>,
+    refusals: Vec<Option<&'a serde_json::Value>>,
+    closed_reasons: Vec<Option<&'a str>>,
+    closed_at: Vec<Option<DateTime<Utc>>>,
+    last_sequences: Vec<i64>,
+    versions: Vec<i64>,
+    updated_at: Vec<DateTime<Utc>>,
+}
+
+impl<'a> ReviewColumns<'a> {
+    fn of(reviews: &'a [(ReviewPatch, &Decoded<ReviewEvent>)]) -> Self {
+        let mut c = ReviewColumns::default();
+        for (patch, last) in reviews {
+            c.proposal_ids.push(last.envelope.event.proposal_id());
+            c.statuses.push(patch.status);
+            c.alliance_ids.push(patch.alliance_id.as_deref());
+            c.rosters.push(patch.roster.as_ref());
+            c.quorums.push(patch.quorum.as_ref());
+            c.regions.push(patch.region);
+            c.rules_versions.push(patch.rules_version.as_deref());
+            c.opened_at.push(patch.opened_at);
+            c.tallies.push(patch.tally.as_ref());
+            c.quorum_met.push(patch.quorum_met);
+            c.verdicts.push(patch.verdict);
+            c.conditions.push(patch.conditions.as_ref());
+            c.statement_issued_at.push(patch.statement_issued_at);
+            c.grant_terms.push(patch.grant_terms.as_ref());
+            c.refusals.push(patch.refusal.as_ref());
+            c.closed_reasons.push(patch.closed_reason.as_deref());
+            c.closed_at.push(patch.closed_at);
+            c.last_sequences.push(last.sql_sequence);
+            c.versions.push(last.version);
+            c.updated_at.push(last.envelope.time);
+        }
+        c
+    }
+
+    /// Binds the twenty arrays as `$1..$20`, in the order of [`REVIEW_UNNEST`].
+    fn bind<'q>(
+        self,
+        query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>
+    where
+        'a: 'q,
+    {
+        query
+            .bind(self.proposal_ids)
+            .bind(self.statuses)
+            .bind(self.alliance_ids)
+            .bind(self.rosters)
+            .bind(self.quorums)
+            .bind(self.regions)
+            .bind(self.rules_versions)
+            .bind(self.opened_at)
+            .bind(self.tallies)
+            .bind(self.quorum_met)
+            .bind(self.verdicts)
+            .bind(self.conditions)
+            .bind(self.statement_issued_at)
+            .bind(self.grant_terms)
+            .bind(self.refusals)
+            .bind(self.closed_reasons)
+            .bind(self.closed_at)
+            .bind(self.last_sequences)
+            .bind(self.versions)
+            .bind(self.updated_at)
+    }
+}
+
+/// The patches as a table `u`, bound by [`ReviewColumns::bind`].
+const REVIEW_UNNEST: &str = "UNNEST($1::uuid[], $2::text[], $3::text[], $4::jsonb[], \
+        $5::jsonb[], $6::text[], $7::text[], $8::timestamptz[], $9::jsonb[], $10::boolean[], \
+        $11::text[], $12::jsonb[], $13::timestamptz[], $14::jsonb[], $15::jsonb[], $16::text[], \
+        $17::timestamptz[], $18::bigint[], $19::bigint[], $20::timestamptz[]) \
+    AS u(proposal_id, status, alliance_id, roster, quorum, region, rules_version, opened_at, \
+         tally, quorum_met, verdict, conditions, statement_issued_at, grant_terms, refusal, \
+         closed_reason, closed_at, last_sequence, version, updated_at)";
+
+/// Creates the review rows that do not exist yet, each with its patch (status `in_review` unless
+/// the patch sets one).
+async fn insert_reviews(
     conn: &mut PgConnection,
-    event: &Decoded<ReviewEvent>,
-    patch: &ReviewPatch,
+    reviews: &[(ReviewPatch, &Decoded<ReviewEvent>)],
 ) -> Result<(), ProjectionError> {
-    sqlx::query(
-        "INSERT INTO proposal_reviews AS r (proposal_id, review_status, alliance_id, review_roster, \
+    if reviews.is_empty() {
+        return Ok(());
+    }
+    let statement = format!(
+        "INSERT INTO proposal_reviews (proposal_id, review_status, alliance_id, review_roster, \
              quorum, region, rules_version, opened_at, tally, quorum_met, statement_verdict, \
              statement_conditions, statement_issued_at, grant_terms, refusal, closed_reason, \
              closed_at, last_sequence, version, updated_at) \
-         VALUES ($1, COALESCE($2::text, 'in_review'), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-                 $13, $14, $15, $16, $17, $18, $19, $20) \
-         ON CONFLICT (proposal_id) DO UPDATE SET \
-             review_status = COALESCE($2::text, r.review_status), \
-             alliance_id = COALESCE(EXCLUDED.alliance_id, r.alliance_id), \
-             review_roster = COALESCE(EXCLUDED.review_roster, r.review_roster), \
-             quorum = COALESCE(EXCLUDED.quorum, r.quorum), \
-             region = COALESCE(EXCLUDED.region, r.region), \
-             rules_version = COALESCE(EXCLUDED.rules_version, r.rules_version), \
-             opened_at = COALESCE(EXCLUDED.opened_at, r.opened_at), \
-             tally = COALESCE(EXCLUDED.tally, r.tally), \
-             quorum_met = COALESCE(EXCLUDED.quorum_met, r.quorum_met), \
-             statement_verdict = COALESCE(EXCLUDED.statement_verdict, r.statement_verdict), \
-             statement_conditions = COALESCE(EXCLUDED.statement_conditions, r.statement_conditions), \
-             statement_issued_at = COALESCE(EXCLUDED.statement_issued_at, r.statement_issued_at), \
-             grant_terms = COALESCE(EXCLUDED.grant_terms, r.grant_terms), \
-             refusal = COALESCE(EXCLUDED.refusal, r.refusal), \
-             closed_reason = COALESCE(EXCLUDED.closed_reason, r.closed_reason), \
-             closed_at = COALESCE(EXCLUDED.closed_at, r.closed_at), \
-             last_sequence = EXCLUDED.last_sequence, \
-             version = EXCLUDED.version, \
-             updated_at = EXCLUDED.updated_at \
-         WHERE r.last_sequence < EXCLUDED.last_sequence",
+         SELECT u.proposal_id, COALESCE(u.status, '{}'), u.alliance_id, u.roster, u.quorum, \
+             u.region, u.rules_version, u.opened_at, u.tally, u.quorum_met, u.verdict, \
+             u.conditions, u.statement_issued_at, u.grant_terms, u.refusal, u.closed_reason, \
+             u.closed_at, u.last_sequence, u.version, u.updated_at \
+         FROM {REVIEW_UNNEST} \
+         ON CONFLICT (proposal_id) DO NOTHING",
+        review_status::IN_REVIEW
+    );
+    ReviewColumns::of(reviews)
+        .bind(sqlx::query(&statement))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Applies each patch to its review row if the row is older than the patch's last event. Rows
+/// just inserted by [`insert_reviews`] hold that event already and are left alone.
+async fn update_reviews(
+    conn: &mut PgConnection,
+    reviews: &[(ReviewPatch, &Decoded<ReviewEvent>)],
+) -> Result<(), ProjectionError> {
+    if reviews.is_empty() {
+        return Ok(());
+    }
+    let statement = format!(
+        "UPDATE proposal_reviews r SET \
+             review_status = COALESCE(u.status, r.review_status), \
+             alliance_id = COALESCE(u.alliance_id, r.alliance_id), \
+             review_roster = COALESCE(u.roster, r.review_roster), \
+             quorum = COALESCE(u.quorum, r.quorum), \
+             region = COALESCE(u.region, r.region), \
+             rules_version = COALESCE(u.rules_version, r.rules_version), \
+             opened_at = COALESCE(u.opened_at, r.opened_at), \
+             tally = COALESCE(u.tally, r.tally), \
+             quorum_met = COALESCE(u.quorum_met, r.quorum_met), \
+             statement_verdict = COALESCE(u.verdict, r.statement_verdict), \
+             statement_conditions = COALESCE(u.conditions, r.statement_conditions), \
+             statement_issued_at = COALESCE(u.statement_issued_at, r.statement_issued_at), \
+             grant_terms = COALESCE(u.grant_terms, r.grant_terms), \
+             refusal = COALESCE(u.refusal, r.refusal), \
+             closed_reason = COALESCE(u.closed_reason, r.closed_reason), \
+             closed_at = COALESCE(u.closed_at, r.closed_at), \
+             last_sequence = u.last_sequence, \
+             version = u.version, \
+             updated_at = u.updated_at \
+         FROM {REVIEW_UNNEST} \
+         WHERE r.proposal_id = u.proposal_id AND r.last_sequence < u.last_sequence"
+    );
+    ReviewColumns::of(reviews)
+        .bind(sqlx::query(&statement))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records the recusals (the first declaration of a partner stays) and drops those partners'
+/// current votes: a recused partner's vote no longer counts, whenever it was cast.
+async fn insert_recusals(
+    conn: &mut PgConnection,
+    recusals: &[(&ConflictDeclared, &Decoded<ReviewEvent>)],
+) -> Result<(), ProjectionError> {
+    if recusals.is_empty() {
+        return Ok(());
+    }
+    let n = recusals.len();
+    let mut proposal_ids = Vec::with_capacity(n);
+    let mut partner_ids = Vec::with_capacity(n);
+    let mut reasons = Vec::with_capacity(n);
+    let mut declared_at = Vec::with_capacity(n);
+    let mut sequences = Vec::with_capacity(n);
+    for (declared, event) in recusals {
+        proposal_ids.push(declared.proposal_id);
+        partner_ids.push(declared.partner_id.as_str());
+        reasons.push(declared.reason.as_str());
+        declared_at.push(event.envelope.time);
+        sequences.push(event.sql_sequence);
+    }
+    sqlx::query(
+        "INSERT INTO review_recusals (proposal_id, partner_id, reason, declared_at, sequence) \
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[]) \
+         ON CONFLICT DO NOTHING",
     )
-    .bind(event.envelope.event.proposal_id())
-    .bind(patch.status)
-    .bind(patch.alliance_id.as_deref())
-    .bind(patch.roster.as_ref())
-    .bind(patch.quorum.as_ref())
-    .bind(patch.region)
-    .bind(patch.rules_version.as_deref())
-    .bind(patch.opened_at)
-    .bind(patch.tally.as_ref())
-    .bind(patch.quorum_met)
-    .bind(patch.verdict)
-    .bind(patch.conditions.as_ref())
-    .bind(patch.statement_issued_at)
-    .bind(patch.grant_terms.as_ref())
-    .bind(patch.refusal.as_ref())
-    .bind(patch.closed_reason.as_deref())
-    .bind(patch.closed_at)
-    .bind(event.sql_sequence)
-    .bind(event.version)
-    .bind(event.envelope.time)
+    .bind(&proposal_ids)
+    .bind(&partner_ids)
+    .bind(reasons)
+    .bind(declared_at)
+    .bind(sequences)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "DELETE FROM review_votes v USING UNNEST($1::uuid[], $2::text[]) AS u(proposal_id, partner_id) \
+         WHERE v.proposal_id = u.proposal_id AND v.partner_id = u.partner_id",
+    )
+    .bind(proposal_ids)
+    .bind(partner_ids)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Records the recusal and drops the partner's current vote: a recused partner's vote no longer
-/// counts, whenever it was cast.
-async fn recuse(
+/// Makes each vote its partner's current one, unless a later one is already there or the partner
+/// is recused (then its vote does not count, and a replay must not bring it back).
+async fn upsert_votes(
     conn: &mut PgConnection,
-    event: &Decoded<ReviewEvent>,
-    declared: &ConflictDeclared,
+    votes: &[(&VoteRecorded, &Decoded<ReviewEvent>)],
 ) -> Result<(), ProjectionError> {
-    sqlx::query(
-        "INSERT INTO review_recusals (proposal_id, partner_id, reason, declared_at, sequence) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-    )
-    .bind(declared.proposal_id)
-    .bind(&declared.partner_id)
-    .bind(&declared.reason)
-    .bind(event.envelope.time)
-    .bind(event.sql_sequence)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("DELETE FROM review_votes WHERE proposal_id = $1 AND partner_id = $2")
-        .bind(declared.proposal_id)
-        .bind(&declared.partner_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// Makes this the partner's current vote, unless a later one is already there or the partner is
-/// recused (then its vote does not count, and a replay must not bring it back).
-async fn record_vote(
-    conn: &mut PgConnection,
-    event: &Decoded<ReviewEvent>,
-    vote: &VoteRecorded,
-) -> Result<(), ProjectionError> {
+    if votes.is_empty() {
+        return Ok(());
+    }
+    let n = votes.len();
+    let mut proposal_ids = Vec::with_capacity(n);
+    let mut partner_ids = Vec::with_capacity(n);
+    let mut choices = Vec::with_capacity(n);
+    let mut comments = Vec::with_capacity(n);
+    let mut recorded_at = Vec::with_capacity(n);
+    let mut sequences = Vec::with_capacity(n);
+    for (vote, event) in votes {
+        proposal_ids.push(vote.proposal_id);
+        partner_ids.push(vote.partner_id.as_str());
+        choices.push(vote.vote.as_str());
+        comments.push(vote.comment.as_deref());
+        recorded_at.push(event.envelope.time);
+        sequences.push(event.sql_sequence);
+    }
     sqlx::query(
         "INSERT INTO review_votes AS v (proposal_id, partner_id, vote, comment, recorded_at, sequence) \
-         SELECT $1::uuid, $2::text, $3::text, $4::text, $5::timestamptz, $6::bigint \
-         WHERE NOT EXISTS (SELECT 1 FROM review_recusals \
-                           WHERE proposal_id = $1::uuid AND partner_id = $2::text) \
+         SELECT u.proposal_id, u.partner_id, u.vote, u.comment, u.recorded_at, u.sequence \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], \
+                     $6::bigint[]) AS u(proposal_id, partner_id, vote, comment, recorded_at, sequence) \
+         WHERE NOT EXISTS (SELECT 1 FROM review_recusals rr \
+                           WHERE rr.proposal_id = u.proposal_id AND rr.partner_id = u.partner_id) \
          ON CONFLICT (proposal_id, partner_id) DO UPDATE SET \
              vote = EXCLUDED.vote, comment = EXCLUDED.comment, \
              recorded_at = EXCLUDED.recorded_at, sequence = EXCLUDED.sequence \
          WHERE v.sequence < EXCLUDED.sequence",
     )
-    .bind(vote.proposal_id)
-    .bind(&vote.partner_id)
-    .bind(vote.vote.as_str())
-    .bind(vote.comment.as_deref())
-    .bind(event.envelope.time)
-    .bind(event.sql_sequence)
+    .bind(proposal_ids)
+    .bind(partner_ids)
+    .bind(choices)
+    .bind(comments)
+    .bind(recorded_at)
+    .bind(sequences)
     .execute(conn)
     .await?;
     Ok(())

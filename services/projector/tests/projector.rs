@@ -571,3 +571,100 @@ async fn the_runner_projects_a_stream_and_a_rebuild_replays_it_to_the_same_rows(
     store.delete_streams().await.expect("cleanup streams");
     db.drop_database().await;
 }
+
+/// A mixed PROPOSALS history: each proposal submitted and screened, some failing, revised and
+/// screened again, withdrawn, one with a second `submitted`; emitted round-robin, so a proposal's
+/// events are spread over several batches.
+fn mixed_history(stream: &mut Stream, proposals: usize) -> Vec<Stored> {
+    let lives: Vec<Vec<ProposalEvent>> = (0..proposals)
+        .map(|k| {
+            let id = Uuid::new_v4();
+            let mut life = vec![submitted(id), screened(id, k % 3 != 0)];
+            if k % 3 == 0 {
+                life.extend([revised(id), screened(id, true)]);
+            }
+            if k % 4 == 1 {
+                life.push(withdrawn(id));
+            }
+            if k == 5 {
+                life.push(submitted(id));
+                life.push(screened(id, false));
+            }
+            life
+        })
+        .collect();
+    let longest = lives.iter().map(Vec::len).max().unwrap_or(0);
+    let mut events = Vec::new();
+    for step in 0..longest {
+        for life in &lives {
+            if let Some(event) = life.get(step) {
+                events.push(stream.event(event.clone()));
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn batches_of_any_size_give_the_rows_of_applying_the_events_one_by_one() {
+    let mut stream = Stream::new();
+    let events = mixed_history(&mut stream, 24);
+    let mut snapshots = Vec::new();
+    for size in [1, 5, 17, events.len()] {
+        let db = TestDb::new().await;
+        for batch in events.chunks(size) {
+            apply_batch(&db.pool, &ProposalsProjection, batch)
+                .await
+                .expect("projected");
+        }
+        snapshots.push((size, snapshot(&db.pool).await));
+        db.drop_database().await;
+    }
+    // A prefix already applied without moving the checkpoint, then everything again from 1.
+    let db = TestDb::new().await;
+    let mut tx = db.pool.begin().await.expect("begin");
+    ProposalsProjection
+        .apply_many(&mut tx, &events[..events.len() / 2])
+        .await
+        .expect("prefix applied");
+    tx.commit().await.expect("commit");
+    for batch in events.chunks(7) {
+        apply_batch(&db.pool, &ProposalsProjection, batch)
+            .await
+            .expect("projected");
+    }
+    snapshots.push((0, snapshot(&db.pool).await));
+    db.drop_database().await;
+
+    let (_, one_by_one) = &snapshots[0];
+    assert_eq!(one_by_one.len(), 24 + events.len());
+    for (size, rows) in &snapshots[1..] {
+        assert_eq!(rows, one_by_one, "batches of {size}");
+    }
+}
+
+#[tokio::test]
+async fn a_screening_of_a_proposal_never_submitted_is_an_orphan_and_commits_nothing() {
+    let db = TestDb::new().await;
+    let known = Uuid::new_v4();
+    let unknown = Uuid::new_v4();
+    let mut stream = Stream::new();
+    let events = [
+        stream.event(submitted(known)),
+        stream.event(screened(known, true)),
+        stream.event(screened(unknown, true)),
+    ];
+
+    let result = apply_batch(&db.pool, &ProposalsProjection, &events).await;
+
+    match result {
+        Err(ProjectionError::Orphan {
+            sequence,
+            proposal_id,
+            ..
+        }) => assert_eq!((sequence, proposal_id), (3, unknown)),
+        other => panic!("expected an orphan, got {other:?}"),
+    }
+    assert!(snapshot(&db.pool).await.is_empty());
+    db.drop_database().await;
+}

@@ -673,3 +673,93 @@ async fn the_runner_projects_reviews_and_a_rebuild_replays_them_to_the_same_rows
     store.delete_streams().await.expect("cleanup streams");
     db.drop_database().await;
 }
+
+/// A mixed REVIEWS history: alliances registered and changed, reviews with changed votes, votes
+/// before and after a recusal, statements, grants and closings; emitted round-robin, so a
+/// review's events are spread over several batches.
+fn mixed_reviews(reviews: &mut Stream, proposals: usize) -> Vec<Stored> {
+    let lives: Vec<Vec<ReviewEvent>> = (0..proposals)
+        .map(|k| {
+            let id = Uuid::new_v4();
+            let mut life = vec![
+                opened(id),
+                vote(id, "dgb", VoteChoice::No),
+                vote(id, "lk-harburg", VoteChoice::Yes),
+                vote(id, "dgb", VoteChoice::Yes),
+            ];
+            if k % 2 == 0 {
+                life.extend([
+                    recusal(id, "hwk"),
+                    vote(id, "hwk", VoteChoice::Yes),
+                    recusal(id, "dgb"),
+                ]);
+            }
+            life.push(statement(id));
+            if k % 3 == 0 {
+                life.push(grant(id));
+            }
+            if k % 3 == 1 {
+                life.push(ReviewEvent::Closed(buendel_contract::review::Closed {
+                    proposal_id: id,
+                    reason: "withdrawn".into(),
+                }));
+            }
+            life
+        })
+        .collect();
+    let mut events = vec![reviews.alliance(registered("non"))];
+    let longest = lives.iter().map(Vec::len).max().unwrap_or(0);
+    for step in 0..longest {
+        if step == 2 {
+            events.push(
+                reviews.alliance(AllianceEvent::PartnerJoined(PartnerJoined {
+                    alliance_id: "non".into(),
+                    partner: partner("hwk"),
+                })),
+            );
+        }
+        for life in &lives {
+            if let Some(event) = life.get(step) {
+                events.push(reviews.review(event.clone()));
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn review_batches_of_any_size_give_the_rows_of_applying_the_events_one_by_one() {
+    let mut reviews = Stream::new("review");
+    let events = mixed_reviews(&mut reviews, 12);
+    let mut snapshots = Vec::new();
+    for size in [1, 4, 13, events.len()] {
+        let db = TestDb::new().await;
+        for batch in events.chunks(size) {
+            apply_batch(&db.pool, &ReviewsProjection, batch)
+                .await
+                .expect("projected");
+        }
+        snapshots.push((size, snapshot(&db.pool).await));
+        db.drop_database().await;
+    }
+    // A prefix already applied without moving the checkpoint, then everything again from 1.
+    let db = TestDb::new().await;
+    let mut tx = db.pool.begin().await.expect("begin");
+    ReviewsProjection
+        .apply_many(&mut tx, &events[..events.len() / 2])
+        .await
+        .expect("prefix applied");
+    tx.commit().await.expect("commit");
+    for batch in events.chunks(7) {
+        apply_batch(&db.pool, &ReviewsProjection, batch)
+            .await
+            .expect("projected");
+    }
+    snapshots.push((0, snapshot(&db.pool).await));
+    db.drop_database().await;
+
+    let (_, one_by_one) = &snapshots[0];
+    for (size, rows) in &snapshots[1..] {
+        assert_eq!(rows, one_by_one, "batches of {size}");
+    }
+}

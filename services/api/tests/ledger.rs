@@ -1,0 +1,706 @@
+//! The fund endpoints, the `money` of a proposal and the statuses the ledger decides, against a
+//! real Postgres filled the way production fills it: ledger events decided by the real Fund
+//! aggregate (`buendel_ledger::domain`), sealed into the hash chain, encoded as stored and applied
+//! by the projector's `apply_batch`. Each test creates its own database and drops it at the end.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use chrono::{NaiveDate, TimeZone as _, Utc};
+use http_body_util::BodyExt as _;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tower::ServiceExt as _;
+use uuid::Uuid;
+
+use buendel_api::{app, AppState};
+use buendel_contract::ledger::{seal, LedgerEvent, ReleaseReason, GENESIS_HASH};
+use buendel_contract::proposal::{
+    Applicant, ProjectType, ProposalEvent, Screened, Submitted, Terms, Withdrawn,
+};
+use buendel_contract::reference::{Partner, RegionCategory};
+use buendel_contract::review::{
+    GrantDecided, GrantRefused, Opened, QuorumRule, ReviewEvent, StatementIssued, Tally, Verdict,
+};
+use buendel_contract::{Aggregate as _, BasisPoints, Cents, Envelope, EventKind, Meta, Namespace};
+use buendel_ledger::domain::{Command, Fund};
+use buendel_projector::{apply_batch, LedgerProjection, ProposalsProjection, ReviewsProjection};
+use buendel_runtime::db::{self, PoolLimits};
+use buendel_runtime::store::Stored;
+
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+const FUND: &str = "non-2021-2027";
+
+/// A fresh namespace with its own migrated database, and the three streams' events so far.
+struct TestDb {
+    ns: Namespace,
+    pool: PgPool,
+    proposals: Stream,
+    reviews: Stream,
+    ledger: Ledger,
+}
+
+impl TestDb {
+    async fn new() -> Self {
+        let short = Uuid::new_v4().simple().to_string();
+        let ns = Namespace::new(format!("t{}", &short[..16])).expect("valid namespace");
+        let pool = db::connect_and_migrate(POSTGRES, &ns, PoolLimits::default())
+            .await
+            .expect("Postgres at 127.0.0.1:5432");
+        Self {
+            ns,
+            pool,
+            proposals: Stream::default(),
+            reviews: Stream::default(),
+            ledger: Ledger::new(),
+        }
+    }
+
+    fn app(&self) -> Router {
+        app(AppState::new(self.pool.clone()))
+    }
+
+    /// Appends PROPOSALS events and projects them.
+    async fn proposal(&mut self, events: impl IntoIterator<Item = ProposalEvent>) {
+        let batch: Vec<Stored> = events
+            .into_iter()
+            .map(|event| {
+                let id = event.proposal_id().to_string();
+                self.proposals.event("proposal", &id, event)
+            })
+            .collect();
+        apply_batch(&self.pool, &ProposalsProjection, &batch)
+            .await
+            .expect("PROPOSALS projected");
+    }
+
+    /// Appends REVIEWS events and projects them.
+    async fn review(&mut self, events: impl IntoIterator<Item = ReviewEvent>) {
+        let batch: Vec<Stored> = events
+            .into_iter()
+            .map(|event| {
+                let id = event.proposal_id().to_string();
+                self.reviews.event("review", &id, event)
+            })
+            .collect();
+        apply_batch(&self.pool, &ReviewsProjection, &batch)
+            .await
+            .expect("REVIEWS projected");
+    }
+
+    /// Decides ledger commands with the real aggregate and projects their events.
+    async fn ledger(&mut self, commands: impl IntoIterator<Item = Command>) {
+        let batch: Vec<Stored> = commands
+            .into_iter()
+            .flat_map(|command| self.ledger.run(command))
+            .collect();
+        apply_batch(&self.pool, &LedgerProjection, &batch)
+            .await
+            .expect("LEDGER projected");
+    }
+
+    async fn drop_database(self) {
+        self.pool.close().await;
+        let options = db::options(POSTGRES, &self.ns).expect("options");
+        db::drop_database(&options).await.expect("drop database");
+    }
+}
+
+/// Encodes the events of one stream as the services store them.
+#[derive(Default)]
+struct Stream {
+    next_sequence: u64,
+    versions: HashMap<String, u64>,
+}
+
+impl Stream {
+    fn event<E: EventKind>(&mut self, prefix: &str, aggregate: &str, event: E) -> Stored {
+        let version = self.versions.entry(aggregate.to_owned()).or_insert(0);
+        *version += 1;
+        self.next_sequence += 1;
+        let sequence = self.next_sequence;
+        let envelope = Envelope::new(Uuid::new_v4(), aggregate, *version, event, &meta(sequence));
+        Stored {
+            sequence,
+            subject: format!("t.{prefix}.{aggregate}"),
+            payload: serde_json::to_vec(&envelope).expect("json").into(),
+        }
+    }
+}
+
+fn meta(sequence: u64) -> Meta {
+    Meta {
+        source: "/buendel/test".into(),
+        time: Utc
+            .with_ymd_and_hms(2026, 4, 1, 9, 0, 0)
+            .single()
+            .expect("time")
+            + chrono::Duration::seconds(i64::try_from(sequence).expect("small")),
+        correlation_id: None,
+        causation_id: Some(format!("cause-{sequence}")),
+        actor: "operator:test".into(),
+    }
+}
+
+/// One fund's history, decided by the real Fund aggregate and sealed into the hash chain.
+struct Ledger {
+    fund: Fund,
+    last_hash: String,
+    events: Vec<Envelope<LedgerEvent>>,
+}
+
+impl Ledger {
+    fn new() -> Self {
+        Self {
+            fund: Fund::default(),
+            last_hash: GENESIS_HASH.to_owned(),
+            events: Vec::new(),
+        }
+    }
+
+    fn run(&mut self, command: Command) -> Vec<Stored> {
+        let events = self
+            .fund
+            .decide(&command)
+            .unwrap_or_else(|e| panic!("{} was refused: {e}", command.name()));
+        let mut stored = Vec::new();
+        for event in events {
+            self.fund = self.fund.clone().apply(&event);
+            let sequence = u64::try_from(self.events.len()).expect("small") + 1;
+            let mut envelope = Envelope::new(
+                Uuid::new_v4(),
+                FUND,
+                self.fund.entries(),
+                event,
+                &meta(sequence),
+            );
+            seal(&mut envelope, &self.last_hash).expect("seal");
+            self.last_hash = envelope.hash.clone().expect("sealed");
+            stored.push(Stored {
+                sequence,
+                subject: format!("t.ledger.{FUND}"),
+                payload: serde_json::to_vec(&envelope).expect("json").into(),
+            });
+            self.events.push(envelope);
+        }
+        stored
+    }
+
+    /// The aggregate after the events with a value date on or before `date`.
+    fn as_of(&self, date: NaiveDate) -> Fund {
+        self.events
+            .iter()
+            .filter(|e| e.event.value_date() <= date)
+            .fold(Fund::default(), |fund, e| fund.apply(&e.event))
+    }
+
+    fn postings(&self) -> usize {
+        self.events.iter().map(|e| e.event.postings().len()).sum()
+    }
+}
+
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+}
+
+fn allocate(esf: i64, land: i64) -> Command {
+    Command::AllocateBudget {
+        fund_id: FUND.into(),
+        esf: Cents(esf),
+        land: Cents(land),
+        commit_deadline: day(2027, 12, 31),
+        today: day(2025, 1, 2),
+    }
+}
+
+fn reserve(proposal: Uuid, esf: i64, land: i64, today: NaiveDate) -> Command {
+    Command::Reserve {
+        proposal_id: proposal,
+        esf: Cents(esf),
+        land: Cents(land),
+        today,
+    }
+}
+
+fn commit(proposal: Uuid, esf: i64, land: i64, today: NaiveDate) -> Command {
+    Command::Commit {
+        proposal_id: proposal,
+        esf: Cents(esf),
+        land: Cents(land),
+        today,
+    }
+}
+
+fn disburse(proposal: Uuid, reference: &str, esf: i64, land: i64, on: NaiveDate) -> Command {
+    Command::RecordDisbursement {
+        proposal_id: proposal,
+        payment_reference: reference.into(),
+        esf: Cents(esf),
+        land: Cents(land),
+        value_date: on,
+        today: on,
+    }
+}
+
+fn close(proposal: Uuid, today: NaiveDate) -> Command {
+    Command::CloseProject {
+        proposal_id: proposal,
+        today,
+    }
+}
+
+fn release(proposal: Uuid, reason: ReleaseReason, today: NaiveDate) -> Command {
+    Command::ReleaseReservation {
+        proposal_id: proposal,
+        reason,
+        today,
+    }
+}
+
+/// allocate → reserve → commit → two disbursements → close → recovery → repayment.
+fn full_path(project: Uuid) -> Vec<Command> {
+    vec![
+        allocate(200_571_429, 33_428_571),
+        reserve(project, 18_000_000, 3_000_000, day(2025, 2, 1)),
+        commit(project, 17_000_000, 3_000_000, day(2025, 3, 1)),
+        disburse(project, "NB-1", 1_500_000, 250_000, day(2025, 4, 15)),
+        disburse(project, "NB-2", 10_000_000, 2_000_000, day(2025, 9, 30)),
+        close(project, day(2026, 1, 15)),
+        Command::AssessRecovery {
+            proposal_id: project,
+            esf: Cents(300_000),
+            land: Cents(50_000),
+            reason: "final report audited".into(),
+            today: day(2026, 3, 1),
+        },
+        Command::RecordRepayment {
+            proposal_id: project,
+            esf: Cents(200_000),
+            land: Cents(50_000),
+            value_date: day(2026, 4, 1),
+            today: day(2026, 4, 1),
+        },
+    ]
+}
+
+fn submitted(proposal_id: Uuid) -> ProposalEvent {
+    ProposalEvent::Submitted(Submitted {
+        proposal_id,
+        alliance_id: "non".into(),
+        applicant: Applicant {
+            name: "Bildungswerk e.V.".into(),
+            kind: "verein".into(),
+            district: "Harburg".into(),
+        },
+        terms: Terms {
+            title: "Pflege lernen".into(),
+            summary: "Weiterbildung".into(),
+            project_type: ProjectType::Training,
+            focus_areas: vec!["good_work".into()],
+            districts: vec!["Harburg".into()],
+            planned_start: day(2026, 9, 1),
+            duration_months: 24,
+            eligible_cost_cents: Cents(10_000_000),
+            requested_rate_bp: BasisPoints(7_000),
+        },
+    })
+}
+
+fn screened(proposal_id: Uuid) -> ProposalEvent {
+    ProposalEvent::Screened(Screened {
+        proposal_id,
+        passed: true,
+        rules_version: "esf-plus-2021-2027.1".into(),
+        results: vec![],
+    })
+}
+
+fn opened(proposal_id: Uuid) -> ReviewEvent {
+    ReviewEvent::Opened(Opened {
+        proposal_id,
+        alliance_id: "non".into(),
+        partners: ["lk-harburg", "dgb"]
+            .map(|id| Partner {
+                id: id.into(),
+                name: format!("Partner {id}"),
+            })
+            .to_vec(),
+        quorum: QuorumRule::default(),
+        region: RegionCategory::Transition,
+        eligible_cost_cents: Cents(10_000_000),
+        requested_rate_bp: BasisPoints(7_000),
+        rules_version: "esf-plus-2021-2027.1".into(),
+        max_total_rate_bp: BasisPoints(7_000),
+        max_esf_rate_bp: BasisPoints(6_000),
+        eligible_from: day(2021, 1, 1),
+        eligible_until: day(2029, 12, 31),
+    })
+}
+
+fn positive(proposal_id: Uuid) -> ReviewEvent {
+    ReviewEvent::StatementIssued(StatementIssued {
+        proposal_id,
+        verdict: Verdict::Positive,
+        conditions: vec![],
+        tally: Tally {
+            yes: 2,
+            no: 0,
+            abstain: 0,
+            recused: 0,
+            eligible: 2,
+        },
+        quorum_met: true,
+    })
+}
+
+fn grant(proposal_id: Uuid, esf: i64, land: i64) -> ReviewEvent {
+    ReviewEvent::GrantDecided(GrantDecided {
+        proposal_id,
+        bank_reference: "NB-2026-0042".into(),
+        eligible_cost_cents: Cents(10_000_000),
+        total_rate_bp: BasisPoints(7_000),
+        esf_rate_bp: BasisPoints(6_000),
+        esf_cents: Cents(esf),
+        land_cents: Cents(land),
+        period_from: day(2026, 9, 1),
+        period_to: day(2028, 8, 31),
+        amendment: None,
+    })
+}
+
+fn refusal(proposal_id: Uuid) -> ReviewEvent {
+    ReviewEvent::GrantRefused(GrantRefused {
+        proposal_id,
+        bank_reference: "NB-2026-0043".into(),
+        reason: "budget line exhausted".into(),
+    })
+}
+
+async fn get(app: &Router, uri: &str) -> (StatusCode, String, Option<String>, String) {
+    let request = Request::get(uri).body(Body::empty()).expect("request");
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().expect("ascii").to_owned())
+    };
+    let content_type = header("content-type").unwrap_or_default();
+    let next_cursor = header("x-next-cursor");
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let body = String::from_utf8(body.to_vec()).expect("utf-8");
+    (status, content_type, next_cursor, body)
+}
+
+async fn get_json(app: &Router, uri: &str) -> (StatusCode, Value) {
+    let (status, _, _, body) = get(app, uri).await;
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{uri}: {e}: {body}")),
+    )
+}
+
+/// The fund's figures as the aggregate computes them, in the API's shape.
+fn figures(fund: &Fund) -> Value {
+    let balances = fund.balances();
+    json!({
+        "esf_plus": balances.esf_plus,
+        "land": balances.land,
+        "total": balances.total,
+        "trial_balance_zero": balances.trial_balance_zero,
+    })
+}
+
+fn figures_of(body: &Value) -> Value {
+    json!({
+        "esf_plus": body["esf_plus"],
+        "land": body["land"],
+        "total": body["total"],
+        "trial_balance_zero": body["trial_balance_zero"],
+    })
+}
+
+#[tokio::test]
+async fn a_funds_figures_equal_the_aggregates_to_the_cent_now_and_as_of_a_middle_date() {
+    let mut db = TestDb::new().await;
+    let project = Uuid::new_v4();
+    for command in full_path(project) {
+        db.ledger([command]).await;
+    }
+    let app = db.app();
+
+    let (status, now) = get_json(&app, &format!("/v1/funds/{FUND}")).await;
+    let (_, middle) = get_json(&app, &format!("/v1/funds/{FUND}?as_of=2025-06-30")).await;
+    let (_, before) = get_json(&app, &format!("/v1/funds/{FUND}?as_of=2024-12-31")).await;
+    let (_, list) = get_json(&app, "/v1/funds").await;
+
+    assert_eq!(status, StatusCode::OK, "{now}");
+    assert_eq!(figures_of(&now), figures(&db.ledger.fund));
+    assert_eq!(
+        (
+            &now["esf_plus"]["allocated"],
+            &now["total"]["disbursed"],
+            &now["total"]["recovered"],
+            &now["total"]["repaid"],
+        ),
+        (
+            &json!(200_571_429),
+            &json!(13_750_000),
+            &json!(350_000),
+            &json!(250_000)
+        ),
+        "{now}"
+    );
+    assert_eq!(now["trial_balance_cents"], 0);
+    assert_eq!(now["trial_balance_zero"], true);
+    assert_eq!(now["commit_deadline"], "2027-12-31");
+    assert_eq!(now["alliance_id"], "non");
+    assert_eq!(now["entries"], 8);
+    assert_eq!(now["last_hash"], json!(db.ledger.last_hash));
+    assert_eq!(now["as_of"], Value::Null);
+
+    let at_middle = db.ledger.as_of(day(2025, 6, 30));
+    assert_eq!(figures_of(&middle), figures(&at_middle));
+    assert_eq!(middle["as_of"], "2025-06-30");
+    assert_eq!(
+        middle["entries"], 4,
+        "allocation, reservation, commitment, first tranche"
+    );
+    assert_eq!(middle["last_hash"], json!(db.ledger.events[3].hash));
+    assert_eq!(middle["total"]["disbursed"], 1_750_000);
+    assert_eq!(middle["trial_balance_cents"], 0);
+
+    assert_eq!(before["entries"], 0);
+    assert_eq!(before["last_hash"], Value::Null);
+    assert_eq!(before["total"]["allocated"], 0);
+
+    let items = list["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["fund_id"], FUND);
+    assert_eq!(figures_of(&items[0]), figures(&db.ledger.fund));
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn a_bad_date_fund_id_or_format_is_a_400_and_an_unknown_fund_a_404() {
+    let mut db = TestDb::new().await;
+    db.ledger([allocate(1_000, 100)]).await;
+    let app = db.app();
+
+    for (uri, code) in [
+        (
+            format!("/v1/funds/{FUND}?as_of=2025-13-01"),
+            "invalid_query",
+        ),
+        (format!("/v1/funds/{FUND}?as_of=yesterday"), "invalid_query"),
+        (format!("/v1/funds/{FUND}?when=2025-01-01"), "invalid_query"),
+        (
+            format!("/v1/funds/{FUND}/entries?format=xml"),
+            "invalid_query",
+        ),
+        (format!("/v1/funds/{FUND}/entries?limit=0"), "invalid_query"),
+        ("/v1/funds/not%20a%20fund".to_owned(), "invalid_id"),
+        ("/v1/funds/NON-2021-2027/entries".to_owned(), "invalid_id"),
+    ] {
+        let (status, body) = get_json(&app, &uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert_eq!(body["error"]["code"], code, "{uri}");
+    }
+    for uri in ["/v1/funds/son-2021-2027", "/v1/funds/son-2021-2027/entries"] {
+        let (status, body) = get_json(&app, uri).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        assert_eq!(body["error"]["code"], "not_found");
+    }
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn the_journal_is_paginated_with_postings_and_hashes_and_exports_one_csv_line_per_posting() {
+    let mut db = TestDb::new().await;
+    db.ledger(full_path(Uuid::new_v4())).await;
+    let app = db.app();
+
+    let mut entries = Vec::new();
+    let mut uri = format!("/v1/funds/{FUND}/entries?limit=3");
+    loop {
+        let (status, page) = get_json(&app, &uri).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        entries.extend(page["items"].as_array().expect("items").iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(cursor) => uri = format!("/v1/funds/{FUND}/entries?limit=3&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let (status, content_type, next, csv) =
+        get(&app, &format!("/v1/funds/{FUND}/entries?format=csv")).await;
+    let (_, _, cut_next, cut) = get(
+        &app,
+        &format!("/v1/funds/{FUND}/entries?format=csv&limit=2"),
+    )
+    .await;
+
+    assert_eq!(entries.len(), db.ledger.events.len());
+    for (entry, stored) in entries.iter().zip(&db.ledger.events) {
+        assert_eq!(entry["hash"], json!(stored.hash));
+        assert_eq!(entry["prevhash"], json!(stored.prevhash));
+        assert_eq!(entry["type"], stored.event.event_type());
+        let postings = entry["postings"].as_array().expect("postings");
+        assert_eq!(postings.len(), stored.event.postings().len());
+        assert_eq!(
+            entry["data"]["postings"].as_array().expect("data").len(),
+            postings.len()
+        );
+    }
+    assert_eq!(entries[0]["prevhash"], GENESIS_HASH);
+    assert_eq!(entries[1]["postings"][0]["debit"]["kind"], "reserved");
+    assert!(entries[1]["postings"][0]["amount_cents"].is_i64());
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "text/csv; charset=utf-8");
+    assert_eq!(next, None);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "sequence,event_id,event_type,value_date,proposal_id,source,debit,credit,amount_cents,prevhash,hash"
+    );
+    assert_eq!(lines.len(), 1 + db.ledger.postings());
+    assert!(lines[1..].iter().all(|l| l.split(',').count() == 11));
+    let sum: i64 = lines[1..]
+        .iter()
+        .filter(|l| l.contains(",available,budget,"))
+        .map(|l| {
+            l.split(',')
+                .nth(8)
+                .expect("amount")
+                .parse::<i64>()
+                .expect("int")
+        })
+        .sum();
+    assert_eq!(
+        sum,
+        200_571_429 + 33_428_571,
+        "the allocation's two postings"
+    );
+    let first_two: usize = db.ledger.events[..2]
+        .iter()
+        .map(|e| e.event.postings().len())
+        .sum();
+    assert_eq!(cut.lines().count(), 1 + first_two);
+    assert_eq!(cut_next.as_deref(), Some("2"));
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn after_a_positive_statement_the_ledger_decides_the_status_and_the_money_is_shown() {
+    let mut db = TestDb::new().await;
+    let [waitlisted, reserved, granted, closed, refused, withdrawn] =
+        [(); 6].map(|()| Uuid::new_v4());
+    let all = [waitlisted, reserved, granted, closed, refused, withdrawn];
+    db.proposal(all.iter().flat_map(|id| [submitted(*id), screened(*id)]))
+        .await;
+    db.review(all.iter().flat_map(|id| [opened(*id), positive(*id)]))
+        .await;
+    db.ledger([
+        allocate(10_000_000, 2_000_000),
+        reserve(reserved, 3_000_000, 500_000, day(2025, 2, 1)),
+        reserve(granted, 3_000_000, 500_000, day(2025, 2, 1)),
+        reserve(closed, 3_000_000, 500_000, day(2025, 2, 1)),
+        reserve(refused, 500_000, 100_000, day(2025, 2, 1)),
+        reserve(withdrawn, 400_000, 100_000, day(2025, 2, 1)),
+        reserve(waitlisted, 8_000_000, 1_000_000, day(2025, 2, 2)),
+    ])
+    .await;
+    let app = db.app();
+    let (_, before_grant) = get_json(&app, &format!("/v1/proposals/{granted}")).await;
+
+    db.review([
+        grant(granted, 3_000_000, 500_000),
+        grant(closed, 3_000_000, 500_000),
+        refusal(refused),
+    ])
+    .await;
+    db.proposal([ProposalEvent::Withdrawn(Withdrawn {
+        proposal_id: withdrawn,
+        reason: "funded elsewhere".into(),
+    })])
+    .await;
+    db.ledger([
+        commit(granted, 3_000_000, 500_000, day(2025, 3, 1)),
+        commit(closed, 3_000_000, 500_000, day(2025, 3, 1)),
+        disburse(closed, "NB-1", 1_000_000, 200_000, day(2025, 4, 1)),
+        close(closed, day(2025, 5, 1)),
+        release(refused, ReleaseReason::Refused, day(2025, 5, 2)),
+        release(withdrawn, ReleaseReason::Withdrawn, day(2025, 5, 2)),
+    ])
+    .await;
+
+    let mut statuses = Vec::new();
+    for id in all {
+        let (status, body) = get_json(&app, &format!("/v1/proposals/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        statuses.push(body["status"].as_str().expect("status").to_owned());
+    }
+    let (_, granted_body) = get_json(&app, &format!("/v1/proposals/{granted}")).await;
+    let (_, closed_body) = get_json(&app, &format!("/v1/proposals/{closed}")).await;
+    let (_, waiting_body) = get_json(&app, &format!("/v1/proposals/{waitlisted}")).await;
+    let (_, funds_reserved) = get_json(&app, "/v1/proposals?status=funds_reserved").await;
+
+    assert_eq!(before_grant["status"], "funds_reserved");
+    assert_eq!(
+        statuses,
+        [
+            "waitlisted",
+            "funds_reserved",
+            "granted",
+            "closed",
+            "refused",
+            "withdrawn"
+        ]
+    );
+    let money = &granted_body["money"];
+    assert_eq!(money["fund_id"], FUND);
+    assert_eq!(money["status"], "committed");
+    let expected = db.ledger.fund.project_money(granted).expect("known");
+    assert_eq!(money["esf_plus"], json!(expected.esf_plus));
+    assert_eq!(money["land"], json!(expected.land));
+    assert_eq!(money["total"], json!(expected.total));
+    assert_eq!(money["esf_plus"]["committed"], 3_000_000);
+    let closed_money = db.ledger.fund.project_money(closed).expect("known");
+    assert_eq!(
+        closed_body["money"]["esf_plus"],
+        json!(closed_money.esf_plus)
+    );
+    assert_eq!(closed_body["money"]["total"]["disbursed"], 1_200_000);
+    assert_eq!(closed_body["money"]["total"]["unpaid"], 0);
+    assert_eq!(waiting_body["money"]["status"], "waitlisted");
+    assert_eq!(
+        waiting_body["money"]["requested"],
+        json!({"esf_cents": 8_000_000, "land_cents": 1_000_000})
+    );
+    assert_eq!(waiting_body["money"]["total"]["reserved"], 0);
+    let ledger_events = closed_body["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|e| e["stream"] == "LEDGER")
+        .count();
+    assert_eq!(ledger_events, 4, "reserved, committed, disbursed, released");
+    let listed: Vec<&str> = funds_reserved["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| p["proposal_id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(listed, [reserved.to_string()]);
+    let (_, fund) = get_json(&app, &format!("/v1/funds/{FUND}")).await;
+    assert_eq!(figures_of(&fund), figures(&db.ledger.fund));
+    db.drop_database().await;
+}
