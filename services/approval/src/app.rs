@@ -21,6 +21,7 @@
 //! apart by `type`; a proposal id is a UUID, so the subjects never collide.
 
 use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
@@ -139,6 +140,37 @@ pub struct Approval {
     alliances: Repository<Alliance>,
     /// The program rules an alliance may name, by version; the last is the one in force.
     rules: Vec<ProgramRules>,
+    /// The terms of recently submitted or revised proposals, as seen on PROPOSALS, so opening a
+    /// review does not read the proposal back; bounded, and a miss reads it from the stream.
+    terms: std::sync::Mutex<TermsCache>,
+}
+
+/// Terms by proposal: the stream sequence they were seen at, the alliance and the terms.
+#[derive(Default)]
+struct TermsCache {
+    entries: HashMap<Uuid, (u64, String, Terms)>,
+    order: VecDeque<Uuid>,
+}
+
+/// How many proposals' terms the approval service keeps in memory at most.
+pub const TERMS_CACHE_MAX: usize = 10_000;
+
+impl TermsCache {
+    fn remember(&mut self, proposal_id: Uuid, sequence: u64, alliance_id: String, terms: Terms) {
+        if self
+            .entries
+            .insert(proposal_id, (sequence, alliance_id, terms))
+            .is_none()
+        {
+            self.order.push_back(proposal_id);
+        }
+        while self.entries.len() > TERMS_CACHE_MAX {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            self.entries.remove(&oldest);
+        }
+    }
 }
 
 impl Approval {
@@ -149,6 +181,7 @@ impl Approval {
             reviews: Repository::new(store.clone(), StreamKind::Reviews, source.clone()),
             alliances: Repository::new(store, StreamKind::Reviews, source),
             rules: vec![ProgramRules::esf_plus_2021_2027()],
+            terms: std::sync::Mutex::new(TermsCache::default()),
         }
     }
 
@@ -274,7 +307,27 @@ impl Approval {
             .or_else(|| Some(proposal_id.to_string()));
         let meta = self.meta(SERVICE, correlation);
         match &envelope.event {
-            ProposalEvent::Submitted(_) | ProposalEvent::Revised(_) => Ok(()),
+            ProposalEvent::Submitted(submitted) => {
+                if let Ok(mut cache) = self.terms.lock() {
+                    let alliance = submitted.alliance_id.clone();
+                    cache.remember(proposal_id, sequence, alliance, submitted.terms.clone());
+                }
+                Ok(())
+            }
+            ProposalEvent::Revised(revised) => {
+                if let Ok(mut cache) = self.terms.lock() {
+                    let alliance = cache.entries.get(&proposal_id).map(|(_, a, _)| a.clone());
+                    match alliance {
+                        Some(alliance) => {
+                            cache.remember(proposal_id, sequence, alliance, revised.terms.clone())
+                        }
+                        None => {
+                            cache.entries.remove(&proposal_id);
+                        }
+                    }
+                }
+                Ok(())
+            }
             ProposalEvent::Screened(screened) if !screened.passed => Ok(()),
             ProposalEvent::Screened(_) => self.open(proposal_id, &cause, &meta, sequence).await,
             ProposalEvent::Withdrawn(withdrawn) => {
@@ -308,7 +361,7 @@ impl Approval {
         }
         let alliance = self
             .alliances
-            .reload(&alliance::subject_id(&alliance_id))
+            .load_fresh(&alliance::subject_id(&alliance_id))
             .await?;
         let version = alliance
             .state
@@ -378,6 +431,16 @@ impl Approval {
         proposal_id: Uuid,
         until: u64,
     ) -> Result<(String, Terms), HandleError> {
+        let cached = self.terms.lock().ok().and_then(|cache| {
+            cache
+                .entries
+                .get(&proposal_id)
+                .filter(|(seen_at, _, _)| *seen_at < until)
+                .map(|(_, alliance, terms)| (alliance.clone(), terms.clone()))
+        });
+        if let Some(hit) = cached {
+            return Ok(hit);
+        }
         let subject = self
             .store()
             .namespace()

@@ -187,6 +187,13 @@ impl<A: Aggregate> Repository<A> {
         self.reload(id).await
     }
 
+    /// Loads an aggregate and makes sure it is current: a cached copy is refreshed with whatever was
+    /// appended since (one request when nothing was).
+    pub async fn load_fresh(&self, id: &str) -> Result<Arc<Loaded<A>>, StoreError> {
+        let loaded = self.load(id).await?;
+        self.refresh(id, &loaded).await
+    }
+
     /// Loads an aggregate from the store, bypassing the cache.
     pub async fn reload(&self, id: &str) -> Result<Arc<Loaded<A>>, StoreError> {
         self.refresh(id, &Arc::new(Loaded::default())).await
