@@ -3,6 +3,7 @@
 //! Every test starts its own system in a fresh namespace (its own streams, subjects, consumers and
 //! database) with [`helpers::spawn_app`], so tests run in parallel and leave nothing behind.
 
+mod audit;
 mod demo;
 mod helpers;
 mod intake;

@@ -249,6 +249,12 @@ pub enum Command {
         /// JSON file with the CloudEvent (`-` for standard input).
         file: PathBuf,
     },
+    /// Verify the funding ledger from its first event (online or from an export), or export it.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Measure throughput, latency, projection and memory against this machine's own limits.
     Bench {
         /// The workload.
@@ -312,6 +318,20 @@ pub struct CommandArgs {
     /// Who asks.
     #[arg(long, default_value = "operator")]
     pub actor: String,
+}
+
+/// `buendel audit …`
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditAction {
+    /// Replay LEDGER from sequence 1 (or `--file`), re-check every hash, entry and invariant,
+    /// compare with the projections, print balances; exit 1 naming the first bad event.
+    Verify(buendel::audit::VerifyArgs),
+    /// Write what an auditor takes home: ledger.jsonl, manifest.json, postings.csv.
+    Export {
+        /// The directory to write into.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// `buendel projections …`
@@ -491,6 +511,12 @@ impl Cli {
                 ledger(&settings, "record_repayment", common, data).await
             }
             Command::Publish { file } => buendel::commands::publish(&settings, &file).await,
+            Command::Audit {
+                action: AuditAction::Verify(args),
+            } => buendel::audit::verify(&settings, args).await,
+            Command::Audit {
+                action: AuditAction::Export { out },
+            } => buendel::audit::export(&settings, &out).await,
             Command::Bench { args, json } => {
                 buendel::bench::run(settings, args, json).await?;
                 Ok(ExitCode::SUCCESS)

@@ -2,10 +2,12 @@
 //! tests and the benchmark.
 //!
 //! - [`system`]: start every service in one process (or one alone) on one namespace.
+//! - [`audit`]: `buendel audit verify|export`.
 //! - [`bench`]: `buendel bench`, the workload measured against the machine's own limits.
 //! - [`commands`]: NATS request/reply for operator commands.
 //! - [`demo`]: the demo data, published through the intake like any other publisher.
 
+pub mod audit;
 pub mod bench;
 pub mod commands;
 pub mod demo;
