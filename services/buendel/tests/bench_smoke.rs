@@ -47,6 +47,11 @@ fn a_small_bench_run_completes_and_its_invariants_hold() {
         "the workload sends only valid commands"
     );
     assert_eq!(figures["commands_unanswered"], 0);
+    assert_eq!(
+        figures["audit_ok"], true,
+        "the ledger the workload built verifies"
+    );
+    assert!(figures["audit_events"].as_u64().is_some_and(|n| n > 0));
     for ratio in ["commands", "intake", "projection_catchup", "audit_online"] {
         assert!(report["ratios"][ratio].is_u64(), "ratio {ratio} missing");
     }

@@ -76,10 +76,14 @@ pub struct Figures {
     pub projection_events: u64,
     /// Rebuild speed, events per second.
     pub projection_catchup_per_s: u64,
-    /// `audit verify` online, ledger events per second (0 until the auditor exists).
+    /// Ledger events the auditor replayed.
+    pub audit_events: u64,
+    /// `audit verify` online (replay from JetStream, no projection comparison), events per second.
     pub audit_online_per_s: u64,
-    /// `audit verify --file`, ledger events per second (0 until the auditor exists).
+    /// `audit verify --file` over an export, events per second.
     pub audit_offline_per_s: u64,
+    /// Whether both verifications found the ledger whole.
+    pub audit_ok: bool,
     /// Peak resident memory of each service process (VmHWM), KiB.
     pub peak_rss_kib: BTreeMap<String, u64>,
     /// Events per stream at the end.
@@ -395,6 +399,8 @@ async fn run_in(
     figures.projection_catchup_per_s =
         per_second(usize::try_from(total).unwrap_or(0), started.elapsed());
 
+    audit_phase(store, &mut figures).await?;
+
     for service in &services {
         figures
             .peak_rss_kib
@@ -648,4 +654,29 @@ async fn committed_projects(pool: &PgPool, store: &EventStore) -> anyhow::Result
             land_cents,
         })
         .collect())
+}
+
+/// Replays the whole ledger as an auditor would: online from JetStream, then offline from an export.
+async fn audit_phase(store: &EventStore, figures: &mut Figures) -> anyhow::Result<()> {
+    eprintln!("bench: audit replay of the ledger, online and offline");
+    let options = buendel_audit::Options::default();
+    let started = Instant::now();
+    let online = buendel_audit::verify_online(store, None, &options, |_, _| {}).await?;
+    let online_time = started.elapsed();
+    let dir = std::env::temp_dir().join(format!("buendel-bench-{}", store.namespace()));
+    buendel_audit::export(store, &dir, |_, _| {}).await?;
+    let path = dir.join("ledger.jsonl");
+    let started = Instant::now();
+    let offline =
+        tokio::task::spawn_blocking(move || buendel_audit::verify_file(&path, &options, |_, _| {}))
+            .await??;
+    let offline_time = started.elapsed();
+    let _ = std::fs::remove_dir_all(&dir);
+    let events = usize::try_from(online.messages).unwrap_or(0);
+    figures.audit_events = online.messages;
+    figures.audit_online_per_s = per_second(events, online_time);
+    figures.audit_offline_per_s =
+        per_second(usize::try_from(offline.messages).unwrap_or(0), offline_time);
+    figures.audit_ok = online.ok && offline.ok;
+    Ok(())
 }
