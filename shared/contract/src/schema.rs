@@ -16,10 +16,22 @@ use crate::review;
 /// Every event type with the JSON Schema of its `data`, in a stable order.
 pub fn event_schemas() -> Vec<(&'static str, Value)> {
     vec![
-        (proposal::SUBMITTED_V1, schema_of::<proposal::Submitted>(proposal::SUBMITTED_V1)),
-        (proposal::SCREENED_V1, schema_of::<proposal::Screened>(proposal::SCREENED_V1)),
-        (proposal::REVISED_V1, schema_of::<proposal::Revised>(proposal::REVISED_V1)),
-        (proposal::WITHDRAWN_V1, schema_of::<proposal::Withdrawn>(proposal::WITHDRAWN_V1)),
+        (
+            proposal::SUBMITTED_V1,
+            schema_of::<proposal::Submitted>(proposal::SUBMITTED_V1),
+        ),
+        (
+            proposal::SCREENED_V1,
+            schema_of::<proposal::Screened>(proposal::SCREENED_V1),
+        ),
+        (
+            proposal::REVISED_V1,
+            schema_of::<proposal::Revised>(proposal::REVISED_V1),
+        ),
+        (
+            proposal::WITHDRAWN_V1,
+            schema_of::<proposal::Withdrawn>(proposal::WITHDRAWN_V1),
+        ),
         (
             review::OPENED_V1,
             schema_of::<review::Opened>(review::OPENED_V1),
@@ -113,7 +125,9 @@ fn schema_of<T: JsonSchema>(event_type: &str) -> Value {
         map.insert("title".into(), Value::String(event_type.to_owned()));
         map.insert(
             "description".into(),
-            Value::String(format!("The `data` of a CloudEvent of type `{event_type}`.")),
+            Value::String(format!(
+                "The `data` of a CloudEvent of type `{event_type}`."
+            )),
         );
     }
     schema
@@ -138,9 +152,18 @@ mod tests {
             if write {
                 std::fs::write(&path, &generated).expect("write schema");
             }
-            let committed = std::fs::read_to_string(&path)
-                .unwrap_or_else(|_| panic!("{} is missing; run with BUENDEL_WRITE_SCHEMAS=1", path.display()));
-            assert_eq!(committed, generated, "{} drifted from the Rust type", path.display());
+            let committed = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+                panic!(
+                    "{} is missing; run with BUENDEL_WRITE_SCHEMAS=1",
+                    path.display()
+                )
+            });
+            assert_eq!(
+                committed,
+                generated,
+                "{} drifted from the Rust type",
+                path.display()
+            );
         }
     }
 
@@ -156,10 +179,19 @@ mod tests {
             crate::ledger::LedgerEvent::all_types(),
         ];
         for event_type in all_types.into_iter().flatten() {
-            assert!(with_schema.contains(event_type), "{event_type} has no schema");
-            assert!(asyncapi.contains(event_type), "{event_type} is not in docs/asyncapi.yaml");
+            assert!(
+                with_schema.contains(event_type),
+                "{event_type} has no schema"
+            );
+            assert!(
+                asyncapi.contains(event_type),
+                "{event_type} is not in docs/asyncapi.yaml"
+            );
             let reference = format!("schemas/{event_type}.json");
-            assert!(asyncapi.contains(&reference), "asyncapi does not reference {reference}");
+            assert!(
+                asyncapi.contains(&reference),
+                "asyncapi does not reference {reference}"
+            );
         }
     }
 
