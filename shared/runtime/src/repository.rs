@@ -317,17 +317,20 @@ impl<A: Aggregate> Repository<A> {
                 .await
             {
                 Ok(sequences) => {
-                    let mut next = (*loaded).clone();
-                    let mut appended = Vec::with_capacity(sequences.len());
-                    for (envelope, sequence) in envelopes.iter().zip(sequences) {
-                        next.push(sequence, envelope);
-                        appended.push(AppendedEvent {
+                    let appended: Vec<AppendedEvent> = envelopes
+                        .iter()
+                        .zip(&sequences)
+                        .map(|(envelope, sequence)| AppendedEvent {
                             event_id: envelope.id,
                             event_type: envelope.event_type().to_owned(),
-                            sequence,
-                        });
-                    }
-                    self.remember(id, Arc::new(next));
+                            sequence: *sequence,
+                        })
+                        .collect();
+                    self.fold_in_place(id, loaded, |folded| {
+                        for (envelope, sequence) in envelopes.iter().zip(&sequences) {
+                            folded.push(*sequence, envelope);
+                        }
+                    });
                     return Ok(Outcome::Appended(appended));
                 }
                 Err(StoreError::Conflict { .. }) => {
@@ -382,6 +385,24 @@ impl<A: Aggregate> Repository<A> {
         id.hash(&mut hasher);
         let stripe = usize::try_from(hasher.finish() % LOCK_STRIPES as u64).unwrap_or(0);
         self.stripes[stripe].lock().await
+    }
+
+    /// Folds newly appended events into the cached aggregate in place. The cached copy is shared
+    /// only with this command (commands take turns), so `make_mut` copies nothing; a copy per append
+    /// would make a long aggregate (a fund with a year of bookings) quadratic.
+    fn fold_in_place(&self, id: &str, loaded: Arc<Loaded<A>>, fold: impl FnOnce(&mut Loaded<A>)) {
+        if let Ok(mut cache) = self.cache.lock() {
+            if let Some(slot) = cache.entries.get_mut(id) {
+                if Arc::ptr_eq(slot, &loaded) {
+                    drop(loaded);
+                    fold(Arc::make_mut(slot));
+                    return;
+                }
+            }
+        }
+        let mut next = loaded;
+        fold(Arc::make_mut(&mut next));
+        self.remember(id, next);
     }
 
     fn cached(&self, id: &str) -> Option<Arc<Loaded<A>>> {
