@@ -32,6 +32,40 @@ pub struct TestApp {
     pub client: async_nats::Client,
     /// The read-model pool.
     pub pool: sqlx::PgPool,
+    /// Set by [`TestApp::cleanup`]; otherwise (a failed test) `Drop` removes the namespace.
+    cleaned: bool,
+}
+
+impl Drop for TestApp {
+    /// A test that fails before `cleanup` still leaves nothing behind: its streams and database
+    /// are removed on a thread of its own (the test's runtime may be unwinding).
+    fn drop(&mut self) {
+        if self.cleaned {
+            return;
+        }
+        let settings = self.settings.clone();
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(client) =
+                    buendel_runtime::connect::nats(&settings.nats_url, "buendel-test-cleanup").await
+                {
+                    let _ = EventStore::new(client, settings.namespace.clone())
+                        .delete_streams()
+                        .await;
+                }
+                if let Ok(options) = db::options(&settings.database_url, &settings.namespace) {
+                    let _ = db::drop_database(&options).await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
 }
 
 /// A fresh, valid namespace.
@@ -65,6 +99,7 @@ pub async fn spawn_parts(ns: Namespace, parts: Parts) -> TestApp {
         pool: system.pool.clone(),
         system: Some(system),
         settings,
+        cleaned: false,
     }
 }
 
@@ -84,6 +119,7 @@ impl TestApp {
         let options =
             db::options(&self.settings.database_url, &self.settings.namespace).expect("options");
         db::drop_database(&options).await.expect("database dropped");
+        self.cleaned = true;
     }
 
     /// Publishes raw bytes to the intake with `Nats-Msg-Id` = `msg_id`.
