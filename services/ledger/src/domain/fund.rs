@@ -6,7 +6,7 @@
 //! event breaks a rule is noted and reported by [`Fund::check_invariants`], which is how the auditor
 //! re-checks a replayed ledger with the very same code.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -19,7 +19,7 @@ use buendel_contract::{Aggregate, EventKind};
 
 use super::command::Command;
 use super::error::LedgerError;
-use super::invariants::InvariantViolation;
+use super::invariants::{InvariantViolation, SourceTotals};
 
 /// Where a project stands in the fund.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -72,6 +72,11 @@ pub struct Fund {
     pub(super) book: AccountBook,
     pub(super) projects: BTreeMap<Uuid, Project>,
     pub(super) waitlist: VecDeque<Uuid>,
+    /// The ids on `waitlist`, kept with it so that membership is O(1) (never listed twice).
+    pub(super) waitlisted: HashSet<Uuid>,
+    /// Running sums of the balances per source and account kind, kept with `book` by
+    /// `check_event`, so that the fund-level invariants are checked in O(1) after every event.
+    pub(super) totals: [SourceTotals; 2],
     pub(super) payment_references: BTreeSet<String>,
     pub(super) entries: u64,
     pub(super) first_violation: Option<InvariantViolation>,
@@ -204,7 +209,21 @@ impl Fund {
     }
 
     fn remove_from_waitlist(&mut self, proposal_id: Uuid) {
-        self.waitlist.retain(|id| *id != proposal_id);
+        if !self.waitlisted.remove(&proposal_id) {
+            return;
+        }
+        // Served first come, first served: usually the head.
+        if self.waitlist.front() == Some(&proposal_id) {
+            self.waitlist.pop_front();
+        } else {
+            self.waitlist.retain(|id| *id != proposal_id);
+        }
+    }
+
+    fn add_to_waitlist(&mut self, proposal_id: Uuid) {
+        if self.waitlisted.insert(proposal_id) {
+            self.waitlist.push_back(proposal_id);
+        }
     }
 
     /// Notes an event whose project is not in one of the statuses it may follow.
@@ -287,13 +306,28 @@ impl Fund {
                 .map_or(value_date, |l| l.max(value_date)),
         );
         for posting in event.postings() {
-            if let Err(overflow) = self.book.post(posting) {
-                self.note(InvariantViolation::BalanceOverflow {
+            match self.book.post(posting) {
+                Ok(()) => {
+                    if posting.debit != posting.credit {
+                        let totals = &mut self.totals[source_index(posting.source)];
+                        totals.add(&posting.debit, i128::from(posting.amount_cents.0));
+                        totals.add(&posting.credit, -i128::from(posting.amount_cents.0));
+                    }
+                }
+                Err(overflow) => self.note(InvariantViolation::BalanceOverflow {
                     entry,
                     reason: overflow.to_string(),
-                });
+                }),
             }
         }
+    }
+}
+
+/// The index of a source in [`Fund::totals`]: the order of [`Source::ALL`].
+pub(super) fn source_index(source: Source) -> usize {
+    match source {
+        Source::EsfPlus => 0,
+        Source::Land => 1,
     }
 }
 
@@ -341,9 +375,7 @@ impl Aggregate for Fund {
             LedgerEvent::ReservationDeclined(e) => {
                 self.expect_status(event, e.proposal_id, &[None, Some(Released)]);
                 self.set_status(e.proposal_id, Waitlisted, Some(e.requested));
-                if !self.waitlist.contains(&e.proposal_id) {
-                    self.waitlist.push_back(e.proposal_id);
-                }
+                self.add_to_waitlist(e.proposal_id);
             }
             LedgerEvent::FundsCommitted(e) => {
                 self.expect_status(

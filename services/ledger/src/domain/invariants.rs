@@ -15,18 +15,104 @@
 //!   whole (allocated = available + reserved + committed + expired); balances agree with each
 //!   project's status; the waitlist holds exactly the waitlisted projects, once each.
 //!
-//! `check_invariants` is O(number of accounts): a fund has a few per project, so the auditor can
-//! call it after every event.
+//! `check_invariants` is O(number of accounts): a fund has a few per project, so calling it after
+//! every event makes a replay quadratic. [`Fund::check_after`] checks, after `apply(event)`, exactly
+//! what that event can have changed, in O(postings of the event · log accounts):
+//!
+//! - the event's noted violation (`first_violation`);
+//! - the sign of every account the event's postings touched, and the unknown-project rule for them
+//!   (no other balance changed; a project, once seen, is never forgotten);
+//! - the status rule of every project the event touched (its proposal, and the project of every
+//!   project account posted to): no other project's status or balances changed;
+//! - the trial balance and parts-sum-to-whole per source, from running sums of the balances per
+//!   account kind that `apply` keeps with the book (the same figures `AccountBook::fund_balances`
+//!   computes by scanning, narrowed the same way);
+//! - the waitlist rule for the event's proposal only: `apply` changes the waitlist and the status of
+//!   that proposal only, adds an id only when it is not listed (so nothing is listed twice) and
+//!   removes every copy of it; so if the waitlist held exactly the waitlisted projects before the
+//!   event, it does after it exactly when the event's proposal is listed iff it is waitlisted.
+//!
+//! So when `check_invariants` held before the event, `check_after(event)` fails exactly when
+//! `check_invariants` fails after it (a proptest compares them). The auditor calls `check_after`
+//! after every event and `check_invariants` once at the end of each fund.
 
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-use buendel_contract::ledger::{Account, Source};
+use buendel_contract::ledger::{Account, LedgerEvent, Source, SourceBalances};
 use buendel_contract::Cents;
 
-use super::fund::{Fund, ProjectStatus};
+use super::fund::{source_index, Fund, Project, ProjectStatus};
+
+/// Running sums of the balances of one source per account kind, wide enough never to overflow:
+/// what [`buendel_contract::ledger::AccountBook::trial_balance`] and `fund_balances` compute by
+/// scanning every account, kept up to date posting by posting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SourceTotals {
+    budget: i128,
+    available: i128,
+    reserved: i128,
+    committed: i128,
+    disbursed: i128,
+    receivable: i128,
+    repaid: i128,
+    expired: i128,
+}
+
+impl SourceTotals {
+    /// Adds `cents` to the sum of `account`'s kind.
+    pub(super) fn add(&mut self, account: &Account, cents: i128) {
+        let slot = match account {
+            Account::Budget => &mut self.budget,
+            Account::Available => &mut self.available,
+            Account::Reserved { .. } => &mut self.reserved,
+            Account::Committed { .. } => &mut self.committed,
+            Account::Disbursed { .. } => &mut self.disbursed,
+            Account::Receivable { .. } => &mut self.receivable,
+            Account::Repaid { .. } => &mut self.repaid,
+            Account::Expired => &mut self.expired,
+        };
+        *slot += cents;
+    }
+
+    /// The sum of all balances: `AccountBook::trial_balance`.
+    pub fn trial_balance(&self) -> i128 {
+        self.budget
+            + self.available
+            + self.reserved
+            + self.committed
+            + self.disbursed
+            + self.receivable
+            + self.repaid
+            + self.expired
+    }
+
+    /// The figures `parts_sum_to_whole` compares, narrowed to cents as `fund_balances` narrows
+    /// them.
+    pub fn fund_balances(&self) -> SourceBalances {
+        let recovered = self.receivable + self.repaid;
+        let disbursed = self.disbursed + recovered;
+        SourceBalances {
+            allocated: narrow(-self.budget),
+            available: narrow(self.available),
+            reserved: narrow(self.reserved),
+            committed: narrow(self.committed + disbursed),
+            unpaid: narrow(self.committed),
+            disbursed: narrow(disbursed),
+            recovered: narrow(recovered),
+            receivable: narrow(self.receivable),
+            repaid: narrow(self.repaid),
+            expired: narrow(self.expired),
+        }
+    }
+}
+
+/// Saturates at the bounds of `i64`, as the contract's figures do.
+fn narrow(wide: i128) -> Cents {
+    Cents(i64::try_from(wide).unwrap_or(if wide < 0 { i64::MIN } else { i64::MAX }))
+}
 
 /// A broken ledger invariant. `entry` is the 1-based position of the event in the fund (its
 /// aggregate version), where the violation is tied to one event.
@@ -195,26 +281,7 @@ impl Fund {
             return Err(violation.clone());
         }
         for (source, account, balance) in self.book.accounts() {
-            let wrong_sign = if account.is_credit_normal() {
-                balance.0 > 0
-            } else {
-                balance.0 < 0
-            };
-            if wrong_sign {
-                return Err(InvariantViolation::NegativeBalance {
-                    fund_source: source,
-                    account,
-                    balance,
-                });
-            }
-            if let Some(proposal_id) = account.proposal_id() {
-                if balance != Cents::ZERO && !self.projects.contains_key(&proposal_id) {
-                    return Err(InvariantViolation::UnknownProjectAccount {
-                        fund_source: source,
-                        account,
-                    });
-                }
-            }
+            self.check_account(source, account, balance)?;
         }
         for source in Source::ALL {
             let sum = self.book.trial_balance(source);
@@ -234,44 +301,152 @@ impl Fund {
         self.check_waitlist()
     }
 
+    /// Checks, after `apply(event)`, what `event` can have changed (see the module docs): when
+    /// [`Fund::check_invariants`] held before the event, this fails exactly when it fails after.
+    ///
+    /// O(postings of the event · log accounts), however long the fund's history.
+    pub fn check_after(&self, event: &LedgerEvent) -> Result<(), InvariantViolation> {
+        if let Some(violation) = &self.first_violation {
+            return Err(violation.clone());
+        }
+        let postings = event.postings();
+        for posting in postings {
+            for account in [posting.debit, posting.credit] {
+                let balance = self.book.balance(posting.source, &account);
+                self.check_account(posting.source, account, balance)?;
+            }
+        }
+        for source in Source::ALL {
+            let totals = &self.totals[source_index(source)];
+            let sum = totals.trial_balance();
+            if sum != 0 {
+                return Err(InvariantViolation::TrialBalance {
+                    fund_source: source,
+                    sum,
+                });
+            }
+            if !totals.fund_balances().parts_sum_to_whole() {
+                return Err(InvariantViolation::PartsNotWhole {
+                    fund_source: source,
+                });
+            }
+        }
+        // The projects touched: the event's, and those of the project accounts posted to
+        // (a handful; duplicates are checked once).
+        let mut touched: Vec<Uuid> = Vec::with_capacity(2);
+        let accounts = postings
+            .iter()
+            .flat_map(|posting| [posting.debit, posting.credit]);
+        for id in event
+            .proposal_id()
+            .into_iter()
+            .chain(accounts.filter_map(|account| account.proposal_id()))
+        {
+            if !touched.contains(&id) {
+                touched.push(id);
+            }
+        }
+        for id in &touched {
+            if let Some(project) = self.projects.get(id) {
+                self.check_status(*id, project)?;
+            }
+        }
+        if let Some(id) = event.proposal_id() {
+            let listed = self.waitlisted.contains(&id);
+            let waitlisted = self
+                .projects
+                .get(&id)
+                .is_some_and(|p| p.status == ProjectStatus::Waitlisted);
+            if listed != waitlisted {
+                return Err(InvariantViolation::WaitlistMismatch {
+                    reason: format!(
+                        "proposal {id} is {} but {} the waitlist",
+                        if waitlisted {
+                            "waitlisted"
+                        } else {
+                            "not waitlisted"
+                        },
+                        if listed { "on" } else { "not on" }
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The sign of one balance, and that a project account holding money has a known project.
+    fn check_account(
+        &self,
+        source: Source,
+        account: Account,
+        balance: Cents,
+    ) -> Result<(), InvariantViolation> {
+        let wrong_sign = if account.is_credit_normal() {
+            balance.0 > 0
+        } else {
+            balance.0 < 0
+        };
+        if wrong_sign {
+            return Err(InvariantViolation::NegativeBalance {
+                fund_source: source,
+                account,
+                balance,
+            });
+        }
+        if let Some(proposal_id) = account.proposal_id() {
+            if balance != Cents::ZERO && !self.projects.contains_key(&proposal_id) {
+                return Err(InvariantViolation::UnknownProjectAccount {
+                    fund_source: source,
+                    account,
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn check_statuses(&self) -> Result<(), InvariantViolation> {
         for (proposal_id, project) in &self.projects {
-            let id = *proposal_id;
-            let empty: &[Account] = match project.status {
-                // Holding money only as a reservation.
-                ProjectStatus::Reserved => &[
-                    Account::Committed { proposal_id: id },
-                    Account::Disbursed { proposal_id: id },
-                    Account::Receivable { proposal_id: id },
-                    Account::Repaid { proposal_id: id },
-                ],
-                // No money held, none ever paid.
-                ProjectStatus::Waitlisted | ProjectStatus::Released => &[
-                    Account::Reserved { proposal_id: id },
-                    Account::Committed { proposal_id: id },
-                    Account::Disbursed { proposal_id: id },
-                    Account::Receivable { proposal_id: id },
-                    Account::Repaid { proposal_id: id },
-                ],
-                // The reservation became the commitment.
-                ProjectStatus::Committed => &[Account::Reserved { proposal_id: id }],
-                // Nothing reserved and nothing left to pay.
-                ProjectStatus::Closed => &[
-                    Account::Reserved { proposal_id: id },
-                    Account::Committed { proposal_id: id },
-                ],
-            };
-            for account in empty {
-                for source in Source::ALL {
-                    let cents = self.book.balance(source, account);
-                    if cents != Cents::ZERO {
-                        return Err(InvariantViolation::StatusMismatch {
-                            proposal_id: id,
-                            status: project.status.as_str(),
-                            account: account.kind(),
-                            cents,
-                        });
-                    }
+            self.check_status(*proposal_id, project)?;
+        }
+        Ok(())
+    }
+
+    /// A project's balances agree with its status.
+    fn check_status(&self, id: Uuid, project: &Project) -> Result<(), InvariantViolation> {
+        let empty: &[Account] = match project.status {
+            // Holding money only as a reservation.
+            ProjectStatus::Reserved => &[
+                Account::Committed { proposal_id: id },
+                Account::Disbursed { proposal_id: id },
+                Account::Receivable { proposal_id: id },
+                Account::Repaid { proposal_id: id },
+            ],
+            // No money held, none ever paid.
+            ProjectStatus::Waitlisted | ProjectStatus::Released => &[
+                Account::Reserved { proposal_id: id },
+                Account::Committed { proposal_id: id },
+                Account::Disbursed { proposal_id: id },
+                Account::Receivable { proposal_id: id },
+                Account::Repaid { proposal_id: id },
+            ],
+            // The reservation became the commitment.
+            ProjectStatus::Committed => &[Account::Reserved { proposal_id: id }],
+            // Nothing reserved and nothing left to pay.
+            ProjectStatus::Closed => &[
+                Account::Reserved { proposal_id: id },
+                Account::Committed { proposal_id: id },
+            ],
+        };
+        for account in empty {
+            for source in Source::ALL {
+                let cents = self.book.balance(source, account);
+                if cents != Cents::ZERO {
+                    return Err(InvariantViolation::StatusMismatch {
+                        proposal_id: id,
+                        status: project.status.as_str(),
+                        account: account.kind(),
+                        cents,
+                    });
                 }
             }
         }

@@ -260,3 +260,78 @@ proptest! {
         prop_assert_eq!(replayed.balances(), state.balances());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// `check_after(event)` is the full check made incremental: after every event of a random
+    /// sequence it fails exactly when `check_invariants` fails. Some events are forged: decided on
+    /// a shadow fund with a larger budget and its own history, then applied to the fund as facts,
+    /// so that balances go negative, statuses and the waitlist disagree, and both checks must fail
+    /// on the same event.
+    #[test]
+    fn the_incremental_check_fails_exactly_when_the_full_check_fails(
+        esf in 1i64..3_000,
+        land in 0i64..800,
+        ops in prop::collection::vec((op(), 0u64..6, prop::bool::weighted(0.15)), 1..80),
+    ) {
+        let start = day(2026, 1, 1);
+        let open = |esf: i64, land: i64| Command::AllocateBudget {
+            fund_id: FUND.into(),
+            esf: Cents(esf),
+            land: Cents(land),
+            commit_deadline: day(2026, 6, 30),
+            today: start,
+        };
+        let mut state = Fund::default();
+        let mut shadow = given::<Fund>(&Fund::default().decide(&open(esf * 3, land * 3)).expect("opens"));
+        let first = state.decide(&open(esf, land)).expect("opens");
+        let mut date = start;
+        let mut planned = vec![(first, false)];
+        for (serial, (op, days, forged)) in ops.iter().enumerate() {
+            date = date + chrono::Days::new(*days);
+            let decider = if *forged { &shadow } else { &state };
+            let command = command(decider, op, date, serial);
+            let Ok(events) = decider.decide(&command) else { continue };
+            for event in &events {
+                shadow = shadow.apply(event);
+            }
+            planned.push((events, *forged));
+        }
+        'events: for (events, _) in &planned {
+            for event in events {
+                state = state.apply(event);
+                let incremental = state.check_after(event);
+                let full = state.check_invariants();
+                prop_assert_eq!(
+                    incremental.is_err(),
+                    full.is_err(),
+                    "after {:?}: incremental {:?}, full {:?}",
+                    event,
+                    incremental,
+                    full
+                );
+                if full.is_err() {
+                    // The auditor stops at the first bad event.
+                    break 'events;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_forged_overdraft_fails_both_checks_on_its_event() {
+    let (mut state, _) = super::run(&[super::allocate(1_000, 100), reserve(p(1), 600, 100)]);
+    let (_, forged) = super::run(&[super::allocate(100_000, 10_000), reserve(p(2), 90_000, 100)]);
+    let event = &forged[1];
+    state = state.apply(event);
+    assert_eq!(
+        state.check_after(event).map_err(|v| v.code()),
+        Err("negative_balance")
+    );
+    assert_eq!(
+        state.check_invariants().map_err(|v| v.code()),
+        Err("negative_balance")
+    );
+}
