@@ -13,7 +13,9 @@
 //!    appears once; per fund, `prevhash` is the previous `hash` (or [`GENESIS_HASH`]), the aggregate
 //!    `sequence` counts 1, 2, 3, ..., every event names its cause and a cause is booked by one
 //!    append only, the journal entry is exactly what the amounts call for, and after folding the
-//!    event with the ledger's own `Fund::apply`, `Fund::check_invariants` holds.
+//!    event with the ledger's own `Fund::apply`, `Fund::check_after` holds (every invariant of
+//!    the fund, checked where the event can have changed it: equal to the full
+//!    `Fund::check_invariants`, which [`Verifier::finish`] runs once more per fund at the end).
 //!
 //! A cause booked by one append may produce several events (a release that serves the waitlist);
 //! they are adjacent in the fund, and the shell gives them the ids `derived_event_id(cause, fund,
@@ -138,6 +140,8 @@ struct Track {
     last_sequence: u64,
     /// The head of the chain.
     last_hash: Option<String>,
+    /// The id of the fund's last verified event.
+    last_event_id: Option<Uuid>,
     /// Every cause booked, with the stream sequence of the append that booked it.
     causes: HashMap<String, u64>,
     /// The cause of the fund's last event (a run of one append continues with it).
@@ -295,6 +299,7 @@ impl Verifier {
         }
         track.events += 1;
         track.last_sequence = sequence;
+        track.last_event_id = Some(envelope.id);
         if self.record_entries {
             self.entries.push(EntryRecord {
                 fund_id,
@@ -334,6 +339,21 @@ impl Verifier {
                     found: format!("the last message read is at {read}"),
                 });
             }
+        }
+        if self.failure.is_none() {
+            self.failure = self.funds.iter().find_map(|(fund_id, track)| {
+                let violation = track.fund.check_invariants().err()?;
+                // `check_after` held after every event, so this is a fault of the incremental
+                // check itself; the fund's last event is the first at which it shows.
+                Some(Failure {
+                    fund_id: Some(fund_id.clone()),
+                    sequence: track.last_sequence,
+                    event_id: track.last_event_id,
+                    check: Check::Invariant,
+                    expected: format!("the invariant {} holds", violation.code()),
+                    found: violation.to_string(),
+                })
+            });
         }
         let mut funds = BTreeMap::new();
         let mut summaries = Vec::with_capacity(self.funds.len());
@@ -504,7 +524,9 @@ fn verify_event(
         }
     }
     track.fund = std::mem::take(&mut track.fund).apply(&envelope.event);
-    if let Err(violation) = track.fund.check_invariants() {
+    // What this event can have changed, in O(its postings); the full scan runs once per fund at
+    // the end (`Verifier::finish`).
+    if let Err(violation) = track.fund.check_after(&envelope.event) {
         return Err(reason(
             Check::Invariant,
             format!("the invariant {} holds", violation.code()),

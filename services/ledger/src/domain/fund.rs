@@ -444,6 +444,12 @@ impl Aggregate for Fund {
         if events.is_empty() {
             return Ok(events);
         }
+        // Only a waitlist can be served: without one before and none joined by these events,
+        // nothing follows, and the state need not be copied (a copy is O(the fund's history)).
+        let joins = |event: &LedgerEvent| matches!(event, LedgerEvent::ReservationDeclined(_));
+        if self.waitlist.is_empty() && !events.iter().any(joins) {
+            return Ok(events);
+        }
         let after = events
             .iter()
             .fold(self.clone(), |state, event| state.apply(event));
