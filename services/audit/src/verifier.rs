@@ -610,7 +610,7 @@ pub fn inspect(sequence: u64, subject: Option<&str>, bytes: &[u8]) -> Inspected 
         .get("id")
         .and_then(Value::as_str)
         .and_then(|id| Uuid::parse_str(id).ok());
-    let outcome = decode(&mut value, subject).map_err(|reason| {
+    let outcome = decode(&mut value, bytes, subject).map_err(|reason| {
         let (check, expected, found) = *reason;
         Box::new(Failure {
             fund_id: fund_hint.clone(),
@@ -644,7 +644,45 @@ fn json_failure(sequence: u64, subject: Option<&str>, found: String) -> Inspecte
     }
 }
 
-fn decode(value: &mut Value, subject: Option<&str>) -> Result<Box<Decoded>, Reason> {
+thread_local! {
+    /// The contract's encoding of the last envelope decoded on this thread, reused.
+    static ENCODED: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(4096));
+}
+
+/// The envelope, when the stored bytes are exactly the contract's encoding of it (with `hash`).
+fn decode_exact(bytes: &[u8], hash: &str) -> Option<Envelope<LedgerEvent>> {
+    let envelope: Envelope<LedgerEvent> = serde_json::from_slice(bytes).ok()?;
+    if envelope.hash.as_deref() != Some(hash) {
+        return None;
+    }
+    ENCODED.with(|buffer| {
+        let mut out = buffer.borrow_mut();
+        out.clear();
+        serde_json::to_writer(&mut *out, &envelope).ok()?;
+        (out.as_slice() == bytes).then_some(envelope)
+    })
+}
+
+/// The envelope decoded from the stored object (without `hash`), which must encode back to the
+/// very same object, member for member.
+fn decode_by_members(value: &Value) -> Result<Envelope<LedgerEvent>, Reason> {
+    let envelope = <Envelope<LedgerEvent> as serde::Deserialize>::deserialize(value)
+        .map_err(|e| reason(Check::Schema, "an Envelope<LedgerEvent>", e.to_string()))?;
+    let again = serde_json::to_value(&envelope)
+        .map_err(|e| reason(Check::Schema, "an Envelope<LedgerEvent>", e.to_string()))?;
+    if *value != again {
+        let path =
+            first_difference(value, &again, &mut String::new()).unwrap_or_else(|| "/".to_owned());
+        return Err(reason(
+            Check::Schema,
+            "exactly the members the contract writes",
+            format!("{path} differs from the contract's encoding"),
+        ));
+    }
+    Ok(envelope)
+}
+
+fn decode(value: &mut Value, bytes: &[u8], subject: Option<&str>) -> Result<Box<Decoded>, Reason> {
     let Value::Object(members) = value else {
         return Err(reason(Check::Json, "one JSON object", "not an object"));
     };
@@ -670,20 +708,15 @@ fn decode(value: &mut Value, subject: Option<&str>) -> Result<Box<Decoded>, Reas
     if recomputed != hash {
         return Err(reason(Check::Hash, recomputed, hash));
     }
-    // Decoded and encoded again without `hash`, the object must come back member for member.
-    let mut envelope = <Envelope<LedgerEvent> as serde::Deserialize>::deserialize(&*value)
-        .map_err(|e| reason(Check::Schema, "an Envelope<LedgerEvent>", e.to_string()))?;
-    let again = serde_json::to_value(&envelope)
-        .map_err(|e| reason(Check::Schema, "an Envelope<LedgerEvent>", e.to_string()))?;
-    if *value != again {
-        let path =
-            first_difference(value, &again, &mut String::new()).unwrap_or_else(|| "/".to_owned());
-        return Err(reason(
-            Check::Schema,
-            "exactly the members the contract writes",
-            format!("{path} differs from the contract's encoding"),
-        ));
-    }
+    // Decoded and encoded again, the object must come back member for member. Fast path: the
+    // typed decode straight from the stored bytes, encoded again into a reused buffer, gives the
+    // very same bytes (what the shell stores), so the object is the contract's encoding; only
+    // when the bytes differ (another writer's spacing or order, or a real difference) are the
+    // objects compared member for member.
+    let mut envelope = match decode_exact(bytes, &hash) {
+        Some(envelope) => envelope,
+        None => decode_by_members(value)?,
+    };
     envelope.hash = Some(hash.clone());
     if envelope.specversion != buendel_contract::envelope::SPEC_VERSION
         || envelope.datacontenttype != buendel_contract::envelope::CONTENT_TYPE
