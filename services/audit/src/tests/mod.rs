@@ -4,7 +4,6 @@
 
 mod clean;
 mod file;
-mod speed;
 mod tamper;
 
 use std::collections::BTreeMap;
