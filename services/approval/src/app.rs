@@ -44,7 +44,7 @@ use buendel_contract::reference::{builtin_alliances, ProgramRules};
 use buendel_contract::reply::{FieldError, Reply};
 use buendel_contract::review::QuorumRule;
 use buendel_contract::{Aggregate, DomainError, Envelope, Meta};
-use buendel_runtime::repository::{ExecuteError, Outcome};
+use buendel_runtime::repository::{ExecuteError, Loaded, Outcome};
 use buendel_runtime::{CancellationToken, EventStore, Repository, StoreError};
 
 use crate::domain::{Alliance, AllianceCommand, AllianceError, Command, Review, ReviewError};
@@ -143,7 +143,12 @@ pub struct Approval {
     /// The terms of recently submitted or revised proposals, as seen on PROPOSALS, so opening a
     /// review does not read the proposal back; bounded, and a miss reads it from the stream.
     terms: std::sync::Mutex<TermsCache>,
+    /// When each alliance was last refreshed from the stream.
+    alliance_refreshed: std::sync::Mutex<HashMap<String, std::time::Instant>>,
 }
+
+/// How stale an alliance's roster may be when a review is opened (another instance's change).
+pub const ALLIANCE_REFRESH_MS: u64 = 1_000;
 
 /// Terms by proposal: the stream sequence they were seen at, the alliance and the terms.
 #[derive(Default)]
@@ -182,6 +187,7 @@ impl Approval {
             alliances: Repository::new(store, StreamKind::Reviews, source),
             rules: vec![ProgramRules::esf_plus_2021_2027()],
             terms: std::sync::Mutex::new(TermsCache::default()),
+            alliance_refreshed: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -349,20 +355,12 @@ impl Approval {
         screened_at: u64,
     ) -> Result<(), HandleError> {
         let id = proposal_id.to_string();
-        let known = self.reviews.load(&id).await?;
-        if known.causes.contains_key(cause) || known.state.opened().is_some() {
-            tracing::debug!(%proposal_id, "review already opened, nothing to do");
-            return Ok(());
-        }
         let (alliance_id, terms) = self.screened_terms(proposal_id, screened_at).await?;
         let not_registered = || HandleError::refused(&AllianceError::NotRegistered);
         if !is_valid_alliance_id(&alliance_id) {
             return Err(not_registered());
         }
-        let alliance = self
-            .alliances
-            .load_fresh(&alliance::subject_id(&alliance_id))
-            .await?;
+        let alliance = self.alliance(&alliance_id).await?;
         let version = alliance
             .state
             .registered()
@@ -388,9 +386,12 @@ impl Approval {
                 terms.requested_rate_bp,
             )
             .ok_or_else(not_registered)?;
+        // A review is opened once, so decide on a new aggregate without looking it up first: if it
+        // exists after all (a redelivery, a re-screening), the append conflicts and the cause index
+        // or `already_opened` says so.
         match self
             .reviews
-            .execute(&id, cause, meta, |state| state.decide(&open))
+            .execute_assuming_new(&id, cause, meta, |state| state.decide(&open))
             .await
         {
             Ok(outcome) => {
@@ -400,6 +401,26 @@ impl Approval {
             Err(ExecuteError::Domain(ReviewError::AlreadyOpened)) => Ok(()),
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// The alliance as it stands, refreshed from the stream at most every
+    /// [`ALLIANCE_REFRESH_MS`]: a roster change by another instance is seen within that time, and
+    /// opening a review does not look the alliance up on the server every time (finding the last
+    /// message of a subject written long ago costs the server more the longer the stream grows).
+    async fn alliance(&self, alliance_id: &str) -> Result<Arc<Loaded<Alliance>>, HandleError> {
+        let id = alliance::subject_id(alliance_id);
+        let due = self.alliance_refreshed.lock().map_or(true, |seen| {
+            seen.get(&id)
+                .is_none_or(|at| at.elapsed() >= Duration::from_millis(ALLIANCE_REFRESH_MS))
+        });
+        if !due {
+            return Ok(self.alliances.load(&id).await?);
+        }
+        let fresh = self.alliances.load_fresh(&id).await?;
+        if let Ok(mut seen) = self.alliance_refreshed.lock() {
+            seen.insert(id, std::time::Instant::now());
+        }
+        Ok(fresh)
     }
 
     /// Closes the review of a withdrawn proposal; one that was never opened needs nothing.
