@@ -707,28 +707,15 @@ fn lane_of(subject: &str) -> usize {
 }
 
 async fn proposal_messages(store: &EventStore) -> anyhow::Result<consumer::pull::Stream> {
-    let ns = store.namespace().clone();
-    let name = ns.durable(SERVICE, StreamKind::Proposals);
-    let stream = store.stream(StreamKind::Proposals).await?;
-    let consumer: consumer::PullConsumer = stream
-        .get_or_create_consumer(
-            &name,
-            consumer::pull::Config {
-                durable_name: Some(name.clone()),
-                ack_policy: consumer::AckPolicy::Explicit,
-                deliver_policy: consumer::DeliverPolicy::All,
-                ack_wait: Duration::from_millis(PROPOSAL_ACK_WAIT_MS),
-                max_ack_pending: PROPOSAL_ACK_PENDING_MAX,
-                filter_subject: ns.stream_subjects(StreamKind::Proposals),
-                ..Default::default()
-            },
+    let messages = store
+        .durable_messages(
+            StreamKind::Proposals,
+            SERVICE,
+            PROPOSAL_ACK_WAIT_MS,
+            PROPOSAL_ACK_PENDING_MAX,
         )
-        .await
-        .map_err(|e| anyhow::anyhow!("creating consumer {name}: {e}"))?;
-    consumer
-        .messages()
-        .await
-        .map_err(|e| anyhow::anyhow!("consuming {name}: {e}"))
+        .await?;
+    Ok(messages)
 }
 
 async fn consume_proposals(

@@ -594,28 +594,15 @@ pub async fn run(
 }
 
 async fn review_messages(store: &EventStore) -> anyhow::Result<consumer::pull::Stream> {
-    let ns = store.namespace();
-    let name = ns.durable(SERVICE, StreamKind::Reviews);
-    let stream = store.stream(StreamKind::Reviews).await?;
-    let consumer: consumer::PullConsumer = stream
-        .get_or_create_consumer(
-            &name,
-            consumer::pull::Config {
-                durable_name: Some(name.clone()),
-                ack_policy: consumer::AckPolicy::Explicit,
-                deliver_policy: consumer::DeliverPolicy::All,
-                ack_wait: Duration::from_millis(SAGA_ACK_WAIT_MS),
-                max_ack_pending: SAGA_ACK_PENDING_MAX,
-                filter_subject: ns.stream_subjects(StreamKind::Reviews),
-                ..Default::default()
-            },
+    let messages = store
+        .durable_messages(
+            StreamKind::Reviews,
+            SERVICE,
+            SAGA_ACK_WAIT_MS,
+            SAGA_ACK_PENDING_MAX,
         )
-        .await
-        .map_err(|e| anyhow::anyhow!("creating consumer {name}: {e}"))?;
-    consumer
-        .messages()
-        .await
-        .map_err(|e| anyhow::anyhow!("consuming {name}: {e}"))
+        .await?;
+    Ok(messages)
 }
 
 async fn consume_reviews(

@@ -436,28 +436,15 @@ pub async fn run(
 }
 
 async fn intake_messages(store: &EventStore) -> anyhow::Result<consumer::pull::Stream> {
-    let ns = store.namespace();
-    let name = ns.durable(SERVICE, StreamKind::Intake);
-    let stream = store.stream(StreamKind::Intake).await?;
-    let consumer: consumer::PullConsumer = stream
-        .get_or_create_consumer(
-            &name,
-            consumer::pull::Config {
-                durable_name: Some(name.clone()),
-                ack_policy: consumer::AckPolicy::Explicit,
-                deliver_policy: consumer::DeliverPolicy::All,
-                ack_wait: Duration::from_millis(INTAKE_ACK_WAIT_MS),
-                max_ack_pending: INTAKE_ACK_PENDING_MAX,
-                filter_subject: ns.stream_subjects(StreamKind::Intake),
-                ..Default::default()
-            },
+    let messages = store
+        .durable_messages(
+            StreamKind::Intake,
+            SERVICE,
+            INTAKE_ACK_WAIT_MS,
+            INTAKE_ACK_PENDING_MAX,
         )
-        .await
-        .map_err(|e| anyhow::anyhow!("creating consumer {name}: {e}"))?;
-    consumer
-        .messages()
-        .await
-        .map_err(|e| anyhow::anyhow!("consuming {name}: {e}"))
+        .await?;
+    Ok(messages)
 }
 
 async fn consume_intake(

@@ -330,6 +330,40 @@ impl EventStore {
         }
     }
 
+    /// The messages of a durable pull consumer named after `service` on a whole stream (explicit
+    /// acks, from the first message), created if missing. Every service that reacts to a stream
+    /// reads it this way, so a restart continues where the last acknowledged message left off.
+    pub async fn durable_messages(
+        &self,
+        kind: StreamKind,
+        service: &str,
+        ack_wait_ms: u64,
+        ack_pending_max: i64,
+    ) -> Result<consumer::pull::Stream, StoreError> {
+        let name = self.ns.durable(service, kind);
+        let consumer: consumer::PullConsumer = self
+            .stream(kind)
+            .await?
+            .get_or_create_consumer(
+                &name,
+                consumer::pull::Config {
+                    durable_name: Some(name.clone()),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    deliver_policy: consumer::DeliverPolicy::All,
+                    ack_wait: Duration::from_millis(ack_wait_ms),
+                    max_ack_pending: ack_pending_max,
+                    filter_subject: self.ns.stream_subjects(kind),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("creating consumer {name}: {e}")))?;
+        consumer
+            .messages()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("consuming {name}: {e}")))
+    }
+
     /// The last sequence of a whole stream (0 when empty).
     pub async fn stream_last_sequence(&self, kind: StreamKind) -> Result<u64, StoreError> {
         let mut stream = self.stream(kind).await?;
