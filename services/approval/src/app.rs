@@ -28,7 +28,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, consumer, AckKind};
-use bytes::Bytes;
 use chrono::Utc;
 use futures::StreamExt as _;
 use serde_json::Value;
@@ -573,22 +572,7 @@ impl Approval {
     }
 
     async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError> {
-        tracing::info!(
-            sequence = letter.stream_sequence,
-            code = letter.code,
-            reasons = letter.reasons.len(),
-            "proposal event dead-lettered"
-        );
-        let payload =
-            serde_json::to_vec(letter).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let subject = self
-            .store()
-            .namespace()
-            .subject(StreamKind::Deadletter, SERVICE);
-        self.store()
-            .publish(&subject, letter.id, Bytes::from(payload))
-            .await?;
-        Ok(())
+        self.store().dead_letter(letter).await.map(|_| ())
     }
 }
 

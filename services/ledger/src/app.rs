@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, consumer, AckKind};
-use bytes::Bytes;
 use chrono::{NaiveDate, Utc};
 use futures::StreamExt as _;
 use serde::Deserialize;
@@ -513,22 +512,7 @@ impl Ledger {
     }
 
     async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError> {
-        tracing::info!(
-            sequence = letter.stream_sequence,
-            code = letter.code,
-            reasons = letter.reasons.len(),
-            "review event dead-lettered"
-        );
-        let payload =
-            serde_json::to_vec(letter).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let subject = self
-            .store()
-            .namespace()
-            .subject(StreamKind::Deadletter, SERVICE);
-        self.store()
-            .publish(&subject, letter.id, Bytes::from(payload))
-            .await?;
-        Ok(())
+        self.store().dead_letter(letter).await.map(|_| ())
     }
 }
 

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, consumer, AckKind};
-use bytes::Bytes;
 use chrono::Utc;
 use futures::StreamExt as _;
 use serde::Deserialize;
@@ -357,18 +356,7 @@ impl Submission {
             original_base64: DeadLetter::encode(original),
             rejected_at: Utc::now(),
         };
-        tracing::info!(
-            sequence,
-            code,
-            reasons = letter.reasons.len(),
-            "intake message dead-lettered"
-        );
-        let payload =
-            serde_json::to_vec(&letter).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let dl_subject = ns.subject(StreamKind::Deadletter, "intake");
-        self.store()
-            .publish(&dl_subject, letter.id, Bytes::from(payload))
-            .await?;
+        self.store().dead_letter(&letter).await?;
         Ok(())
     }
 }

@@ -236,6 +236,25 @@ impl EventStore {
         Ok(ack.sequence)
     }
 
+    /// Stores a refused input on `<ns>.deadletter.<source>`, with its id as `Nats-Msg-Id` (so
+    /// dead-lettering the same message twice inside the window stores it once).
+    pub async fn dead_letter(
+        &self,
+        letter: &buendel_contract::deadletter::DeadLetter,
+    ) -> Result<u64, StoreError> {
+        tracing::info!(
+            source = letter.source,
+            sequence = letter.stream_sequence,
+            code = letter.code,
+            reasons = letter.reasons.len(),
+            "dead-lettered"
+        );
+        let payload = serde_json::to_vec(letter).map_err(StoreError::unavailable)?;
+        let subject = self.ns.subject(StreamKind::Deadletter, &letter.source);
+        self.publish(&subject, letter.id, Bytes::from(payload))
+            .await
+    }
+
     /// The stream sequence of the last message on a subject (0 when there is none).
     pub async fn last_sequence(&self, kind: StreamKind, subject: &str) -> Result<u64, StoreError> {
         let stream = self.stream(kind).await?;
