@@ -159,10 +159,24 @@ impl EventStore {
                     }
                 }
                 Err(error) if is_not_found(&error) => {
-                    self.js
-                        .create_stream(wanted)
-                        .await
-                        .map_err(StoreError::unavailable)?;
+                    let name = wanted.name.clone();
+                    if let Err(create_error) = self.js.create_stream(wanted.clone()).await {
+                        // Several services start at once and race to create the same stream:
+                        // if another one won, verify its stream like any existing one.
+                        let mut existing = self
+                            .js
+                            .get_stream(&name)
+                            .await
+                            .map_err(|_| StoreError::unavailable(create_error))?;
+                        let info = existing.info().await.map_err(StoreError::unavailable)?;
+                        let problems = weaknesses(&wanted, &info.config);
+                        if !problems.is_empty() {
+                            return Err(StoreError::WeakStream {
+                                stream: name,
+                                problems,
+                            });
+                        }
+                    }
                 }
                 Err(error) => return Err(StoreError::unavailable(error)),
             }
