@@ -8,7 +8,7 @@
 //! earlier one is still on its way (redelivered, or fetched by another instance). Applying it now
 //! and moving the checkpoint past the hole would lose the earlier one for good.
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::{Connection as _, PgConnection, PgPool};
 
 use buendel_contract::namespace::StreamKind;
 use buendel_runtime::store::Stored;
@@ -25,7 +25,19 @@ pub async fn apply_batch<P: Projection>(
     projection: &P,
     messages: &[Stored],
 ) -> Result<u64, ProjectionError> {
-    let mut tx = pool.begin().await?;
+    let mut conn = pool.acquire().await?;
+    apply_batch_on(&mut conn, projection, messages).await
+}
+
+/// [`apply_batch`] on a connection the caller keeps, so that the statements it prepares are
+/// reused from one batch to the next (sqlx caches them per connection). After an error the
+/// connection may be broken: drop it rather than reuse it.
+pub async fn apply_batch_on<P: Projection>(
+    conn: &mut PgConnection,
+    projection: &P,
+    messages: &[Stored],
+) -> Result<u64, ProjectionError> {
+    let mut tx = conn.begin().await?;
     match apply_locked(&mut tx, projection, messages).await {
         Ok(checkpoint) => {
             tx.commit().await?;

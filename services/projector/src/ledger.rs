@@ -154,14 +154,19 @@ async fn insert_entries<'a>(
         causations.push(envelope.causationid.as_deref());
         correlations.push(envelope.correlationid.as_deref());
         actors.push(envelope.actor.as_str());
-        data.push(&d.data);
+        data.push(d.data.get());
     }
     let inserted: Vec<i64> = sqlx::query_scalar(
         "INSERT INTO ledger_entries (sequence, fund_id, version, event_id, event_type, value_date, \
              time, proposal_id, prevhash, hash, causationid, correlationid, actor, data) \
-         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], \
-                              $6::date[], $7::timestamptz[], $8::uuid[], $9::text[], $10::text[], \
-                              $11::text[], $12::text[], $13::text[], $14::jsonb[]) \
+         SELECT u.sequence, u.fund_id, u.version, u.event_id, u.event_type, u.value_date, u.time, \
+             u.proposal_id, u.prevhash, u.hash, u.causationid, u.correlationid, u.actor, \
+             u.data::json \
+         FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], \
+                     $6::date[], $7::timestamptz[], $8::uuid[], $9::text[], $10::text[], \
+                     $11::text[], $12::text[], $13::text[], $14::text[]) \
+             AS u(sequence, fund_id, version, event_id, event_type, value_date, time, proposal_id, \
+                  prevhash, hash, causationid, correlationid, actor, data) \
          ON CONFLICT DO NOTHING RETURNING sequence",
     )
     .bind(&sequences)

@@ -32,7 +32,7 @@ use sqlx::PgPool;
 use buendel_contract::namespace::StreamKind;
 use buendel_runtime::{CancellationToken, EventStore};
 
-pub use checkpoint::apply_batch;
+pub use checkpoint::{apply_batch, apply_batch_on};
 pub use deadletters::DeadLettersProjection;
 pub use ledger::LedgerProjection;
 pub use projection::{Projection, ProjectionError};

@@ -128,7 +128,7 @@ struct NewRow<'a> {
     terms: TermColumns<'a>,
     status: &'static str,
     rules_version: Option<&'a str>,
-    screening: Option<serde_json::Value>,
+    screening: Option<String>,
     created_sequence: i64,
     last_sequence: i64,
     version: i64,
@@ -193,7 +193,7 @@ struct Patch<'a> {
     /// Every event of the group sets it; the last one wins.
     status: &'static str,
     rules_version: Option<&'a str>,
-    screening: Option<serde_json::Value>,
+    screening: Option<String>,
     first: &'a Decoded,
     last: &'a Decoded,
 }
@@ -237,12 +237,10 @@ fn screened_status(screened: &Screened) -> &'static str {
     }
 }
 
-/// `proposals.screening`: the rule results as published.
-fn screening_json(
-    event: &Decoded,
-    screened: &Screened,
-) -> Result<serde_json::Value, ProjectionError> {
-    serde_json::to_value(&screened.results).map_err(|e| ProjectionError::Undecodable {
+/// `proposals.screening`: the rule results as published, as JSON text (cast to `jsonb` by the
+/// statement).
+fn screening_json(event: &Decoded, screened: &Screened) -> Result<String, ProjectionError> {
+    serde_json::to_string(&screened.results).map_err(|e| ProjectionError::Undecodable {
         sequence: event.sequence,
         subject: event.envelope.subject.clone(),
         reason: e.to_string(),
@@ -291,14 +289,14 @@ async fn insert_new(
         applicant_names.push(row.submitted.applicant.name.as_str());
         applicant_kinds.push(row.submitted.applicant.kind.as_str());
         applicant_districts.push(row.submitted.applicant.district.as_str());
-        focus_areas.push(serde_json::json!(terms.focus_areas));
-        districts.push(serde_json::json!(terms.districts));
+        focus_areas.push(array_literal(&terms.focus_areas));
+        districts.push(array_literal(&terms.districts));
         starts.push(terms.planned_start);
         durations.push(row.terms.duration_months);
         costs.push(terms.eligible_cost_cents.0);
         rates.push(row.terms.requested_rate_bp);
         rules_versions.push(row.rules_version);
-        screenings.push(row.screening.as_ref());
+        screenings.push(row.screening.as_deref());
         created.push(row.created_sequence);
         last_sequences.push(row.last_sequence);
         versions.push(row.version);
@@ -313,15 +311,12 @@ async fn insert_new(
              updated_at) \
          SELECT u.proposal_id, u.alliance_id, u.status, u.title, u.summary, u.project_type, \
              u.applicant_name, u.applicant_kind, u.applicant_district, \
-             ARRAY(SELECT e FROM jsonb_array_elements_text(u.focus_areas) WITH ORDINALITY \
-                   AS t(e, i) ORDER BY i), \
-             ARRAY(SELECT e FROM jsonb_array_elements_text(u.districts) WITH ORDINALITY \
-                   AS t(e, i) ORDER BY i), \
+             u.focus_areas::text[], u.districts::text[], \
              u.planned_start, u.duration_months, u.eligible_cost_cents, u.requested_rate_bp, \
              u.rules_version, u.screening, u.created_sequence, u.last_sequence, u.version, \
              u.submitted_at, u.updated_at \
          FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-                     $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::jsonb[], $12::date[], \
+                     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::date[], \
                      $13::integer[], $14::bigint[], $15::integer[], $16::text[], $17::jsonb[], \
                      $18::bigint[], $19::bigint[], $20::bigint[], $21::timestamptz[], \
                      $22::timestamptz[]) \
@@ -358,6 +353,28 @@ async fn insert_new(
     Ok(inserted.into_iter().collect())
 }
 
+/// A list of strings as a Postgres array literal (`{"a","b \\"c\\""}`), every element quoted and
+/// escaped, so that a batch can bind one `text` per row for a `text[]` column.
+fn array_literal(items: &[String]) -> String {
+    let mut out = String::with_capacity(2 + items.iter().map(|i| i.len() + 3).sum::<usize>());
+    out.push('{');
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for c in item.chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    }
+    out.push('}');
+    out
+}
+
 /// Applies the patches in one statement, each only to a row older than its last event; a patch
 /// whose proposal has no row is [`ProjectionError::Orphan`].
 async fn apply_patches(
@@ -379,7 +396,7 @@ async fn apply_patches(
         ids.push(patch.proposal_id);
         statuses.push(patch.status);
         rules_versions.push(patch.rules_version);
-        screenings.push(patch.screening.as_ref());
+        screenings.push(patch.screening.as_deref());
         last_sequences.push(patch.last.sql_sequence);
         versions.push(patch.last.version);
         times.push(patch.last.envelope.time);

@@ -21,14 +21,14 @@
 //!
 //! A batch's review events are written in a fixed number of statements, whatever its size: the
 //! events of each proposal are folded in memory into one [`ReviewPatch`] (the last value of each
-//! column set), and all patches go in by one `INSERT .. ON CONFLICT DO NOTHING` (new reviews) and
-//! one `UPDATE .. FROM UNNEST` (existing reviews older than the proposal's last event of the
-//! batch). The stream is applied as a contiguous prefix, so whatever a row already holds of the
-//! batch is exactly what the patch sets again. Recusals are inserted and their partners' votes
-//! deleted first; then, per partner not recused in the batch, only its last vote is written. The
-//! rows are those that applying the events one by one gives. Alliance events are rare and go one
-//! by one.
+//! column set), and all patches go in by one `MERGE` (new reviews inserted, existing reviews older
+//! than the proposal's last event of the batch updated). The stream is applied as a contiguous
+//! prefix, so whatever a row already holds of the batch is exactly what the patch sets again.
+//! Recusals are inserted and their partners' votes deleted first; then, per partner not recused in
+//! the batch, only its last vote is written. The rows are those that applying the events one by one
+//! gives. Alliance events are rare and go one by one.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -47,7 +47,7 @@ use buendel_contract::review::{
 use buendel_contract::{BasisPoints, Cents, EventKind as _};
 use buendel_runtime::store::Stored;
 
-use crate::projection::{decode, undecodable, Decoded, Projection, ProjectionError};
+use crate::projection::{parse, undecodable, Decoded, Projection, ProjectionError};
 use crate::timeline;
 
 /// The statuses of a review (`proposal_reviews.review_status`).
@@ -141,38 +141,80 @@ impl Projection for ReviewsProjection {
             }
         }
         let batch = ReviewBatch::fold(&reviews)?;
-        insert_reviews(conn, &batch.reviews).await?;
-        update_reviews(conn, &batch.reviews).await?;
+        merge_reviews(conn, &batch.reviews).await?;
         insert_recusals(conn, &batch.recusals).await?;
         upsert_votes(conn, &batch.votes).await
     }
 }
 
-/// Reads the type, then decodes the message with the event enum of its aggregate.
+/// Reads the envelope, then decodes the event with the event enum of its aggregate (by its type).
 fn route(sequence: u64, subject: &str, payload: &[u8]) -> Result<Message, ProjectionError> {
-    let head: TypeOnly = serde_json::from_slice(payload)
-        .map_err(|e| undecodable(sequence, subject, e.to_string()))?;
-    let event_type = head.event_type.as_str();
-    if event_type.starts_with(REVIEW_TYPE_PREFIX) {
-        return decode(sequence, subject, payload).map(Message::Review);
-    }
-    if AllianceEvent::all_types().contains(&event_type) {
-        return decode(sequence, subject, payload).map(Message::Alliance);
-    }
-    if event_type.starts_with(ALLIANCE_TYPE_PREFIX) {
-        tracing::warn!(
+    let raw = match parse(sequence, subject, payload) {
+        Ok(raw) => raw,
+        Err(error) => {
+            // An envelope this build cannot read: still skipped if its type is an alliance type
+            // this build does not know (a later version may have changed the envelope too).
+            let head: TypeOnly = serde_json::from_slice(payload)
+                .map_err(|e| undecodable(sequence, subject, e.to_string()))?;
+            return match kind_of(&head.event_type) {
+                Kind::UnknownAlliance => Ok(skip(sequence, subject, &head.event_type)),
+                Kind::Review | Kind::Alliance => Err(error),
+                Kind::Other => Err(neither(sequence, subject, &head.event_type)),
+            };
+        }
+    };
+    let Some(event_type) = raw.event_type().map(Cow::into_owned) else {
+        return Err(undecodable(
             sequence,
             subject,
-            event_type,
-            "skipping an alliance event of a type this build does not know"
-        );
-        return Ok(Message::Skipped);
+            "the type is not a string".to_owned(),
+        ));
+    };
+    match kind_of(&event_type) {
+        Kind::Review => raw.typed(sequence, subject).map(Message::Review),
+        Kind::Alliance => raw.typed(sequence, subject).map(Message::Alliance),
+        Kind::UnknownAlliance => Ok(skip(sequence, subject, &event_type)),
+        Kind::Other => Err(neither(sequence, subject, &event_type)),
     }
-    Err(undecodable(
+}
+
+/// Which aggregate a REVIEWS message belongs to, by its type.
+enum Kind {
+    Review,
+    Alliance,
+    /// A `buendel.alliance.*` type this build does not know.
+    UnknownAlliance,
+    Other,
+}
+
+fn kind_of(event_type: &str) -> Kind {
+    if event_type.starts_with(REVIEW_TYPE_PREFIX) {
+        Kind::Review
+    } else if AllianceEvent::all_types().contains(&event_type) {
+        Kind::Alliance
+    } else if event_type.starts_with(ALLIANCE_TYPE_PREFIX) {
+        Kind::UnknownAlliance
+    } else {
+        Kind::Other
+    }
+}
+
+fn skip(sequence: u64, subject: &str, event_type: &str) -> Message {
+    tracing::warn!(
+        sequence,
+        subject,
+        event_type,
+        "skipping an alliance event of a type this build does not know"
+    );
+    Message::Skipped
+}
+
+fn neither(sequence: u64, subject: &str, event_type: &str) -> ProjectionError {
+    undecodable(
         sequence,
         subject,
         format!("{event_type:?} is neither a review nor an alliance event type"),
-    ))
+    )
 }
 
 /// What a batch's review events do, folded per proposal and per partner.
@@ -235,18 +277,18 @@ impl<'a> ReviewBatch<'a> {
 struct ReviewPatch {
     status: Option<&'static str>,
     alliance_id: Option<String>,
-    roster: Option<serde_json::Value>,
-    quorum: Option<serde_json::Value>,
+    roster: Option<String>,
+    quorum: Option<String>,
     region: Option<&'static str>,
     rules_version: Option<String>,
     opened_at: Option<DateTime<Utc>>,
-    tally: Option<serde_json::Value>,
+    tally: Option<String>,
     quorum_met: Option<bool>,
     verdict: Option<&'static str>,
-    conditions: Option<serde_json::Value>,
+    conditions: Option<String>,
     statement_issued_at: Option<DateTime<Utc>>,
-    grant_terms: Option<serde_json::Value>,
-    refusal: Option<serde_json::Value>,
+    grant_terms: Option<String>,
+    refusal: Option<String>,
     closed_reason: Option<String>,
     closed_at: Option<DateTime<Utc>>,
 }
@@ -390,11 +432,12 @@ fn close(event: &Decoded<ReviewEvent>, closed: &Closed) -> ReviewPatch {
     }
 }
 
+/// A column value as JSON text (cast to `jsonb` by the statement).
 fn to_json<T: Serialize>(
     event: &Decoded<ReviewEvent>,
     value: &T,
-) -> Result<serde_json::Value, ProjectionError> {
-    serde_json::to_value(value).map_err(|e| ProjectionError::Undecodable {
+) -> Result<String, ProjectionError> {
+    serde_json::to_string(value).map_err(|e| ProjectionError::Undecodable {
         sequence: event.sequence,
         subject: event.envelope.subject.clone(),
         reason: e.to_string(),
@@ -407,18 +450,18 @@ struct ReviewColumns<'a> {
     proposal_ids: Vec<Uuid>,
     statuses: Vec<Option<&'static str>>,
     alliance_ids: Vec<Option<&'a str>>,
-    rosters: Vec<Option<&'a serde_json::Value>>,
-    quorums: Vec<Option<&'a serde_json::Value>>,
+    rosters: Vec<Option<&'a str>>,
+    quorums: Vec<Option<&'a str>>,
     regions: Vec<Option<&'static str>>,
     rules_versions: Vec<Option<&'a str>>,
     opened_at: Vec<Option<DateTime<Utc>>>,
-    tallies: Vec<Option<&'a serde_json::Value>>,
+    tallies: Vec<Option<&'a str>>,
     quorum_met: Vec<Option<bool>>,
     verdicts: Vec<Option<&'static str>>,
-    conditions: Vec<Option<&'a serde_json::Value>>,
+    conditions: Vec<Option<&'a str>>,
     statement_issued_at: Vec<Option<DateTime<Utc>>>,
-    grant_terms: Vec<Option<&'a serde_json::Value>>,
-    refusals: Vec<Option<&'a serde_json::Value>>,
+    grant_terms: Vec<Option<&'a str>>,
+    refusals: Vec<Option<&'a str>>,
     closed_reasons: Vec<Option<&'a str>>,
     closed_at: Vec<Option<DateTime<Utc>>>,
     last_sequences: Vec<i64>,
@@ -433,18 +476,18 @@ impl<'a> ReviewColumns<'a> {
             c.proposal_ids.push(last.envelope.event.proposal_id());
             c.statuses.push(patch.status);
             c.alliance_ids.push(patch.alliance_id.as_deref());
-            c.rosters.push(patch.roster.as_ref());
-            c.quorums.push(patch.quorum.as_ref());
+            c.rosters.push(patch.roster.as_deref());
+            c.quorums.push(patch.quorum.as_deref());
             c.regions.push(patch.region);
             c.rules_versions.push(patch.rules_version.as_deref());
             c.opened_at.push(patch.opened_at);
-            c.tallies.push(patch.tally.as_ref());
+            c.tallies.push(patch.tally.as_deref());
             c.quorum_met.push(patch.quorum_met);
             c.verdicts.push(patch.verdict);
-            c.conditions.push(patch.conditions.as_ref());
+            c.conditions.push(patch.conditions.as_deref());
             c.statement_issued_at.push(patch.statement_issued_at);
-            c.grant_terms.push(patch.grant_terms.as_ref());
-            c.refusals.push(patch.refusal.as_ref());
+            c.grant_terms.push(patch.grant_terms.as_deref());
+            c.refusals.push(patch.refusal.as_deref());
             c.closed_reasons.push(patch.closed_reason.as_deref());
             c.closed_at.push(patch.closed_at);
             c.last_sequences.push(last.sql_sequence);
@@ -495,9 +538,16 @@ const REVIEW_UNNEST: &str = "UNNEST($1::uuid[], $2::text[], $3::text[], $4::json
          tally, quorum_met, verdict, conditions, statement_issued_at, grant_terms, refusal, \
          closed_reason, closed_at, last_sequence, version, updated_at)";
 
-/// Creates the review rows that do not exist yet, each with its patch (status `in_review` unless
-/// the patch sets one).
-async fn insert_reviews(
+/// Writes the batch's review patches in one statement: a proposal without a review row gets one
+/// with its patch (status `in_review` unless the patch sets one); an existing row older than the
+/// patch's last event gets the patch (the columns it sets); a row that already holds that event (a
+/// replay) is left alone.
+///
+/// `MERGE` rather than `INSERT .. ON CONFLICT DO UPDATE`, because an update must keep the columns
+/// a patch leaves unset (its `NULL`s), which the conflict branch cannot tell from the values the
+/// insert defaulted. The projector's checkpoint lock makes it the only writer of these rows, so
+/// the insert branch never races another insert.
+async fn merge_reviews(
     conn: &mut PgConnection,
     reviews: &[(ReviewPatch, &Decoded<ReviewEvent>)],
 ) -> Result<(), ProjectionError> {
@@ -505,36 +555,9 @@ async fn insert_reviews(
         return Ok(());
     }
     let statement = format!(
-        "INSERT INTO proposal_reviews (proposal_id, review_status, alliance_id, review_roster, \
-             quorum, region, rules_version, opened_at, tally, quorum_met, statement_verdict, \
-             statement_conditions, statement_issued_at, grant_terms, refusal, closed_reason, \
-             closed_at, last_sequence, version, updated_at) \
-         SELECT u.proposal_id, COALESCE(u.status, '{}'), u.alliance_id, u.roster, u.quorum, \
-             u.region, u.rules_version, u.opened_at, u.tally, u.quorum_met, u.verdict, \
-             u.conditions, u.statement_issued_at, u.grant_terms, u.refusal, u.closed_reason, \
-             u.closed_at, u.last_sequence, u.version, u.updated_at \
-         FROM {REVIEW_UNNEST} \
-         ON CONFLICT (proposal_id) DO NOTHING",
-        review_status::IN_REVIEW
-    );
-    ReviewColumns::of(reviews)
-        .bind(sqlx::query(&statement))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Applies each patch to its review row if the row is older than the patch's last event. Rows
-/// just inserted by [`insert_reviews`] hold that event already and are left alone.
-async fn update_reviews(
-    conn: &mut PgConnection,
-    reviews: &[(ReviewPatch, &Decoded<ReviewEvent>)],
-) -> Result<(), ProjectionError> {
-    if reviews.is_empty() {
-        return Ok(());
-    }
-    let statement = format!(
-        "UPDATE proposal_reviews r SET \
+        "MERGE INTO proposal_reviews r \
+         USING (SELECT * FROM {REVIEW_UNNEST}) AS u ON r.proposal_id = u.proposal_id \
+         WHEN MATCHED AND r.last_sequence < u.last_sequence THEN UPDATE SET \
              review_status = COALESCE(u.status, r.review_status), \
              alliance_id = COALESCE(u.alliance_id, r.alliance_id), \
              review_roster = COALESCE(u.roster, r.review_roster), \
@@ -554,8 +577,15 @@ async fn update_reviews(
              last_sequence = u.last_sequence, \
              version = u.version, \
              updated_at = u.updated_at \
-         FROM {REVIEW_UNNEST} \
-         WHERE r.proposal_id = u.proposal_id AND r.last_sequence < u.last_sequence"
+         WHEN NOT MATCHED THEN INSERT (proposal_id, review_status, alliance_id, review_roster, \
+             quorum, region, rules_version, opened_at, tally, quorum_met, statement_verdict, \
+             statement_conditions, statement_issued_at, grant_terms, refusal, closed_reason, \
+             closed_at, last_sequence, version, updated_at) \
+         VALUES (u.proposal_id, COALESCE(u.status, '{}'), u.alliance_id, u.roster, u.quorum, \
+             u.region, u.rules_version, u.opened_at, u.tally, u.quorum_met, u.verdict, \
+             u.conditions, u.statement_issued_at, u.grant_terms, u.refusal, u.closed_reason, \
+             u.closed_at, u.last_sequence, u.version, u.updated_at)",
+        review_status::IN_REVIEW
     );
     ReviewColumns::of(reviews)
         .bind(sqlx::query(&statement))

@@ -2,23 +2,25 @@
 //!
 //! Loop: fetch a batch (everything already waiting, up to [`RunnerLimits::batch_max`]; when nothing
 //! waits, block for the next message), apply it with its checkpoint in one transaction
-//! ([`apply_batch`]), and only after the commit acknowledge the highest message at or below the new
-//! checkpoint (`AckPolicy::All` acknowledges everything before it too). Messages beyond a hole are
-//! nak'd with a short delay so they come back after the missing one. On any failure the transaction
-//! is rolled back, the batch is nak'd with a delay, and the runner backs off (bounded) and goes on.
+//! ([`apply_batch_on`]) while fetching what waits behind it, and only after the commit acknowledge
+//! the highest message at or below the new checkpoint (`AckPolicy::All` acknowledges everything
+//! before it too). Messages beyond a hole are nak'd with a short delay so they come back after the
+//! missing one. On any failure the transaction is rolled back, the batch (and what was fetched
+//! behind it) is nak'd with a delay, and the runner backs off (bounded) and goes on.
 
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsumer};
 use async_nats::jetstream::{self, AckKind};
 use futures::StreamExt as _;
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
 
 use buendel_runtime::store::Stored;
 use buendel_runtime::{CancellationToken, EventStore};
 
-use crate::checkpoint::{apply_batch, checkpoint};
-use crate::projection::Projection;
+use crate::checkpoint::{apply_batch_on, checkpoint};
+use crate::projection::{Projection, ProjectionError};
 
 /// The service name durable consumers are named after (`ns.durable(SERVICE, kind)`).
 pub const SERVICE: &str = "projector";
@@ -26,9 +28,11 @@ pub const SERVICE: &str = "projector";
 /// Every limit of the runner, passed explicitly.
 #[derive(Debug, Clone)]
 pub struct RunnerLimits {
-    /// Messages per batch (and per transaction) at most.
+    /// Messages per batch (and per transaction) at most. Large batches make a catch-up fast: the
+    /// commit (a WAL flush) and every statement's fixed cost are shared by more events.
     pub batch_max: usize,
     /// Delivered but unacknowledged messages per consumer at most (server-side flow control).
+    /// At least twice `batch_max`, so that the next batch can be fetched while one is written.
     pub ack_pending_max: i64,
     /// How long the server waits for an ack before redelivering.
     pub ack_wait_ms: u64,
@@ -45,8 +49,8 @@ pub struct RunnerLimits {
 impl Default for RunnerLimits {
     fn default() -> Self {
         Self {
-            batch_max: 500,
-            ack_pending_max: 2_000,
+            batch_max: 2_000,
+            ack_pending_max: 8_000,
             ack_wait_ms: 30_000,
             idle_wait_ms: 2_000,
             hole_delay_ms: 250,
@@ -64,6 +68,12 @@ struct Delivery {
 
 /// Runs one projection until `shutdown` is cancelled. Failures are logged and retried; it returns
 /// only on shutdown.
+///
+/// While a batch is written to Postgres, the next one is already being fetched from JetStream
+/// (without blocking: only what is waiting), so neither waits for the other during a catch-up.
+/// The fetched batch is applied only after the previous one committed and was acknowledged, and
+/// each batch is acknowledged only after its own commit. One Postgres connection is kept across
+/// batches (its prepared statements are reused) and dropped after any failure.
 pub async fn run_projection<P: Projection>(
     store: &EventStore,
     pool: &PgPool,
@@ -74,6 +84,8 @@ pub async fn run_projection<P: Projection>(
     let stream = store.namespace().stream(projection.stream());
     let mut backoff = Backoff::new(limits);
     let mut consumer: Option<PullConsumer> = None;
+    let mut conn: Option<PoolConnection<Postgres>> = None;
+    let mut prefetched: Vec<Delivery> = Vec::new();
     while !shutdown.is_cancelled() {
         let current = match &consumer {
             Some(current) => current,
@@ -86,25 +98,42 @@ pub async fn run_projection<P: Projection>(
                 }
             },
         };
-        let batch = match next_batch(current, limits, shutdown).await {
-            Ok(batch) => batch,
-            Err(error) => {
-                tracing::warn!(%stream, %error, "fetching from the projector consumer failed");
-                consumer = None;
-                sleep_or_cancel(backoff.next(), shutdown).await;
-                continue;
+        let batch = if prefetched.is_empty() {
+            match next_batch(current, limits, shutdown).await {
+                Ok(batch) => batch,
+                Err(error) => {
+                    tracing::warn!(%stream, %error, "fetching from the projector consumer failed");
+                    consumer = None;
+                    sleep_or_cancel(backoff.next(), shutdown).await;
+                    continue;
+                }
             }
+        } else {
+            std::mem::take(&mut prefetched)
         };
         if batch.is_empty() {
             continue;
         }
         let stored: Vec<Stored> = batch.iter().map(|d| d.stored.clone()).collect();
-        match apply_batch(pool, projection, &stored).await {
+        let (applied, next) = tokio::join!(
+            apply(pool, &mut conn, projection, &stored),
+            waiting(current, limits),
+        );
+        match next {
+            Ok(next) => prefetched = next,
+            Err(error) => {
+                // Nothing arrived (a pull that fails midway keeps what did); reopen the consumer.
+                tracing::warn!(%stream, %error, "prefetching from the projector consumer failed");
+                consumer = None;
+            }
+        }
+        match applied {
             Ok(checkpoint) => {
                 backoff.reset();
                 settle(&batch, checkpoint, limits).await;
             }
             Err(error) => {
+                conn = None;
                 let delay = backoff.next();
                 tracing::error!(
                     %stream,
@@ -115,10 +144,28 @@ pub async fn run_projection<P: Projection>(
                     "projecting a batch failed; rolled back, will retry"
                 );
                 nak_all(&batch, delay).await;
+                nak_all(&std::mem::take(&mut prefetched), delay).await;
                 sleep_or_cancel(delay, shutdown).await;
             }
         }
     }
+    // Hand back what was fetched ahead, so the next instance gets it now rather than after
+    // `ack_wait`.
+    nak_all(&prefetched, Duration::ZERO).await;
+}
+
+/// [`apply_batch_on`] on the kept connection, acquiring one first if there is none.
+async fn apply<P: Projection>(
+    pool: &PgPool,
+    conn: &mut Option<PoolConnection<Postgres>>,
+    projection: &P,
+    stored: &[Stored],
+) -> Result<u64, ProjectionError> {
+    let conn = match conn {
+        Some(conn) => conn,
+        None => conn.insert(pool.acquire().await?),
+    };
+    apply_batch_on(conn, projection, stored).await
 }
 
 /// The durable consumer of this projection, created if missing.
@@ -169,12 +216,7 @@ async fn next_batch(
     limits: &RunnerLimits,
     shutdown: &CancellationToken,
 ) -> Result<Vec<Delivery>, async_nats::Error> {
-    let waiting = consumer
-        .fetch()
-        .max_messages(limits.batch_max)
-        .messages()
-        .await?;
-    let batch = collect(waiting).await?;
+    let batch = waiting(consumer, limits).await?;
     if !batch.is_empty() {
         return Ok(batch);
     }
@@ -188,6 +230,19 @@ async fn next_batch(
         () = shutdown.cancelled() => Ok(Vec::new()),
         batch = collect(next) => batch,
     }
+}
+
+/// Everything already waiting, up to `batch_max`, without blocking (empty when nothing waits).
+async fn waiting(
+    consumer: &PullConsumer,
+    limits: &RunnerLimits,
+) -> Result<Vec<Delivery>, async_nats::Error> {
+    let waiting = consumer
+        .fetch()
+        .max_messages(limits.batch_max)
+        .messages()
+        .await?;
+    collect(waiting).await
 }
 
 async fn collect(mut messages: pull::Batch) -> Result<Vec<Delivery>, async_nats::Error> {

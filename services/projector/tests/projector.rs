@@ -246,6 +246,71 @@ async fn events_applied_in_a_transaction_build_the_proposal_row_and_its_timeline
 }
 
 #[tokio::test]
+async fn lists_with_quotes_and_commas_and_the_published_data_are_stored_exactly() {
+    let db = TestDb::new().await;
+    let odd: Vec<String> = [
+        "plain",
+        "with \"quotes\"",
+        "back\\slash",
+        "comma, {braces}",
+        "NULL",
+        "",
+        "  spaced  ",
+        "Übergänge – ökologisch",
+    ]
+    .map(String::from)
+    .to_vec();
+    let (batched, single) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut stream = Stream::new();
+    let mut events = Vec::new();
+    for id in [batched, single] {
+        let mut event = submitted(id);
+        if let ProposalEvent::Submitted(submitted) = &mut event {
+            submitted.terms.focus_areas.clone_from(&odd);
+            submitted.terms.districts = odd.iter().rev().cloned().collect();
+        }
+        events.push(stream.event(event));
+    }
+
+    apply_batch(&db.pool, &ProposalsProjection, &events[..1])
+        .await
+        .expect("the batched path");
+    let mut tx = db.pool.begin().await.expect("begin");
+    ProposalsProjection
+        .apply(&mut tx, 2, &events[1].subject, &events[1].payload)
+        .await
+        .expect("the one-by-one path");
+    tx.commit().await.expect("commit");
+
+    for id in [batched, single] {
+        let (focus_areas, districts): (Vec<String>, Vec<String>) =
+            sqlx::query_as("SELECT focus_areas, districts FROM proposals WHERE proposal_id = $1")
+                .bind(id)
+                .fetch_one(&db.pool)
+                .await
+                .expect("row");
+        assert_eq!(focus_areas, odd);
+        assert_eq!(districts, odd.iter().rev().cloned().collect::<Vec<_>>());
+    }
+    #[derive(serde::Deserialize)]
+    struct Published {
+        data: Box<serde_json::value::RawValue>,
+    }
+    for event in &events {
+        let published: Published = serde_json::from_slice(&event.payload).expect("envelope");
+        let stored: String = sqlx::query_scalar(
+            "SELECT data::text FROM proposal_timeline WHERE stream = 'PROPOSALS' AND sequence = $1",
+        )
+        .bind(i64::try_from(event.sequence).expect("small"))
+        .fetch_one(&db.pool)
+        .await
+        .expect("timeline row");
+        assert_eq!(stored, published.data.get(), "byte for byte as published");
+    }
+    db.drop_database().await;
+}
+
+#[tokio::test]
 async fn a_failed_screening_and_a_withdrawal_set_their_statuses() {
     let db = TestDb::new().await;
     let (failed, gone) = (Uuid::new_v4(), Uuid::new_v4());
