@@ -88,8 +88,12 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the chosen services in a namespace.
 pub async fn spawn_parts(ns: Namespace, parts: Parts) -> TestApp {
+    spawn_parts_with(Settings::local(ns), parts).await
+}
+
+/// Starts the chosen services with these settings (another Postgres, say).
+pub async fn spawn_parts_with(settings: Settings, parts: Parts) -> TestApp {
     buendel_runtime::telemetry::init(buendel_runtime::settings::LogFormat::Text);
-    let settings = Settings::local(ns);
     let system = System::start(&settings, parts)
         .await
         .expect("system starts");
@@ -131,6 +135,17 @@ impl TestApp {
             .expect("published")
     }
 
+    /// Publishes to the intake until the server stores the message as new (not as a duplicate
+    /// inside INTAKE's window of [`buendel_runtime::store::INTAKE_DUPLICATE_WINDOW_MS`]); returns
+    /// its sequence, which is above `after`.
+    pub async fn publish_intake_anew(&self, msg_id: Uuid, bytes: Vec<u8>, after: u64) -> u64 {
+        eventually("stored outside INTAKE's duplicate window", || async {
+            let sequence = self.publish_intake(msg_id, bytes.clone()).await;
+            (sequence > after).then_some(sequence)
+        })
+        .await
+    }
+
     /// Publishes a CloudEvent to the intake (its id as `Nats-Msg-Id`).
     pub async fn publish_event(&self, event: &Value) -> u64 {
         let id = event["id"]
@@ -139,6 +154,26 @@ impl TestApp {
             .unwrap_or_else(Uuid::new_v4);
         self.publish_intake(id, serde_json::to_vec(event).expect("json"))
             .await
+    }
+
+    /// Waits until the submission service has acknowledged every INTAKE message up to `sequence`.
+    pub async fn intake_consumed(&self, sequence: u64) {
+        let ns = &self.settings.namespace;
+        eventually(&format!("INTAKE consumed up to {sequence}"), || async {
+            let stream = self
+                .store
+                .jetstream()
+                .get_stream(ns.stream(StreamKind::Intake))
+                .await
+                .ok()?;
+            let mut consumer: async_nats::jetstream::consumer::PullConsumer = stream
+                .get_consumer(&ns.durable("submission", StreamKind::Intake))
+                .await
+                .ok()?;
+            let info = consumer.info().await.ok()?;
+            (info.ack_floor.stream_sequence >= sequence).then_some(())
+        })
+        .await;
     }
 
     /// Sends a command and returns the reply.

@@ -90,8 +90,14 @@ async fn malformed_events_are_dead_lettered_with_every_reason_and_the_next_good_
         "{both:?}"
     );
     assert!(reasons(3)[0].contains("bytes"), "{:?}", reasons(3));
-    assert!(items.iter().all(|i| i["code"] == "invalid_input"
-        && i["original_base64"].as_str().is_some_and(|s| !s.is_empty())));
+    let codes: Vec<&str> = items.iter().filter_map(|i| i["code"].as_str()).collect();
+    assert_eq!(
+        codes,
+        ["not_json", "invalid_input", "invalid_input", "too_large"]
+    );
+    assert!(items
+        .iter()
+        .all(|i| i["original_base64"].as_str().is_some_and(|s| !s.is_empty())));
     app.cleanup().await;
 }
 
@@ -104,8 +110,10 @@ async fn the_same_event_published_twice_and_again_after_the_duplicate_window_yie
     let bytes = serde_json::to_vec(&event).expect("json");
 
     let first = app.publish_intake(event_id, bytes.clone()).await;
+    // INTAKE's duplicate window is a millisecond (so a conflicting body reaches the submission
+    // service): the server may or may not keep a second copy; either way one proposal results.
     let again = app.publish_intake(event_id, bytes.clone()).await;
-    assert_eq!(first, again, "inside the window JetStream keeps one copy");
+    assert!(again >= first);
     // After the duplicate window JetStream no longer knows the id; a different Nats-Msg-Id makes the
     // server store the same CloudEvent again, exactly as it would once the window has passed.
     let later = app.publish_intake(Uuid::new_v4(), bytes).await;

@@ -6,8 +6,11 @@
 mod audit;
 mod demo;
 mod helpers;
+mod hostile;
 mod intake;
 mod ledger;
+mod pg;
 mod projector;
+mod quarantine;
 mod review;
 mod store;

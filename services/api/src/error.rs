@@ -18,6 +18,10 @@ pub enum ApiError {
     /// No such resource (404 `not_found`).
     #[error("{0}")]
     NotFound(String),
+    /// The resource is stored in its stream but the read model could not take it (404
+    /// `not_projected`; `GET /v1/quarantine` says why).
+    #[error("{0}")]
+    NotProjected(String),
     /// Postgres is not answering (503 `not_ready`), for `/readyz`.
     #[error("the read model database is not reachable")]
     NotReady(#[source] anyhow::Error),
@@ -42,6 +46,7 @@ impl ApiError {
             ApiError::InvalidId(_) => "invalid_id",
             ApiError::InvalidQuery(_) => "invalid_query",
             ApiError::NotFound(_) => "not_found",
+            ApiError::NotProjected(_) => "not_projected",
             ApiError::NotReady(_) => "not_ready",
             ApiError::Timeout(_) => "timeout",
             ApiError::Internal(_) => "internal",
@@ -52,7 +57,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::InvalidId(_) | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::NotProjected(_) => StatusCode::NOT_FOUND,
             ApiError::NotReady(_) | ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -79,7 +84,10 @@ impl IntoResponse for ApiError {
             }
             ApiError::NotReady(error) => tracing::warn!(error = format!("{error:#}"), "not ready"),
             ApiError::Timeout(_) => tracing::warn!("{self}"),
-            ApiError::InvalidId(_) | ApiError::InvalidQuery(_) | ApiError::NotFound(_) => {}
+            ApiError::InvalidId(_)
+            | ApiError::InvalidQuery(_)
+            | ApiError::NotFound(_)
+            | ApiError::NotProjected(_) => {}
         }
         let body = Body {
             error: Detail {

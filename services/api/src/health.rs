@@ -17,15 +17,29 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: 200 when Postgres answers `SELECT 1`, 503 `not_ready` otherwise.
+/// `GET /readyz`: 200 when Postgres answers, 503 `not_ready` otherwise.
+///
+/// The body reports quarantined events (`status` `degraded`, with the count per stream): the API
+/// still serves everything else, so it stays ready; an operator pages on the count
+/// (`buendel_projection_quarantined_events`).
 #[tracing::instrument(skip_all)]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool);
+    let ping = crate::quarantine::counts(&state.pool);
     match tokio::time::timeout(Duration::from_millis(READY_TIMEOUT_MS), ping).await {
-        Ok(Ok(_)) => Ok(Json(json!({ "status": "ready" }))),
+        Ok(Ok(counts)) => {
+            let total: i64 = counts.iter().map(|(_, n)| n).sum();
+            let by_stream: serde_json::Map<String, Value> =
+                counts.into_iter().map(|(s, n)| (s, json!(n))).collect();
+            let status = if total == 0 { "ready" } else { "degraded" };
+            Ok(Json(json!({
+                "status": status,
+                "quarantined_events": total,
+                "quarantined_by_stream": by_stream,
+            })))
+        }
         Ok(Err(error)) => Err(ApiError::NotReady(error.into())),
         Err(_) => Err(ApiError::NotReady(anyhow::anyhow!(
-            "SELECT 1 took longer than {READY_TIMEOUT_MS} ms"
+            "the read model took longer than {READY_TIMEOUT_MS} ms to answer"
         ))),
     }
 }

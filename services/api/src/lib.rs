@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod money;
 pub mod page;
 pub mod proposals;
+pub mod quarantine;
 pub mod review;
 pub mod status;
 
@@ -81,6 +82,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/v1/funds/{id}", get(funds::get)),
         ("/v1/funds/{id}/entries", get(funds::entries)),
         ("/v1/deadletters", get(deadletters::list)),
+        ("/v1/quarantine", get(quarantine::list)),
         ("/healthz", get(health::healthz)),
         ("/readyz", get(health::readyz)),
         ("/metrics", get(metrics::metrics)),

@@ -1,6 +1,6 @@
 //! `GET /metrics` in the Prometheus text format: a request counter kept in memory (by route and
 //! status), and gauges read from the read models at scrape time (checkpoints, proposals by combined
-//! status as in [`crate::status`], dead letters by source). When Postgres does not answer, the
+//! status as in [`crate::status`], dead letters by source, quarantined events by stream). When Postgres does not answer, the
 //! counters are still served and `buendel_read_model_up` is 0.
 
 use std::collections::BTreeMap;
@@ -85,7 +85,11 @@ struct Gauges {
     checkpoints: Vec<(String, i64)>,
     proposals: Vec<(String, i64)>,
     dead_letters: Vec<(String, i64)>,
+    quarantined: Vec<(String, i64)>,
 }
+
+/// The streams the projector reads, so the quarantine gauge has a sample (0) for each.
+const PROJECTED_STREAMS: [&str; 4] = ["DEADLETTER", "LEDGER", "PROPOSALS", "REVIEWS"];
 
 async fn read_gauges(pool: &PgPool) -> Result<Gauges, sqlx::Error> {
     let checkpoints =
@@ -102,10 +106,22 @@ async fn read_gauges(pool: &PgPool) -> Result<Gauges, sqlx::Error> {
         sqlx::query_as("SELECT source, count(*) FROM dead_letters GROUP BY source ORDER BY source")
             .fetch_all(pool)
             .await?;
+    let found = crate::quarantine::counts(pool).await?;
+    let quarantined = PROJECTED_STREAMS
+        .iter()
+        .map(|&stream| {
+            let count = found
+                .iter()
+                .find(|(s, _)| s == stream)
+                .map_or(0, |(_, n)| *n);
+            (stream.to_owned(), count)
+        })
+        .collect();
     Ok(Gauges {
         checkpoints,
         proposals,
         dead_letters,
+        quarantined,
     })
 }
 
@@ -144,6 +160,12 @@ fn write_gauges(out: &mut String, gauges: &Gauges) {
             "source",
             "Dead letters in the read model, by source.",
             &gauges.dead_letters,
+        ),
+        (
+            "buendel_projection_quarantined_events",
+            "stream",
+            "Events the projector could not take into the read models (GET /v1/quarantine), by stream.",
+            &gauges.quarantined,
         ),
     ];
     for (name, label, help, samples) in families {

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::money::{self, Money};
 use crate::page::{invalid_query, Page, PageRequest};
+use crate::quarantine::{self, Quarantined};
 use crate::review::{self, Review};
 use crate::status::proposals_view;
 use crate::AppState;
@@ -137,6 +138,8 @@ pub struct ProposalDetail {
     pub money: Option<Money>,
     /// Every event, oldest first.
     pub timeline: Vec<TimelineEntry>,
+    /// Events of this proposal the read models could not take (empty when all are shown).
+    pub quarantined: Vec<Quarantined>,
 }
 
 /// A `proposals` row.
@@ -247,6 +250,9 @@ pub async fn list(
     }))
 }
 
+/// Quarantined events shown on a proposal's page at most.
+pub const QUARANTINED_SHOWN_MAX: i64 = 50;
+
 /// `GET /v1/proposals/{id}`: one proposal with its last screening, its review, its money and its
 /// whole timeline.
 #[tracing::instrument(skip_all, fields(proposal_id = %id))]
@@ -263,7 +269,20 @@ pub async fn get(
     .bind(proposal_id)
     .fetch_optional(&state.pool)
     .await?;
-    let row = row.ok_or_else(|| ApiError::NotFound(format!("no proposal {proposal_id}")))?;
+    let quarantined =
+        quarantine::of(&state.pool, &proposal_id.to_string(), QUARANTINED_SHOWN_MAX).await?;
+    let Some(row) = row else {
+        return Err(match quarantined.first() {
+            Some(first) => ApiError::NotProjected(format!(
+                "proposal {proposal_id} is stored but could not be projected: {} {} sequence {}: {}",
+                first.event_type.as_deref().unwrap_or("event"),
+                first.stream,
+                first.sequence,
+                first.error
+            )),
+            None => ApiError::NotFound(format!("no proposal {proposal_id}")),
+        });
+    };
     let timeline: Vec<TimelineEntry> = sqlx::query_as(
         "SELECT stream, sequence, event_id, event_type, time, actor, data FROM proposal_timeline \
          WHERE proposal_id = $1 ORDER BY time, sequence, stream",
@@ -280,5 +299,6 @@ pub async fn get(
         review,
         money,
         timeline,
+        quarantined,
     }))
 }

@@ -73,7 +73,10 @@ async fn apply_locked<P: Projection>(
 }
 
 /// Locks the checkpoint row of a stream (creating it at 0) and returns its sequence.
-async fn lock_checkpoint(conn: &mut PgConnection, key: &str) -> Result<u64, ProjectionError> {
+pub(crate) async fn lock_checkpoint(
+    conn: &mut PgConnection,
+    key: &str,
+) -> Result<u64, ProjectionError> {
     sqlx::query("INSERT INTO checkpoints (stream, last_sequence) VALUES ($1, 0) ON CONFLICT (stream) DO NOTHING")
         .bind(key)
         .execute(&mut *conn)

@@ -15,6 +15,8 @@
 //! - [`ledger`]: LEDGER → `funds`, `ledger_entries`, `ledger_postings`, `account_balances`,
 //!   `fund_balances`, `proposal_money` and `proposal_timeline`.
 //! - [`deadletters`]: DEADLETTER → `dead_letters`.
+//! - [`quarantine`]: bisecting a batch that fails on its events; the failing event is recorded in
+//!   `projection_quarantine` and stepped over, so no stream stalls on one event.
 //! - `timeline`: the `proposal_timeline` insert every proposal-related projection shares.
 
 pub mod checkpoint;
@@ -22,6 +24,7 @@ pub mod deadletters;
 pub mod ledger;
 pub mod projection;
 pub mod proposals;
+pub mod quarantine;
 pub mod reviews;
 pub mod runner;
 mod timeline;
@@ -49,7 +52,7 @@ pub const STREAMS: [StreamKind; 4] = [
 ];
 
 /// Every read-model table the projector owns, truncated by [`rebuild`].
-pub const TABLES: [&str; 14] = [
+pub const TABLES: [&str; 15] = [
     "proposals",
     "proposal_timeline",
     "proposal_reviews",
@@ -63,6 +66,7 @@ pub const TABLES: [&str; 14] = [
     "fund_balances",
     "proposal_money",
     "dead_letters",
+    "projection_quarantine",
     "checkpoints",
 ];
 

@@ -5,8 +5,9 @@
 //! ([`apply_batch_on`]) while fetching what waits behind it, and only after the commit acknowledge
 //! the highest message at or below the new checkpoint (`AckPolicy::All` acknowledges everything
 //! before it too). Messages beyond a hole are nak'd with a short delay so they come back after the
-//! missing one. On any failure the transaction is rolled back, the batch (and what was fetched
-//! behind it) is nak'd with a delay, and the runner backs off (bounded) and goes on.
+//! missing one. A batch that fails on one of its events is bisected and that event quarantined
+//! ([`crate::quarantine`]); on any other failure the transaction is rolled back, the batch (and what
+//! was fetched behind it) is nak'd with a delay, and the runner backs off (bounded) and goes on.
 
 use std::time::Duration;
 
@@ -19,8 +20,9 @@ use sqlx::{PgPool, Postgres};
 use buendel_runtime::store::Stored;
 use buendel_runtime::{CancellationToken, EventStore};
 
-use crate::checkpoint::{apply_batch_on, checkpoint};
+use crate::checkpoint::checkpoint;
 use crate::projection::{Projection, ProjectionError};
+use crate::quarantine::apply_isolating_on;
 
 /// The service name durable consumers are named after (`ns.durable(SERVICE, kind)`).
 pub const SERVICE: &str = "projector";
@@ -154,7 +156,8 @@ pub async fn run_projection<P: Projection>(
     nak_all(&prefetched, Duration::ZERO).await;
 }
 
-/// [`apply_batch_on`] on the kept connection, acquiring one first if there is none.
+/// [`apply_isolating_on`] on the kept connection, acquiring one first if there is none: a batch
+/// that fails on one of its events quarantines that event and applies the rest.
 async fn apply<P: Projection>(
     pool: &PgPool,
     conn: &mut Option<PoolConnection<Postgres>>,
@@ -165,7 +168,9 @@ async fn apply<P: Projection>(
         Some(conn) => conn,
         None => conn.insert(pool.acquire().await?),
     };
-    apply_batch_on(conn, projection, stored).await
+    Ok(apply_isolating_on(conn, projection, stored)
+        .await?
+        .checkpoint)
 }
 
 /// The durable consumer of this projection, created if missing.

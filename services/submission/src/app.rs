@@ -29,6 +29,7 @@ use buendel_contract::reference::{builtin_alliances, Alliance, ProgramRules};
 use buendel_contract::reply::{FieldError, Reply};
 use buendel_contract::{DomainError, Meta};
 use buendel_runtime::repository::{ExecuteError, Outcome};
+use buendel_runtime::store::Receipt;
 use buendel_runtime::{CancellationToken, EventStore, Repository, StoreError};
 
 use crate::domain::intake::{self, IntakeEvent, Rejected, Request};
@@ -49,6 +50,19 @@ pub const INTAKE_ACK_PENDING_MAX: i64 = 4_096;
 pub const INTAKE_ACK_WAIT_MS: u64 = 30_000;
 /// Base delay of a nak after a transient failure (grows with the delivery count).
 pub const NAK_DELAY_MS: u64 = 500;
+
+/// The dead-letter code of an intake event whose id was accepted before with another body.
+pub const CONFLICTING_DUPLICATE: &str = "conflicting_duplicate";
+
+/// What becomes of one intake message.
+enum Verdict {
+    /// Decided (or already decided): ack.
+    Done,
+    /// Refused with a code: dead-letter, then ack.
+    DeadLetter(String, Rejected),
+    /// Failed transiently: nak with this delay.
+    Retry(Duration),
+}
 
 /// The commands served over request/reply.
 pub const COMMANDS: [&str; 3] = ["submit", "revise", "withdraw"];
@@ -272,53 +286,31 @@ impl Submission {
             return;
         };
         let (sequence, delivered) = (info.stream_sequence, info.delivered);
-        let subject = message.subject.to_string();
         let verdict = match validated {
-            Err(rejected) => Err(("invalid_input".to_owned(), rejected)),
-            Ok(event) => {
-                let meta = self.meta(
-                    &event.actor,
-                    event.correlation_id.clone(),
-                    event.request.proposal_id(),
-                );
-                match self
-                    .handle(&event.id.to_string(), &meta, &event.request)
-                    .await
-                {
-                    Ok(_) => Ok(()),
-                    Err(HandleError::Refused(e)) => Err((
-                        e.code().to_owned(),
-                        Rejected {
-                            event_id: Some(event.id.to_string()),
-                            event_type: None,
-                            reasons: vec![FieldError::new("", e.to_string())],
-                        },
-                    )),
-                    Err(HandleError::Transient(error)) if delivered < INTAKE_DELIVERIES_MAX => {
-                        tracing::warn!(%error, sequence, delivered, "intake failed transiently, nak");
-                        let delay = Duration::from_millis(
-                            NAK_DELAY_MS * u64::try_from(delivered.max(1)).unwrap_or(1),
-                        );
-                        if let Err(error) = message.ack_with(AckKind::Nak(Some(delay))).await {
-                            tracing::warn!(%error, "nak not sent");
-                        }
-                        return;
-                    }
-                    Err(HandleError::Transient(error)) => Err((
-                        "retries_exhausted".to_owned(),
-                        Rejected {
-                            event_id: Some(event.id.to_string()),
-                            event_type: None,
-                            reasons: vec![FieldError::new(
-                                "",
-                                format!("failed {delivered} times, last: {error}"),
-                            )],
-                        },
-                    )),
+            Err(rejected) => Verdict::DeadLetter(rejected.code.to_owned(), rejected),
+            Ok(event) => match self.receipt(&event, sequence).await {
+                Err(error) => {
+                    tracing::warn!(%error, sequence, "intake receipt not stored");
+                    Verdict::Retry(Duration::from_millis(NAK_DELAY_MS))
                 }
+                Ok(Some(conflict)) => {
+                    Verdict::DeadLetter(CONFLICTING_DUPLICATE.to_owned(), conflict)
+                }
+                Ok(None) => self.decide_intake(&event, sequence, delivered).await,
+            },
+        };
+        let letter = match verdict {
+            Verdict::Done => None,
+            Verdict::DeadLetter(code, rejected) => Some((code, rejected)),
+            Verdict::Retry(delay) => {
+                if let Err(error) = message.ack_with(AckKind::Nak(Some(delay))).await {
+                    tracing::warn!(%error, "nak not sent");
+                }
+                return;
             }
         };
-        if let Err((code, rejected)) = verdict {
+        if let Some((code, rejected)) = letter {
+            let subject = message.subject.to_string();
             if let Err(error) = self
                 .dead_letter(&subject, sequence, &message.payload, &code, rejected)
                 .await
@@ -332,6 +324,76 @@ impl Submission {
         }
         if let Err(error) = message.ack().await {
             tracing::warn!(%error, sequence, "ack not sent; the message will be redelivered and deduplicated");
+        }
+    }
+
+    /// The receipt of a valid intake event: `None` when this body is the one in force under its id
+    /// (the first, or an exact copy of it), the refusal when another body came first.
+    ///
+    /// The receipt is written before the decision: a crash in between leaves a receipt whose body
+    /// is this one, so the redelivery goes on to decide (once, through the cause index).
+    async fn receipt(
+        &self,
+        event: &IntakeEvent,
+        sequence: u64,
+    ) -> Result<Option<Rejected>, StoreError> {
+        let ours = Receipt {
+            event_id: event.id,
+            sha256: event.sha256.clone(),
+            intake_sequence: sequence,
+        };
+        let in_force = self.store().receipt(&ours).await?;
+        if in_force.sha256 == ours.sha256 {
+            return Ok(None);
+        }
+        Ok(Some(Rejected {
+            code: CONFLICTING_DUPLICATE,
+            event_id: Some(event.id.to_string()),
+            event_type: None,
+            reasons: vec![
+                FieldError::new(
+                    "id",
+                    format!(
+                        "event {} was accepted before with another body (INTAKE sequence {}); the first stays in force",
+                        event.id, in_force.intake_sequence
+                    ),
+                ),
+                FieldError::new("", format!("sha256 of the body in force: {}", in_force.sha256)),
+                FieldError::new("", format!("sha256 of this body: {}", ours.sha256)),
+            ],
+        }))
+    }
+
+    /// Decides a valid intake event whose body is the one in force under its id.
+    async fn decide_intake(&self, event: &IntakeEvent, sequence: u64, delivered: i64) -> Verdict {
+        let meta = self.meta(
+            &event.actor,
+            event.correlation_id.clone(),
+            event.request.proposal_id(),
+        );
+        let rejected = |reason: String| Rejected {
+            event_id: Some(event.id.to_string()),
+            reasons: vec![FieldError::new("", reason)],
+            ..Rejected::default()
+        };
+        match self
+            .handle(&event.id.to_string(), &meta, &event.request)
+            .await
+        {
+            Ok(_) => Verdict::Done,
+            Err(HandleError::Refused(e)) => {
+                Verdict::DeadLetter(e.code().to_owned(), rejected(e.to_string()))
+            }
+            Err(HandleError::Transient(error)) if delivered < INTAKE_DELIVERIES_MAX => {
+                tracing::warn!(%error, sequence, delivered, "intake failed transiently, nak");
+                Verdict::Retry(Duration::from_millis(
+                    NAK_DELAY_MS * u64::try_from(delivered.max(1)).unwrap_or(1),
+                ))
+            }
+            Err(HandleError::Transient(error)) => Verdict::DeadLetter(
+                "retries_exhausted".to_owned(),
+                rejected(format!("failed {delivered} times, last: {error}")),
+            ),
         }
     }
 

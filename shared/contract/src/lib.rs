@@ -8,6 +8,7 @@
 //! - [`namespace`]: the one setting every stream, subject, consumer and database name derives from.
 //! - [`deadletter`]: a refused input with every reason, kept whole.
 //! - [`envelope`]: the CloudEvents 1.0 structured-JSON envelope every event travels in.
+//! - [`ijson`]: strict input: I-JSON (RFC 7493) and text rules, so every reader reads an input alike.
 //! - [`ledger`]: the Fund aggregate's events (`buendel.ledger.*`), chart of accounts, balances, hash chain.
 //! - [`money`]: integer cents, basis points and the one rounding rule for splits.
 //! - [`proposal`]: the Proposal aggregate's events (`buendel.proposal.*`).
@@ -22,6 +23,7 @@ pub mod alliance;
 pub mod canonical;
 pub mod deadletter;
 pub mod envelope;
+pub mod ijson;
 pub mod ledger;
 pub mod money;
 pub mod namespace;

@@ -35,16 +35,20 @@ pub enum StreamKind {
     Ledger,
     /// Every rejected input, with its reasons.
     Deadletter,
+    /// One receipt per intake event id: the digest of the first body accepted under that id, so a
+    /// later body under the same id is told apart from an exact repeat (`conflicting_duplicate`).
+    Receipts,
 }
 
 impl StreamKind {
     /// Every stream, in the order they are created.
-    pub const ALL: [StreamKind; 5] = [
+    pub const ALL: [StreamKind; 6] = [
         StreamKind::Intake,
         StreamKind::Proposals,
         StreamKind::Reviews,
         StreamKind::Ledger,
         StreamKind::Deadletter,
+        StreamKind::Receipts,
     ];
 
     /// The stream's name without the namespace prefix.
@@ -55,6 +59,7 @@ impl StreamKind {
             StreamKind::Reviews => "REVIEWS",
             StreamKind::Ledger => "LEDGER",
             StreamKind::Deadletter => "DEADLETTER",
+            StreamKind::Receipts => "RECEIPTS",
         }
     }
 
@@ -66,6 +71,7 @@ impl StreamKind {
             StreamKind::Reviews => "review",
             StreamKind::Ledger => "ledger",
             StreamKind::Deadletter => "deadletter",
+            StreamKind::Receipts => "receipt",
         }
     }
 }

@@ -13,13 +13,43 @@ use futures::StreamExt as _;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use buendel_contract::reply::Reply;
+use buendel_contract::ijson;
+use buendel_contract::reply::{FieldError, Reply};
 use buendel_contract::Namespace;
 
 use crate::CancellationToken;
 
 /// Requests handled at once per service instance.
 pub const IN_FLIGHT_MAX: usize = 256;
+/// The largest command payload accepted (a command is a few fields; the intake's limit is the same).
+pub const PAYLOAD_BYTES_MAX: usize = 64 * 1024;
+
+/// The refusal of a payload that is too large or not strict I-JSON ([`ijson::parse`]: unique
+/// member names, no lone surrogates, numbers a double holds, no control characters but tab and
+/// line breaks), the same rules as at the intake; `None` when it may go to the handler.
+pub fn strict_payload(payload: &[u8]) -> Option<Reply> {
+    if payload.len() > PAYLOAD_BYTES_MAX {
+        return Some(Reply::refused(
+            "too_large",
+            format!(
+                "the command is {} bytes, at most {PAYLOAD_BYTES_MAX}",
+                payload.len()
+            ),
+            vec![],
+        ));
+    }
+    let problems = ijson::parse(payload).err()?;
+    let code = problems.first().map_or(ijson::NOT_JSON, |p| p.code);
+    let details = problems
+        .into_iter()
+        .map(|p| FieldError::new(p.field, p.reason))
+        .collect();
+    Some(Reply::refused(
+        code,
+        "the command is not strict JSON (RFC 7493 I-JSON without control characters)",
+        details,
+    ))
+}
 
 /// Registers `commands` of `service` and serves them until `shutdown`; `handle(command, payload)`
 /// produces the reply. Returns once the endpoints are registered (so requests find a responder),
@@ -75,7 +105,11 @@ where
                 let handle = handle.clone();
                 let command = command.clone();
                 tasks.spawn(async move {
-                    let reply = handle(command, request.message.payload.clone()).await;
+                    let payload = request.message.payload.clone();
+                    let reply = match strict_payload(&payload) {
+                        Some(refused) => refused,
+                        None => handle(command, payload).await,
+                    };
                     let bytes = serde_json::to_vec(&reply).unwrap_or_default();
                     if let Err(error) = request.respond(Ok(Bytes::from(bytes))).await {
                         tracing::warn!(%error, "reply not sent");

@@ -19,6 +19,12 @@ use buendel_contract::Namespace;
 /// JetStream drops a re-publish of the same `Nats-Msg-Id` inside this window. Idempotency beyond it
 /// comes from the aggregates' cause index (see [`crate::repository`]).
 pub const DUPLICATE_WINDOW_S: u64 = 120;
+/// INTAKE's duplicate window: the shortest the server allows. A publisher re-sending an event under
+/// the same `Nats-Msg-Id` with another body must reach the submission service, which tells an exact
+/// repeat (booked once, through the cause index) from a conflicting one (dead-lettered, see
+/// [`EventStore::receipt`]); inside the window the server drops the second body and answers the
+/// publisher `duplicate`, so the window is kept as short as it goes.
+pub const INTAKE_DUPLICATE_WINDOW_MS: u64 = 100;
 /// How long one load may take before it is reported as unavailable.
 pub const LOAD_TIMEOUT_MS: u64 = 30_000;
 
@@ -82,6 +88,18 @@ pub struct Pending {
     pub payload: Bytes,
 }
 
+/// The receipt of an intake event id: the digest of the first body accepted under it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Receipt {
+    /// The CloudEvents id.
+    pub event_id: Uuid,
+    /// SHA-256 (hex) of the RFC 8785 canonical JSON of the body, so whitespace and member order
+    /// do not make two copies of one event differ.
+    pub sha256: String,
+    /// Where that body is in INTAKE.
+    pub intake_sequence: u64,
+}
+
 /// The event store of one namespace.
 #[derive(Clone)]
 pub struct EventStore {
@@ -133,7 +151,10 @@ impl EventStore {
             max_age: Duration::ZERO,
             max_message_size: 1024 * 1024,
             num_replicas: self.replicas,
-            duplicate_window: Duration::from_secs(DUPLICATE_WINDOW_S),
+            duplicate_window: match kind {
+                StreamKind::Intake => Duration::from_millis(INTAKE_DUPLICATE_WINDOW_MS),
+                _ => Duration::from_secs(DUPLICATE_WINDOW_S),
+            },
             allow_rollup: false,
             deny_delete: true,
             deny_purge: true,
@@ -156,6 +177,20 @@ impl EventStore {
                             stream: wanted.name,
                             problems,
                         });
+                    }
+                    if kind == StreamKind::Intake
+                        && info.config.duplicate_window > wanted.duplicate_window
+                    {
+                        // An INTAKE created before conflicting duplicates were told apart: shorten
+                        // its window (the only setting we change on an existing stream).
+                        let shorter = stream::Config {
+                            duplicate_window: wanted.duplicate_window,
+                            ..info.config.clone()
+                        };
+                        self.js
+                            .update_stream(shorter)
+                            .await
+                            .map_err(StoreError::unavailable)?;
                     }
                 }
                 Err(error) if is_not_found(&error) => {
@@ -267,6 +302,36 @@ impl EventStore {
         let subject = self.ns.subject(StreamKind::Deadletter, &letter.source);
         self.publish(&subject, letter.id, Bytes::from(payload))
             .await
+    }
+
+    /// Records `receipt` unless its event id has one already; returns the receipt in force (ours,
+    /// or the earlier one). First writer wins: the append expects the subject to be empty.
+    pub async fn receipt(&self, receipt: &Receipt) -> Result<Receipt, StoreError> {
+        let subject = self.ns.subject(StreamKind::Receipts, receipt.event_id);
+        let payload = serde_json::to_vec(receipt).map_err(StoreError::unavailable)?;
+        let pending = Pending {
+            id: Uuid::new_v5(
+                &Uuid::NAMESPACE_OID,
+                format!("receipt/{}/{}", receipt.event_id, receipt.sha256).as_bytes(),
+            ),
+            payload: Bytes::from(payload),
+        };
+        match self.append(&subject, 0, &[pending]).await {
+            Ok(_) => Ok(receipt.clone()),
+            Err(StoreError::Conflict { .. }) => {
+                let stream = self.stream(StreamKind::Receipts).await?;
+                let stored = stream
+                    .get_last_raw_message_by_subject(&subject)
+                    .await
+                    .map_err(StoreError::unavailable)?;
+                serde_json::from_slice(&stored.payload).map_err(|e| StoreError::Corrupt {
+                    subject,
+                    sequence: stored.sequence,
+                    reason: e.to_string(),
+                })
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// The stream sequence of the last message on a subject (0 when there is none).

@@ -13,6 +13,7 @@ use buendel_contract::proposal::{
     Applicant, ProjectType, Submitted, Terms, REVISED_V1, SUBMITTED_V1, WITHDRAWN_V1,
 };
 use buendel_contract::reply::FieldError;
+use buendel_contract::{canonical, ijson};
 
 /// The largest message accepted at intake.
 pub const MESSAGE_BYTES_MAX: usize = 64 * 1024;
@@ -77,11 +78,22 @@ pub struct IntakeEvent {
     pub correlation_id: Option<String>,
     /// What it asks for.
     pub request: Request,
+    /// SHA-256 (hex) of the event's RFC 8785 canonical JSON (of its bytes where it has none): two
+    /// copies of one event share it, another body under the same id does not.
+    pub sha256: String,
 }
 
+/// The dead-letter code of a message that is not a valid request (when no sharper code applies).
+pub const INVALID_INPUT: &str = "invalid_input";
+/// The dead-letter code of a message larger than [`MESSAGE_BYTES_MAX`].
+pub const TOO_LARGE: &str = "too_large";
+
 /// Best-effort facts about an invalid message, for the dead letter.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rejected {
+    /// The stable code of the refusal: an [`ijson`] code (`duplicate_member`, `lone_surrogate`,
+    /// `number_out_of_range`, `control_character`, ...), [`TOO_LARGE`] or [`INVALID_INPUT`].
+    pub code: &'static str,
     /// The CloudEvents id, if readable.
     pub event_id: Option<String>,
     /// The CloudEvents type, if readable.
@@ -90,13 +102,42 @@ pub struct Rejected {
     pub reasons: Vec<FieldError>,
 }
 
+impl Default for Rejected {
+    fn default() -> Self {
+        Self {
+            code: INVALID_INPUT,
+            event_id: None,
+            event_type: None,
+            reasons: Vec::new(),
+        }
+    }
+}
+
+impl Rejected {
+    /// A refusal of the whole input for problems of [`ijson::parse`]; the code is the first one's.
+    fn strict(problems: Vec<ijson::Problem>) -> Self {
+        Self {
+            code: problems.first().map_or(INVALID_INPUT, |p| p.code),
+            reasons: problems
+                .into_iter()
+                .map(|p| FieldError::new(p.field, p.reason))
+                .collect(),
+            ..Self::default()
+        }
+    }
+}
+
 /// Validates a raw intake message; `known_alliance` says whether an alliance id exists.
+///
+/// The bytes must be I-JSON without control characters in its strings ([`ijson::parse`]): what is
+/// appended must read the same in every service, in Postgres and in the auditor.
 pub fn validate_event(
     bytes: &[u8],
     known_alliance: &dyn Fn(&str) -> bool,
 ) -> Result<IntakeEvent, Rejected> {
     if bytes.len() > MESSAGE_BYTES_MAX {
         return Err(Rejected {
+            code: TOO_LARGE,
             reasons: vec![FieldError::new(
                 "",
                 format!(
@@ -107,15 +148,7 @@ pub fn validate_event(
             ..Rejected::default()
         });
     }
-    let value: Value = match serde_json::from_slice(bytes) {
-        Ok(value) => value,
-        Err(e) => {
-            return Err(Rejected {
-                reasons: vec![FieldError::new("", format!("not JSON: {e}"))],
-                ..Rejected::default()
-            })
-        }
-    };
+    let value: Value = ijson::parse(bytes).map_err(Rejected::strict)?;
     let Value::Object(envelope) = value else {
         return Err(Rejected {
             reasons: vec![FieldError::new("", "a CloudEvent must be a JSON object")],
@@ -174,8 +207,17 @@ pub fn validate_event(
             source,
             correlation_id,
             request,
+            sha256: body_sha256(&Value::Object(envelope), bytes),
         }),
         _ => Err(Rejected {
+            code: if errors
+                .iter()
+                .any(|e| e.reason.contains(ijson::CONTROL_REASON))
+            {
+                ijson::CONTROL_CHARACTER
+            } else {
+                INVALID_INPUT
+            },
             event_id: envelope
                 .get("id")
                 .and_then(Value::as_str)
@@ -184,6 +226,13 @@ pub fn validate_event(
             reasons: errors,
         }),
     }
+}
+
+/// The digest that tells two bodies under one event id apart: canonical JSON where the value has
+/// one (every valid event but one carrying a float in an extension), the bytes otherwise.
+pub fn body_sha256(value: &Value, bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    canonical::sha256_hex(value).unwrap_or_else(|_| canonical::hex(&sha2::Sha256::digest(bytes)))
 }
 
 /// Validates the `data` of one event type (also used for command payloads).
@@ -228,7 +277,7 @@ pub fn validate_data(
             ]);
             let proposal_id = v.uuid("proposal_id");
             let terms = v.terms();
-            let reason = v.string("reason", 1, SUMMARY_CHARS_MAX);
+            let reason = v.text("reason", 1, SUMMARY_CHARS_MAX);
             match (proposal_id, terms, reason) {
                 (Some(proposal_id), Some(terms), Some(reason)) => {
                     Some(Request::Revise { proposal_id, terms, reason })
@@ -239,7 +288,7 @@ pub fn validate_data(
         WITHDRAWN_V1 => {
             v.only(&["proposal_id", "reason"]);
             let proposal_id = v.uuid("proposal_id");
-            let reason = v.string("reason", 1, SUMMARY_CHARS_MAX);
+            let reason = v.text("reason", 1, SUMMARY_CHARS_MAX);
             match (proposal_id, reason) {
                 (Some(proposal_id), Some(reason)) => Some(Request::Withdraw { proposal_id, reason }),
                 _ => None,
@@ -330,11 +379,33 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A required free text (summary, reason) of `min..=max` characters: line breaks and tabs allowed.
+    pub fn text(&mut self, key: &str, min: usize, max: usize) -> Option<String> {
+        let value = self.required(key)?;
+        let Some(s) = value.as_str() else {
+            self.error(key, "must be a string");
+            return None;
+        };
+        if let Some(reason) = ijson::text_problem(s) {
+            self.error(key, reason);
+            return None;
+        }
+        self.check_length(key, s, min, max)
+    }
+
     fn check_string(&mut self, key: &str, value: &Value, min: usize, max: usize) -> Option<String> {
         let Some(s) = value.as_str() else {
             self.error(key, "must be a string");
             return None;
         };
+        if let Some(reason) = ijson::single_line_problem(s) {
+            self.error(key, reason);
+            return None;
+        }
+        self.check_length(key, s, min, max)
+    }
+
+    fn check_length(&mut self, key: &str, s: &str, min: usize, max: usize) -> Option<String> {
         let chars = s.chars().count();
         if chars < min || chars > max {
             self.error(
@@ -413,6 +484,10 @@ impl<'a> Fields<'a> {
         let mut out: Vec<String> = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             match item.as_str() {
+                Some(s) if ijson::single_line_problem(s).is_some() => {
+                    let reason = ijson::single_line_problem(s).unwrap_or_default();
+                    self.error(&format!("{key}[{i}]"), reason);
+                }
                 Some(s) if !s.is_empty() && s.chars().count() <= NAME_CHARS_MAX => {
                     if out.iter().any(|o| o == s) {
                         self.error(&format!("{key}[{i}]"), format!("{s:?} is listed twice"));
@@ -447,7 +522,7 @@ impl<'a> Fields<'a> {
     /// The terms a submission or revision carries.
     fn terms(&mut self) -> Option<Terms> {
         let title = self.string("title", 1, TITLE_CHARS_MAX);
-        let summary = self.string("summary", 1, SUMMARY_CHARS_MAX);
+        let summary = self.text("summary", 1, SUMMARY_CHARS_MAX);
         let project_type = self
             .string("project_type", 1, 32)
             .and_then(|t| match t.as_str() {

@@ -1,0 +1,147 @@
+//! A private Postgres cluster for a test that must stop and start Postgres: `initdb` in a fresh
+//! directory, `pg_ctl` on a free loopback port, removed when dropped. Nothing else is touched.
+//!
+//! Postgres refuses to run as root, so as root (CI) the cluster runs as the `postgres` user.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use uuid::Uuid;
+
+/// Where Debian's Postgres keeps its programs (overridden by `BUENDEL_PG_BIN`).
+const PG_BIN_DEFAULT: &str = "/usr/lib/postgresql/15/bin";
+
+/// A running (or stopped) private cluster.
+pub struct PrivatePostgres {
+    /// Its data directory (removed on drop).
+    dir: PathBuf,
+    /// Its loopback port.
+    pub port: u16,
+    /// The directory of `initdb` and `pg_ctl`.
+    bin: PathBuf,
+}
+
+impl PrivatePostgres {
+    /// Creates and starts a cluster on a free port.
+    pub fn start() -> Self {
+        let bin = PathBuf::from(
+            std::env::var("BUENDEL_PG_BIN").unwrap_or_else(|_| PG_BIN_DEFAULT.to_owned()),
+        );
+        assert!(
+            bin.join("initdb").exists(),
+            "no initdb in {} (apt-get install postgresql, or set BUENDEL_PG_BIN)",
+            bin.display()
+        );
+        let dir = std::env::temp_dir().join(format!("buendel-pg-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("cluster directory");
+        let port = free_port();
+        let cluster = Self { dir, port, bin };
+        if is_root() {
+            cluster.run(
+                Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(&cluster.dir),
+            );
+        }
+        let data = cluster.data().display().to_string();
+        cluster.pg(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        cluster.start_again();
+        cluster
+    }
+
+    /// The URL of the cluster (without a database: the namespace names it).
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the (stopped) cluster and waits until it accepts connections.
+    pub fn start_again(&self) {
+        let data = self.data().display().to_string();
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("log").display().to_string();
+        self.pg(
+            "pg_ctl",
+            &["-D", &data, "-o", &options, "-l", &log, "-w", "start"],
+        );
+    }
+
+    /// Stops the cluster (fast: connections are closed, as when a server goes down).
+    pub fn stop(&self) {
+        let data = self.data().display().to_string();
+        self.pg("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"]);
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    fn pg(&self, program: &str, args: &[&str]) {
+        let path = self.bin.join(program);
+        let mut command = if is_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(path);
+            command
+        } else {
+            Command::new(path)
+        };
+        command.args(args);
+        self.run(&mut command);
+    }
+
+    fn run(&self, command: &mut Command) {
+        let output = command.output().expect("runs");
+        assert!(
+            output.status.success(),
+            "{command:?} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.data().display().to_string();
+        let path = self.bin.join("pg_ctl");
+        let mut command = if is_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(path);
+            command
+        } else {
+            Command::new(path)
+        };
+        let _ = command
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"))
+}
+
+/// A loopback port nobody listens on right now.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
