@@ -86,6 +86,14 @@ pub async fn spawn_app() -> TestApp {
     .await
 }
 
+/// The settings of a test in namespace `ns`: this process's test NATS node, the local Postgres.
+pub fn test_settings(ns: Namespace) -> Settings {
+    Settings {
+        nats_url: buendel_testing::nats_url(),
+        ..Settings::local(ns)
+    }
+}
+
 /// Starts the chosen services in a namespace.
 pub async fn spawn_parts(ns: Namespace, parts: Parts) -> TestApp {
     spawn_parts_with(Settings::local(ns), parts).await

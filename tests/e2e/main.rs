@@ -9,7 +9,6 @@ mod helpers;
 mod hostile;
 mod intake;
 mod ledger;
-mod pg;
 mod projector;
 mod quarantine;
 mod review;

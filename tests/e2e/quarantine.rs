@@ -18,7 +18,7 @@ use crate::helpers::{
     eventually, fresh_namespace, spawn_parts, spawn_parts_with, submitted_data, submitted_event,
     TestApp,
 };
-use crate::pg::PrivatePostgres;
+use buendel_testing::PrivatePostgres;
 
 fn spawn_projector(
     app: &TestApp,
@@ -229,7 +229,7 @@ async fn postgres_down_for_a_while_quarantines_nothing_and_the_projection_catche
     let postgres = PrivatePostgres::start();
     let settings = Settings {
         database_url: postgres.url(),
-        ..Settings::local(fresh_namespace())
+        ..crate::helpers::test_settings(fresh_namespace())
     };
     let app = spawn_parts_with(
         settings,

@@ -12,7 +12,7 @@ use buendel_runtime::{connect, StoreError};
 use crate::helpers::fresh_namespace;
 
 async fn store() -> EventStore {
-    let client = connect::nats("nats://127.0.0.1:4222", "buendel-test")
+    let client = connect::nats(&buendel_testing::nats_url(), "buendel-test")
         .await
         .expect("nats");
     EventStore::new(client, fresh_namespace())

@@ -19,6 +19,7 @@ fn a_small_bench_run_completes_and_its_invariants_hold() {
             "--json",
         ])
         .env("RUST_LOG", "warn")
+        .env("NATS_URL", buendel_testing::nats_url())
         .output()
         .expect("bench runs");
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -22,7 +22,6 @@ use buendel_runtime::store::{Pending, Stored};
 use buendel_runtime::{CancellationToken, EventStore};
 
 const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
-const NATS: &str = "nats://127.0.0.1:4222";
 const FUND: &str = "non-2021-2027";
 
 /// A fresh namespace with its own migrated database.
@@ -589,9 +588,10 @@ async fn run_until(store: &EventStore, pool: &PgPool, wanted: u64) {
 #[tokio::test]
 async fn the_runner_projects_the_ledger_and_a_rebuild_replays_it_to_the_same_rows() {
     let db = TestDb::new().await;
-    let client = buendel_runtime::connect::nats(NATS, "projector-ledger-test")
-        .await
-        .expect("NATS at 127.0.0.1:4222");
+    let client =
+        buendel_runtime::connect::nats(&buendel_testing::nats_url(), "projector-ledger-test")
+            .await
+            .expect("the test NATS node answers");
     let store = EventStore::new(client, db.ns.clone());
     store
         .ensure_streams(&StreamKind::ALL)

@@ -25,7 +25,6 @@ use buendel_runtime::store::{Pending, Stored};
 use buendel_runtime::{CancellationToken, EventStore};
 
 const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
-const NATS: &str = "nats://127.0.0.1:4222";
 
 /// A fresh namespace with its own migrated database.
 struct TestDb {
@@ -587,9 +586,9 @@ async fn wait_for_checkpoint(pool: &PgPool, kind: StreamKind, wanted: u64) {
 #[tokio::test]
 async fn the_runner_projects_a_stream_and_a_rebuild_replays_it_to_the_same_rows() {
     let db = TestDb::new().await;
-    let client = buendel_runtime::connect::nats(NATS, "projector-test")
+    let client = buendel_runtime::connect::nats(&buendel_testing::nats_url(), "projector-test")
         .await
-        .expect("NATS at 127.0.0.1:4222");
+        .expect("the test NATS node answers");
     let store = EventStore::new(client, db.ns.clone());
     store
         .ensure_streams(&StreamKind::ALL)

@@ -30,7 +30,6 @@ use buendel_runtime::store::{Pending, Stored};
 use buendel_runtime::{CancellationToken, EventStore};
 
 const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
-const NATS: &str = "nats://127.0.0.1:4222";
 
 /// A fresh namespace with its own migrated database.
 struct TestDb {
@@ -641,9 +640,10 @@ async fn run_until(store: &EventStore, pool: &PgPool, kind: StreamKind, wanted: 
 #[tokio::test]
 async fn the_runner_projects_reviews_and_a_rebuild_replays_them_to_the_same_rows() {
     let db = TestDb::new().await;
-    let client = buendel_runtime::connect::nats(NATS, "projector-reviews-test")
-        .await
-        .expect("NATS at 127.0.0.1:4222");
+    let client =
+        buendel_runtime::connect::nats(&buendel_testing::nats_url(), "projector-reviews-test")
+            .await
+            .expect("the test NATS node answers");
     let store = EventStore::new(client, db.ns.clone());
     store
         .ensure_streams(&StreamKind::ALL)

@@ -29,8 +29,6 @@ use buendel_runtime::{CancellationToken, EventStore};
 pub const DEADLINE: Duration = Duration::from_secs(20);
 /// How often it looks.
 const POLL_EVERY: Duration = Duration::from_millis(25);
-/// Where the tests find NATS.
-const NATS_URL: &str = "nats://127.0.0.1:4222";
 
 /// The approval service running in its own namespace.
 pub struct TestApp {
@@ -50,7 +48,7 @@ pub struct TestApp {
 pub async fn spawn_app() -> TestApp {
     let suffix = Uuid::new_v4().simple().to_string();
     let ns = Namespace::new(format!("t{}", &suffix[..12])).expect("valid namespace");
-    let client = buendel_runtime::connect::nats(NATS_URL, "approval-tests")
+    let client = buendel_runtime::connect::nats(&buendel_testing::nats_url(), "approval-tests")
         .await
         .expect("NATS is running");
     let store = EventStore::new(client.clone(), ns.clone());

@@ -1,4 +1,4 @@
-//! The approval service against the real NATS (`nats://127.0.0.1:4222`), each test in a fresh
+//! The approval service against a real NATS (the pinned test node), each test in a fresh
 //! namespace that it deletes at the end. One binary, as in zero-to-production.
 
 mod helpers;

@@ -43,7 +43,10 @@ impl TestLedger {
     pub async fn new() -> Self {
         let suffix = Uuid::new_v4().simple().to_string();
         let ns = Namespace::new(format!("t{}", &suffix[..12])).expect("valid namespace");
-        let settings = Settings::local(ns.clone());
+        let settings = Settings {
+            nats_url: buendel_testing::nats_url(),
+            ..Settings::local(ns.clone())
+        };
         let client = buendel_runtime::connect::nats(&settings.nats_url, "audit-test")
             .await
             .expect("NATS is running");

@@ -34,8 +34,6 @@ use buendel_runtime::{CancellationToken, EventStore};
 pub const DEADLINE: Duration = Duration::from_secs(30);
 /// How often it looks.
 const POLL_EVERY: Duration = Duration::from_millis(25);
-/// Where the tests find NATS unless `NATS_URL` says otherwise.
-const NATS_URL: &str = "nats://127.0.0.1:4222";
 
 /// NON's fund.
 pub const NON: &str = "non-2021-2027";
@@ -66,7 +64,7 @@ pub struct TestApp {
 pub async fn spawn_app() -> TestApp {
     let suffix = Uuid::new_v4().simple().to_string();
     let ns = Namespace::new(format!("t{}", &suffix[..12])).expect("valid namespace");
-    let url = std::env::var("NATS_URL").unwrap_or_else(|_| NATS_URL.to_owned());
+    let url = buendel_testing::nats_url();
     let client = buendel_runtime::connect::nats(&url, "ledger-tests")
         .await
         .expect("NATS is running");
@@ -94,7 +92,7 @@ pub fn deadline() -> NaiveDate {
 impl TestApp {
     /// Starts one more instance (its own NATS connection), ready when this returns.
     pub async fn start_instance(&mut self) {
-        let url = std::env::var("NATS_URL").unwrap_or_else(|_| NATS_URL.to_owned());
+        let url = buendel_testing::nats_url();
         let client = buendel_runtime::connect::nats(&url, "ledger-instance")
             .await
             .expect("NATS is running");

@@ -6,8 +6,6 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use uuid::Uuid;
-
 /// Where Debian's Postgres keeps its programs (overridden by `BUENDEL_PG_BIN`).
 const PG_BIN_DEFAULT: &str = "/usr/lib/postgresql/15/bin";
 
@@ -32,9 +30,8 @@ impl PrivatePostgres {
             "no initdb in {} (apt-get install postgresql, or set BUENDEL_PG_BIN)",
             bin.display()
         );
-        let dir = std::env::temp_dir().join(format!("buendel-pg-{}", Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("cluster directory");
-        let port = free_port();
+        let dir = crate::scratch_dir("pg");
+        let port = crate::free_port();
         let cluster = Self { dir, port, bin };
         if is_root() {
             cluster.run(
@@ -138,10 +135,4 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| o.stdout.starts_with(b"0"))
-}
-
-/// A loopback port nobody listens on right now.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
 }

@@ -1,0 +1,271 @@
+//! Test servers: real nats-server nodes and clusters from the project's pinned binaries, and private
+//! Postgres clusters, each on free loopback ports and removed afterwards.
+//!
+//! - [`nats_url`]: one node per test process, shared by its tests (each test has its own namespace).
+//!   It is started on first use and stops when the process ends, however it ends: it runs under a
+//!   small shell that waits for its stdin to close (the test process's end of a pipe).
+//! - [`NatsServer`] and [`NatsCluster`]: nodes a test owns, to stop, kill and restart them.
+//! - [`PrivatePostgres`]: an `initdb` cluster a test may stop and start.
+//!
+//! The binaries come from `scripts/install-nats.sh` (into `.tools/nats/<version>/`, git-ignored).
+//! `BUENDEL_TEST_NATS_VERSION` picks the version of the shared node (default [`NATS_VERSION`]).
+//! A missing binary is an error that names the install command; no test is skipped for lack of it.
+
+use std::io::Write as _;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+mod postgres;
+
+pub use postgres::PrivatePostgres;
+
+/// The nats-server the tests run on: the current pinned release.
+pub const NATS_VERSION: &str = "2.12.8";
+/// The oldest nats-server Bündel supports; a smoke subset runs on it.
+pub const NATS_VERSION_OLDEST: &str = "2.10.26";
+/// How long a node may take to accept connections.
+pub const START_TIMEOUT_MS: u64 = 15_000;
+
+/// The path of the pinned nats-server binary of `version`.
+///
+/// # Panics
+/// When it is not installed, naming the command that installs it.
+pub fn nats_binary(version: &str) -> PathBuf {
+    let path = workspace_root()
+        .join(".tools/nats")
+        .join(version)
+        .join("bin/nats-server");
+    assert!(
+        path.exists(),
+        "nats-server {version} is not installed at {}: run scripts/install-nats.sh {version}",
+        path.display()
+    );
+    path
+}
+
+/// The URL of this test process's shared node (started on first use).
+pub fn nats_url() -> String {
+    static SHARED: OnceLock<String> = OnceLock::new();
+    static KEEP: OnceLock<Mutex<Option<ChildStdin>>> = OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            let version = std::env::var("BUENDEL_TEST_NATS_VERSION")
+                .unwrap_or_else(|_| NATS_VERSION.to_owned());
+            let (url, stdin) = start_watched(&version);
+            // Holding the pipe keeps the node alive; the process's exit closes it.
+            let _ = KEEP.set(Mutex::new(Some(stdin)));
+            url
+        })
+        .clone()
+}
+
+/// Starts a node under a shell that removes it when its stdin closes.
+fn start_watched(version: &str) -> (String, ChildStdin) {
+    let binary = nats_binary(version);
+    let port = free_port();
+    let dir = scratch_dir("nats");
+    let script = r#"bin=$1; shift; dir=$1; shift
+"$bin" "$@" & pid=$!
+cat >/dev/null
+kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir""#;
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .arg(&binary)
+        .arg(&dir)
+        .args(node_args(port, &dir, None))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+    wait_accepting(port);
+    let stdin = child.stdin.take().expect("piped stdin");
+    // The shell is reaped by init once the process has gone; nothing to wait for here.
+    std::mem::forget(child);
+    (format!("nats://127.0.0.1:{port}"), stdin)
+}
+
+fn node_args(port: u16, dir: &Path, config: Option<&Path>) -> Vec<String> {
+    let mut args = vec![
+        "-a".to_owned(),
+        "127.0.0.1".to_owned(),
+        "-p".to_owned(),
+        port.to_string(),
+        "-js".to_owned(),
+        "-sd".to_owned(),
+        dir.join("js").display().to_string(),
+    ];
+    if let Some(config) = config {
+        args.push("-c".to_owned());
+        args.push(config.display().to_string());
+    }
+    args
+}
+
+/// A nats-server node a test owns; stopped and removed when dropped.
+pub struct NatsServer {
+    /// The running process (`None` while stopped).
+    child: Option<Child>,
+    /// Its client port.
+    pub port: u16,
+    /// Its directory (store, config, log).
+    dir: PathBuf,
+    /// The binary it runs.
+    binary: PathBuf,
+    /// Its configuration file, for cluster nodes.
+    config: Option<PathBuf>,
+}
+
+impl NatsServer {
+    /// Starts a single node of `version` on a free port.
+    pub fn start(version: &str) -> Self {
+        let mut server = Self {
+            child: None,
+            port: free_port(),
+            dir: scratch_dir("nats"),
+            binary: nats_binary(version),
+            config: None,
+        };
+        server.restart();
+        server
+    }
+
+    /// Its client URL.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it with SIGKILL, as a crash would (its store stays for a restart).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and store, and waits until it accepts connections.
+    pub fn restart(&mut self) {
+        self.kill();
+        let log = std::fs::File::create(self.dir.join("log")).expect("log file");
+        let child = Command::new(&self.binary)
+            .args(node_args(self.port, &self.dir, self.config.as_deref()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.binary.display()));
+        self.child = Some(child);
+        wait_accepting(self.port);
+    }
+
+    /// Whether it is running.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A cluster of nodes on loopback, each with JetStream, routes to all the others.
+pub struct NatsCluster {
+    /// The nodes, in order.
+    pub nodes: Vec<NatsServer>,
+}
+
+impl NatsCluster {
+    /// Starts `size` clustered nodes of `version`.
+    pub fn start(version: &str, size: usize) -> Self {
+        let name = format!("c{}", &Uuid::new_v4().simple().to_string()[..8]);
+        let cluster_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
+        let mut nodes: Vec<NatsServer> = (0..size)
+            .map(|i| {
+                let dir = scratch_dir("nats");
+                let routes: Vec<String> = cluster_ports
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, p)| format!("\"nats-route://127.0.0.1:{p}\""))
+                    .collect();
+                let config = dir.join("node.conf");
+                let text = format!(
+                    "server_name: n{i}\njetstream {{ store_dir: \"{}\" }}\ncluster {{\n  name: {name}\n  listen: 127.0.0.1:{}\n  routes: [{}]\n}}\n",
+                    dir.join("js").display(),
+                    cluster_ports[i],
+                    routes.join(", ")
+                );
+                let mut file = std::fs::File::create(&config).expect("config");
+                file.write_all(text.as_bytes()).expect("config written");
+                NatsServer {
+                    child: None,
+                    port: free_port(),
+                    dir,
+                    binary: nats_binary(version),
+                    config: Some(config),
+                }
+            })
+            .collect();
+        for node in &mut nodes {
+            node.restart();
+        }
+        Self { nodes }
+    }
+
+    /// The client URLs of every node, comma-separated (as `NATS_URL` takes them).
+    pub fn urls(&self) -> String {
+        self.nodes
+            .iter()
+            .map(NatsServer::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The node listening on `port`, if any.
+    pub fn node_on(&mut self, port: u16) -> Option<&mut NatsServer> {
+        self.nodes.iter_mut().find(|n| n.port == port)
+    }
+}
+
+/// Waits until something accepts connections on the loopback `port`.
+fn wait_accepting(port: u16) {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_millis(START_TIMEOUT_MS);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nothing accepted connections on 127.0.0.1:{port} within {START_TIMEOUT_MS} ms"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A fresh directory under the temp dir.
+pub(crate) fn scratch_dir(kind: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("buendel-{kind}-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
