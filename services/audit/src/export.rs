@@ -269,7 +269,7 @@ pub async fn export(
                         failed = Some(error);
                     }
                     done += 1;
-                    if done % PROGRESS_EVERY == 0 {
+                    if done.is_multiple_of(PROGRESS_EVERY) {
                         progress(done, last);
                     }
                 }

@@ -39,7 +39,7 @@ pub async fn verify_online(
         store
             .scan(kind, &filter, from, to, |stored| {
                 verifier.push(stored.sequence, Some(&stored.subject), &stored.payload);
-                if verifier.messages() % PROGRESS_EVERY == 0 {
+                if verifier.messages().is_multiple_of(PROGRESS_EVERY) {
                     progress(verifier.messages(), until);
                 }
                 Ok(())

@@ -38,17 +38,22 @@ pub enum StreamKind {
     /// One receipt per intake event id: the digest of the first body accepted under that id, so a
     /// later body under the same id is told apart from an exact repeat (`conflicting_duplicate`).
     Receipts,
+    /// Decisions of several events, recorded whole before their events are appended one by one on a
+    /// server without atomic batches (before 2.12), so that any process can complete one that was
+    /// cut short (see the runtime's repository).
+    Decisions,
 }
 
 impl StreamKind {
     /// Every stream, in the order they are created.
-    pub const ALL: [StreamKind; 6] = [
+    pub const ALL: [StreamKind; 7] = [
         StreamKind::Intake,
         StreamKind::Proposals,
         StreamKind::Reviews,
         StreamKind::Ledger,
         StreamKind::Deadletter,
         StreamKind::Receipts,
+        StreamKind::Decisions,
     ];
 
     /// The stream's name without the namespace prefix.
@@ -60,6 +65,7 @@ impl StreamKind {
             StreamKind::Ledger => "LEDGER",
             StreamKind::Deadletter => "DEADLETTER",
             StreamKind::Receipts => "RECEIPTS",
+            StreamKind::Decisions => "DECISIONS",
         }
     }
 
@@ -72,6 +78,7 @@ impl StreamKind {
             StreamKind::Ledger => "ledger",
             StreamKind::Deadletter => "deadletter",
             StreamKind::Receipts => "receipt",
+            StreamKind::Decisions => "decision",
         }
     }
 }

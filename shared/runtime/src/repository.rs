@@ -9,6 +9,14 @@
 //!
 //! A bounded cache keeps recently used aggregates in memory with the stream sequence they were loaded
 //! at; a stale entry is harmless: the append fails with a conflict and the aggregate is reloaded.
+//!
+//! A decision is all or nothing. On a server with atomic batches the store appends it as one. On an
+//! older server its events go one by one, so the decision is recorded whole first
+//! ([`EventStore::record_decision`]); a load that finds the aggregate ending in the first events of
+//! its last recorded decision appends the rest (the exact bytes recorded) before anything else is
+//! decided. A process that dies between two events of a decision therefore leaves it to whoever
+//! touches the aggregate next, the redelivery of its own cause included; a cause counts as booked
+//! only once all its events are.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -20,7 +28,7 @@ use buendel_contract::namespace::StreamKind;
 use buendel_contract::reply::AppendedEvent;
 use buendel_contract::{Aggregate, Envelope, EventKind, Meta};
 
-use crate::store::{EventStore, Pending, StoreError};
+use crate::store::{DecisionRecord, EventStore, Pending, RecordedEvent, StoreError};
 
 /// How many times a command is decided again after a conflict before giving up.
 pub const CONFLICT_RETRIES_MAX: u32 = 16;
@@ -227,9 +235,73 @@ impl<A: Aggregate> Repository<A> {
                 })?;
             next.push(stored.sequence, &envelope);
         }
+        if !self.store.capabilities().atomic_batch {
+            self.complete_decision(id, &mut next).await?;
+        }
         let next = Arc::new(next);
         self.remember(id, next.clone());
         Ok(next)
+    }
+
+    /// Appends the rest of the aggregate's last recorded decision if the aggregate ends with its
+    /// first events (a process died between two of them). Another process completing it at the same
+    /// time makes the append conflict: the aggregate is then read again, which shows it complete.
+    async fn complete_decision(&self, id: &str, next: &mut Loaded<A>) -> Result<(), StoreError> {
+        let Some(record) = self.store.last_decision(self.kind, id).await? else {
+            return Ok(());
+        };
+        let Some(booked) = next.causes.get(&record.cause) else {
+            return Ok(()); // never started: a conflict made its writer decide again
+        };
+        if booked.len() >= record.events.len() {
+            return Ok(());
+        }
+        let in_order = booked
+            .iter()
+            .zip(&record.events)
+            .all(|(stored, recorded)| stored.event_id == recorded.id);
+        if !in_order || booked.last().map(|b| b.sequence) != Some(next.last_sequence) {
+            tracing::error!(
+                subject = record.subject,
+                cause = record.cause,
+                "a decision cut short cannot be completed: other events follow it"
+            );
+            return Ok(());
+        }
+        let rest: Vec<Pending> = record.events[booked.len()..]
+            .iter()
+            .map(|event| Pending {
+                id: event.id,
+                payload: Bytes::from(event.payload.clone().into_bytes()),
+            })
+            .collect();
+        tracing::warn!(
+            subject = record.subject,
+            cause = record.cause,
+            missing = rest.len(),
+            "completing a decision cut short"
+        );
+        match self.store.append(&record.subject, next.last_sequence, &rest).await {
+            Ok(sequences) => {
+                for (pending, sequence) in rest.iter().zip(sequences) {
+                    let envelope: Envelope<A::Event> = serde_json::from_slice(&pending.payload)
+                        .map_err(|e| StoreError::Corrupt {
+                            subject: record.subject.clone(),
+                            sequence,
+                            reason: e.to_string(),
+                        })?;
+                    next.push(sequence, &envelope);
+                }
+                Ok(())
+            }
+            Err(StoreError::Conflict { .. }) => {
+                // Completed (or moved on) by someone else: read what they wrote.
+                let fresh = Box::pin(self.refresh(id, &Arc::new(next.clone()))).await?;
+                *next = (*fresh).clone();
+                Ok(())
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// Runs one command: skips a cause already booked, decides, appends, and retries on conflict.
@@ -311,6 +383,21 @@ impl<A: Aggregate> Repository<A> {
                         })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            if pending.len() > 1 && !self.store.capabilities().atomic_batch {
+                let record = DecisionRecord {
+                    cause: cause.to_owned(),
+                    subject: subject.clone(),
+                    expected_last: loaded.last_sequence,
+                    events: pending
+                        .iter()
+                        .map(|p| RecordedEvent {
+                            id: p.id,
+                            payload: String::from_utf8_lossy(&p.payload).into_owned(),
+                        })
+                        .collect(),
+                };
+                self.store.record_decision(self.kind, id, &record).await?;
+            }
             match self
                 .store
                 .append(&subject, loaded.last_sequence, &pending)

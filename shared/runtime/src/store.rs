@@ -5,7 +5,17 @@
 //! An append publishes to one subject per aggregate with `Nats-Expected-Last-Subject-Sequence`
 //! (optimistic concurrency) and `Nats-Msg-Id` = event id (dedupe inside the window). A load reads one
 //! subject with an ordered consumer, which leaves no durable state on the server.
+//!
+//! A decision of several events is appended all or nothing: on a server with atomic batches
+//! (2.12+, detected at connect, streams created with `allow_atomic`) as one batch (ADR-50) whose
+//! first message carries the expected subject sequence; on an older server the caller records the
+//! decision whole first ([`EventStore::record_decision`]) and any process completes one cut short
+//! (see [`crate::repository`]).
+//!
+//! Fault seams ([`EventStore::arm`]), used only by tests, make the next append on a subject fail
+//! between two events of a decision, or lose its acknowledgement after it was stored.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, stream};
@@ -25,6 +35,8 @@ pub const DUPLICATE_WINDOW_S: u64 = 120;
 /// [`EventStore::receipt`]); inside the window the server drops the second body and answers the
 /// publisher `duplicate`, so the window is kept as short as it goes.
 pub const INTAKE_DUPLICATE_WINDOW_MS: u64 = 100;
+/// How long the server may take to answer the start or the commit of an atomic batch.
+pub const BATCH_REPLY_TIMEOUT_MS: u64 = 10_000;
 /// How long one load may take before it is reported as unavailable.
 pub const LOAD_TIMEOUT_MS: u64 = 30_000;
 
@@ -100,6 +112,65 @@ pub struct Receipt {
     pub intake_sequence: u64,
 }
 
+/// A decision of several events, recorded whole before they are appended one by one (servers
+/// without atomic batches): whoever loads the aggregate next completes it if it was cut short.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DecisionRecord {
+    /// The cause the decision answers (the events' `causationid`).
+    pub cause: String,
+    /// The aggregate subject.
+    pub subject: String,
+    /// The subject sequence the first event expects.
+    pub expected_last: u64,
+    /// The events in order: id and the exact JSON bytes (as text) to store.
+    pub events: Vec<RecordedEvent>,
+}
+
+/// One event of a [`DecisionRecord`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RecordedEvent {
+    /// The event id (its `Nats-Msg-Id`).
+    pub id: Uuid,
+    /// The envelope exactly as it is to be stored.
+    pub payload: String,
+}
+
+/// A fault a test arms on the store: it fires once, on the next append to a matching subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The append stops after this many events of a decision were sent, as if the process died
+    /// there (an atomic batch is never committed; a sequential append leaves the rest unwritten).
+    CrashAfterEvents(usize),
+    /// The append is stored but its acknowledgement is lost: the caller sees an error.
+    LoseAck,
+}
+
+/// The armed fault, if any, and the subject prefix it fires on.
+type Armed = Arc<Mutex<Option<(String, Fault)>>>;
+
+/// What the connected server can do, detected from its version at connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// JetStream atomic batch publish (2.12+).
+    pub atomic_batch: bool,
+}
+
+impl Capabilities {
+    /// The capabilities of a server that reports `version` (`2.12.8`, `v2.10.26`, `2.12.0-RC.1`).
+    pub fn of_version(version: &str) -> Self {
+        let numbers: Vec<u64> = version
+            .trim_start_matches('v')
+            .split(['.', '-'])
+            .take(2)
+            .map(|part| part.parse().unwrap_or(0))
+            .collect();
+        let (major, minor) = (numbers.first().copied().unwrap_or(0), numbers.get(1).copied().unwrap_or(0));
+        Self {
+            atomic_batch: (major, minor) >= (2, 12),
+        }
+    }
+}
+
 /// The event store of one namespace.
 #[derive(Clone)]
 pub struct EventStore {
@@ -109,15 +180,49 @@ pub struct EventStore {
     ns: Namespace,
     /// Stream replicas to create with (1 on a laptop, 3 on a cluster).
     replicas: usize,
+    /// What the server can do (atomic batches or not).
+    capabilities: Capabilities,
+    /// A fault armed by a test (never armed in the services).
+    armed: Armed,
 }
 
 impl EventStore {
-    /// An event store over a NATS connection.
+    /// An event store over a NATS connection; the server's capabilities are read from its version.
     pub fn new(client: async_nats::Client, ns: Namespace) -> Self {
+        let capabilities = Capabilities::of_version(&client.server_info().version);
         Self {
             js: jetstream::new(client),
             ns,
             replicas: 1,
+            capabilities,
+            armed: Arc::default(),
+        }
+    }
+
+    /// Overrides the detected capabilities (to run the portable path on a new server).
+    pub fn with_capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = capabilities;
+        self
+    }
+
+    /// What the server can do, as this store uses it.
+    pub fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    /// Arms a fault for the next append to a subject starting with `subject_prefix` (tests only).
+    pub fn arm(&self, subject_prefix: impl Into<String>, fault: Fault) {
+        if let Ok(mut armed) = self.armed.lock() {
+            *armed = Some((subject_prefix.into(), fault));
+        }
+    }
+
+    /// Takes the armed fault if it fires on `subject`.
+    fn fault_for(&self, subject: &str) -> Option<Fault> {
+        let mut armed = self.armed.lock().ok()?;
+        match &*armed {
+            Some((prefix, _)) if subject.starts_with(prefix.as_str()) => armed.take().map(|(_, f)| f),
+            _ => None,
         }
     }
 
@@ -159,6 +264,7 @@ impl EventStore {
             deny_delete: true,
             deny_purge: true,
             allow_direct: true,
+            allow_atomic_publish: self.capabilities.atomic_batch,
             description: Some(format!("Bündel {} ({})", kind.suffix(), self.ns)),
             ..Default::default()
         }
@@ -178,17 +284,20 @@ impl EventStore {
                             problems,
                         });
                     }
-                    if kind == StreamKind::Intake
-                        && info.config.duplicate_window > wanted.duplicate_window
-                    {
-                        // An INTAKE created before conflicting duplicates were told apart: shorten
-                        // its window (the only setting we change on an existing stream).
-                        let shorter = stream::Config {
-                            duplicate_window: wanted.duplicate_window,
-                            ..info.config.clone()
-                        };
+                    let shorter_window = kind == StreamKind::Intake
+                        && info.config.duplicate_window > wanted.duplicate_window;
+                    let atomic = wanted.allow_atomic_publish && !info.config.allow_atomic_publish;
+                    if shorter_window || atomic {
+                        // A stream created before conflicting duplicates were told apart, or on an
+                        // older server: shorten INTAKE's window, allow atomic batches (the only
+                        // settings we change on an existing stream).
+                        let mut updated = info.config.clone();
+                        if shorter_window {
+                            updated.duplicate_window = wanted.duplicate_window;
+                        }
+                        updated.allow_atomic_publish |= wanted.allow_atomic_publish;
                         self.js
-                            .update_stream(shorter)
+                            .update_stream(updated)
                             .await
                             .map_err(StoreError::unavailable)?;
                     }
@@ -227,11 +336,43 @@ impl EventStore {
         Ok(())
     }
 
-    /// Appends events to one aggregate subject, in order, each expecting the previous one's sequence.
+    /// Appends events to one aggregate subject, in order, expecting `expected_last` as the stream
+    /// sequence of the aggregate's last event (0 for a new aggregate). Returns the stream sequence
+    /// of each appended event.
     ///
-    /// `expected_last` is the stream sequence of the aggregate's last event (0 for a new aggregate).
-    /// Returns the stream sequence of each appended event.
+    /// Several events go as one atomic batch where the server has them; otherwise one by one, each
+    /// expecting the previous one's sequence (the caller records the decision first, see
+    /// [`EventStore::record_decision`]).
     pub async fn append(
+        &self,
+        subject: &str,
+        expected_last: u64,
+        events: &[Pending],
+    ) -> Result<Vec<u64>, StoreError> {
+        let fault = self.fault_for(subject);
+        let sent = match fault {
+            Some(Fault::CrashAfterEvents(n)) => n.min(events.len()),
+            _ => events.len(),
+        };
+        let result = if events.len() > 1 && self.capabilities.atomic_batch {
+            self.append_batch(subject, expected_last, events, sent).await
+        } else {
+            self.append_each(subject, expected_last, &events[..sent]).await
+        };
+        match (fault, result) {
+            (Some(Fault::CrashAfterEvents(n)), Ok(_)) => Err(StoreError::Unavailable(format!(
+                "fault seam: the append stopped after {n} of {} events",
+                events.len()
+            ))),
+            (Some(Fault::LoseAck), Ok(_)) => Err(StoreError::Unavailable(
+                "fault seam: the append was stored, its acknowledgement lost".into(),
+            )),
+            (_, result) => result,
+        }
+    }
+
+    /// One event after the other, each expecting the previous one's sequence.
+    async fn append_each(
         &self,
         subject: &str,
         expected_last: u64,
@@ -240,7 +381,7 @@ impl EventStore {
         let mut expected = expected_last;
         let mut sequences = Vec::with_capacity(events.len());
         for event in events {
-            let publish = jetstream::context::Publish::build()
+            let publish = jetstream::message::PublishMessage::build()
                 .payload(event.payload.clone())
                 .message_id(event.id.to_string())
                 .expected_last_subject_sequence(expected);
@@ -265,6 +406,125 @@ impl EventStore {
         Ok(sequences)
     }
 
+    /// One atomic batch (ADR-50): the first message, sent as a request, expects the subject's last
+    /// sequence and starts the batch; the last one commits it and is answered with the ack of the
+    /// whole. Only the first `sent` messages go out (fewer than all: the fault seam of a process
+    /// dying mid-batch; the server abandons an uncommitted batch).
+    async fn append_batch(
+        &self,
+        subject: &str,
+        expected_last: u64,
+        events: &[Pending],
+        sent: usize,
+    ) -> Result<Vec<u64>, StoreError> {
+        let client = self.js.client();
+        let batch = Uuid::new_v4().to_string();
+        let count = events.len();
+        for (index, event) in events.iter().enumerate().take(sent) {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Nats-Batch-Id", batch.as_str());
+            headers.insert("Nats-Batch-Sequence", (index + 1).to_string());
+            headers.insert("Nats-Msg-Id", event.id.to_string());
+            if index == 0 {
+                headers.insert(
+                    "Nats-Expected-Last-Subject-Sequence",
+                    expected_last.to_string(),
+                );
+            }
+            let commit = index + 1 == count;
+            if commit {
+                headers.insert("Nats-Batch-Commit", "1");
+            }
+            if index > 0 && !commit {
+                client
+                    .publish_with_headers(subject.to_owned(), headers, event.payload.clone())
+                    .await
+                    .map_err(StoreError::unavailable)?;
+                continue;
+            }
+            let reply = tokio::time::timeout(
+                Duration::from_millis(BATCH_REPLY_TIMEOUT_MS),
+                client.request_with_headers(subject.to_owned(), headers, event.payload.clone()),
+            )
+            .await
+            .map_err(|_| StoreError::Unavailable(format!("no answer to a batch on {subject}")))?
+            .map_err(StoreError::unavailable)?;
+            if let Some(error) = batch_error(&reply.payload, subject, expected_last) {
+                return Err(error);
+            }
+            if commit {
+                let ack: jetstream::publish::PublishAck = serde_json::from_slice(&reply.payload)
+                    .map_err(|e| StoreError::Unavailable(format!("unreadable batch ack: {e}")))?;
+                let first = (ack.sequence + 1)
+                    .checked_sub(count as u64)
+                    .ok_or_else(|| StoreError::Unavailable("batch ack below its size".into()))?;
+                return Ok((first..=ack.sequence).collect());
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "the batch on {subject} was not committed ({sent} of {count} sent)"
+        )))
+    }
+
+    /// Records a decision whole on `<ns>.decision.<token>.<aggregate>` before its events are
+    /// appended one by one (servers without atomic batches).
+    pub async fn record_decision(
+        &self,
+        kind: StreamKind,
+        aggregate: &str,
+        record: &DecisionRecord,
+    ) -> Result<(), StoreError> {
+        let subject = self.decision_subject(kind, aggregate);
+        let payload = serde_json::to_vec(record).map_err(StoreError::unavailable)?;
+        let id = Uuid::new_v5(
+            &Uuid::NAMESPACE_OID,
+            format!("decision/{}/{}", record.subject, record.expected_last).as_bytes(),
+        );
+        let publish = jetstream::message::PublishMessage::build()
+            .payload(Bytes::from(payload))
+            .message_id(id.to_string());
+        self.js
+            .send_publish(subject, publish)
+            .await
+            .map_err(StoreError::unavailable)?
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(())
+    }
+
+    /// The last decision recorded for an aggregate, if any.
+    pub async fn last_decision(
+        &self,
+        kind: StreamKind,
+        aggregate: &str,
+    ) -> Result<Option<DecisionRecord>, StoreError> {
+        let subject = self.decision_subject(kind, aggregate);
+        let stream = self.stream(StreamKind::Decisions).await?;
+        match stream.get_last_raw_message_by_subject(&subject).await {
+            Ok(message) => serde_json::from_slice(&message.payload)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt {
+                    subject,
+                    sequence: message.sequence,
+                    reason: e.to_string(),
+                }),
+            Err(error)
+                if error.kind() == jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(StoreError::unavailable(error)),
+        }
+    }
+
+    fn decision_subject(&self, kind: StreamKind, aggregate: &str) -> String {
+        format!(
+            "{}.{}.{aggregate}",
+            self.ns.stream_subjects(StreamKind::Decisions).trim_end_matches(".>"),
+            kind.token()
+        )
+    }
+
     /// Publishes a message without concurrency control (intake, dead letters).
     pub async fn publish(
         &self,
@@ -272,7 +532,7 @@ impl EventStore {
         id: Uuid,
         payload: Bytes,
     ) -> Result<u64, StoreError> {
-        let publish = jetstream::context::Publish::build()
+        let publish = jetstream::message::PublishMessage::build()
             .payload(payload)
             .message_id(id.to_string());
         let ack = self
@@ -476,6 +736,28 @@ impl EventStore {
             .await
             .map_err(StoreError::unavailable)
     }
+}
+
+/// The error in a batch reply, if it is one: a wrong last sequence or a message id already stored is
+/// a conflict (reload and decide again), anything else is unavailable.
+fn batch_error(payload: &[u8], subject: &str, expected: u64) -> Option<StoreError> {
+    if payload.is_empty() {
+        return None; // the batch was started
+    }
+    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let error = value.get("error")?;
+    let code = error.get("err_code").and_then(serde_json::Value::as_u64);
+    let conflict = [
+        jetstream::ErrorCode::STREAM_WRONG_LAST_SEQUENCE.0,
+        jetstream::ErrorCode::ATOMIC_PUBLISH_CONTAINS_DUPLICATE_MESSAGE.0,
+    ];
+    if code.is_some_and(|c| conflict.contains(&c)) {
+        return Some(StoreError::Conflict {
+            subject: subject.to_owned(),
+            expected,
+        });
+    }
+    Some(StoreError::Unavailable(format!("batch refused: {error}")))
 }
 
 fn is_not_found(error: &jetstream::context::GetStreamError) -> bool {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use async_nats::jetstream::{self, consumer, context::Publish, stream};
+use async_nats::jetstream::{self, consumer, message::PublishMessage as Publish, stream};
 use bytes::Bytes;
 use futures::StreamExt as _;
 use serde::Serialize;
