@@ -96,7 +96,7 @@ pub fn test_settings(ns: Namespace) -> Settings {
 
 /// Starts the chosen services in a namespace.
 pub async fn spawn_parts(ns: Namespace, parts: Parts) -> TestApp {
-    spawn_parts_with(Settings::local(ns), parts).await
+    spawn_parts_with(test_settings(ns), parts).await
 }
 
 /// Starts the chosen services with these settings (another Postgres, say).

@@ -5,6 +5,7 @@
 
 mod audit;
 mod demo;
+mod faults;
 mod helpers;
 mod hostile;
 mod intake;

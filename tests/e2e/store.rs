@@ -119,3 +119,25 @@ async fn appends_chain_on_the_last_subject_sequence() {
     );
     store.delete_streams().await.expect("cleanup");
 }
+
+#[tokio::test]
+async fn the_store_detects_atomic_batches_on_2_12_and_their_absence_on_2_10() {
+    let client = connect::nats(&buendel_testing::nats_url(), "buendel-test")
+        .await
+        .expect("nats");
+    let version = client.server_info().version;
+    let store = EventStore::new(client, fresh_namespace());
+    assert!(
+        store.capabilities().atomic_batch,
+        "{version:?} is the pinned {}",
+        buendel_testing::NATS_VERSION
+    );
+    let oldest = buendel_testing::NatsServer::start(buendel_testing::NATS_VERSION_OLDEST);
+    let client = connect::nats(&oldest.url(), "buendel-test")
+        .await
+        .expect("nats");
+    let version = client.server_info().version;
+    assert!(version.starts_with("2.10."), "{version}");
+    let store = EventStore::new(client, fresh_namespace());
+    assert!(!store.capabilities().atomic_batch);
+}

@@ -704,7 +704,8 @@ async fn publish(store: &EventStore, kind: StreamKind, events: &[Stored]) -> any
             .jetstream()
             .send_publish(
                 subject,
-                async_nats::jetstream::message::PublishMessage::build().payload(event.payload.clone()),
+                async_nats::jetstream::message::PublishMessage::build()
+                    .payload(event.payload.clone()),
             )
             .await?;
         acks.push_back(ack);

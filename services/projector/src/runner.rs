@@ -46,6 +46,9 @@ pub struct RunnerLimits {
     pub backoff_min_ms: u64,
     /// Longest backoff.
     pub backoff_max_ms: u64,
+    /// Fault seam (tests only): commit every batch but never acknowledge it, as a projector that
+    /// dies between its commit and its ack.
+    pub fault_skip_acks: bool,
 }
 
 impl Default for RunnerLimits {
@@ -58,6 +61,7 @@ impl Default for RunnerLimits {
             hole_delay_ms: 250,
             backoff_min_ms: 100,
             backoff_max_ms: 10_000,
+            fault_skip_acks: false,
         }
     }
 }
@@ -275,6 +279,9 @@ async fn collect(mut messages: pull::Batch) -> Result<Vec<Delivery>, async_nats:
 
 /// Acknowledges up to the checkpoint; naks what lies beyond it so it comes back in order.
 async fn settle(batch: &[Delivery], checkpoint: u64, limits: &RunnerLimits) {
+    if limits.fault_skip_acks {
+        return;
+    }
     let applied = batch
         .iter()
         .filter(|d| d.stored.sequence <= checkpoint)

@@ -281,7 +281,11 @@ impl<A: Aggregate> Repository<A> {
             missing = rest.len(),
             "completing a decision cut short"
         );
-        match self.store.append(&record.subject, next.last_sequence, &rest).await {
+        match self
+            .store
+            .append(&record.subject, next.last_sequence, &rest)
+            .await
+        {
             Ok(sequences) => {
                 for (pending, sequence) in rest.iter().zip(sequences) {
                     let envelope: Envelope<A::Event> = serde_json::from_slice(&pending.payload)

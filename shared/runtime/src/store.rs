@@ -164,7 +164,10 @@ impl Capabilities {
             .take(2)
             .map(|part| part.parse().unwrap_or(0))
             .collect();
-        let (major, minor) = (numbers.first().copied().unwrap_or(0), numbers.get(1).copied().unwrap_or(0));
+        let (major, minor) = (
+            numbers.first().copied().unwrap_or(0),
+            numbers.get(1).copied().unwrap_or(0),
+        );
         Self {
             atomic_batch: (major, minor) >= (2, 12),
         }
@@ -221,7 +224,9 @@ impl EventStore {
     fn fault_for(&self, subject: &str) -> Option<Fault> {
         let mut armed = self.armed.lock().ok()?;
         match &*armed {
-            Some((prefix, _)) if subject.starts_with(prefix.as_str()) => armed.take().map(|(_, f)| f),
+            Some((prefix, _)) if subject.starts_with(prefix.as_str()) => {
+                armed.take().map(|(_, f)| f)
+            }
             _ => None,
         }
     }
@@ -355,9 +360,11 @@ impl EventStore {
             _ => events.len(),
         };
         let result = if events.len() > 1 && self.capabilities.atomic_batch {
-            self.append_batch(subject, expected_last, events, sent).await
+            self.append_batch(subject, expected_last, events, sent)
+                .await
         } else {
-            self.append_each(subject, expected_last, &events[..sent]).await
+            self.append_each(subject, expected_last, &events[..sent])
+                .await
         };
         match (fault, result) {
             (Some(Fault::CrashAfterEvents(n)), Ok(_)) => Err(StoreError::Unavailable(format!(
@@ -520,7 +527,9 @@ impl EventStore {
     fn decision_subject(&self, kind: StreamKind, aggregate: &str) -> String {
         format!(
             "{}.{}.{aggregate}",
-            self.ns.stream_subjects(StreamKind::Decisions).trim_end_matches(".>"),
+            self.ns
+                .stream_subjects(StreamKind::Decisions)
+                .trim_end_matches(".>"),
             kind.token()
         )
     }

@@ -1,0 +1,297 @@
+//! Fault seams: a decision cut short between two of its events, an append whose acknowledgement is
+//! lost, a projector that dies between its commit and its ack. After the redelivery every event of
+//! the decision is stored exactly once, on the pinned 2.12 (atomic batches) and on the oldest
+//! supported server, 2.10 (decisions recorded whole and completed).
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use buendel::system::Parts;
+use buendel_contract::namespace::StreamKind;
+use buendel_runtime::store::Fault;
+use buendel_testing::{NatsServer, NATS_VERSION_OLDEST};
+
+use crate::helpers::{
+    eventually, fresh_namespace, spawn_app, spawn_parts_with, test_settings, TestApp,
+};
+use crate::review::{approval, positive_statement, proposal_in_review};
+
+/// NON's fund.
+const FUND: &str = "non-2021-2027";
+
+/// Every service and the API router, on the oldest supported server (a node of its own).
+async fn app_on_oldest_server() -> (TestApp, NatsServer) {
+    let server = NatsServer::start(NATS_VERSION_OLDEST);
+    let settings = buendel_runtime::Settings {
+        nats_url: server.url(),
+        ..test_settings(fresh_namespace())
+    };
+    let app = spawn_parts_with(
+        settings,
+        Parts {
+            api: None,
+            ..Parts::all(([127, 0, 0, 1], 0).into())
+        },
+    )
+    .await;
+    (app, server)
+}
+
+async fn ledger_ok(app: &TestApp, command: &str, data: Value) {
+    let reply = app
+        .command(
+            "ledger",
+            command,
+            json!({"command_id": Uuid::new_v4(), "actor": "office", "data": data}),
+        )
+        .await;
+    let reply = serde_json::to_value(reply).expect("json");
+    assert_eq!(reply["ok"], true, "{command}: {reply}");
+}
+
+/// The fund's events: (type, causationid, data.proposal_id).
+async fn fund_events(app: &TestApp) -> Vec<(String, String, String)> {
+    let subject = app.settings.namespace.subject(StreamKind::Ledger, FUND);
+    app.store
+        .load(StreamKind::Ledger, &subject)
+        .await
+        .expect("the fund loads")
+        .iter()
+        .map(|stored| {
+            let event: Value = serde_json::from_slice(&stored.payload).expect("json");
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            (
+                text(&event["type"]),
+                text(&event["causationid"]),
+                text(&event["data"]["proposal_id"]),
+            )
+        })
+        .collect()
+}
+
+async fn status(app: &TestApp, proposal_id: Uuid) -> Value {
+    app.get(&format!("/v1/proposals/{proposal_id}")).await.1["status"].clone()
+}
+
+/// A refusal frees the money of the only reservation; its booking must also serve the waitlist.
+/// The ledger's append of that two-event decision is cut after the first event.
+async fn a_decision_cut_short_is_whole_after_the_redelivery(app: TestApp) -> TestApp {
+    ledger_ok(
+        &app,
+        "allocate_budget",
+        json!({"fund_id": FUND, "esf_cents": 18_000_000, "land_cents": 3_000_000,
+               "commit_deadline": "2027-12-31"}),
+    )
+    .await;
+    let reserved = proposal_in_review(&app).await;
+    positive_statement(&app, reserved).await;
+    app.get_until(&format!("/v1/proposals/{reserved}"), |_, body| {
+        body["status"] == "funds_reserved"
+    })
+    .await;
+    let waiting = proposal_in_review(&app).await;
+    positive_statement(&app, waiting).await;
+    app.get_until(&format!("/v1/proposals/{waiting}"), |_, body| {
+        body["status"] == "waitlisted"
+    })
+    .await;
+
+    let fund_subject = app.settings.namespace.subject(StreamKind::Ledger, FUND);
+    app.store.arm(fund_subject, Fault::CrashAfterEvents(1));
+    let reply = approval(
+        &app,
+        "record_refusal",
+        json!({"proposal_id": reserved, "bank_reference": "NB-ABL-7", "reason": "no co-financing"}),
+    )
+    .await;
+    assert_eq!(reply["ok"], true, "{reply}");
+
+    app.get_until(&format!("/v1/proposals/{waiting}"), |_, body| {
+        body["status"] == "funds_reserved"
+    })
+    .await;
+    assert_eq!(status(&app, reserved).await, "refused");
+    let events = fund_events(&app).await;
+    let mut per_cause: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (kind, cause, _) in &events {
+        per_cause.entry(cause).or_default().push(kind);
+    }
+    let released: Vec<&(String, String, String)> = events
+        .iter()
+        .filter(|(kind, _, _)| kind == "buendel.ledger.reservation_released.v1")
+        .collect();
+    assert_eq!(released.len(), 1, "{events:#?}");
+    let decision = &per_cause[released[0].1.as_str()];
+    assert_eq!(
+        decision,
+        &[
+            "buendel.ledger.reservation_released.v1",
+            "buendel.ledger.funds_reserved.v1"
+        ],
+        "the refusal's decision is stored whole, once: {events:#?}"
+    );
+    let reservations_of_waiting = events
+        .iter()
+        .filter(|(kind, _, p)| {
+            kind == "buendel.ledger.funds_reserved.v1" && *p == waiting.to_string()
+        })
+        .count();
+    assert_eq!(reservations_of_waiting, 1);
+
+    let report = buendel_audit::online::verify_online(
+        &app.store,
+        Some(&app.pool),
+        &buendel_audit::report::Options::default(),
+        |_, _| {},
+    )
+    .await
+    .expect("the audit runs");
+    assert!(report.first_failure.is_none(), "{:?}", report.first_failure);
+    app
+}
+
+#[tokio::test]
+async fn a_ledger_decision_cut_between_its_events_is_stored_once_whole_on_2_12() {
+    let app = spawn_app().await;
+    assert!(
+        app.store.capabilities().atomic_batch,
+        "the pinned 2.12 has atomic batches: {:?}",
+        app.client.server_info()
+    );
+    let app = a_decision_cut_short_is_whole_after_the_redelivery(app).await;
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_ledger_decision_cut_between_its_events_is_completed_once_on_2_10() {
+    let (app, server) = app_on_oldest_server().await;
+    assert!(
+        !app.store.capabilities().atomic_batch,
+        "2.10 has no atomic batches"
+    );
+    let app = a_decision_cut_short_is_whole_after_the_redelivery(app).await;
+    app.cleanup().await;
+    drop(server);
+}
+
+/// An operator command whose decision (one event here) was stored but whose acknowledgement was
+/// lost: the retry with the same command id returns the original event and appends nothing.
+#[tokio::test]
+async fn an_append_whose_ack_was_lost_is_booked_once_when_retried() {
+    let app = spawn_app().await;
+    let fund_subject = app.settings.namespace.subject(StreamKind::Ledger, FUND);
+    app.store.arm(fund_subject, Fault::LoseAck);
+    let command = json!({"command_id": Uuid::new_v4(), "actor": "office", "data": {
+        "fund_id": FUND, "esf_cents": 1_000, "land_cents": 0, "commit_deadline": "2027-12-31"}});
+    let first = app
+        .command("ledger", "allocate_budget", command.clone())
+        .await;
+    let first = serde_json::to_value(first).expect("json");
+    assert_eq!(first["error"]["code"], "unavailable", "{first}");
+    let again = serde_json::to_value(app.command("ledger", "allocate_budget", command).await)
+        .expect("json");
+    assert_eq!(again["ok"], true, "{again}");
+    assert_eq!(
+        again["duplicate"], true,
+        "the first attempt was stored: {again}"
+    );
+    assert_eq!(fund_events(&app).await.len(), 1);
+    app.cleanup().await;
+}
+
+/// The projector commits a batch and dies before acknowledging it: the redelivery changes no row.
+#[tokio::test]
+async fn a_projector_dying_between_commit_and_ack_changes_nothing_on_redelivery() {
+    let app = crate::helpers::spawn_parts(
+        fresh_namespace(),
+        Parts {
+            submission: true,
+            ..Parts::none()
+        },
+    )
+    .await;
+    for _ in 0..10 {
+        app.publish_event(&crate::helpers::submitted_event(Uuid::new_v4()))
+            .await;
+    }
+    eventually("20 events in PROPOSALS", || async {
+        let last = app
+            .store
+            .stream_last_sequence(StreamKind::Proposals)
+            .await
+            .ok()?;
+        (last == 20).then_some(())
+    })
+    .await;
+    let checkpoint = || async {
+        buendel_projector::checkpoint::checkpoint(&app.pool, StreamKind::Proposals)
+            .await
+            .unwrap_or(0)
+    };
+    let run = |limits: buendel_projector::RunnerLimits| {
+        let shutdown = buendel_runtime::CancellationToken::new();
+        let task = tokio::spawn(buendel_projector::run_with(
+            app.store.clone(),
+            app.pool.clone(),
+            limits,
+            shutdown.clone(),
+        ));
+        (shutdown, task)
+    };
+    // A short ack wait, so the server redelivers soon after the projector died.
+    let limits = buendel_projector::RunnerLimits {
+        ack_wait_ms: 1_000,
+        ..buendel_projector::RunnerLimits::default()
+    };
+    let (stop, task) = run(buendel_projector::RunnerLimits {
+        fault_skip_acks: true,
+        ..limits.clone()
+    });
+    eventually("committed, never acknowledged", || async {
+        (checkpoint().await == 20).then_some(())
+    })
+    .await;
+    stop.cancel();
+    task.await.expect("joined").expect("stopped");
+    let rows = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT string_agg(to_jsonb(p)::text, ',' ORDER BY proposal_id) FROM proposals p",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("rows")
+    };
+    let before = rows().await;
+    let consumer = app
+        .settings
+        .namespace
+        .durable("projector", StreamKind::Proposals);
+    let stream = app
+        .store
+        .stream(StreamKind::Proposals)
+        .await
+        .expect("stream");
+    let mut info: async_nats::jetstream::consumer::PullConsumer =
+        stream.get_consumer(&consumer).await.expect("consumer");
+    assert_eq!(
+        info.info().await.expect("info").ack_floor.stream_sequence,
+        0,
+        "nothing acked"
+    );
+
+    let (stop, task) = run(limits);
+    eventually("the redelivered batch acknowledged", || async {
+        let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+            stream.get_consumer(&consumer).await.ok()?;
+        let info = consumer.info().await.ok()?;
+        (info.ack_floor.stream_sequence == 20).then_some(())
+    })
+    .await;
+    stop.cancel();
+    task.await.expect("joined").expect("stopped");
+    assert_eq!(rows().await, before, "the redelivery changed no row");
+    assert_eq!(checkpoint().await, 20);
+    app.cleanup().await;
+}
