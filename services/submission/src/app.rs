@@ -27,7 +27,7 @@ use buendel_contract::deadletter::DeadLetter;
 use buendel_contract::namespace::StreamKind;
 use buendel_contract::reference::{builtin_alliances, Alliance, ProgramRules};
 use buendel_contract::reply::{FieldError, Reply};
-use buendel_contract::{DomainError, Meta};
+use buendel_contract::{Aggregate as _, DomainError, Meta};
 use buendel_runtime::repository::{ExecuteError, Outcome};
 use buendel_runtime::store::Receipt;
 use buendel_runtime::{CancellationToken, EventStore, Repository, StoreError};
@@ -146,7 +146,8 @@ impl Submission {
         }
     }
 
-    /// Decides one request under `cause`, then screens what needs screening.
+    /// Decides one request under `cause`, with its screening where it needs one (in the same
+    /// decision). The second outcome is kept for the reply's shape; it is always `Unchanged`.
     pub async fn handle(
         &self,
         cause: &str,
@@ -173,32 +174,28 @@ impl Submission {
                 review: self.review_facts(*proposal_id).await?,
             },
         };
-        let outcome = self
-            .repo
-            .execute(&id, cause, meta, |state| state.decide_command(&command))
-            .await?;
-        let screened = match request {
-            Request::Withdraw { .. } => Outcome::Unchanged,
-            Request::Submit(_) | Request::Revise { .. } => self.screen(&id, cause, meta).await?,
-        };
-        Ok((outcome, screened))
-    }
-
-    async fn screen(&self, id: &str, cause: &str, meta: &Meta) -> Result<Outcome, HandleError> {
-        let screen_cause = format!("{cause}/screen");
+        let screens = !matches!(request, Request::Withdraw { .. });
         let today = meta.time.date_naive();
+        // A submission or a revision and its screening are one decision: one atomic append.
         let outcome = self
             .repo
-            .execute(id, &screen_cause, meta, |state| {
-                let alliance = self.alliance(&state.alliance_id).cloned();
-                state.decide_command(&Command::Screen {
-                    alliance,
-                    rules: self.rules.clone(),
-                    today,
-                })
+            .execute(&id, cause, meta, |state| {
+                let mut events = state.decide_command(&command)?;
+                if screens && !events.is_empty() {
+                    let after = events
+                        .iter()
+                        .fold(state.clone(), |state, event| state.apply(event));
+                    let screen = Command::Screen {
+                        alliance: self.alliance(&after.alliance_id).cloned(),
+                        rules: self.rules.clone(),
+                        today,
+                    };
+                    events.extend(after.decide_command(&screen)?);
+                }
+                Ok(events)
             })
             .await?;
-        Ok(outcome)
+        Ok((outcome, Outcome::Unchanged))
     }
 
     /// What the review context knows: read from the proposal's review subject, by event type only,
