@@ -6,7 +6,7 @@ use uuid::Uuid;
 use crate::helpers::{spawn_app, submitted_event, TestApp};
 
 /// The 14 partners of `non`.
-const NON_PARTNERS: [&str; 14] = [
+pub const NON_PARTNERS: [&str; 14] = [
     "lk-harburg",
     "lk-lueneburg",
     "lk-uelzen",

@@ -72,7 +72,8 @@ pub async fn verify(settings: &Settings, args: VerifyArgs) -> anyhow::Result<Exi
         return print(&report, args.json);
     }
     let client = connect::nats(&settings.nats_url, "buendel-audit").await?;
-    let store = EventStore::new(client, settings.namespace.clone());
+    let store =
+        EventStore::new(client, settings.namespace.clone()).with_replicas(settings.replicas);
     let pool = if args.no_compare {
         None
     } else {
@@ -92,7 +93,8 @@ pub async fn verify(settings: &Settings, args: VerifyArgs) -> anyhow::Result<Exi
 /// `buendel audit export --out DIR`.
 pub async fn export(settings: &Settings, out: &Path) -> anyhow::Result<ExitCode> {
     let client = connect::nats(&settings.nats_url, "buendel-audit").await?;
-    let store = EventStore::new(client, settings.namespace.clone());
+    let store =
+        EventStore::new(client, settings.namespace.clone()).with_replicas(settings.replicas);
     let manifest = buendel_audit::export(&store, out, progress("export")).await?;
     eprintln!("exported to {}", out.display());
     println!("{}", serde_json::to_string_pretty(&manifest)?);

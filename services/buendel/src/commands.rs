@@ -82,7 +82,8 @@ pub async fn request(
 pub async fn publish(settings: &Settings, file: &Path) -> anyhow::Result<ExitCode> {
     let event = read_json(file)?;
     let client = connect::nats(&settings.nats_url, "buendel-cli").await?;
-    let store = EventStore::new(client, settings.namespace.clone());
+    let store =
+        EventStore::new(client, settings.namespace.clone()).with_replicas(settings.replicas);
     let id = event
         .get("id")
         .and_then(Value::as_str)

@@ -72,7 +72,8 @@ pub async fn prepare(
     name: &str,
 ) -> anyhow::Result<(async_nats::Client, EventStore, PgPool)> {
     let client = connect::nats(&settings.nats_url, name).await?;
-    let store = EventStore::new(client.clone(), settings.namespace.clone());
+    let store = EventStore::new(client.clone(), settings.namespace.clone())
+        .with_replicas(settings.replicas);
     store
         .ensure_streams(&StreamKind::ALL)
         .await

@@ -235,10 +235,21 @@ async fn next_batch(
         .expires(Duration::from_millis(limits.idle_wait_ms))
         .messages()
         .await?;
+    // The server ends the pull when it expires; a pull lost with a consumer leader that died would
+    // never end, so the client gives up a little later and the runner reopens the consumer.
+    let limit = Duration::from_millis(limits.idle_wait_ms.saturating_add(PULL_GRACE_MS));
     tokio::select! {
         () = shutdown.cancelled() => Ok(Vec::new()),
-        batch = collect(next) => batch,
+        batch = tokio::time::timeout(limit, collect(next)) => batch.unwrap_or_else(|_| Err(lost_pull())),
     }
+}
+
+/// How long after its expiry (or at once, for a pull that waits for nothing) a pull may stay
+/// unanswered before the runner takes it for lost.
+pub const PULL_GRACE_MS: u64 = 5_000;
+
+fn lost_pull() -> async_nats::Error {
+    "a pull went unanswered (a consumer leader lost?)".into()
 }
 
 /// Everything already waiting, up to `batch_max`, without blocking (empty when nothing waits).
@@ -251,7 +262,9 @@ async fn waiting(
         .max_messages(limits.batch_max)
         .messages()
         .await?;
-    collect(waiting).await
+    tokio::time::timeout(Duration::from_millis(PULL_GRACE_MS), collect(waiting))
+        .await
+        .unwrap_or_else(|_| Err(lost_pull()))
 }
 
 async fn collect(mut messages: pull::Batch) -> Result<Vec<Delivery>, async_nats::Error> {

@@ -16,23 +16,44 @@ pub enum LogFormat {
 /// Where NATS and Postgres are, and which namespace to work in.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
-    /// NATS server URL (JetStream must be enabled).
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    /// NATS server URL, or several separated by commas (the nodes of a cluster); JetStream must be
+    /// enabled.
+    #[arg(
+        long,
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222",
+        global = true
+    )]
     pub nats_url: String,
+    /// Replicas of every stream this process creates (1 on a laptop, 3 on a cluster). An existing
+    /// stream with fewer replicas is refused at start.
+    #[arg(
+        long = "replicas",
+        env = "BUENDEL_STREAM_REPLICAS",
+        default_value_t = 1,
+        global = true
+    )]
+    pub replicas: usize,
     /// Postgres URL. When it names no database, the namespace's database is used (and created if
     /// missing).
     #[arg(
         long,
         env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432"
+        default_value = "postgres://postgres@127.0.0.1:5432",
+        global = true
     )]
     pub database_url: String,
     /// Prefix of every stream, subject and consumer, and the name of the database; namespaces are
     /// isolated from each other.
-    #[arg(long, env = "BUENDEL_NAMESPACE", default_value = "buendel")]
+    #[arg(
+        long,
+        env = "BUENDEL_NAMESPACE",
+        default_value = "buendel",
+        global = true
+    )]
     pub namespace: Namespace,
     /// Log format.
-    #[arg(long, env = "BUENDEL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, env = "BUENDEL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
 }
 
@@ -41,6 +62,7 @@ impl Settings {
     pub fn local(namespace: Namespace) -> Self {
         Self {
             nats_url: "nats://127.0.0.1:4222".into(),
+            replicas: 1,
             database_url: "postgres://postgres@127.0.0.1:5432".into(),
             namespace,
             log_format: LogFormat::Text,

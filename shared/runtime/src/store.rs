@@ -645,6 +645,10 @@ impl EventStore {
 
     /// Streams the messages matching `filter` from `from_seq` to `until_seq` into `visit`, with an
     /// ordered consumer (no durable state on the server, gaps and restarts handled by the client).
+    ///
+    /// `until_seq` must be the sequence of a message that matches `filter` (the last one of an
+    /// aggregate, as its leader reported it; the end of a stream every message of which matches):
+    /// the read ends there and nowhere before, so a lagging replica cannot make it short, only slow.
     pub async fn scan(
         &self,
         kind: StreamKind,
@@ -682,7 +686,6 @@ impl EventStore {
             let message = message.map_err(StoreError::unavailable)?;
             let info = message.info().map_err(StoreError::unavailable)?;
             let sequence = info.stream_sequence;
-            let pending = info.pending;
             if sequence > until_seq {
                 return Ok(());
             }
@@ -691,7 +694,10 @@ impl EventStore {
                 subject: message.subject.to_string(),
                 payload: message.payload.clone(),
             })?;
-            if sequence == until_seq || pending == 0 {
+            // Stop at `until_seq` only, not when the consumer reports nothing pending: on a
+            // cluster the consumer may sit on a replica that is still catching up (a node that
+            // just returned), whose "nothing pending" would silently cut the read short.
+            if sequence >= until_seq {
                 return Ok(());
             }
         }
@@ -839,6 +845,13 @@ fn weaknesses(wanted: &stream::Config, actual: &stream::Config) -> Vec<String> {
     check(
         !actual.duplicate_window.is_zero(),
         "no duplicate window".into(),
+    );
+    check(
+        actual.num_replicas >= wanted.num_replicas,
+        format!(
+            "{} replica(s), fewer than the {} asked for",
+            actual.num_replicas, wanted.num_replicas
+        ),
     );
     problems
 }

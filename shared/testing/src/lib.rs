@@ -162,7 +162,12 @@ impl NatsServer {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.binary.display()));
         self.child = Some(child);
-        wait_accepting(self.port);
+        if let Err(waited) = accepting_within(self.port) {
+            let log = std::fs::read_to_string(self.dir.join("log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!("{waited}; its log ends:\n{}", tail.join("\n"));
+        }
     }
 
     /// Whether it is running.
@@ -199,9 +204,9 @@ impl NatsCluster {
                     .map(|(_, p)| format!("\"nats-route://127.0.0.1:{p}\""))
                     .collect();
                 let config = dir.join("node.conf");
+                // The store directory comes from `-sd` (see `node_args`).
                 let text = format!(
-                    "server_name: n{i}\njetstream {{ store_dir: \"{}\" }}\ncluster {{\n  name: {name}\n  listen: 127.0.0.1:{}\n  routes: [{}]\n}}\n",
-                    dir.join("js").display(),
+                    "server_name: n{i}\ncluster {{\n  name: {name}\n  listen: 127.0.0.1:{}\n  routes: [{}]\n}}\n",
                     cluster_ports[i],
                     routes.join(", ")
                 );
@@ -239,15 +244,24 @@ impl NatsCluster {
 
 /// Waits until something accepts connections on the loopback `port`.
 fn wait_accepting(port: u16) {
+    if let Err(waited) = accepting_within(port) {
+        panic!("{waited}");
+    }
+}
+
+/// Polls until something accepts connections on the loopback `port`, for [`START_TIMEOUT_MS`].
+fn accepting_within(port: u16) -> Result<(), String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + Duration::from_millis(START_TIMEOUT_MS);
     while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "nothing accepted connections on 127.0.0.1:{port} within {START_TIMEOUT_MS} ms"
-        );
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "nothing accepted connections on 127.0.0.1:{port} within {START_TIMEOUT_MS} ms"
+            ));
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
+    Ok(())
 }
 
 /// A fresh directory under the temp dir.

@@ -244,7 +244,7 @@ pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<Report> {
         ..base
     };
     let client = connect::nats(&settings.nats_url, "buendel-bench").await?;
-    let store = EventStore::new(client.clone(), ns.clone());
+    let store = EventStore::new(client.clone(), ns.clone()).with_replicas(settings.replicas);
     let pool = db::connect_and_migrate(&settings.database_url, &ns, PoolLimits::default()).await?;
     let outcome = run_in(&settings, &client, &store, &pool, &args).await;
     let _ = store.delete_streams().await;
