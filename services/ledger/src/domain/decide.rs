@@ -68,7 +68,7 @@ fn text(field: &'static str, value: &str) -> Result<(), LedgerError> {
 
 impl Fund {
     fn open(&self) -> Result<Open<'_>, LedgerError> {
-        match (&self.fund_id, self.commit_deadline) {
+        match (&self.scalars.fund_id, self.scalars.commit_deadline) {
             (Some(fund_id), Some(deadline)) => Ok(Open { fund_id, deadline }),
             _ => Err(LedgerError::FundNotOpen),
         }
@@ -99,7 +99,7 @@ impl Fund {
         if value_date > today {
             return Err(LedgerError::ValueDateInFuture { value_date, today });
         }
-        if let Some(last) = self.last_value_date {
+        if let Some(last) = self.scalars.last_value_date {
             if value_date < last {
                 return Err(LedgerError::BackDated { value_date, last });
             }

@@ -5,6 +5,7 @@
 //! - [`fund`]: the Fund aggregate (state, `apply`, `decide`) and the FIFO waitlist.
 //! - [`invariants`]: [`Fund::check_invariants`], what must hold after every event.
 //! - [`balances`]: [`Fund::balances`], the figures per source and per project.
+//! - `state`: the parts of a fund the rules read and write, so that they are written once.
 //!
 //! The event contract, the chart of accounts and the journal entry of each event are documented in
 //! [`buendel_contract::ledger`]. The rules in short:
@@ -31,6 +32,7 @@ mod decide;
 pub mod error;
 pub mod fund;
 pub mod invariants;
+mod state;
 
 #[cfg(test)]
 mod tests;
