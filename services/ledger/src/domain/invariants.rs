@@ -36,16 +36,23 @@
 //! `check_invariants` fails after it (a proptest compares them). The auditor calls `check_after`
 //! after every event and `check_invariants` once at the end of each fund. Both are written over
 //! [`FundState`].
+//!
+//! A third kind holds **at the end of every decision**, not after every event:
+//! [`Fund::waitlist_served_check`] (`waitlist_not_served`). On or before the deadline, the head of
+//! a non-empty waitlist does not fit into what is available, for the decision that freed the money
+//! reserved it (the events after the one that frees money, with the same cause). A decision cut
+//! short after the event that frees money leaves the head unserved; the auditor checks this after
+//! the last event of each cause.
 
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-use buendel_contract::ledger::{Account, LedgerEvent, Source, SourceBalances};
+use buendel_contract::ledger::{Account, Amounts, LedgerEvent, Source, SourceBalances};
 use buendel_contract::Cents;
 
-use super::fund::{source_index, Fund, Project, ProjectStatus};
+use super::fund::{servable_head, source_index, Fund, Project, ProjectStatus};
 use super::state::FundState;
 
 /// Running sums of the balances of one source per account kind, wide enough never to overflow:
@@ -248,6 +255,24 @@ pub enum InvariantViolation {
         /// What differs.
         reason: String,
     },
+    /// `waitlist_not_served`: at the end of a decision on or before the deadline, the head of the
+    /// waitlist fits into what is available and is not reserved.
+    #[error(
+        "entry {entry}: proposal {proposal_id} heads the waitlist and its request ({requested}) \
+         fits into what is available on {on} ({available}), yet it is not reserved"
+    )]
+    WaitlistNotServed {
+        /// The last event of the decision.
+        entry: u64,
+        /// The head of the waitlist.
+        proposal_id: Uuid,
+        /// Its request.
+        requested: Amounts,
+        /// What is available.
+        available: Amounts,
+        /// The date the check is made for.
+        on: NaiveDate,
+    },
 }
 
 impl InvariantViolation {
@@ -269,6 +294,7 @@ impl InvariantViolation {
             InvariantViolation::UnknownProjectAccount { .. } => "unknown_project_account",
             InvariantViolation::StatusMismatch { .. } => "status_mismatch",
             InvariantViolation::WaitlistMismatch { .. } => "waitlist_mismatch",
+            InvariantViolation::WaitlistNotServed { .. } => "waitlist_not_served",
         }
     }
 }
@@ -311,6 +337,19 @@ impl Fund {
     /// O(postings of the event · log accounts), however long the fund's history.
     pub fn check_after(&self, event: &LedgerEvent) -> Result<(), InvariantViolation> {
         check_after(self, event)
+    }
+
+    /// Checks that the waitlist is served on `on`: when the fund is open and `on` is not after the
+    /// commitment deadline, the head of the waitlist does not fit into what is available (per
+    /// source, as the reservation rule computes it), for it would have been reserved.
+    ///
+    /// It holds at the end of every decision, not after every event: an event that frees money
+    /// is followed by the reservations it allows, in the same decision. So check it after the last
+    /// event of a decision, with the date the decision was booked on (`decide` uses the booking
+    /// date of the command's `today`; a replay uses [`Fund::last_value_date`], which equals it
+    /// whenever a decision can change what this checks). O(1).
+    pub fn waitlist_served_check(&self, on: NaiveDate) -> Result<(), InvariantViolation> {
+        check_waitlist_served(self, on)
     }
 
     fn check_waitlist(&self) -> Result<(), InvariantViolation> {
@@ -405,6 +444,24 @@ pub(super) fn check_after<S: FundState>(
         }
     }
     Ok(())
+}
+
+/// [`Fund::waitlist_served_check`] on any [`FundState`]: the very rule by which
+/// `decide` serves the waitlist ([`servable_head`]) finds nothing to serve.
+pub(super) fn check_waitlist_served<S: FundState>(
+    state: &S,
+    on: NaiveDate,
+) -> Result<(), InvariantViolation> {
+    match servable_head(state, on) {
+        None => Ok(()),
+        Some((proposal_id, requested)) => Err(InvariantViolation::WaitlistNotServed {
+            entry: state.scalars().entries,
+            proposal_id,
+            requested,
+            available: state.available(),
+            on,
+        }),
+    }
 }
 
 /// The sign of one balance, and that a project account holding money has a known project.

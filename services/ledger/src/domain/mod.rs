@@ -3,7 +3,8 @@
 //! - [`command`]: what may be asked of a fund; `today` and every other fact travel in the command.
 //! - [`error`]: why a command is refused, one stable code per rule.
 //! - [`fund`]: the Fund aggregate (state, `apply`, `decide`) and the FIFO waitlist.
-//! - [`invariants`]: [`Fund::check_invariants`], what must hold after every event.
+//! - [`invariants`]: [`Fund::check_invariants`], what must hold after every event, and
+//!   [`Fund::waitlist_served_check`], what must hold at the end of every decision.
 //! - [`balances`]: [`Fund::balances`], the figures per source and per project.
 //! - `state`: the parts of a fund the rules read and write, so that they are written once.
 //!
@@ -21,7 +22,8 @@
 //! - The waitlist is strictly first come, first served: a reservation is declined while anyone is
 //!   waiting, and whenever money is freed on or before the deadline, the head of the waitlist is
 //!   reserved as long as it fits; the first one that does not fit stops the queue. After every
-//!   decision (on or before the deadline) the head of a non-empty waitlist does not fit.
+//!   decision (on or before the deadline) the head of a non-empty waitlist does not fit
+//!   ([`Fund::waitlist_served_check`]).
 //! - A grant decision is binding: it commits from the reservation, reserving the difference first
 //!   when the grant is larger (even for a waitlisted or never reserved proposal), and is refused
 //!   with `commitment_shortfall` when that difference is not available.

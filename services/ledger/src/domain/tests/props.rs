@@ -2,7 +2,8 @@
 //! amounts and dates, across the deadline), decided and applied in order, keeps every invariant
 //! after every event; every entry balances; the trial balance is zero; the parts make the whole;
 //! ESF+ plus Land is the total; the figures equal the sums of the events' typed amounts; the
-//! waitlist is strictly FIFO; and replaying the events gives the same fund.
+//! waitlist is strictly FIFO and served at the end of every decision; and replaying the events
+//! gives the same fund.
 
 use proptest::prelude::*;
 
@@ -10,7 +11,7 @@ use buendel_contract::aggregate::given;
 use buendel_contract::ledger::{
     Account, Amounts, LedgerEvent, ReleaseReason, Source, SourceBalances,
 };
-use buendel_contract::{Aggregate, Cents};
+use buendel_contract::{Aggregate, Cents, DomainError};
 use uuid::Uuid;
 
 use super::*;
@@ -316,6 +317,51 @@ proptest! {
                     break 'events;
                 }
             }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The waitlist check at the end of a decision never trips on what the real `decide` decides,
+    /// neither on the booking date of the command's `today` (as `decide` checks it) nor on the
+    /// fund's last value date (as the auditor checks it); and no decision is refused for an
+    /// invariant.
+    #[test]
+    fn any_sequence_of_decisions_leaves_the_waitlist_served(
+        esf in 1i64..3_000,
+        land in 0i64..800,
+        ops in prop::collection::vec((op(), 0u64..6), 1..100),
+    ) {
+        let start = day(2026, 1, 1);
+        let mut state = given::<Fund>(
+            &Fund::default()
+                .decide(&Command::AllocateBudget {
+                    fund_id: FUND.into(),
+                    esf: Cents(esf),
+                    land: Cents(land),
+                    commit_deadline: day(2026, 6, 30),
+                    today: start,
+                })
+                .expect("opens"),
+        );
+        let mut date = start;
+        for (serial, (op, days)) in ops.iter().enumerate() {
+            date = date + chrono::Days::new(*days);
+            let command = command(&state, op, date, serial);
+            match state.decide(&command) {
+                Ok(events) => {
+                    for event in &events {
+                        state = state.apply(event);
+                    }
+                }
+                Err(refusal) => prop_assert_ne!(refusal.code(), "invariant_violation"),
+            }
+            let booked = state.booking_date(command.today());
+            prop_assert_eq!(state.waitlist_served_check(booked), Ok(()));
+            let replayed = state.last_value_date().expect("booked");
+            prop_assert_eq!(state.waitlist_served_check(replayed), Ok(()));
         }
     }
 }
