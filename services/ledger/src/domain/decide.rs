@@ -1,6 +1,7 @@
 //! `decide` for each command: validate, then build the events (every one through
 //! [`LedgerEvent::journaled`], so its postings always match its amounts). Serving the waitlist
-//! after a decision is done once, for every command, in [`Fund::decide`](buendel_contract::Aggregate::decide).
+//! after a decision, and checking every event of it, is done once, for every command, in
+//! [`Fund::decide`](buendel_contract::Aggregate::decide) (see [`super::draft`]).
 
 use chrono::NaiveDate;
 use uuid::Uuid;

@@ -7,7 +7,8 @@
 //! how the auditor re-checks a replayed ledger with the very same code.
 //!
 //! The rules of `apply` ([`fold`]) and the serving rule of the waitlist ([`servable_head`]) are
-//! written once, over [`FundState`], the parts of a fund they read and write.
+//! written once, over [`FundState`]: the fund itself, or a [`Draft`](super::draft::Draft) over it
+//! on which `decide` tries a decision before it is returned (see [`super::draft`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
@@ -67,7 +68,7 @@ pub struct Project {
     pub release_reason: Option<ReleaseReason>,
 }
 
-/// The part of a fund's state that is not a collection: a few words.
+/// The part of a fund's state that is not a collection: a few words, copied whole into a draft.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Scalars {
     /// The fund's id, once its budget is allocated.
@@ -199,7 +200,7 @@ impl Fund {
 /// available in both sources. `None` when the waitlist is served.
 ///
 /// Strict FIFO: only the head is looked at, so the first proposal that does not fit stops the
-/// queue (nobody overtakes it). O(1) on the fund.
+/// queue (nobody overtakes it). O(1) on the fund, O(what a draft took off the waitlist) on a draft.
 pub(super) fn servable_head<S: FundState>(state: &S, on: NaiveDate) -> Option<(Uuid, Amounts)> {
     let scalars = state.scalars();
     if scalars.fund_id.is_none() || scalars.is_after_deadline(on) {
@@ -227,7 +228,7 @@ pub(super) fn waitlist_reservation<S: FundState>(state: &S, on: NaiveDate) -> Op
     )
 }
 
-/// What `apply` does, on any [`FundState`]: counts the event, checks it as a whole
+/// What `apply` does, on the fund or on a draft over it: counts the event, checks it as a whole
 /// ([`check_event`]), then the rules of its type. Never refuses; a broken rule is noted.
 pub(super) fn fold<S: FundState>(state: &mut S, event: &LedgerEvent) {
     use ProjectStatus::{Closed, Committed, Released, Reserved, Waitlisted};
@@ -477,29 +478,14 @@ impl Aggregate for Fund {
         self
     }
 
+    /// The command's own events, then the waitlist served, all tried on a draft over the fund
+    /// first: a decision that would break an invariant is refused with `invariant_violation`
+    /// ([`Fund::complete`]).
     fn decide(&self, command: &Command) -> Result<Vec<LedgerEvent>, LedgerError> {
-        let mut events = self.decide_command(command)?;
+        let events = self.decide_command(command)?;
         if events.is_empty() {
             return Ok(events);
         }
-        // Only a waitlist can be served: without one before and none joined by these events,
-        // nothing follows, and the state need not be copied (a copy is O(the fund's history)).
-        let joins = |event: &LedgerEvent| matches!(event, LedgerEvent::ReservationDeclined(_));
-        if self.waitlist.is_empty() && !events.iter().any(joins) {
-            return Ok(events);
-        }
-        let mut after = events
-            .iter()
-            .fold(self.clone(), |state, event| state.apply(event));
-        let on = after.booking_date(command.today());
-        // Each round takes the head off the waitlist, so this is bounded by its length.
-        for _ in 0..after.line_len() {
-            let Some(event) = waitlist_reservation(&after, on) else {
-                break;
-            };
-            after = after.apply(&event);
-            events.push(event);
-        }
-        Ok(events)
+        self.complete(events, command.today())
     }
 }

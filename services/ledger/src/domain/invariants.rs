@@ -34,8 +34,9 @@
 //!
 //! So when `check_invariants` held before the event, `check_after(event)` fails exactly when
 //! `check_invariants` fails after it (a proptest compares them). The auditor calls `check_after`
-//! after every event and `check_invariants` once at the end of each fund. Both are written over
-//! [`FundState`].
+//! after every event and `check_invariants` once at the end of each fund; the running ledger calls
+//! it after every event of a decision it tries on a draft (see [`super::draft`]). Both run the same
+//! code, written over [`FundState`].
 //!
 //! A third kind holds **at the end of every decision**, not after every event:
 //! [`Fund::waitlist_served_check`] (`waitlist_not_served`). On or before the deadline, the head of
@@ -374,7 +375,7 @@ impl Fund {
     }
 }
 
-/// [`Fund::check_after`] on any [`FundState`].
+/// [`Fund::check_after`] on the fund or on a draft over it.
 pub(super) fn check_after<S: FundState>(
     state: &S,
     event: &LedgerEvent,
@@ -446,7 +447,7 @@ pub(super) fn check_after<S: FundState>(
     Ok(())
 }
 
-/// [`Fund::waitlist_served_check`] on any [`FundState`]: the very rule by which
+/// [`Fund::waitlist_served_check`] on the fund or on a draft over it: the very rule by which
 /// `decide` serves the waitlist ([`servable_head`]) finds nothing to serve.
 pub(super) fn check_waitlist_served<S: FundState>(
     state: &S,

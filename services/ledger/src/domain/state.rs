@@ -1,10 +1,11 @@
-//! [`FundState`]: what the rules of a fund read and write, so that they are written once and can
-//! run on other views of a fund than the fund itself.
+//! [`FundState`]: what the rules of a fund read and write, so that they are written once and run
+//! on the fund itself or on a [`Draft`](super::draft::Draft) over it.
 //!
 //! The primitives are the fund's parts: its [`Scalars`], the balances of the book, the projects,
 //! the waitlist (first come, first served, each id once) and the payment references. `apply`
 //! ([`fold`](super::fund::fold)), `check_after` and the serving rule of the waitlist use nothing
-//! else.
+//! else, so a draft that overlays what a decision changed gives them exactly the state the fund
+//! would have after it.
 
 use uuid::Uuid;
 

@@ -1,6 +1,7 @@
 //! Tests of the Fund aggregate: given/when/then per rule ([`rules`]), the worked examples of the
-//! domain notes and the waitlist race ([`examples`]), the waitlist check at the end of a decision
-//! ([`asserted`]), and proptests over random command sequences ([`props`]).
+//! domain notes and the waitlist race ([`examples`]), decisions refused for an invariant and the
+//! waitlist check at the end of a decision ([`asserted`]), and proptests over random command
+//! sequences ([`props`]).
 
 mod asserted;
 mod examples;
