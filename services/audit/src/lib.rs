@@ -3,8 +3,9 @@
 //!
 //! - [`verifier`]: the pure core. [`Verifier`] is fed stored messages in stream order and checks
 //!   JSON, schema, hash and hash links, contiguous stream and aggregate sequences, causes booked
-//!   once, balanced entries, and every invariant of the Fund aggregate after every event, folding
-//!   with the ledger's own `Fund::apply`. It names the first bad event.
+//!   once, balanced entries, every invariant of the Fund aggregate after every event, folding
+//!   with the ledger's own `Fund::apply`, and the waitlist served at the end of every decision
+//!   (`waitlist_not_served`). It names the first bad event.
 //! - [`hashing`]: the event hash of the contract, computed without needless copies.
 //! - [`report`]: the [`Report`] (JSON for machines) and [`human`] (the summary for people).
 //! - [`online`]: [`verify_online`] reads LEDGER from JetStream and compares with Postgres

@@ -56,6 +56,11 @@ pub enum Check {
     Entry,
     /// An invariant of the Fund aggregate holds after the event (`Fund::check_invariants`).
     Invariant,
+    /// At the end of a decision (the fund's next event has another cause, or the stream ends), on
+    /// or before the deadline, the head of the waitlist does not fit into what is available: the
+    /// decision that freed the money reserved it (`Fund::waitlist_served_check`). Names the
+    /// decision's last event.
+    WaitlistNotServed,
 }
 
 impl Check {
@@ -75,6 +80,7 @@ impl Check {
             Check::DuplicateCause => "duplicate_cause",
             Check::Entry => "entry",
             Check::Invariant => "invariant",
+            Check::WaitlistNotServed => "waitlist_not_served",
         }
     }
 }

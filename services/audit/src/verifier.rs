@@ -16,6 +16,17 @@
 //!    event with the ledger's own `Fund::apply`, `Fund::check_after` holds (every invariant of
 //!    the fund, checked where the event can have changed it: equal to the full
 //!    `Fund::check_invariants`, which [`Verifier::finish`] runs once more per fund at the end).
+//! 3. At the end of every decision: when a linked event of a fund names another cause than the
+//!    fund's last event, or when the replay ends, the state after the last event of that cause
+//!    must have its waitlist served (`Fund::waitlist_served_check` on the fund's last value date):
+//!    on or before the deadline, the head of the waitlist does not fit into what is available, for
+//!    the decision that freed the money would have reserved it. A decision cut short after the
+//!    event that frees money fails `waitlist_not_served`, naming that decision's last event. It is
+//!    checked at decision boundaries only, never after a single event, because the reservations
+//!    follow the event that frees the money within its decision. With `until_seq` the replay may
+//!    stop inside a decision, so then the last decision of each fund is not checked at the end;
+//!    and an online replay that reaches a decision being appended at that moment would see it cut
+//!    short (until decisions are appended all at once).
 //!
 //! A cause booked by one append may produce several events (a release that serves the waitlist);
 //! they are adjacent in the fund, and the shell gives them the ids `derived_event_id(cause, fund,
@@ -273,15 +284,24 @@ impl Verifier {
         let fund_id = envelope.event.fund_id().to_owned();
         let track = self.funds.entry(fund_id.clone()).or_default();
         let cause = envelope.causationid.take();
-        let checked = verify_event(
-            track,
-            &mut self.event_ids,
-            &envelope,
-            cause,
-            &prevhash,
-            self.options.as_of,
-            sequence,
-        );
+        let linked = verify_link(track, &envelope, cause, &prevhash);
+        // A linked event of another cause ends the fund's previous decision: check what must hold
+        // at the end of one, naming that decision's last event.
+        if let Ok(cause) = &linked {
+            if let Some(failure) = decision_end(track, &fund_id, Some(cause)) {
+                return self.fail(failure);
+            }
+        }
+        let checked = linked.and_then(|cause| {
+            verify_event(
+                track,
+                &mut self.event_ids,
+                &envelope,
+                cause,
+                self.options.as_of,
+                sequence,
+            )
+        });
         if let Err(reason) = checked {
             let (check, expected, found) = *reason;
             let failure = Failure {
@@ -355,6 +375,14 @@ impl Verifier {
                 })
             });
         }
+        if self.failure.is_none() && !self.cut_by_until() {
+            // The end of the stream ends every fund's last decision; the earliest failure first.
+            self.failure = self
+                .funds
+                .iter()
+                .filter_map(|(fund_id, track)| decision_end(track, fund_id, None))
+                .min_by_key(|failure| failure.sequence);
+        }
         let mut funds = BTreeMap::new();
         let mut summaries = Vec::with_capacity(self.funds.len());
         for (fund_id, mut track) in self.funds {
@@ -398,6 +426,14 @@ impl Verifier {
             funds,
             entries: self.entries,
         }
+    }
+
+    /// True when `until_seq` may have stopped the replay inside a decision: the last message read
+    /// is at `until_seq` (when the stream ended before it, every decision read has ended).
+    fn cut_by_until(&self) -> bool {
+        self.options
+            .until_seq
+            .is_some_and(|until| self.last_sequence.is_some_and(|last| last >= until))
     }
 
     /// True once nothing more is checked.
@@ -461,17 +497,14 @@ fn reason(check: Check, expected: impl Into<String>, found: impl Into<String>) -
     Box::new((check, expected.into(), found.into()))
 }
 
-/// The per-fund checks of one event, then the fold. On success the track has the event applied
-/// (the caller updates counters and the chain head).
-fn verify_event(
-    track: &mut Track,
-    event_ids: &mut HashSet<Uuid>,
+/// The checks that place an event in its fund: `prevhash` links it to the fund's last event, its
+/// aggregate sequence is the next one, it names its cause. Returns the cause.
+fn verify_link(
+    track: &Track,
     envelope: &Envelope<LedgerEvent>,
     cause: Option<String>,
     prevhash: &str,
-    as_of: Option<NaiveDate>,
-    sequence: u64,
-) -> Result<(), Reason> {
+) -> Result<String, Reason> {
     let expected_prev = track.last_hash.as_deref().unwrap_or(GENESIS_HASH);
     if prevhash != expected_prev {
         let whose = if track.events == 0 {
@@ -496,13 +529,45 @@ fn verify_event(
             format!("aggregate sequence {}", envelope.sequence),
         ));
     }
-    let Some(cause) = cause else {
-        return Err(reason(
+    cause.ok_or_else(|| {
+        reason(
             Check::MissingCause,
             "a causationid naming the command or review event",
             "none",
-        ));
-    };
+        )
+    })
+}
+
+/// The waitlist check at the end of the fund's last decision (`waitlist_not_served`), when it has
+/// ended: `next_cause` is the cause of the fund's next event (linked to the last one), `None` at
+/// the end of the replay. Names the decision's last event: the state after it is the one at fault.
+fn decision_end(track: &Track, fund_id: &str, next_cause: Option<&String>) -> Option<Failure> {
+    if track.events == 0 || (next_cause.is_some() && next_cause == track.last_cause.as_ref()) {
+        return None;
+    }
+    // The date the decision was booked on, wherever the check can fail (see the ledger's docs).
+    let on = track.fund.last_value_date()?;
+    let violation = track.fund.waitlist_served_check(on).err()?;
+    Some(Failure {
+        fund_id: Some(fund_id.to_owned()),
+        sequence: track.last_sequence,
+        event_id: track.last_event_id,
+        check: Check::WaitlistNotServed,
+        expected: "the head of the waitlist reserved in the decision that made it fit".to_owned(),
+        found: violation.to_string(),
+    })
+}
+
+/// The per-fund checks of a linked event, then the fold. On success the track has the event
+/// applied (the caller updates counters and the chain head).
+fn verify_event(
+    track: &mut Track,
+    event_ids: &mut HashSet<Uuid>,
+    envelope: &Envelope<LedgerEvent>,
+    cause: String,
+    as_of: Option<NaiveDate>,
+    sequence: u64,
+) -> Result<(), Reason> {
     check_cause(track, envelope, cause, sequence)?;
     if !event_ids.insert(envelope.id) {
         return Err(reason(

@@ -6,9 +6,12 @@
 //! subject are retried by the [`Repository`]. Each review event maps to at most one ledger command
 //! ([`crate::saga`]), executed under the review event's id as its cause, so a redelivered,
 //! duplicated or replayed event is booked once, forever. A command the Fund refuses (e.g.
-//! `commitment_shortfall`, `fund_not_open`) and an unreadable event are dead-lettered on
-//! `<ns>.deadletter.ledger` with the code and every reason, then acked, so the operator sees them
-//! and they never block the events behind them. A transient failure naks with a growing delay;
+//! `commitment_shortfall`, `fund_not_open`, or `invariant_violation`: `decide` checks every event
+//! of a decision with the auditor's incremental check before returning it, so a decision that
+//! would break an invariant is never appended) and an unreadable event are dead-lettered on
+//! `<ns>.deadletter.ledger` with the code and every reason (for `invariant_violation`, the
+//! violation's own code and text), then acked, so the operator sees them and they never block the
+//! events behind them. A transient failure naks with a growing delay;
 //! after [`SAGA_DELIVERIES_MAX`] deliveries the event is dead-lettered. Alliance events
 //! (`buendel.alliance.*` on `<ns>.review.alliance-<id>`) are acked untouched.
 //!

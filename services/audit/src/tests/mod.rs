@@ -1,10 +1,12 @@
 //! Unit tests of the audit: a ledger built with the real Fund aggregate and sealed as the ledger
 //! shell seals it ([`Ledger`]), verified clean ([`clean`]), tampered with in every way the issue
-//! lists ([`tamper`]), and written to and read back from an export file ([`file`]).
+//! lists ([`tamper`]), with a decision cut short before it served the waitlist ([`waitlist`]),
+//! and written to and read back from an export file ([`file`]).
 
 mod clean;
 mod file;
 mod tamper;
+mod waitlist;
 
 use std::collections::BTreeMap;
 

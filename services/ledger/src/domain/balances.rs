@@ -70,10 +70,10 @@ impl Fund {
             .filter_map(|id| self.project_money(*id).map(|money| (*id, money)))
             .collect();
         FundBalances {
-            fund_id: self.fund_id.clone(),
-            commit_deadline: self.commit_deadline,
-            last_value_date: self.last_value_date,
-            entries: self.entries,
+            fund_id: self.scalars.fund_id.clone(),
+            commit_deadline: self.scalars.commit_deadline,
+            last_value_date: self.scalars.last_value_date,
+            entries: self.scalars.entries,
             esf_plus,
             land,
             total: esf_plus.plus(&land),

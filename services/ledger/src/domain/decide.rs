@@ -1,6 +1,7 @@
 //! `decide` for each command: validate, then build the events (every one through
 //! [`LedgerEvent::journaled`], so its postings always match its amounts). Serving the waitlist
-//! after a decision is done once, for every command, in [`Fund::decide`](buendel_contract::Aggregate::decide).
+//! after a decision, and checking every event of it, is done once, for every command, in
+//! [`Fund::decide`](buendel_contract::Aggregate::decide) (see [`super::draft`]).
 
 use chrono::NaiveDate;
 use uuid::Uuid;
@@ -68,7 +69,7 @@ fn text(field: &'static str, value: &str) -> Result<(), LedgerError> {
 
 impl Fund {
     fn open(&self) -> Result<Open<'_>, LedgerError> {
-        match (&self.fund_id, self.commit_deadline) {
+        match (&self.scalars.fund_id, self.scalars.commit_deadline) {
             (Some(fund_id), Some(deadline)) => Ok(Open { fund_id, deadline }),
             _ => Err(LedgerError::FundNotOpen),
         }
@@ -99,7 +100,7 @@ impl Fund {
         if value_date > today {
             return Err(LedgerError::ValueDateInFuture { value_date, today });
         }
-        if let Some(last) = self.last_value_date {
+        if let Some(last) = self.scalars.last_value_date {
             if value_date < last {
                 return Err(LedgerError::BackDated { value_date, last });
             }

@@ -10,6 +10,8 @@ use buendel_contract::ledger::{Amounts, Source};
 use buendel_contract::reply::FieldError;
 use buendel_contract::{Cents, DomainError};
 
+use super::invariants::InvariantViolation;
+
 /// A refused ledger command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LedgerError {
@@ -165,6 +167,14 @@ pub enum LedgerError {
         /// What is available.
         available: Cents,
     },
+    /// `invariant_violation`: the decision would break an invariant of the fund (a fault of the
+    /// ledger's rules or of its stored history, never of the input), so none of it is appended.
+    /// The violation's own code and text are in the details.
+    #[error("the decision would break an invariant of the fund: {violation}")]
+    InvariantViolation {
+        /// The first invariant the decision's events would break.
+        violation: InvariantViolation,
+    },
 }
 
 impl DomainError for LedgerError {
@@ -192,6 +202,7 @@ impl DomainError for LedgerError {
             LedgerError::RecoveryAboveDisbursed { .. } => "recovery_above_disbursed",
             LedgerError::RepaymentAboveRecovery { .. } => "repayment_above_recovery",
             LedgerError::AdjustmentBelowBound { .. } => "adjustment_below_bound",
+            LedgerError::InvariantViolation { .. } => "invariant_violation",
         }
     }
 
@@ -220,6 +231,10 @@ impl DomainError for LedgerError {
             LedgerError::AdjustmentBelowBound { .. } => {
                 vec![FieldError::new("delta_cents", self.to_string())]
             }
+            LedgerError::InvariantViolation { violation } => vec![FieldError::new(
+                "invariant",
+                format!("{}: {violation}", violation.code()),
+            )],
             LedgerError::FundNotOpen
             | LedgerError::AlreadyAllocated
             | LedgerError::InvalidFundId { .. }

@@ -2,9 +2,13 @@
 //!
 //! The state is the [`AccountBook`] (every balance, folded from the postings and nothing else),
 //! each project's status and requested split, the FIFO waitlist, the payment references booked, and
-//! the dates that rules depend on. `apply` never refuses an event (events are facts); whatever in an
-//! event breaks a rule is noted and reported by [`Fund::check_invariants`], which is how the auditor
-//! re-checks a replayed ledger with the very same code.
+//! the dates that rules depend on ([`Scalars`]). `apply` never refuses an event (events are facts);
+//! whatever in an event breaks a rule is noted and reported by [`Fund::check_invariants`], which is
+//! how the auditor re-checks a replayed ledger with the very same code.
+//!
+//! The rules of `apply` ([`fold`]) and the serving rule of the waitlist ([`servable_head`]) are
+//! written once, over [`FundState`]: the fund itself, or a [`Draft`](super::draft::Draft) over it
+//! on which `decide` tries a decision before it is returned (see [`super::draft`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
@@ -20,6 +24,7 @@ use buendel_contract::{Aggregate, EventKind};
 use super::command::Command;
 use super::error::LedgerError;
 use super::invariants::{InvariantViolation, SourceTotals};
+use super::state::FundState;
 
 /// Where a project stands in the fund.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -63,49 +68,89 @@ pub struct Project {
     pub release_reason: Option<ReleaseReason>,
 }
 
+/// The part of a fund's state that is not a collection: a few words, copied whole into a draft.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Scalars {
+    /// The fund's id, once its budget is allocated.
+    pub(super) fund_id: Option<String>,
+    /// The last day (inclusive) on which money may be reserved or committed.
+    pub(super) commit_deadline: Option<NaiveDate>,
+    /// The latest value date booked.
+    pub(super) last_value_date: Option<NaiveDate>,
+    /// Running sums of the balances per source and account kind, kept with the book by
+    /// [`check_event`], so that the fund-level invariants are checked in O(1) after every event.
+    pub(super) totals: [SourceTotals; 2],
+    /// How many events were applied (the aggregate version).
+    pub(super) entries: u64,
+    /// The first rule an applied event broke.
+    pub(super) first_violation: Option<InvariantViolation>,
+}
+
+impl Scalars {
+    /// The date an entry without a value date of its own is booked on: today, or the last date
+    /// booked if the clock is behind it, so value dates never go backwards.
+    pub(super) fn booking_date(&self, today: NaiveDate) -> NaiveDate {
+        self.last_value_date.map_or(today, |last| last.max(today))
+    }
+
+    /// True when `on` is after the commitment deadline (the deadline day itself is still open).
+    pub(super) fn is_after_deadline(&self, on: NaiveDate) -> bool {
+        self.commit_deadline.is_some_and(|deadline| on > deadline)
+    }
+
+    /// Where money freed on `on` goes.
+    pub(super) fn freed_to(&self, on: NaiveDate) -> FreedTo {
+        if self.is_after_deadline(on) {
+            FreedTo::Expired
+        } else {
+            FreedTo::Available
+        }
+    }
+
+    /// Records the first rule an applied event broke; later ones are implied by it.
+    fn note(&mut self, violation: InvariantViolation) {
+        if self.first_violation.is_none() {
+            self.first_violation = Some(violation);
+        }
+    }
+}
+
 /// The Fund aggregate's state. `Default` is a fund nothing was allocated to yet.
 #[derive(Debug, Clone, Default)]
 pub struct Fund {
-    pub(super) fund_id: Option<String>,
-    pub(super) commit_deadline: Option<NaiveDate>,
-    pub(super) last_value_date: Option<NaiveDate>,
+    pub(super) scalars: Scalars,
     pub(super) book: AccountBook,
     pub(super) projects: BTreeMap<Uuid, Project>,
     pub(super) waitlist: VecDeque<Uuid>,
     /// The ids on `waitlist`, kept with it so that membership is O(1) (never listed twice).
     pub(super) waitlisted: HashSet<Uuid>,
-    /// Running sums of the balances per source and account kind, kept with `book` by
-    /// `check_event`, so that the fund-level invariants are checked in O(1) after every event.
-    pub(super) totals: [SourceTotals; 2],
     pub(super) payment_references: BTreeSet<String>,
-    pub(super) entries: u64,
-    pub(super) first_violation: Option<InvariantViolation>,
 }
 
 impl Fund {
     /// The fund's id, once its budget is allocated.
     pub fn fund_id(&self) -> Option<&str> {
-        self.fund_id.as_deref()
+        self.scalars.fund_id.as_deref()
     }
 
     /// True once the budget is allocated.
     pub fn is_open(&self) -> bool {
-        self.fund_id.is_some()
+        self.scalars.fund_id.is_some()
     }
 
     /// The last day on which money may be reserved or committed.
     pub fn commit_deadline(&self) -> Option<NaiveDate> {
-        self.commit_deadline
+        self.scalars.commit_deadline
     }
 
     /// The latest value date booked on the fund; no entry may be booked before it.
     pub fn last_value_date(&self) -> Option<NaiveDate> {
-        self.last_value_date
+        self.scalars.last_value_date
     }
 
     /// How many events were applied (the aggregate version).
     pub fn entries(&self) -> u64 {
-        self.entries
+        self.scalars.entries
     }
 
     /// Every account balance, as folded from the postings.
@@ -130,200 +175,287 @@ impl Fund {
 
     /// What is available per source.
     pub fn available(&self) -> Amounts {
-        self.per_source(&Account::Available)
+        FundState::available(self)
     }
 
     /// The balance of one account per source.
     pub(super) fn per_source(&self, account: &Account) -> Amounts {
-        Amounts {
-            esf_cents: self.book.balance(Source::EsfPlus, account),
-            land_cents: self.book.balance(Source::Land, account),
-        }
+        FundState::per_source(self, account)
     }
 
     /// The date an entry without a value date of its own is booked on: today, or the last date
     /// booked if the clock is behind it, so value dates never go backwards.
     pub fn booking_date(&self, today: NaiveDate) -> NaiveDate {
-        self.last_value_date.map_or(today, |last| last.max(today))
-    }
-
-    /// True when `on` is after the commitment deadline (the deadline day itself is still open).
-    pub(super) fn is_after_deadline(&self, on: NaiveDate) -> bool {
-        self.commit_deadline.is_some_and(|deadline| on > deadline)
+        self.scalars.booking_date(today)
     }
 
     /// Where money freed on `on` goes.
     pub(super) fn freed_to(&self, on: NaiveDate) -> FreedTo {
-        if self.is_after_deadline(on) {
-            FreedTo::Expired
-        } else {
-            FreedTo::Available
-        }
+        self.scalars.freed_to(on)
     }
+}
 
-    /// Reserves waitlisted proposals first come, first served while the head fits, on `on`.
-    ///
-    /// Strict FIFO: the first proposal that does not fit stops the queue (nobody overtakes it).
-    /// Nothing is reserved after the deadline. Returns the `funds_reserved` events, in order.
-    pub(super) fn serve_waitlist(self, on: NaiveDate) -> Vec<LedgerEvent> {
-        let mut events = Vec::new();
-        let Some(fund_id) = self.fund_id.clone() else {
-            return events;
-        };
-        if self.is_after_deadline(on) {
-            return events;
-        }
-        let mut state = self;
-        // Each round takes the head off the waitlist, so this is bounded by its length.
-        for _ in 0..state.waitlist.len() {
-            let Some(head) = state.waitlist.front().copied() else {
-                break;
-            };
-            let requested = state
-                .projects
-                .get(&head)
-                .map_or(Amounts::ZERO, |p| p.requested);
-            if !fits(&requested, &state.available()) {
-                break;
+/// The head of the waitlist and its request, when the waitlist calls for a reservation on `on`:
+/// the fund is open, `on` is not after the deadline, and the head's request fits into what is
+/// available in both sources. `None` when the waitlist is served.
+///
+/// Strict FIFO: only the head is looked at, so the first proposal that does not fit stops the
+/// queue (nobody overtakes it). O(1) on the fund, O(what a draft took off the waitlist) on a draft.
+pub(super) fn servable_head<S: FundState>(state: &S, on: NaiveDate) -> Option<(Uuid, Amounts)> {
+    let scalars = state.scalars();
+    if scalars.fund_id.is_none() || scalars.is_after_deadline(on) {
+        return None;
+    }
+    let head = state.first_in_line()?;
+    let requested = state.project(head).map_or(Amounts::ZERO, |p| p.requested);
+    fits(&requested, &state.available()).then_some((head, requested))
+}
+
+/// The `funds_reserved` event that serves the head of the waitlist on `on`, if it fits.
+pub(super) fn waitlist_reservation<S: FundState>(state: &S, on: NaiveDate) -> Option<LedgerEvent> {
+    let (head, requested) = servable_head(state, on)?;
+    let fund_id = state.scalars().fund_id.clone()?;
+    Some(
+        LedgerEvent::FundsReserved(FundsReserved {
+            fund_id,
+            proposal_id: head,
+            reserved: requested,
+            from_waitlist: true,
+            value_date: on,
+            postings: Vec::new(),
+        })
+        .journaled(),
+    )
+}
+
+/// What `apply` does, on the fund or on a draft over it: counts the event, checks it as a whole
+/// ([`check_event`]), then the rules of its type. Never refuses; a broken rule is noted.
+pub(super) fn fold<S: FundState>(state: &mut S, event: &LedgerEvent) {
+    use ProjectStatus::{Closed, Committed, Released, Reserved, Waitlisted};
+    state.scalars_mut().entries += 1;
+    check_event(state, event);
+    let on = event.value_date();
+    match event {
+        LedgerEvent::BudgetAllocated(e) => {
+            let scalars = state.scalars_mut();
+            if scalars.fund_id.is_none() {
+                scalars.fund_id = Some(e.fund_id.clone());
+                scalars.commit_deadline = Some(e.commit_deadline);
             }
-            let event = LedgerEvent::FundsReserved(FundsReserved {
-                fund_id: fund_id.clone(),
-                proposal_id: head,
-                reserved: requested,
-                from_waitlist: true,
-                value_date: on,
-                postings: Vec::new(),
-            })
-            .journaled();
-            state = state.apply(&event);
-            events.push(event);
         }
-        events
+        LedgerEvent::BudgetAdjusted(e) => {
+            let holds = e.delta_cents.0 <= 0 || !state.scalars().is_after_deadline(on);
+            expect_deadline(state, holds, "no budget is added after the deadline");
+        }
+        LedgerEvent::FundsReserved(e) => {
+            expect_status(
+                state,
+                event,
+                e.proposal_id,
+                &[None, Some(Waitlisted), Some(Released)],
+            );
+            let holds = !state.scalars().is_after_deadline(on);
+            expect_deadline(state, holds, "nothing is reserved after the deadline");
+            state.unlist(e.proposal_id);
+            set_status(state, e.proposal_id, Reserved, Some(e.reserved));
+        }
+        LedgerEvent::ReservationDeclined(e) => {
+            expect_status(state, event, e.proposal_id, &[None, Some(Released)]);
+            set_status(state, e.proposal_id, Waitlisted, Some(e.requested));
+            state.list(e.proposal_id);
+        }
+        LedgerEvent::FundsCommitted(e) => {
+            expect_status(
+                state,
+                event,
+                e.proposal_id,
+                &[None, Some(Waitlisted), Some(Reserved), Some(Released)],
+            );
+            let holds = !state.scalars().is_after_deadline(on);
+            expect_deadline(state, holds, "nothing is committed after the deadline");
+            state.unlist(e.proposal_id);
+            set_status(state, e.proposal_id, Committed, None);
+            if let Some(project) = state.project_mut(e.proposal_id) {
+                project.granted = Some(e.granted);
+            }
+        }
+        LedgerEvent::ReservationReleased(e) => {
+            expect_status(
+                state,
+                event,
+                e.proposal_id,
+                &[Some(Waitlisted), Some(Reserved)],
+            );
+            let holds = e.freed_to == state.scalars().freed_to(on);
+            expect_deadline(state, holds, FREED_TO_RULE);
+            state.unlist(e.proposal_id);
+            set_status(state, e.proposal_id, Released, None);
+            if let Some(project) = state.project_mut(e.proposal_id) {
+                project.release_reason = Some(e.reason);
+            }
+        }
+        LedgerEvent::DisbursementRecorded(e) => {
+            expect_status(state, event, e.proposal_id, &[Some(Committed)]);
+            if !state.book_reference(&e.payment_reference) {
+                let entry = state.scalars().entries;
+                state
+                    .scalars_mut()
+                    .note(InvariantViolation::DuplicatePaymentReference {
+                        entry,
+                        payment_reference: e.payment_reference.clone(),
+                    });
+            }
+        }
+        LedgerEvent::CommitmentReleased(e) => {
+            expect_status(state, event, e.proposal_id, &[Some(Committed)]);
+            let holds = e.freed_to == state.scalars().freed_to(on);
+            expect_deadline(state, holds, FREED_TO_RULE);
+            set_status(state, e.proposal_id, Closed, None);
+        }
+        LedgerEvent::RecoveryAssessed(e) => {
+            expect_status(
+                state,
+                event,
+                e.proposal_id,
+                &[Some(Committed), Some(Closed)],
+            );
+        }
+        LedgerEvent::RepaymentReceived(e) => {
+            expect_status(
+                state,
+                event,
+                e.proposal_id,
+                &[Some(Committed), Some(Closed)],
+            );
+        }
+        LedgerEvent::FundsExpired(_) => {
+            let holds = state.scalars().is_after_deadline(on);
+            expect_deadline(state, holds, "money expires only after the deadline");
+        }
     }
+}
 
-    /// Records the first rule an applied event broke; later ones are implied by it.
-    pub(super) fn note(&mut self, violation: InvariantViolation) {
-        if self.first_violation.is_none() {
-            self.first_violation = Some(violation);
-        }
-    }
+/// The deadline rule of every event that frees money.
+const FREED_TO_RULE: &str = "freed money goes to available up to the deadline, to expired after it";
 
-    fn remove_from_waitlist(&mut self, proposal_id: Uuid) {
-        if !self.waitlisted.remove(&proposal_id) {
-            return;
-        }
-        // Served first come, first served: usually the head.
-        if self.waitlist.front() == Some(&proposal_id) {
-            self.waitlist.pop_front();
-        } else {
-            self.waitlist.retain(|id| *id != proposal_id);
-        }
-    }
-
-    fn add_to_waitlist(&mut self, proposal_id: Uuid) {
-        if self.waitlisted.insert(proposal_id) {
-            self.waitlist.push_back(proposal_id);
-        }
-    }
-
-    /// Notes an event whose project is not in one of the statuses it may follow.
-    fn expect_status(
-        &mut self,
-        event: &LedgerEvent,
-        proposal_id: Uuid,
-        allowed: &[Option<ProjectStatus>],
-    ) {
-        let status = self.projects.get(&proposal_id).map(|p| p.status);
-        if !allowed.contains(&status) {
-            let entry = self.entries;
-            self.note(InvariantViolation::InvalidTransition {
+/// Notes an event whose project is not in one of the statuses it may follow.
+fn expect_status<S: FundState>(
+    state: &mut S,
+    event: &LedgerEvent,
+    proposal_id: Uuid,
+    allowed: &[Option<ProjectStatus>],
+) {
+    let status = state.project(proposal_id).map(|p| p.status);
+    if !allowed.contains(&status) {
+        let entry = state.scalars().entries;
+        state
+            .scalars_mut()
+            .note(InvariantViolation::InvalidTransition {
                 entry,
                 proposal_id,
                 event_type: event.event_type(),
                 status: status.map_or("unknown", ProjectStatus::as_str),
             });
-        }
     }
+}
 
-    /// Notes an event that breaks a deadline rule.
-    fn expect_deadline(&mut self, holds: bool, rule: &'static str) {
-        if !holds {
-            let entry = self.entries;
-            self.note(InvariantViolation::DeadlineRule { entry, rule });
-        }
+/// Notes an event that breaks a deadline rule.
+fn expect_deadline<S: FundState>(state: &mut S, holds: bool, rule: &'static str) {
+    if !holds {
+        let scalars = state.scalars_mut();
+        let entry = scalars.entries;
+        scalars.note(InvariantViolation::DeadlineRule { entry, rule });
     }
+}
 
-    fn set_status(&mut self, proposal_id: Uuid, status: ProjectStatus, requested: Option<Amounts>) {
-        let project = self.projects.entry(proposal_id).or_insert(Project {
-            status,
-            requested: Amounts::ZERO,
-            granted: None,
-            release_reason: None,
+fn set_status<S: FundState>(
+    state: &mut S,
+    proposal_id: Uuid,
+    status: ProjectStatus,
+    requested: Option<Amounts>,
+) {
+    match state.project_mut(proposal_id) {
+        Some(project) => {
+            project.status = status;
+            if let Some(requested) = requested {
+                project.requested = requested;
+            }
+        }
+        None => state.insert_project(
+            proposal_id,
+            Project {
+                status,
+                requested: requested.unwrap_or(Amounts::ZERO),
+                granted: None,
+                release_reason: None,
+            },
+        ),
+    }
+}
+
+/// The checks on an event as a whole: fund, order of value dates, journal entry.
+fn check_event<S: FundState>(state: &mut S, event: &LedgerEvent) {
+    let scalars = state.scalars_mut();
+    let entry = scalars.entries;
+    if let Err(malformed) = event.check_entry() {
+        scalars.note(InvariantViolation::MalformedEntry {
+            entry,
+            reason: malformed.0,
         });
-        project.status = status;
-        if let Some(requested) = requested {
-            project.requested = requested;
-        }
     }
-
-    /// The checks on an event as a whole: fund, order of value dates, journal entry.
-    fn check_event(&mut self, event: &LedgerEvent) {
-        let entry = self.entries;
-        if let Err(malformed) = event.check_entry() {
-            self.note(InvariantViolation::MalformedEntry {
+    let wrong_fund = match (&scalars.fund_id, event) {
+        (None, LedgerEvent::BudgetAllocated(_)) => None,
+        (None, _) => Some(InvariantViolation::EventBeforeAllocation { entry }),
+        (Some(_), LedgerEvent::BudgetAllocated(_)) => {
+            Some(InvariantViolation::AllocatedTwice { entry })
+        }
+        (Some(fund_id), other) if fund_id != other.fund_id() => {
+            Some(InvariantViolation::WrongFund {
                 entry,
-                reason: malformed.0,
+                expected: fund_id.clone(),
+                found: other.fund_id().to_owned(),
+            })
+        }
+        (Some(_), _) => None,
+    };
+    if let Some(violation) = wrong_fund {
+        scalars.note(violation);
+    }
+    let value_date = event.value_date();
+    if let Some(last) = scalars.last_value_date {
+        if value_date < last {
+            scalars.note(InvariantViolation::ValueDateBackwards {
+                entry,
+                value_date,
+                last,
             });
         }
-        match (&self.fund_id, event) {
-            (None, LedgerEvent::BudgetAllocated(_)) => {}
-            (None, _) => self.note(InvariantViolation::EventBeforeAllocation { entry }),
-            (Some(_), LedgerEvent::BudgetAllocated(_)) => {
-                self.note(InvariantViolation::AllocatedTwice { entry })
-            }
-            (Some(fund_id), other) if fund_id != other.fund_id() => {
-                let expected = fund_id.clone();
-                self.note(InvariantViolation::WrongFund {
-                    entry,
-                    expected,
-                    found: other.fund_id().to_owned(),
-                })
-            }
-            (Some(_), _) => {}
-        }
-        let value_date = event.value_date();
-        if let Some(last) = self.last_value_date {
-            if value_date < last {
-                self.note(InvariantViolation::ValueDateBackwards {
-                    entry,
-                    value_date,
-                    last,
-                });
-            }
-        }
-        self.last_value_date = Some(
-            self.last_value_date
-                .map_or(value_date, |l| l.max(value_date)),
-        );
-        for posting in event.postings() {
-            match self.book.post(posting) {
-                Ok(()) => {
-                    if posting.debit != posting.credit {
-                        let totals = &mut self.totals[source_index(posting.source)];
-                        totals.add(&posting.debit, i128::from(posting.amount_cents.0));
-                        totals.add(&posting.credit, -i128::from(posting.amount_cents.0));
-                    }
+    }
+    scalars.last_value_date = Some(
+        scalars
+            .last_value_date
+            .map_or(value_date, |l| l.max(value_date)),
+    );
+    for posting in event.postings() {
+        match state.post(posting) {
+            Ok(()) => {
+                if posting.debit != posting.credit {
+                    let totals = &mut state.scalars_mut().totals[source_index(posting.source)];
+                    totals.add(&posting.debit, i128::from(posting.amount_cents.0));
+                    totals.add(&posting.credit, -i128::from(posting.amount_cents.0));
                 }
-                Err(overflow) => self.note(InvariantViolation::BalanceOverflow {
+            }
+            Err(overflow) => state
+                .scalars_mut()
+                .note(InvariantViolation::BalanceOverflow {
                     entry,
                     reason: overflow.to_string(),
                 }),
-            }
         }
     }
 }
 
-/// The index of a source in [`Fund::totals`]: the order of [`Source::ALL`].
+/// The index of a source in [`Scalars::totals`]: the order of [`Source::ALL`].
 pub(super) fn source_index(source: Source) -> usize {
     match source {
         Source::EsfPlus => 0,
@@ -342,119 +474,18 @@ impl Aggregate for Fund {
     type Error = LedgerError;
 
     fn apply(mut self, event: &LedgerEvent) -> Self {
-        use ProjectStatus::{Closed, Committed, Released, Reserved, Waitlisted};
-        self.entries += 1;
-        self.check_event(event);
-        let on = event.value_date();
-        match event {
-            LedgerEvent::BudgetAllocated(e) => {
-                if self.fund_id.is_none() {
-                    self.fund_id = Some(e.fund_id.clone());
-                    self.commit_deadline = Some(e.commit_deadline);
-                }
-            }
-            LedgerEvent::BudgetAdjusted(e) => {
-                self.expect_deadline(
-                    e.delta_cents.0 <= 0 || !self.is_after_deadline(on),
-                    "no budget is added after the deadline",
-                );
-            }
-            LedgerEvent::FundsReserved(e) => {
-                self.expect_status(
-                    event,
-                    e.proposal_id,
-                    &[None, Some(Waitlisted), Some(Released)],
-                );
-                self.expect_deadline(
-                    !self.is_after_deadline(on),
-                    "nothing is reserved after the deadline",
-                );
-                self.remove_from_waitlist(e.proposal_id);
-                self.set_status(e.proposal_id, Reserved, Some(e.reserved));
-            }
-            LedgerEvent::ReservationDeclined(e) => {
-                self.expect_status(event, e.proposal_id, &[None, Some(Released)]);
-                self.set_status(e.proposal_id, Waitlisted, Some(e.requested));
-                self.add_to_waitlist(e.proposal_id);
-            }
-            LedgerEvent::FundsCommitted(e) => {
-                self.expect_status(
-                    event,
-                    e.proposal_id,
-                    &[None, Some(Waitlisted), Some(Reserved), Some(Released)],
-                );
-                self.expect_deadline(
-                    !self.is_after_deadline(on),
-                    "nothing is committed after the deadline",
-                );
-                self.remove_from_waitlist(e.proposal_id);
-                self.set_status(e.proposal_id, Committed, None);
-                if let Some(project) = self.projects.get_mut(&e.proposal_id) {
-                    project.granted = Some(e.granted);
-                }
-            }
-            LedgerEvent::ReservationReleased(e) => {
-                self.expect_status(event, e.proposal_id, &[Some(Waitlisted), Some(Reserved)]);
-                self.expect_deadline(
-                    e.freed_to == self.freed_to(on),
-                    "freed money goes to available up to the deadline, to expired after it",
-                );
-                self.remove_from_waitlist(e.proposal_id);
-                self.set_status(e.proposal_id, Released, None);
-                if let Some(project) = self.projects.get_mut(&e.proposal_id) {
-                    project.release_reason = Some(e.reason);
-                }
-            }
-            LedgerEvent::DisbursementRecorded(e) => {
-                self.expect_status(event, e.proposal_id, &[Some(Committed)]);
-                if !self.payment_references.insert(e.payment_reference.clone()) {
-                    let entry = self.entries;
-                    self.note(InvariantViolation::DuplicatePaymentReference {
-                        entry,
-                        payment_reference: e.payment_reference.clone(),
-                    });
-                }
-            }
-            LedgerEvent::CommitmentReleased(e) => {
-                self.expect_status(event, e.proposal_id, &[Some(Committed)]);
-                self.expect_deadline(
-                    e.freed_to == self.freed_to(on),
-                    "freed money goes to available up to the deadline, to expired after it",
-                );
-                self.set_status(e.proposal_id, Closed, None);
-            }
-            LedgerEvent::RecoveryAssessed(e) => {
-                self.expect_status(event, e.proposal_id, &[Some(Committed), Some(Closed)]);
-            }
-            LedgerEvent::RepaymentReceived(e) => {
-                self.expect_status(event, e.proposal_id, &[Some(Committed), Some(Closed)]);
-            }
-            LedgerEvent::FundsExpired(_) => {
-                self.expect_deadline(
-                    self.is_after_deadline(on),
-                    "money expires only after the deadline",
-                );
-            }
-        }
+        fold(&mut self, event);
         self
     }
 
+    /// The command's own events, then the waitlist served, all tried on a draft over the fund
+    /// first: a decision that would break an invariant is refused with `invariant_violation`
+    /// ([`Fund::complete`]).
     fn decide(&self, command: &Command) -> Result<Vec<LedgerEvent>, LedgerError> {
-        let mut events = self.decide_command(command)?;
+        let events = self.decide_command(command)?;
         if events.is_empty() {
             return Ok(events);
         }
-        // Only a waitlist can be served: without one before and none joined by these events,
-        // nothing follows, and the state need not be copied (a copy is O(the fund's history)).
-        let joins = |event: &LedgerEvent| matches!(event, LedgerEvent::ReservationDeclined(_));
-        if self.waitlist.is_empty() && !events.iter().any(joins) {
-            return Ok(events);
-        }
-        let after = events
-            .iter()
-            .fold(self.clone(), |state, event| state.apply(event));
-        let on = after.booking_date(command.today());
-        events.extend(after.serve_waitlist(on));
-        Ok(events)
+        self.complete(events, command.today())
     }
 }

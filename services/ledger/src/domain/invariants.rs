@@ -34,17 +34,27 @@
 //!
 //! So when `check_invariants` held before the event, `check_after(event)` fails exactly when
 //! `check_invariants` fails after it (a proptest compares them). The auditor calls `check_after`
-//! after every event and `check_invariants` once at the end of each fund.
+//! after every event and `check_invariants` once at the end of each fund; the running ledger calls
+//! it after every event of a decision it tries on a draft (see [`super::draft`]). Both run the same
+//! code, written over [`FundState`].
+//!
+//! A third kind holds **at the end of every decision**, not after every event:
+//! [`Fund::waitlist_served_check`] (`waitlist_not_served`). On or before the deadline, the head of
+//! a non-empty waitlist does not fit into what is available, for the decision that freed the money
+//! reserved it (the events after the one that frees money, with the same cause). A decision cut
+//! short after the event that frees money leaves the head unserved; the auditor checks this after
+//! the last event of each cause.
 
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-use buendel_contract::ledger::{Account, LedgerEvent, Source, SourceBalances};
+use buendel_contract::ledger::{Account, Amounts, LedgerEvent, Source, SourceBalances};
 use buendel_contract::Cents;
 
-use super::fund::{source_index, Fund, Project, ProjectStatus};
+use super::fund::{servable_head, source_index, Fund, Project, ProjectStatus};
+use super::state::FundState;
 
 /// Running sums of the balances of one source per account kind, wide enough never to overflow:
 /// what [`buendel_contract::ledger::AccountBook::trial_balance`] and `fund_balances` compute by
@@ -246,6 +256,24 @@ pub enum InvariantViolation {
         /// What differs.
         reason: String,
     },
+    /// `waitlist_not_served`: at the end of a decision on or before the deadline, the head of the
+    /// waitlist fits into what is available and is not reserved.
+    #[error(
+        "entry {entry}: proposal {proposal_id} heads the waitlist and its request ({requested}) \
+         fits into what is available on {on} ({available}), yet it is not reserved"
+    )]
+    WaitlistNotServed {
+        /// The last event of the decision.
+        entry: u64,
+        /// The head of the waitlist.
+        proposal_id: Uuid,
+        /// Its request.
+        requested: Amounts,
+        /// What is available.
+        available: Amounts,
+        /// The date the check is made for.
+        on: NaiveDate,
+    },
 }
 
 impl InvariantViolation {
@@ -267,6 +295,7 @@ impl InvariantViolation {
             InvariantViolation::UnknownProjectAccount { .. } => "unknown_project_account",
             InvariantViolation::StatusMismatch { .. } => "status_mismatch",
             InvariantViolation::WaitlistMismatch { .. } => "waitlist_mismatch",
+            InvariantViolation::WaitlistNotServed { .. } => "waitlist_not_served",
         }
     }
 }
@@ -277,11 +306,11 @@ impl Fund {
     /// Call it after every `apply`: a violation noted on an event is reported until the fund is
     /// rebuilt, so the first call after the bad event names it.
     pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
-        if let Some(violation) = &self.first_violation {
+        if let Some(violation) = &self.scalars.first_violation {
             return Err(violation.clone());
         }
         for (source, account, balance) in self.book.accounts() {
-            self.check_account(source, account, balance)?;
+            check_account(self, source, account, balance)?;
         }
         for source in Source::ALL {
             let sum = self.book.trial_balance(source);
@@ -297,7 +326,9 @@ impl Fund {
                 });
             }
         }
-        self.check_statuses()?;
+        for (proposal_id, project) in &self.projects {
+            check_status(self, *proposal_id, project)?;
+        }
         self.check_waitlist()
     }
 
@@ -306,151 +337,20 @@ impl Fund {
     ///
     /// O(postings of the event · log accounts), however long the fund's history.
     pub fn check_after(&self, event: &LedgerEvent) -> Result<(), InvariantViolation> {
-        if let Some(violation) = &self.first_violation {
-            return Err(violation.clone());
-        }
-        let postings = event.postings();
-        for posting in postings {
-            for account in [posting.debit, posting.credit] {
-                let balance = self.book.balance(posting.source, &account);
-                self.check_account(posting.source, account, balance)?;
-            }
-        }
-        for source in Source::ALL {
-            let totals = &self.totals[source_index(source)];
-            let sum = totals.trial_balance();
-            if sum != 0 {
-                return Err(InvariantViolation::TrialBalance {
-                    fund_source: source,
-                    sum,
-                });
-            }
-            if !totals.fund_balances().parts_sum_to_whole() {
-                return Err(InvariantViolation::PartsNotWhole {
-                    fund_source: source,
-                });
-            }
-        }
-        // The projects touched: the event's, and those of the project accounts posted to
-        // (a handful; duplicates are checked once).
-        let mut touched: Vec<Uuid> = Vec::with_capacity(2);
-        let accounts = postings
-            .iter()
-            .flat_map(|posting| [posting.debit, posting.credit]);
-        for id in event
-            .proposal_id()
-            .into_iter()
-            .chain(accounts.filter_map(|account| account.proposal_id()))
-        {
-            if !touched.contains(&id) {
-                touched.push(id);
-            }
-        }
-        for id in &touched {
-            if let Some(project) = self.projects.get(id) {
-                self.check_status(*id, project)?;
-            }
-        }
-        if let Some(id) = event.proposal_id() {
-            let listed = self.waitlisted.contains(&id);
-            let waitlisted = self
-                .projects
-                .get(&id)
-                .is_some_and(|p| p.status == ProjectStatus::Waitlisted);
-            if listed != waitlisted {
-                return Err(InvariantViolation::WaitlistMismatch {
-                    reason: format!(
-                        "proposal {id} is {} but {} the waitlist",
-                        if waitlisted {
-                            "waitlisted"
-                        } else {
-                            "not waitlisted"
-                        },
-                        if listed { "on" } else { "not on" }
-                    ),
-                });
-            }
-        }
-        Ok(())
+        check_after(self, event)
     }
 
-    /// The sign of one balance, and that a project account holding money has a known project.
-    fn check_account(
-        &self,
-        source: Source,
-        account: Account,
-        balance: Cents,
-    ) -> Result<(), InvariantViolation> {
-        let wrong_sign = if account.is_credit_normal() {
-            balance.0 > 0
-        } else {
-            balance.0 < 0
-        };
-        if wrong_sign {
-            return Err(InvariantViolation::NegativeBalance {
-                fund_source: source,
-                account,
-                balance,
-            });
-        }
-        if let Some(proposal_id) = account.proposal_id() {
-            if balance != Cents::ZERO && !self.projects.contains_key(&proposal_id) {
-                return Err(InvariantViolation::UnknownProjectAccount {
-                    fund_source: source,
-                    account,
-                });
-            }
-        }
-        Ok(())
-    }
-
-    fn check_statuses(&self) -> Result<(), InvariantViolation> {
-        for (proposal_id, project) in &self.projects {
-            self.check_status(*proposal_id, project)?;
-        }
-        Ok(())
-    }
-
-    /// A project's balances agree with its status.
-    fn check_status(&self, id: Uuid, project: &Project) -> Result<(), InvariantViolation> {
-        let empty: &[Account] = match project.status {
-            // Holding money only as a reservation.
-            ProjectStatus::Reserved => &[
-                Account::Committed { proposal_id: id },
-                Account::Disbursed { proposal_id: id },
-                Account::Receivable { proposal_id: id },
-                Account::Repaid { proposal_id: id },
-            ],
-            // No money held, none ever paid.
-            ProjectStatus::Waitlisted | ProjectStatus::Released => &[
-                Account::Reserved { proposal_id: id },
-                Account::Committed { proposal_id: id },
-                Account::Disbursed { proposal_id: id },
-                Account::Receivable { proposal_id: id },
-                Account::Repaid { proposal_id: id },
-            ],
-            // The reservation became the commitment.
-            ProjectStatus::Committed => &[Account::Reserved { proposal_id: id }],
-            // Nothing reserved and nothing left to pay.
-            ProjectStatus::Closed => &[
-                Account::Reserved { proposal_id: id },
-                Account::Committed { proposal_id: id },
-            ],
-        };
-        for account in empty {
-            for source in Source::ALL {
-                let cents = self.book.balance(source, account);
-                if cents != Cents::ZERO {
-                    return Err(InvariantViolation::StatusMismatch {
-                        proposal_id: id,
-                        status: project.status.as_str(),
-                        account: account.kind(),
-                        cents,
-                    });
-                }
-            }
-        }
-        Ok(())
+    /// Checks that the waitlist is served on `on`: when the fund is open and `on` is not after the
+    /// commitment deadline, the head of the waitlist does not fit into what is available (per
+    /// source, as the reservation rule computes it), for it would have been reserved.
+    ///
+    /// It holds at the end of every decision, not after every event: an event that frees money
+    /// is followed by the reservations it allows, in the same decision. So check it after the last
+    /// event of a decision, with the date the decision was booked on (`decide` uses the booking
+    /// date of the command's `today`; a replay uses [`Fund::last_value_date`], which equals it
+    /// whenever a decision can change what this checks). O(1).
+    pub fn waitlist_served_check(&self, on: NaiveDate) -> Result<(), InvariantViolation> {
+        check_waitlist_served(self, on)
     }
 
     fn check_waitlist(&self) -> Result<(), InvariantViolation> {
@@ -473,4 +373,170 @@ impl Fund {
         }
         Ok(())
     }
+}
+
+/// [`Fund::check_after`] on the fund or on a draft over it.
+pub(super) fn check_after<S: FundState>(
+    state: &S,
+    event: &LedgerEvent,
+) -> Result<(), InvariantViolation> {
+    if let Some(violation) = &state.scalars().first_violation {
+        return Err(violation.clone());
+    }
+    let postings = event.postings();
+    for posting in postings {
+        for account in [posting.debit, posting.credit] {
+            let balance = state.balance(posting.source, &account);
+            check_account(state, posting.source, account, balance)?;
+        }
+    }
+    for source in Source::ALL {
+        let totals = &state.scalars().totals[source_index(source)];
+        let sum = totals.trial_balance();
+        if sum != 0 {
+            return Err(InvariantViolation::TrialBalance {
+                fund_source: source,
+                sum,
+            });
+        }
+        if !totals.fund_balances().parts_sum_to_whole() {
+            return Err(InvariantViolation::PartsNotWhole {
+                fund_source: source,
+            });
+        }
+    }
+    // The projects touched: the event's, and those of the project accounts posted to
+    // (a handful; duplicates are checked once).
+    let mut touched: Vec<Uuid> = Vec::with_capacity(2);
+    let accounts = postings
+        .iter()
+        .flat_map(|posting| [posting.debit, posting.credit]);
+    for id in event
+        .proposal_id()
+        .into_iter()
+        .chain(accounts.filter_map(|account| account.proposal_id()))
+    {
+        if !touched.contains(&id) {
+            touched.push(id);
+        }
+    }
+    for id in &touched {
+        if let Some(project) = state.project(*id) {
+            check_status(state, *id, project)?;
+        }
+    }
+    if let Some(id) = event.proposal_id() {
+        let listed = state.is_listed(id);
+        let waitlisted = state
+            .project(id)
+            .is_some_and(|p| p.status == ProjectStatus::Waitlisted);
+        if listed != waitlisted {
+            return Err(InvariantViolation::WaitlistMismatch {
+                reason: format!(
+                    "proposal {id} is {} but {} the waitlist",
+                    if waitlisted {
+                        "waitlisted"
+                    } else {
+                        "not waitlisted"
+                    },
+                    if listed { "on" } else { "not on" }
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// [`Fund::waitlist_served_check`] on the fund or on a draft over it: the very rule by which
+/// `decide` serves the waitlist ([`servable_head`]) finds nothing to serve.
+pub(super) fn check_waitlist_served<S: FundState>(
+    state: &S,
+    on: NaiveDate,
+) -> Result<(), InvariantViolation> {
+    match servable_head(state, on) {
+        None => Ok(()),
+        Some((proposal_id, requested)) => Err(InvariantViolation::WaitlistNotServed {
+            entry: state.scalars().entries,
+            proposal_id,
+            requested,
+            available: state.available(),
+            on,
+        }),
+    }
+}
+
+/// The sign of one balance, and that a project account holding money has a known project.
+fn check_account<S: FundState>(
+    state: &S,
+    source: Source,
+    account: Account,
+    balance: Cents,
+) -> Result<(), InvariantViolation> {
+    let wrong_sign = if account.is_credit_normal() {
+        balance.0 > 0
+    } else {
+        balance.0 < 0
+    };
+    if wrong_sign {
+        return Err(InvariantViolation::NegativeBalance {
+            fund_source: source,
+            account,
+            balance,
+        });
+    }
+    if let Some(proposal_id) = account.proposal_id() {
+        if balance != Cents::ZERO && state.project(proposal_id).is_none() {
+            return Err(InvariantViolation::UnknownProjectAccount {
+                fund_source: source,
+                account,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A project's balances agree with its status.
+fn check_status<S: FundState>(
+    state: &S,
+    id: Uuid,
+    project: &Project,
+) -> Result<(), InvariantViolation> {
+    let empty: &[Account] = match project.status {
+        // Holding money only as a reservation.
+        ProjectStatus::Reserved => &[
+            Account::Committed { proposal_id: id },
+            Account::Disbursed { proposal_id: id },
+            Account::Receivable { proposal_id: id },
+            Account::Repaid { proposal_id: id },
+        ],
+        // No money held, none ever paid.
+        ProjectStatus::Waitlisted | ProjectStatus::Released => &[
+            Account::Reserved { proposal_id: id },
+            Account::Committed { proposal_id: id },
+            Account::Disbursed { proposal_id: id },
+            Account::Receivable { proposal_id: id },
+            Account::Repaid { proposal_id: id },
+        ],
+        // The reservation became the commitment.
+        ProjectStatus::Committed => &[Account::Reserved { proposal_id: id }],
+        // Nothing reserved and nothing left to pay.
+        ProjectStatus::Closed => &[
+            Account::Reserved { proposal_id: id },
+            Account::Committed { proposal_id: id },
+        ],
+    };
+    for account in empty {
+        for source in Source::ALL {
+            let cents = state.balance(source, account);
+            if cents != Cents::ZERO {
+                return Err(InvariantViolation::StatusMismatch {
+                    proposal_id: id,
+                    status: project.status.as_str(),
+                    account: account.kind(),
+                    cents,
+                });
+            }
+        }
+    }
+    Ok(())
 }

@@ -3,7 +3,11 @@
 //! - [`command`]: what may be asked of a fund; `today` and every other fact travel in the command.
 //! - [`error`]: why a command is refused, one stable code per rule.
 //! - [`fund`]: the Fund aggregate (state, `apply`, `decide`) and the FIFO waitlist.
-//! - [`invariants`]: [`Fund::check_invariants`], what must hold after every event.
+//! - [`invariants`]: [`Fund::check_invariants`], what must hold after every event, and
+//!   [`Fund::waitlist_served_check`], what must hold at the end of every decision.
+//! - `state`: the parts of a fund the rules read and write, so they run on the fund or on a draft.
+//! - `draft`: `decide` tries each decision on a draft over the fund and refuses one that would
+//!   break an invariant (`invariant_violation`), without copying the fund.
 //! - [`balances`]: [`Fund::balances`], the figures per source and per project.
 //!
 //! The event contract, the chart of accounts and the journal entry of each event are documented in
@@ -20,7 +24,11 @@
 //! - The waitlist is strictly first come, first served: a reservation is declined while anyone is
 //!   waiting, and whenever money is freed on or before the deadline, the head of the waitlist is
 //!   reserved as long as it fits; the first one that does not fit stops the queue. After every
-//!   decision (on or before the deadline) the head of a non-empty waitlist does not fit.
+//!   decision (on or before the deadline) the head of a non-empty waitlist does not fit
+//!   ([`Fund::waitlist_served_check`]).
+//! - Every decision is tried on a draft over the fund and checked after each of its events with
+//!   the auditor's own incremental check; one that would break an invariant is refused with
+//!   `invariant_violation` and never appended.
 //! - A grant decision is binding: it commits from the reservation, reserving the difference first
 //!   when the grant is larger (even for a waitlisted or never reserved proposal), and is refused
 //!   with `commitment_shortfall` when that difference is not available.
@@ -28,9 +36,11 @@
 pub mod balances;
 pub mod command;
 mod decide;
+mod draft;
 pub mod error;
 pub mod fund;
 pub mod invariants;
+mod state;
 
 #[cfg(test)]
 mod tests;

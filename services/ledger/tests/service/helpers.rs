@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use buendel_contract::deadletter::DeadLetter;
-use buendel_contract::ledger::{event_hash, LedgerEvent, GENESIS_HASH};
+use buendel_contract::ledger::{event_hash, seal, LedgerEvent, GENESIS_HASH};
 use buendel_contract::money::{BasisPoints, Cents, Split};
 use buendel_contract::namespace::StreamKind;
 use buendel_contract::reference::{builtin_alliances, ProgramRules};
@@ -187,6 +187,56 @@ impl TestApp {
                 event,
                 &meta,
             );
+            let pending = Pending {
+                id: envelope.id,
+                payload: Bytes::from(serde_json::to_vec(&envelope).expect("json")),
+            };
+            self.store
+                .append(&subject, last, &[pending])
+                .await
+                .expect("appended");
+            ids.push(envelope.id);
+        }
+        ids
+    }
+
+    /// Appends ledger events to a fund's subject directly, sealed into its chain under `cause`, as
+    /// a writer that skips the Fund's rules (a bug, a forger) would. Returns their event ids.
+    pub async fn append_ledger_raw(
+        &self,
+        fund_id: &str,
+        cause: &str,
+        events: Vec<LedgerEvent>,
+    ) -> Vec<Uuid> {
+        let subject = self.ns.subject(StreamKind::Ledger, fund_id);
+        let meta = Meta {
+            source: "/test/forger".into(),
+            time: Utc::now(),
+            correlation_id: None,
+            causation_id: Some(cause.to_owned()),
+            actor: "test".into(),
+        };
+        let mut ids = Vec::with_capacity(events.len());
+        for event in events {
+            let stored = self
+                .store
+                .load(StreamKind::Ledger, &subject)
+                .await
+                .expect("fund loads");
+            let last = stored.last().map_or(0, |s| s.sequence);
+            let prevhash = stored.last().map_or(GENESIS_HASH.to_owned(), |s| {
+                let value: Value = serde_json::from_slice(&s.payload).expect("json");
+                value["hash"].as_str().expect("sealed").to_owned()
+            });
+            let mut envelope = Envelope::new(
+                Uuid::new_v4(),
+                fund_id,
+                stored.len() as u64 + 1,
+                event,
+                &meta,
+            );
+            envelope.causationid = Some(cause.to_owned());
+            seal(&mut envelope, &prevhash).expect("sealed");
             let pending = Pending {
                 id: envelope.id,
                 payload: Bytes::from(serde_json::to_vec(&envelope).expect("json")),

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use serde_json::json;
 use uuid::Uuid;
 
-use buendel_contract::ledger::{LedgerEvent, ReleaseReason};
+use buendel_contract::ledger::{
+    Amounts, BudgetAllocated, FundsReserved, LedgerEvent, ReleaseReason,
+};
 use buendel_contract::review::Verdict;
 use buendel_contract::{Aggregate, Cents, Meta};
 use buendel_ledger::domain::{Command, ProjectStatus};
@@ -384,5 +386,62 @@ async fn what_the_fund_refuses_from_the_saga_is_dead_lettered_for_the_operator()
     assert!(fund.state.project(big).is_none());
     assert_eq!(app.dead_letters().await.len(), 3);
     app.assert_chains_verify().await;
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_decision_that_would_break_an_invariant_is_dead_lettered_and_never_appended() {
+    let app = spawn_app().await;
+    // A fund stored by a writer that skipped the Fund's rules: a reservation with a negative ESF+
+    // part. Releasing it would book a negative amount, which no journal entry may hold.
+    let proposal = Uuid::new_v4();
+    let stored = vec![
+        LedgerEvent::BudgetAllocated(BudgetAllocated {
+            fund_id: NON.into(),
+            allocated: Amounts::new(10_000_000, 10_000_000),
+            commit_deadline: deadline(),
+            value_date: today(),
+            postings: Vec::new(),
+        })
+        .journaled(),
+        LedgerEvent::FundsReserved(FundsReserved {
+            fund_id: NON.into(),
+            proposal_id: proposal,
+            reserved: Amounts::new(-100, 1_000),
+            from_waitlist: false,
+            value_date: today(),
+            postings: Vec::new(),
+        })
+        .journaled(),
+    ];
+    app.append_ledger_raw(NON, "forged", stored).await;
+
+    let refusal_id = app
+        .append_review(proposal, vec![opened(proposal, "non"), refused(proposal)])
+        .await[1];
+    let letter = app.dead_letter("invariant_violation").await;
+    assert_eq!(letter.event_id, Some(refusal_id.to_string()));
+    assert!(
+        letter
+            .reasons
+            .iter()
+            .any(|r| r.field == "invariant" && r.reason.starts_with("malformed_entry: entry 3:")),
+        "{:?}",
+        letter.reasons
+    );
+    app.saga_idle().await;
+
+    let reply = app
+        .command(
+            "release_reservation",
+            json!({"fund_id": NON, "proposal_id": proposal, "reason": "withdrawn"}),
+        )
+        .await;
+    assert_eq!(reply.code(), Some("invariant_violation"), "{reply:?}");
+    assert_eq!(
+        app.fund_events(NON).await.len(),
+        2,
+        "nothing of either decision is appended"
+    );
     app.cleanup().await;
 }

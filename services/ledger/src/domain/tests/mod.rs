@@ -1,7 +1,9 @@
 //! Tests of the Fund aggregate: given/when/then per rule ([`rules`]), the worked examples of the
-//! domain notes and the waitlist race ([`examples`]), and proptests over random command sequences
-//! ([`props`]).
+//! domain notes and the waitlist race ([`examples`]), decisions refused for an invariant and the
+//! waitlist check at the end of a decision ([`asserted`]), and proptests over random command
+//! sequences ([`props`]).
 
+mod asserted;
 mod examples;
 mod props;
 mod rules;

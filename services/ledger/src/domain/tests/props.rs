@@ -2,7 +2,9 @@
 //! amounts and dates, across the deadline), decided and applied in order, keeps every invariant
 //! after every event; every entry balances; the trial balance is zero; the parts make the whole;
 //! ESF+ plus Land is the total; the figures equal the sums of the events' typed amounts; the
-//! waitlist is strictly FIFO; and replaying the events gives the same fund.
+//! waitlist is strictly FIFO and served at the end of every decision; and replaying the events
+//! gives the same fund. A decision tried on a draft finds exactly what it finds on a copy of the
+//! fund, forged events included.
 
 use proptest::prelude::*;
 
@@ -10,11 +12,14 @@ use buendel_contract::aggregate::given;
 use buendel_contract::ledger::{
     Account, Amounts, LedgerEvent, ReleaseReason, Source, SourceBalances,
 };
-use buendel_contract::{Aggregate, Cents};
+use buendel_contract::{Aggregate, Cents, DomainError};
 use uuid::Uuid;
 
 use super::*;
+use crate::domain::draft::Draft;
 use crate::domain::fund::fits;
+use crate::domain::invariants::check_waitlist_served;
+use crate::domain::state::FundState;
 
 /// An amount in a random command: a percentage of what the project could take (so that payments,
 /// recoveries and repayments are often accepted, sometimes above the bound), or a raw amount.
@@ -315,6 +320,127 @@ proptest! {
                     // The auditor stops at the first bad event.
                     break 'events;
                 }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The waitlist check at the end of a decision never trips on what the real `decide` decides,
+    /// neither on the booking date of the command's `today` (as `decide` checks it) nor on the
+    /// fund's last value date (as the auditor checks it); and no decision is refused for an
+    /// invariant.
+    #[test]
+    fn any_sequence_of_decisions_leaves_the_waitlist_served(
+        esf in 1i64..3_000,
+        land in 0i64..800,
+        ops in prop::collection::vec((op(), 0u64..6), 1..100),
+    ) {
+        let start = day(2026, 1, 1);
+        let mut state = given::<Fund>(
+            &Fund::default()
+                .decide(&Command::AllocateBudget {
+                    fund_id: FUND.into(),
+                    esf: Cents(esf),
+                    land: Cents(land),
+                    commit_deadline: day(2026, 6, 30),
+                    today: start,
+                })
+                .expect("opens"),
+        );
+        let mut date = start;
+        for (serial, (op, days)) in ops.iter().enumerate() {
+            date = date + chrono::Days::new(*days);
+            let command = command(&state, op, date, serial);
+            match state.decide(&command) {
+                Ok(events) => {
+                    for event in &events {
+                        state = state.apply(event);
+                    }
+                }
+                Err(refusal) => prop_assert_ne!(refusal.code(), "invariant_violation"),
+            }
+            let booked = state.booking_date(command.today());
+            prop_assert_eq!(state.waitlist_served_check(booked), Ok(()));
+            let replayed = state.last_value_date().expect("booked");
+            prop_assert_eq!(state.waitlist_served_check(replayed), Ok(()));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A decision folded into a draft over the fund gives, event by event, the same check results
+    /// as on a copy of the fund with the events applied, and the same figures the rules read
+    /// afterwards. Some decisions are forged (decided on a shadow fund with a larger budget), so
+    /// that the checks fail too.
+    #[test]
+    fn a_draft_finds_exactly_what_a_copy_of_the_fund_finds(
+        esf in 1i64..3_000,
+        land in 0i64..800,
+        ops in prop::collection::vec((op(), 0u64..6, prop::bool::weighted(0.15)), 1..80),
+    ) {
+        let start = day(2026, 1, 1);
+        let open = |esf: i64, land: i64| Command::AllocateBudget {
+            fund_id: FUND.into(),
+            esf: Cents(esf),
+            land: Cents(land),
+            commit_deadline: day(2026, 6, 30),
+            today: start,
+        };
+        let mut state = given::<Fund>(&Fund::default().decide(&open(esf, land)).expect("opens"));
+        let mut shadow = given::<Fund>(&Fund::default().decide(&open(esf * 3, land * 3)).expect("opens"));
+        let mut date = start;
+        for (serial, (op, days, forged)) in ops.iter().enumerate() {
+            date = date + chrono::Days::new(*days);
+            let decider = if *forged { &shadow } else { &state };
+            let command = command(decider, op, date, serial);
+            let Ok(events) = decider.decide(&command) else { continue };
+            for event in &events {
+                shadow = shadow.apply(event);
+            }
+            let mut draft = Draft::over(&state);
+            let mut copy = state.clone();
+            let mut failed = false;
+            for event in &events {
+                let drafted = draft.fold_checked(event);
+                copy = copy.apply(event);
+                let copied = copy.check_after(event);
+                prop_assert_eq!(&drafted, &copied, "after {:?}", event);
+                if copied.is_err() {
+                    failed = true;
+                    break;
+                }
+            }
+            prop_assert_eq!(draft.available(), copy.available());
+            prop_assert_eq!(draft.first_in_line(), copy.waitlist().next());
+            prop_assert_eq!(draft.line_len(), copy.waitlist().count());
+            prop_assert_eq!(draft.scalars().entries, copy.entries());
+            prop_assert_eq!(draft.scalars().last_value_date, copy.last_value_date());
+            for event in &events {
+                for posting in event.postings() {
+                    for account in [posting.debit, posting.credit] {
+                        prop_assert_eq!(
+                            draft.balance(posting.source, &account),
+                            copy.book().balance(posting.source, &account)
+                        );
+                    }
+                }
+                if let Some(id) = event.proposal_id() {
+                    prop_assert_eq!(FundState::project(&draft, id), copy.project(id));
+                    prop_assert_eq!(draft.is_listed(id), copy.waitlist().any(|w| w == id));
+                }
+            }
+            let on = copy.booking_date(command.today());
+            prop_assert_eq!(check_waitlist_served(&draft, on), copy.waitlist_served_check(on));
+            drop(draft);
+            state = copy;
+            if failed || state.check_invariants().is_err() {
+                // The auditor stops at the first bad event.
+                break;
             }
         }
     }

@@ -696,6 +696,9 @@ fn every_error_has_its_own_stable_code() {
             cut: Cents(1),
             available: Cents(0),
         },
+        LedgerError::InvariantViolation {
+            violation: crate::domain::InvariantViolation::AllocatedTwice { entry: 2 },
+        },
     ];
     let codes: std::collections::BTreeSet<&str> = errors.iter().map(|e| e.code()).collect();
     assert_eq!(codes.len(), errors.len());
