@@ -275,3 +275,30 @@ async fn the_leader_of_ledger_killed_mid_run_loses_and_doubles_nothing_on_an_r3_
     app.cleanup().await;
     drop(cluster);
 }
+
+#[test]
+fn the_deployed_nats_configuration_is_valid_for_the_pinned_server_and_compose_uses_all_three_nodes()
+{
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let output = std::process::Command::new(buendel_testing::nats_binary(NATS_VERSION))
+        .arg("-c")
+        .arg(root.join("deploy/nats.conf"))
+        .arg("-t")
+        .env("NATS_SERVER_NAME", "nats1")
+        .output()
+        .expect("nats-server runs");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && said.contains("is valid"),
+        "{said}"
+    );
+    let compose = std::fs::read_to_string(root.join("compose.yaml")).expect("compose.yaml");
+    assert!(compose.contains("NATS_URL: nats://nats1:4222,nats://nats2:4222,nats://nats3:4222"));
+    assert!(compose.contains("BUENDEL_STREAM_REPLICAS: \"3\""));
+    for node in ["nats1", "nats2", "nats3"] {
+        assert!(
+            compose.contains(&format!("NATS_SERVER_NAME: {node}")),
+            "{node}"
+        );
+    }
+}
