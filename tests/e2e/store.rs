@@ -141,3 +141,47 @@ async fn the_store_detects_atomic_batches_on_2_12_and_their_absence_on_2_10() {
     let store = EventStore::new(client, fresh_namespace());
     assert!(!store.capabilities().atomic_batch);
 }
+
+#[tokio::test]
+async fn two_hundred_atomic_decisions_at_once_on_one_stream_are_all_stored() {
+    let store = store().await;
+    assert!(store.capabilities().atomic_batch);
+    store
+        .ensure_streams(&StreamKind::ALL)
+        .await
+        .expect("streams");
+    let appends = (0..200).map(|_| {
+        let store = store.clone();
+        async move {
+            let subject = store
+                .namespace()
+                .subject(StreamKind::Proposals, Uuid::new_v4());
+            let events: Vec<Pending> = (0..2)
+                .map(|i| Pending {
+                    id: Uuid::new_v4(),
+                    payload: Bytes::from(format!("{{\"i\":{i}}}")),
+                })
+                .collect();
+            store.append(&subject, 0, &events).await
+        }
+    });
+    let results = futures::future::join_all(appends).await;
+    let failed: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(ToString::to_string))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} failed, e.g. {:?}",
+        failed.len(),
+        failed.first()
+    );
+    assert_eq!(
+        store
+            .stream_last_sequence(StreamKind::Proposals)
+            .await
+            .expect("last"),
+        400
+    );
+    store.delete_streams().await.expect("cleanup");
+}

@@ -35,6 +35,12 @@ pub const DUPLICATE_WINDOW_S: u64 = 120;
 /// [`EventStore::receipt`]); inside the window the server drops the second body and answers the
 /// publisher `duplicate`, so the window is kept as short as it goes.
 pub const INTAKE_DUPLICATE_WINDOW_MS: u64 = 100;
+/// Atomic batches one process keeps open at once (the server allows 50 per stream, 1,000 in all).
+pub const BATCHES_IN_FLIGHT_MAX: usize = 32;
+/// How often a batch the server had no room for is tried again.
+pub const BATCH_RETRIES_MAX: u32 = 8;
+/// The first backoff before such a retry; it doubles each time (at most 64 times this).
+pub const BATCH_BACKOFF_MIN_MS: u64 = 5;
 /// How long the server may take to answer the start or the commit of an atomic batch.
 pub const BATCH_REPLY_TIMEOUT_MS: u64 = 10_000;
 /// How long one load may take before it is reported as unavailable.
@@ -72,6 +78,14 @@ pub enum StoreError {
     /// NATS failed or timed out: transient, retry later.
     #[error("NATS unavailable: {0}")]
     Unavailable(String),
+    /// The server did not take an atomic batch (`retry`: for lack of room, try again).
+    #[error("batch refused: {reason}")]
+    BatchRefused {
+        /// Whether a new batch may succeed (the server had no room).
+        retry: bool,
+        /// What the server said.
+        reason: String,
+    },
 }
 
 impl StoreError {
@@ -187,6 +201,8 @@ pub struct EventStore {
     capabilities: Capabilities,
     /// A fault armed by a test (never armed in the services).
     armed: Armed,
+    /// Atomic batches this process has open at once (the server takes at most 50 per stream).
+    batches: Arc<tokio::sync::Semaphore>,
 }
 
 impl EventStore {
@@ -199,6 +215,7 @@ impl EventStore {
             replicas: 1,
             capabilities,
             armed: Arc::default(),
+            batches: Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT_MAX)),
         }
     }
 
@@ -360,7 +377,7 @@ impl EventStore {
             _ => events.len(),
         };
         let result = if events.len() > 1 && self.capabilities.atomic_batch {
-            self.append_batch(subject, expected_last, events, sent)
+            self.append_batch_retrying(subject, expected_last, events, sent)
                 .await
         } else {
             self.append_each(subject, expected_last, &events[..sent])
@@ -411,6 +428,44 @@ impl EventStore {
             sequences.push(ack.sequence);
         }
         Ok(sequences)
+    }
+
+    /// [`EventStore::append_batch`] with at most [`BATCHES_IN_FLIGHT_MAX`] open at once in this
+    /// process, and again (a new batch, after a bounded backoff) when the server did not take it
+    /// for lack of room: more batches in flight on the stream than it allows (other processes'
+    /// too), which it reports as too many in flight or as a batch it does not know.
+    async fn append_batch_retrying(
+        &self,
+        subject: &str,
+        expected_last: u64,
+        events: &[Pending],
+        sent: usize,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut attempt = 0;
+        loop {
+            let result = {
+                let _permit = self
+                    .batches
+                    .acquire()
+                    .await
+                    .map_err(StoreError::unavailable)?;
+                self.append_batch(subject, expected_last, events, sent)
+                    .await
+            };
+            match result {
+                Err(StoreError::BatchRefused { retry: true, .. })
+                    if attempt < BATCH_RETRIES_MAX =>
+                {
+                    attempt += 1;
+                    let delay_ms = BATCH_BACKOFF_MIN_MS.saturating_mul(1 << attempt.min(6));
+                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                }
+                Err(StoreError::BatchRefused { reason, .. }) => {
+                    return Err(StoreError::Unavailable(format!("batch refused: {reason}")))
+                }
+                other => return other,
+            }
+        }
     }
 
     /// One atomic batch (ADR-50): the first message, sent as a request, expects the subject's last
@@ -772,8 +827,19 @@ fn batch_error(payload: &[u8], subject: &str, expected: u64) -> Option<StoreErro
             expected,
         });
     }
-    Some(StoreError::Unavailable(format!("batch refused: {error}")))
+    let no_room = [
+        jetstream::ErrorCode::ATOMIC_PUBLISH_TOO_MANY_INFLIGHT.0,
+        ATOMIC_PUBLISH_INCOMPLETE_BATCH,
+    ];
+    Some(StoreError::BatchRefused {
+        retry: code.is_some_and(|c| no_room.contains(&c)),
+        reason: error.to_string(),
+    })
 }
+
+/// `JSAtomicPublishIncompleteBatchErr`: the server does not know the batch, as when it had no room
+/// for it when it started.
+const ATOMIC_PUBLISH_INCOMPLETE_BATCH: u64 = 10_176;
 
 fn is_not_found(error: &jetstream::context::GetStreamError) -> bool {
     matches!(
