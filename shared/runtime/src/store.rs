@@ -457,6 +457,11 @@ impl EventStore {
                     if attempt < BATCH_RETRIES_MAX =>
                 {
                     attempt += 1;
+                    tracing::debug!(
+                        subject,
+                        attempt,
+                        "no room for the batch on the server; again"
+                    );
                     let delay_ms = BATCH_BACKOFF_MIN_MS.saturating_mul(1 << attempt.min(6));
                     tokio::time::sleep(Duration::from_millis(delay_ms)).await;
                 }
@@ -468,9 +473,9 @@ impl EventStore {
         }
     }
 
-    /// One atomic batch (ADR-50): the first message, sent as a request, expects the subject's last
-    /// sequence and starts the batch; the last one commits it and is answered with the ack of the
-    /// whole. Only the first `sent` messages go out (fewer than all: the fault seam of a process
+    /// One atomic batch (ADR-50): the first message expects the subject's last sequence and starts
+    /// the batch; the last one commits it and is answered with the ack of the whole (one round
+    /// trip). Only the first `sent` messages go out (fewer than all: the fault seam of a process
     /// dying mid-batch; the server abandons an uncommitted batch).
     async fn append_batch(
         &self,
@@ -497,7 +502,10 @@ impl EventStore {
             if commit {
                 headers.insert("Nats-Batch-Commit", "1");
             }
-            if index > 0 && !commit {
+            // Only the commit waits for an answer: the server checks the whole batch there (the
+            // expected sequence included) and answers a batch it never saw start as incomplete.
+            // One round trip per decision.
+            if !commit {
                 client
                     .publish_with_headers(subject.to_owned(), headers, event.payload.clone())
                     .await

@@ -33,6 +33,9 @@ pub struct Limits {
     pub ordered_read_per_s: u64,
     /// Batched Postgres upserts of rows like the projector's: rows per second.
     pub pg_upsert_per_s: u64,
+    /// Decisions of two events per second through the event store (one atomic batch each where
+    /// the server has them), `concurrency` at once on one stream; 0 when the server has none.
+    pub atomic_pairs_per_s: u64,
 }
 
 /// How much work each baseline does.
@@ -154,8 +157,52 @@ pub async fn measure(
     limits.command_passthrough_latency = latency;
     limits.intake_passthrough_per_s = intake_passthrough(&js, prefix, sizes).await?;
     limits.pg_upsert_per_s = pg_upsert(pool, sizes.rows).await?;
+    limits.atomic_pairs_per_s = atomic_pairs(client, prefix, sizes).await?;
     let _ = js.delete_stream(&name).await;
     Ok(limits)
+}
+
+/// Two-event decisions through [`EventStore::append`] on a scratch namespace's PROPOSALS.
+async fn atomic_pairs(
+    client: &async_nats::Client,
+    prefix: &str,
+    sizes: Sizes,
+) -> anyhow::Result<u64> {
+    use buendel_contract::namespace::StreamKind;
+    use buendel_runtime::store::{EventStore, Pending};
+    use futures::StreamExt as _;
+
+    let ns = buendel_contract::Namespace::new(format!("{prefix}pairs"))?;
+    let store = EventStore::new(client.clone(), ns);
+    if !store.capabilities().atomic_batch {
+        return Ok(0);
+    }
+    store.ensure_streams(&[StreamKind::Proposals]).await?;
+    let decisions = sizes.messages / 2;
+    let started = Instant::now();
+    let results: Vec<Result<Vec<u64>, _>> = futures::stream::iter(0..decisions)
+        .map(|i| {
+            let store = store.clone();
+            async move {
+                let subject = store
+                    .namespace()
+                    .subject(StreamKind::Proposals, Uuid::new_v4());
+                let pair = [0, 1].map(|k| Pending {
+                    id: Uuid::new_v4(),
+                    payload: payload(2 * i + k),
+                });
+                store.append(&subject, 0, &pair).await
+            }
+        })
+        .buffer_unordered(sizes.concurrency)
+        .collect()
+        .await;
+    let rate = per_second(decisions, started.elapsed());
+    let _ = store.delete_streams().await;
+    if let Some(Err(error)) = results.into_iter().find(Result::is_err) {
+        anyhow::bail!("an atomic pair failed: {error}");
+    }
+    Ok(rate)
 }
 
 /// A micro service endpoint doing exactly one JetStream publish per request, then replying.

@@ -122,8 +122,8 @@ fn print_table(report: &Report) {
     lat("projection lag: append → row", &f.projection_lag);
     println!();
     println!(
-        "limits: raw publish awaited {}/s, windowed {}/s",
-        l.publish_awaited_per_s, l.publish_windowed_per_s
+        "limits: raw publish awaited {}/s, windowed {}/s; two-event atomic decisions {}/s",
+        l.publish_awaited_per_s, l.publish_windowed_per_s, l.atomic_pairs_per_s
     );
     for (service, kib) in &f.peak_rss_kib {
         println!("peak resident memory {service:<12} {:>8} MiB", kib / 1024);
