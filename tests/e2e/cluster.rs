@@ -7,15 +7,11 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use buendel::system::Parts;
 use buendel_contract::namespace::StreamKind;
 use buendel_contract::reply::Reply;
-use buendel_runtime::Settings;
 use buendel_testing::{NatsCluster, NATS_VERSION};
 
-use crate::helpers::{
-    eventually_within, fresh_namespace, spawn_parts_with, submitted_event, test_settings, TestApp,
-};
+use crate::helpers::{eventually_within, spawn_all_on, submitted_event, TestApp};
 use crate::review::NON_PARTNERS;
 
 /// NON's fund.
@@ -85,19 +81,7 @@ async fn the_leader_of_ledger_killed_mid_run_loses_and_doubles_nothing_on_an_r3_
     )
     .await;
     drop(client);
-    let settings = Settings {
-        nats_url: cluster.urls(),
-        replicas: 3,
-        ..test_settings(fresh_namespace())
-    };
-    let app = spawn_parts_with(
-        settings,
-        Parts {
-            api: None,
-            ..Parts::all(([127, 0, 0, 1], 0).into())
-        },
-    )
-    .await;
+    let app = spawn_all_on(cluster.urls(), 3).await;
     let mut info = app.store.stream(StreamKind::Ledger).await.expect("LEDGER");
     let replicas = info.info().await.expect("info").config.num_replicas;
     assert_eq!(replicas, 3, "R3 streams");

@@ -14,41 +14,17 @@ use buendel_runtime::store::Fault;
 use buendel_testing::{NatsServer, NATS_VERSION_OLDEST};
 
 use crate::helpers::{
-    eventually, fresh_namespace, spawn_app, spawn_parts_with, test_settings, TestApp,
+    eventually, fresh_namespace, spawn_all_on, spawn_app, spawn_projector, TestApp,
 };
 use crate::review::{approval, positive_statement, proposal_in_review};
 
 /// NON's fund.
 const FUND: &str = "non-2021-2027";
 
-/// Every service and the API router, on the oldest supported server (a node of its own).
+/// Every service on the oldest supported server (a node of its own).
 async fn app_on_oldest_server() -> (TestApp, NatsServer) {
     let server = NatsServer::start(NATS_VERSION_OLDEST);
-    let settings = buendel_runtime::Settings {
-        nats_url: server.url(),
-        ..test_settings(fresh_namespace())
-    };
-    let app = spawn_parts_with(
-        settings,
-        Parts {
-            api: None,
-            ..Parts::all(([127, 0, 0, 1], 0).into())
-        },
-    )
-    .await;
-    (app, server)
-}
-
-async fn ledger_ok(app: &TestApp, command: &str, data: Value) {
-    let reply = app
-        .command(
-            "ledger",
-            command,
-            json!({"command_id": Uuid::new_v4(), "actor": "office", "data": data}),
-        )
-        .await;
-    let reply = serde_json::to_value(reply).expect("json");
-    assert_eq!(reply["ok"], true, "{command}: {reply}");
+    (spawn_all_on(server.url(), 1).await, server)
 }
 
 /// The fund's events: (type, causationid, data.proposal_id).
@@ -78,7 +54,7 @@ async fn status(app: &TestApp, proposal_id: Uuid) -> Value {
 /// A refusal frees the money of the only reservation; its booking must also serve the waitlist.
 /// The ledger's append of that two-event decision is cut after the first event.
 async fn a_decision_cut_short_is_whole_after_the_redelivery(app: TestApp) -> TestApp {
-    ledger_ok(
+    crate::ledger::ledger_ok(
         &app,
         "allocate_budget",
         json!({"fund_id": FUND, "esf_cents": 18_000_000, "land_cents": 3_000_000,
@@ -230,16 +206,7 @@ async fn a_projector_dying_between_commit_and_ack_changes_nothing_on_redelivery(
             .await
             .unwrap_or(0)
     };
-    let run = |limits: buendel_projector::RunnerLimits| {
-        let shutdown = buendel_runtime::CancellationToken::new();
-        let task = tokio::spawn(buendel_projector::run_with(
-            app.store.clone(),
-            app.pool.clone(),
-            limits,
-            shutdown.clone(),
-        ));
-        (shutdown, task)
-    };
+    let run = |limits: buendel_projector::RunnerLimits| spawn_projector(&app, limits);
     // A short ack wait, so the server redelivers soon after the projector died.
     let limits = buendel_projector::RunnerLimits {
         ack_wait_ms: 1_000,

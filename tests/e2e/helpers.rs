@@ -94,6 +94,42 @@ pub fn test_settings(ns: Namespace) -> Settings {
     }
 }
 
+/// Every service (the API router is used in process) in a fresh namespace on the NATS servers at
+/// `nats_url`, with streams of `replicas` replicas.
+pub async fn spawn_all_on(nats_url: String, replicas: usize) -> TestApp {
+    let settings = Settings {
+        nats_url,
+        replicas,
+        ..test_settings(fresh_namespace())
+    };
+    spawn_parts_with(
+        settings,
+        Parts {
+            api: None,
+            ..Parts::all(([127, 0, 0, 1], 0).into())
+        },
+    )
+    .await
+}
+
+/// Runs a projector of the app's namespace with `limits` until the token is cancelled.
+pub fn spawn_projector(
+    app: &TestApp,
+    limits: buendel_projector::RunnerLimits,
+) -> (
+    buendel_runtime::CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let shutdown = buendel_runtime::CancellationToken::new();
+    let task = tokio::spawn(buendel_projector::run_with(
+        app.store.clone(),
+        app.pool.clone(),
+        limits,
+        shutdown.clone(),
+    ));
+    (shutdown, task)
+}
+
 /// Starts the chosen services in a namespace.
 pub async fn spawn_parts(ns: Namespace, parts: Parts) -> TestApp {
     spawn_parts_with(test_settings(ns), parts).await
@@ -208,6 +244,22 @@ impl TestApp {
             .to_bytes();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         (status, body)
+    }
+
+    /// `GET path` through the API router; returns the body as text (for `/metrics`).
+    pub async fn get_text(&self, path: &str) -> String {
+        let app = buendel_api::app(buendel_api::AppState::new(self.pool.clone()));
+        let request = axum::http::Request::get(path)
+            .body(Body::empty())
+            .expect("request");
+        let response = app.oneshot(request).await.expect("response");
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// Polls `GET path` until `ready(body)` holds; returns that body.

@@ -37,7 +37,7 @@ const QUORUM: [&str; 8] = [
 const AT_ONCE: usize = 10;
 
 /// Sends a ledger operator command; returns the reply as JSON.
-async fn ledger(app: &TestApp, command: &str, data: Value) -> Value {
+pub(crate) async fn ledger(app: &TestApp, command: &str, data: Value) -> Value {
     let reply = app
         .command(
             "ledger",
@@ -49,7 +49,7 @@ async fn ledger(app: &TestApp, command: &str, data: Value) -> Value {
 }
 
 /// Sends a ledger operator command that must be accepted.
-async fn ledger_ok(app: &TestApp, command: &str, data: Value) {
+pub(crate) async fn ledger_ok(app: &TestApp, command: &str, data: Value) {
     let reply = ledger(app, command, data).await;
     assert_eq!(reply["ok"], true, "{command} refused: {reply}");
 }

@@ -7,9 +7,10 @@ use uuid::Uuid;
 use buendel::system::Parts;
 use buendel_contract::namespace::StreamKind;
 use buendel_projector::RunnerLimits;
-use buendel_runtime::CancellationToken;
 
-use crate::helpers::{eventually, fresh_namespace, spawn_parts, submitted_event, TestApp};
+use crate::helpers::{
+    eventually, fresh_namespace, spawn_parts, spawn_projector, submitted_event, TestApp,
+};
 
 const PROPOSALS: usize = 40;
 
@@ -41,23 +42,6 @@ async fn checkpoint(app: &TestApp) -> u64 {
     buendel_projector::checkpoint::checkpoint(&app.pool, StreamKind::Proposals)
         .await
         .expect("checkpoint")
-}
-
-fn spawn_projector(
-    app: &TestApp,
-    limits: RunnerLimits,
-) -> (
-    CancellationToken,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-) {
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(buendel_projector::run_with(
-        app.store.clone(),
-        app.pool.clone(),
-        limits,
-        shutdown.clone(),
-    ));
-    (shutdown, task)
 }
 
 #[tokio::test]

@@ -12,29 +12,13 @@ use buendel_contract::proposal::{ProposalEvent, Submitted};
 use buendel_contract::{Envelope, Meta};
 use buendel_projector::RunnerLimits;
 use buendel_runtime::store::Pending;
-use buendel_runtime::{CancellationToken, Settings};
+use buendel_runtime::Settings;
 
 use crate::helpers::{
-    eventually, fresh_namespace, spawn_parts, spawn_parts_with, submitted_data, submitted_event,
-    TestApp,
+    eventually, fresh_namespace, spawn_parts, spawn_parts_with, spawn_projector, submitted_data,
+    submitted_event, TestApp,
 };
 use buendel_testing::PrivatePostgres;
-
-fn spawn_projector(
-    app: &TestApp,
-) -> (
-    CancellationToken,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-) {
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(buendel_projector::run_with(
-        app.store.clone(),
-        app.pool.clone(),
-        RunnerLimits::default(),
-        shutdown.clone(),
-    ));
-    (shutdown, task)
-}
 
 async fn checkpoint(app: &TestApp) -> u64 {
     buendel_projector::checkpoint::checkpoint(&app.pool, StreamKind::Proposals)
@@ -128,7 +112,7 @@ async fn an_event_postgres_refuses_is_quarantined_alone_and_everything_after_it_
     proposals_stream_reaches(&app, 21).await;
 
     // One batch holds the bad event among good ones: it is bisected, the bad one quarantined.
-    let (stop, task) = spawn_projector(&app);
+    let (stop, task) = spawn_projector(&app, RunnerLimits::default());
     eventually("caught up past the bad event", || async {
         (checkpoint(&app).await == 21).then_some(())
     })
@@ -170,7 +154,7 @@ async fn an_event_postgres_refuses_is_quarantined_alone_and_everything_after_it_
     assert_eq!(status, 200);
     assert_eq!(ready["status"], "degraded");
     assert_eq!(ready["quarantined_events"], 1);
-    let metrics = metrics_text(&app).await;
+    let metrics = app.get_text("/metrics").await;
     assert!(
         metrics.contains("buendel_projection_quarantined_events{stream=\"PROPOSALS\"} 1\n"),
         "{metrics}"
@@ -179,7 +163,7 @@ async fn an_event_postgres_refuses_is_quarantined_alone_and_everything_after_it_
     // Restarted, the projector does not try the bad event again; it goes on with new ones.
     stop.cancel();
     task.await.expect("joined").expect("stopped");
-    let (stop, task) = spawn_projector(&app);
+    let (stop, task) = spawn_projector(&app, RunnerLimits::default());
     app.publish_event(&submitted_event(Uuid::new_v4())).await;
     eventually("the next proposal projected", || async {
         (checkpoint(&app).await == 23).then_some(())
@@ -193,7 +177,7 @@ async fn an_event_postgres_refuses_is_quarantined_alone_and_everything_after_it_
     buendel_projector::rebuild(&app.store, &app.pool)
         .await
         .expect("rebuild");
-    let (stop, task) = spawn_projector(&app);
+    let (stop, task) = spawn_projector(&app, RunnerLimits::default());
     eventually("caught up after the rebuild", || async {
         (checkpoint(&app).await == 23).then_some(())
     })
@@ -205,23 +189,6 @@ async fn an_event_postgres_refuses_is_quarantined_alone_and_everything_after_it_
     stop.cancel();
     task.await.expect("joined").expect("stopped");
     app.cleanup().await;
-}
-
-async fn metrics_text(app: &TestApp) -> String {
-    use http_body_util::BodyExt as _;
-    use tower::ServiceExt as _;
-    let router = buendel_api::app(buendel_api::AppState::new(app.pool.clone()));
-    let request = axum::http::Request::get("/metrics")
-        .body(axum::body::Body::empty())
-        .expect("request");
-    let response = router.oneshot(request).await.expect("response");
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 #[tokio::test]

@@ -89,16 +89,21 @@ impl PrivatePostgres {
     }
 
     fn pg(&self, program: &str, args: &[&str]) {
+        let mut command = self.command(program);
+        command.args(args);
+        self.run(&mut command);
+    }
+
+    /// A Postgres program of the cluster's installation, run as `postgres` when we are root.
+    fn command(&self, program: &str) -> Command {
         let path = self.bin.join(program);
-        let mut command = if is_root() {
+        if is_root() {
             let mut command = Command::new("runuser");
             command.args(["-u", "postgres", "--"]).arg(path);
             command
         } else {
             Command::new(path)
-        };
-        command.args(args);
-        self.run(&mut command);
+        }
     }
 
     fn run(&self, command: &mut Command) {
@@ -115,15 +120,8 @@ impl PrivatePostgres {
 impl Drop for PrivatePostgres {
     fn drop(&mut self) {
         let data = self.data().display().to_string();
-        let path = self.bin.join("pg_ctl");
-        let mut command = if is_root() {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(path);
-            command
-        } else {
-            Command::new(path)
-        };
-        let _ = command
+        let _ = self
+            .command("pg_ctl")
             .args(["-D", &data, "-m", "immediate", "stop"])
             .output();
         let _ = std::fs::remove_dir_all(&self.dir);
