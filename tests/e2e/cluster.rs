@@ -246,16 +246,7 @@ async fn the_leader_of_ledger_killed_mid_run_loses_and_doubles_nothing_on_an_r3_
         2 * PROPOSALS as u64,
         "submitted and screened, once each"
     );
-    let report = buendel_audit::online::verify_online(
-        &app.store,
-        Some(&app.pool),
-        &buendel_audit::report::Options::default(),
-        |_, _| {},
-    )
-    .await
-    .expect("the audit runs");
-    assert!(report.first_failure.is_none(), "{:?}", report.first_failure);
-    assert!(report.differences.is_empty(), "{:?}", report.differences);
+    app.assert_audit_clean().await;
     app.cleanup().await;
     drop(cluster);
 }

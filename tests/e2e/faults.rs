@@ -116,15 +116,7 @@ async fn a_decision_cut_short_is_whole_after_the_redelivery(app: TestApp) -> Tes
         .count();
     assert_eq!(reservations_of_waiting, 1);
 
-    let report = buendel_audit::online::verify_online(
-        &app.store,
-        Some(&app.pool),
-        &buendel_audit::report::Options::default(),
-        |_, _| {},
-    )
-    .await
-    .expect("the audit runs");
-    assert!(report.first_failure.is_none(), "{:?}", report.first_failure);
+    app.assert_audit_clean().await;
     app
 }
 

@@ -230,6 +230,20 @@ impl TestApp {
 
     /// `GET path` through the API router; returns the status and the JSON body.
     pub async fn get(&self, path: &str) -> (u16, Value) {
+        let (status, bytes) = self.get_bytes(path).await;
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// `GET path` through the API router; returns the body as text (for `/metrics`).
+    pub async fn get_text(&self, path: &str) -> String {
+        let (_, bytes) = self.get_bytes(path).await;
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    async fn get_bytes(&self, path: &str) -> (u16, bytes::Bytes) {
         let app = buendel_api::app(buendel_api::AppState::new(self.pool.clone()));
         let request = axum::http::Request::get(path)
             .body(Body::empty())
@@ -242,24 +256,21 @@ impl TestApp {
             .await
             .expect("body")
             .to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (status, body)
+        (status, bytes)
     }
 
-    /// `GET path` through the API router; returns the body as text (for `/metrics`).
-    pub async fn get_text(&self, path: &str) -> String {
-        let app = buendel_api::app(buendel_api::AppState::new(self.pool.clone()));
-        let request = axum::http::Request::get(path)
-            .body(Body::empty())
-            .expect("request");
-        let response = app.oneshot(request).await.expect("response");
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        String::from_utf8_lossy(&bytes).into_owned()
+    /// Replays LEDGER online and compares it with the read models: nothing may fail or differ.
+    pub async fn assert_audit_clean(&self) {
+        let report = buendel_audit::online::verify_online(
+            &self.store,
+            Some(&self.pool),
+            &buendel_audit::report::Options::default(),
+            |_, _| {},
+        )
+        .await
+        .expect("the audit runs");
+        assert!(report.first_failure.is_none(), "{:?}", report.first_failure);
+        assert!(report.differences.is_empty(), "{:?}", report.differences);
     }
 
     /// Polls `GET path` until `ready(body)` holds; returns that body.
