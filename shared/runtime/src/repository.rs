@@ -216,7 +216,9 @@ impl<A: Aggregate> Repository<A> {
         loaded: &Arc<Loaded<A>>,
     ) -> Result<Arc<Loaded<A>>, StoreError> {
         let subject = self.subject(id);
-        let last = self.store.last_sequence(self.kind, &subject).await?;
+        // A direct get may come from a replica that is behind: then the aggregate looks older than
+        // it is, the append that follows conflicts, and the next refresh reads what it missed.
+        let last = self.store.last_sequence_direct(self.kind, &subject).await?;
         if last == loaded.last_sequence {
             return Ok(loaded.clone());
         }

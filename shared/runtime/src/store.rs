@@ -680,6 +680,27 @@ impl EventStore {
         }
     }
 
+    /// The stream sequence of the last message on a subject (0 when there is none), by the server's
+    /// direct get: cheaper than [`EventStore::last_sequence`], and on a cluster any replica may answer,
+    /// so it may be behind. Only for reads whose staleness an append's expected sequence catches
+    /// (the repository's loads); the stream must allow direct gets (ours do).
+    pub async fn last_sequence_direct(
+        &self,
+        kind: StreamKind,
+        subject: &str,
+    ) -> Result<u64, StoreError> {
+        let stream = self
+            .js
+            .get_stream_no_info(self.ns.stream(kind))
+            .await
+            .map_err(StoreError::unavailable)?;
+        match stream.direct_get_last_for_subject(subject).await {
+            Ok(message) => Ok(message.sequence),
+            Err(error) if error.kind() == jetstream::stream::DirectGetErrorKind::NotFound => Ok(0),
+            Err(error) => Err(StoreError::unavailable(error)),
+        }
+    }
+
     /// Reads every message of one subject, in stream order.
     pub async fn load(&self, kind: StreamKind, subject: &str) -> Result<Vec<Stored>, StoreError> {
         let last = self.last_sequence(kind, subject).await?;
