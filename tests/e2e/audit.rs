@@ -10,7 +10,7 @@ use crate::helpers::{spawn_app, TestApp};
 /// Loads the demo (intake → review → grant → tranches → close → clawback) and waits until the
 /// projections have caught up with the whole ledger.
 async fn demo_ledger(app: &TestApp) -> u64 {
-    buendel::demo::load(&app.client, &app.store)
+    buendel::demo::load(&app.client, &app.store, app.settings.clock)
         .await
         .expect("demo loads");
     let last = app
@@ -99,7 +99,7 @@ async fn a_projection_row_altered_in_postgres_is_reported_by_the_online_verify()
 async fn balances_as_of_a_date_equal_what_the_api_shows_for_that_date() {
     let app = spawn_app().await;
     demo_ledger(&app).await;
-    let today = chrono::Utc::now().date_naive();
+    let today = buendel_testing::test_date();
     for day in [today.pred_opt().expect("yesterday"), today] {
         let options = Options {
             as_of: Some(day),

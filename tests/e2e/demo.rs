@@ -7,7 +7,7 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn the_demo_drives_every_project_to_its_state_and_loading_it_twice_changes_nothing() {
     let app = spawn_app().await;
-    buendel::demo::load(&app.client, &app.store)
+    buendel::demo::load(&app.client, &app.store, app.settings.clock)
         .await
         .expect("demo loads");
 
@@ -50,7 +50,7 @@ async fn the_demo_drives_every_project_to_its_state_and_loading_it_twice_changes
         .stream_last_sequence(buendel_contract::namespace::StreamKind::Ledger)
         .await
         .expect("ledger");
-    buendel::demo::load(&app.client, &app.store)
+    buendel::demo::load(&app.client, &app.store, app.settings.clock)
         .await
         .expect("demo loads again");
     let again = app

@@ -90,6 +90,7 @@ pub async fn spawn_app() -> TestApp {
 pub fn test_settings(ns: Namespace) -> Settings {
     Settings {
         nats_url: buendel_testing::nats_url(),
+        clock: buendel_runtime::Clock::starting_on(buendel_testing::test_date()),
         ..Settings::local(ns)
     }
 }
@@ -326,7 +327,7 @@ pub fn submitted_event(proposal_id: Uuid) -> Value {
 
 /// The `data` of a valid submission.
 pub fn submitted_data(proposal_id: Uuid) -> Value {
-    let start = chrono::Utc::now().date_naive() + chrono::Days::new(60);
+    let start = buendel_testing::test_day(30);
     json!({
         "proposal_id": proposal_id,
         "alliance_id": "non",
@@ -337,7 +338,7 @@ pub fn submitted_data(proposal_id: Uuid) -> Value {
         "focus_areas": ["dual_training"],
         "districts": ["heidekreis"],
         "planned_start": start,
-        "duration_months": 24,
+        "duration_months": 18,
         "eligible_cost_cents": 30_000_000,
         "requested_rate_bp": 7_000,
     })

@@ -66,7 +66,7 @@ async fn allocate(app: &TestApp, esf: i64, land: i64) {
 
 /// Today, as the ledger's business date.
 fn today() -> String {
-    chrono::Utc::now().date_naive().to_string()
+    buendel_testing::test_date().to_string()
 }
 
 /// The fund's figures of one source (or the total), as the API shows them.
@@ -436,7 +436,7 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
     assert_eq!(status, 200, "{now}");
     assert_eq!(Figures::of(&now["total"]), esf.plus(land), "{now}");
     assert_eq!(now["trial_balance_zero"], true);
-    let yesterday = chrono::Utc::now().date_naive() - chrono::Days::new(1);
+    let yesterday = buendel_testing::test_date() - chrono::Days::new(1);
     let (status, before) = app
         .get(&format!("/v1/funds/{FUND}?as_of={yesterday}"))
         .await;

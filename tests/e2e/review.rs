@@ -60,12 +60,12 @@ pub async fn positive_statement(app: &TestApp, proposal_id: Uuid) {
 }
 
 pub fn grant(proposal_id: Uuid) -> Value {
-    let today = chrono::Utc::now().date_naive();
+    let today = buendel_testing::test_date();
     json!({
         "proposal_id": proposal_id, "bank_reference": "NB-2027-0001",
         "eligible_cost_cents": 30_000_000, "total_rate_bp": 7_000, "esf_rate_bp": 6_000,
         "esf_cents": 18_000_000, "land_cents": 3_000_000,
-        "period_from": today + chrono::Days::new(60), "period_to": today + chrono::Days::new(60 + 730),
+        "period_from": today + chrono::Days::new(30), "period_to": today + chrono::Days::new(30 + 547),
     })
 }
 

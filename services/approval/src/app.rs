@@ -28,7 +28,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, consumer, AckKind};
-use chrono::Utc;
 use futures::StreamExt as _;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -44,7 +43,7 @@ use buendel_contract::reply::{FieldError, Reply};
 use buendel_contract::review::QuorumRule;
 use buendel_contract::{Aggregate, DomainError, Envelope, Meta};
 use buendel_runtime::repository::{ExecuteError, Loaded, Outcome};
-use buendel_runtime::{CancellationToken, EventStore, Repository, StoreError};
+use buendel_runtime::{CancellationToken, Clock, EventStore, Repository, StoreError};
 
 use crate::domain::{Alliance, AllianceCommand, AllianceError, Command, Review, ReviewError};
 use crate::input::{self, CommandPayload, Request};
@@ -133,6 +132,8 @@ impl From<StoreError> for HandleError {
 
 /// The approval service's shell.
 pub struct Approval {
+    /// The time, as an input.
+    clock: Clock,
     /// Review aggregates, `<ns>.review.<proposal_id>`.
     reviews: Repository<Review>,
     /// Alliance aggregates, `<ns>.review.alliance-<alliance_id>`.
@@ -179,9 +180,10 @@ impl TermsCache {
 
 impl Approval {
     /// An approval service over an event store, knowing the current program rules.
-    pub fn new(store: EventStore) -> Self {
+    pub fn new(store: EventStore, clock: Clock) -> Self {
         let source = format!("/buendel/{SERVICE}");
         Self {
+            clock,
             reviews: Repository::new(store.clone(), StreamKind::Reviews, source.clone()),
             alliances: Repository::new(store, StreamKind::Reviews, source),
             rules: vec![ProgramRules::esf_plus_2021_2027()],
@@ -197,7 +199,7 @@ impl Approval {
     fn meta(&self, actor: &str, correlation_id: Option<String>) -> Meta {
         Meta {
             source: self.reviews.source().to_owned(),
-            time: Utc::now(),
+            time: self.clock.now(),
             correlation_id,
             causation_id: None,
             actor: actor.to_owned(),
@@ -557,7 +559,7 @@ impl Approval {
                 code: code.to_owned(),
                 reasons,
                 original_base64: DeadLetter::encode(&message.payload),
-                rejected_at: Utc::now(),
+                rejected_at: self.clock.now(),
             };
             if let Err(error) = self.dead_letter(&letter).await {
                 tracing::warn!(%error, sequence, "dead letter not stored, nak");
@@ -613,10 +615,11 @@ fn accepted_reply(outcome: &Outcome) -> Reply {
 pub async fn start(
     client: async_nats::Client,
     store: EventStore,
+    clock: Clock,
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
     store.ensure_streams(&StreamKind::ALL).await?;
-    let service = Arc::new(Approval::new(store.clone()));
+    let service = Arc::new(Approval::new(store.clone(), clock));
     register_builtins(&service, &shutdown).await?;
     let handler = service.clone();
     let commands = buendel_runtime::micro::serve(
@@ -645,9 +648,10 @@ pub async fn start(
 pub async fn run(
     client: async_nats::Client,
     store: EventStore,
+    clock: Clock,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    start(client, store, shutdown)
+    start(client, store, clock, shutdown)
         .await?
         .await
         .context("approval task panicked")?

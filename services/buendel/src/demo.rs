@@ -2,7 +2,7 @@
 //! intake as CloudEvents like any other publisher would. Ids are derived from the titles, so loading
 //! the demo twice changes nothing.
 
-use chrono::{Datelike as _, Months, NaiveDate, Utc};
+use chrono::{Datelike as _, Months, NaiveDate};
 
 use buendel_contract::money::{BasisPoints, Cents, Split};
 use buendel_contract::reference::builtin_alliances;
@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use buendel_contract::namespace::StreamKind;
-use buendel_runtime::EventStore;
+use buendel_runtime::{Clock, EventStore};
 
 /// Where the demo drives a project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,7 +293,8 @@ fn first_of_month_after(today: NaiveDate, months: u32) -> NaiveDate {
         .unwrap_or(day_one)
 }
 
-fn event(project: &Project, today: NaiveDate) -> Value {
+fn event(project: &Project, clock: Clock) -> Value {
+    let today = clock.today();
     let proposal_id = demo_id("proposal", project.title);
     json!({
         "specversion": "1.0",
@@ -301,7 +302,7 @@ fn event(project: &Project, today: NaiveDate) -> Value {
         "source": "/demo/portal",
         "type": "buendel.proposal.submitted.v1",
         "subject": proposal_id,
-        "time": Utc::now(),
+        "time": clock.now(),
         "datacontenttype": "application/json",
         "actor": "demo-portal",
         "data": {
@@ -418,15 +419,19 @@ fn grant_of(project: &Project, today: NaiveDate) -> Option<Value> {
 
 /// Loads the demo: budgets, the projects through the intake, and every project driven to its
 /// state with the same commands an operator would use. Ids are stable, so loading twice is safe.
-pub async fn load(client: &async_nats::Client, store: &EventStore) -> anyhow::Result<String> {
-    let today = Utc::now().date_naive();
+pub async fn load(
+    client: &async_nats::Client,
+    store: &EventStore,
+    clock: Clock,
+) -> anyhow::Result<String> {
+    let today = clock.today();
     let op = Operator { client, store };
     for (fund, esf, land) in BUDGETS {
         op.send("ledger", "allocate_budget", &format!("budget/{fund}"), json!({"fund_id": fund, "esf_cents": esf, "land_cents": land, "commit_deadline": "2027-12-31"})).await?;
     }
     let subject = store.namespace().subject(StreamKind::Intake, "demo");
     for project in PROJECTS {
-        let event = event(project, today);
+        let event = event(project, clock);
         store
             .publish(
                 &subject,
@@ -435,7 +440,7 @@ pub async fn load(client: &async_nats::Client, store: &EventStore) -> anyhow::Re
             )
             .await?;
     }
-    let mut broken = event(&PROJECTS[0], today);
+    let mut broken = event(&PROJECTS[0], clock);
     broken["id"] = json!(demo_id("intake", "broken"));
     broken["data"]["proposal_id"] = json!(demo_id("proposal", "broken"));
     broken["data"]["eligible_cost_cents"] = json!(12_500.5);

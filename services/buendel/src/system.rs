@@ -94,18 +94,33 @@ impl System {
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
         if parts.submission {
-            let running =
-                buendel_submission::start(client.clone(), store.clone(), shutdown.clone()).await?;
+            let running = buendel_submission::start(
+                client.clone(),
+                store.clone(),
+                settings.clock,
+                shutdown.clone(),
+            )
+            .await?;
             tasks.spawn(async move { ("submission", flatten(running.await)) });
         }
         if parts.approval {
-            let running =
-                buendel_approval::start(client.clone(), store.clone(), shutdown.clone()).await?;
+            let running = buendel_approval::start(
+                client.clone(),
+                store.clone(),
+                settings.clock,
+                shutdown.clone(),
+            )
+            .await?;
             tasks.spawn(async move { ("approval", flatten(running.await)) });
         }
         if parts.ledger {
-            let running =
-                buendel_ledger::start(client.clone(), store.clone(), shutdown.clone()).await?;
+            let running = buendel_ledger::start(
+                client.clone(),
+                store.clone(),
+                settings.clock,
+                shutdown.clone(),
+            )
+            .await?;
             tasks.spawn(async move { ("ledger", flatten(running.await)) });
         }
         if parts.projector {
@@ -203,7 +218,7 @@ pub async fn up(settings: Settings, http: SocketAddr, demo: bool) -> anyhow::Res
         ns = settings.namespace
     );
     if demo {
-        let report = crate::demo::load(&system.client, &system.store).await?;
+        let report = crate::demo::load(&system.client, &system.store, settings.clock).await?;
         eprintln!("demo: {report}");
         eprintln!("try: curl http://{addr}/v1/proposals");
     }

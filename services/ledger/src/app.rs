@@ -18,7 +18,8 @@
 //! Commands: `<ns>.cmd.ledger.<command>` for the operator commands of
 //! [`buendel_contract::ledger::COMMANDS`], parsed by [`crate::input`].
 //!
-//! Clock: the shell passes `today` (the UTC date) into every command; the domain never reads it.
+//! Clock: the shell passes `today` (the date of its [`Clock`]) into every command; the domain never
+//! reads a clock.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
@@ -28,7 +29,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, consumer, AckKind};
-use chrono::{NaiveDate, Utc};
 use futures::StreamExt as _;
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -42,7 +42,7 @@ use buendel_contract::reply::{FieldError, Reply};
 use buendel_contract::review::{ReviewEvent, Verdict};
 use buendel_contract::{Aggregate, DomainError, Envelope, Meta};
 use buendel_runtime::repository::{decode, ExecuteError, Outcome};
-use buendel_runtime::{CancellationToken, Chain, EventStore, Repository, StoreError};
+use buendel_runtime::{CancellationToken, Chain, Clock, EventStore, Repository, StoreError};
 
 use crate::domain::{Command, Fund, LedgerError};
 use crate::input::{self, CommandPayload};
@@ -79,13 +79,10 @@ pub fn fund_repository(store: EventStore) -> Repository<Fund> {
     })
 }
 
-/// The business date the shell passes into commands: today in UTC.
-pub fn today() -> NaiveDate {
-    Utc::now().date_naive()
-}
-
 /// The ledger service's shell.
 pub struct Ledger {
+    /// The time, as an input.
+    clock: Clock,
     /// Fund aggregates, hash-chained.
     repo: Repository<Fund>,
     /// The money facts of opened reviews, by proposal id (frozen at opening, so safe to cache).
@@ -208,8 +205,9 @@ fn read_review_message(subject: &str, payload: &[u8]) -> ReviewMessage {
 
 impl Ledger {
     /// A ledger service over an event store.
-    pub fn new(store: EventStore) -> Self {
+    pub fn new(store: EventStore, clock: Clock) -> Self {
         Self {
+            clock,
             repo: fund_repository(store),
             opened: Mutex::new(HashMap::new()),
         }
@@ -244,7 +242,7 @@ impl Ledger {
     fn meta(&self, actor: &str, correlation_id: Option<String>, causation_id: &str) -> Meta {
         Meta {
             source: self.repo.source().to_owned(),
-            time: Utc::now(),
+            time: self.clock.now(),
             correlation_id,
             causation_id: Some(causation_id.to_owned()),
             actor: actor.to_owned(),
@@ -263,7 +261,7 @@ impl Ledger {
                 )
             }
         };
-        let request = match input::parse(name, &parsed.data, today()) {
+        let request = match input::parse(name, &parsed.data, self.clock.today()) {
             None => {
                 return Reply::refused("unknown_command", format!("no command {name:?}"), vec![])
             }
@@ -396,7 +394,7 @@ impl Ledger {
                 vec![],
             ));
         };
-        let command = saga::command(intent, proposal_id, &facts, today())
+        let command = saga::command(intent, proposal_id, &facts, self.clock.today())
             .map_err(|refusal| SagaError::refused(refusal.code(), refusal.to_string(), vec![]))?;
         let Some(command) = command else {
             return Ok(());
@@ -500,7 +498,7 @@ impl Ledger {
                 code,
                 reasons,
                 original_base64: DeadLetter::encode(&message.payload),
-                rejected_at: Utc::now(),
+                rejected_at: self.clock.now(),
             };
             if let Err(error) = self.dead_letter(&letter).await {
                 tracing::warn!(%error, sequence, "dead letter not stored, nak");
@@ -533,10 +531,11 @@ fn accepted_reply(outcome: Outcome) -> Reply {
 pub async fn start(
     client: async_nats::Client,
     store: EventStore,
+    clock: Clock,
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
     store.ensure_streams(&StreamKind::ALL).await?;
-    let service = Arc::new(Ledger::new(store.clone()));
+    let service = Arc::new(Ledger::new(store.clone(), clock));
     let handler = service.clone();
     let local = shutdown.child_token();
     let commands = buendel_runtime::micro::serve(
@@ -572,9 +571,10 @@ pub async fn start(
 pub async fn run(
     client: async_nats::Client,
     store: EventStore,
+    clock: Clock,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    start(client, store, shutdown)
+    start(client, store, clock, shutdown)
         .await?
         .await
         .context("ledger task panicked")?

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, consumer, AckKind};
-use chrono::Utc;
 use futures::StreamExt as _;
 use serde::Deserialize;
 use serde_json::Value;
@@ -30,7 +29,7 @@ use buendel_contract::reply::{FieldError, Reply};
 use buendel_contract::{Aggregate as _, DomainError, Meta};
 use buendel_runtime::repository::{ExecuteError, Outcome};
 use buendel_runtime::store::Receipt;
-use buendel_runtime::{CancellationToken, EventStore, Repository, StoreError};
+use buendel_runtime::{CancellationToken, Clock, EventStore, Repository, StoreError};
 
 use crate::domain::intake::{self, IntakeEvent, Rejected, Request};
 use crate::domain::proposal::ReviewFacts;
@@ -69,6 +68,8 @@ pub const COMMANDS: [&str; 3] = ["submit", "revise", "withdraw"];
 
 /// The submission service's shell.
 pub struct Submission {
+    /// The time, as an input.
+    clock: Clock,
     /// Proposal aggregates.
     repo: Repository<Proposal>,
     /// Known alliances (reference data).
@@ -120,8 +121,9 @@ struct CommandPayload {
 
 impl Submission {
     /// A submission service over an event store, with the built-in alliances and current rules.
-    pub fn new(store: EventStore) -> Self {
+    pub fn new(store: EventStore, clock: Clock) -> Self {
         Self {
+            clock,
             repo: Repository::new(store, StreamKind::Proposals, format!("/buendel/{SERVICE}")),
             alliances: builtin_alliances(),
             rules: ProgramRules::esf_plus_2021_2027(),
@@ -139,7 +141,7 @@ impl Submission {
     fn meta(&self, actor: &str, correlation: Option<String>, proposal_id: Uuid) -> Meta {
         Meta {
             source: self.repo.source().to_owned(),
-            time: Utc::now(),
+            time: self.clock.now(),
             correlation_id: correlation.or_else(|| Some(proposal_id.to_string())),
             causation_id: None,
             actor: actor.to_owned(),
@@ -413,7 +415,7 @@ impl Submission {
             code: code.to_owned(),
             reasons: rejected.reasons,
             original_base64: DeadLetter::encode(original),
-            rejected_at: Utc::now(),
+            rejected_at: self.clock.now(),
         };
         self.store().dead_letter(&letter).await?;
         Ok(())
@@ -443,10 +445,11 @@ fn accepted_reply(outcome: &Outcome, screened: &Outcome) -> Reply {
 pub async fn start(
     client: async_nats::Client,
     store: EventStore,
+    clock: Clock,
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
     store.ensure_streams(&StreamKind::ALL).await?;
-    let service = Arc::new(Submission::new(store.clone()));
+    let service = Arc::new(Submission::new(store.clone(), clock));
     let handler = service.clone();
     let commands = buendel_runtime::micro::serve(
         client,
@@ -474,9 +477,10 @@ pub async fn start(
 pub async fn run(
     client: async_nats::Client,
     store: EventStore,
+    clock: Clock,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    start(client, store, shutdown)
+    start(client, store, clock, shutdown)
         .await?
         .await
         .context("submission task panicked")?

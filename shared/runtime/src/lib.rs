@@ -1,5 +1,6 @@
 //! The Bündel runtime: the shell around the pure domain.
 //!
+//! - [`clock`]: the time as an input; the services never read the system's clock themselves.
 //! - [`settings`]: the settings every binary shares (`NATS_URL`, `DATABASE_URL`, namespace, logs).
 //! - [`telemetry`]: one `tracing` set-up, text for people, JSON for machines.
 //! - [`connect`]: reaching NATS and Postgres, with errors that say which, where and how to start it.
@@ -8,6 +9,7 @@
 //! - [`micro`]: serving commands with the NATS micro service API.
 //! - [`db`]: the Postgres pool and the workspace migrator.
 
+pub mod clock;
 pub mod connect;
 pub mod db;
 pub mod micro;
@@ -16,6 +18,7 @@ pub mod settings;
 pub mod store;
 pub mod telemetry;
 
+pub use clock::Clock;
 pub use repository::{Chain, Outcome, Repository};
 pub use settings::Settings;
 pub use store::{EventStore, StoreError};

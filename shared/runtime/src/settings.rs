@@ -3,6 +3,8 @@
 
 use buendel_contract::Namespace;
 
+use crate::clock::Clock;
+
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum LogFormat {
@@ -55,6 +57,10 @@ pub struct Settings {
     /// Log format.
     #[arg(long, env = "BUENDEL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+    /// The services' clock: `system`, or a business date YYYY-MM-DD to start on (for tests and
+    /// demos; the time runs on from noon UTC of that date).
+    #[arg(long, env = "BUENDEL_CLOCK", default_value = "system", global = true)]
+    pub clock: Clock,
 }
 
 impl Settings {
@@ -66,6 +72,7 @@ impl Settings {
             database_url: "postgres://postgres@127.0.0.1:5432".into(),
             namespace,
             log_format: LogFormat::Text,
+            clock: Clock::system(),
         }
     }
 }

@@ -10,6 +10,11 @@
 //! The binaries come from `scripts/install-nats.sh` (into `.tools/nats/<version>/`, git-ignored).
 //! `BUENDEL_TEST_NATS_VERSION` picks the version of the shared node (default [`NATS_VERSION`]).
 //! A missing binary is an error that names the install command; no test is skipped for lack of it.
+//!
+//! The tests never read today's date: [`test_date`] is the business date they run on
+//! (`BUENDEL_TEST_DATE`, default [`TEST_DATE_DEFAULT`]); the services under test get a clock that
+//! starts on it, and fixtures build their dates from it. The README's test command runs the suite on
+//! two dates, one at each end of the programme.
 
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream};
@@ -18,6 +23,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use uuid::Uuid;
 
 mod postgres;
@@ -28,6 +34,48 @@ pub use postgres::PrivatePostgres;
 pub const NATS_VERSION: &str = "2.12.8";
 /// The oldest nats-server Bündel supports; a smoke subset runs on it.
 pub const NATS_VERSION_OLDEST: &str = "2.10.26";
+/// The business date of the tests when `BUENDEL_TEST_DATE` is not set.
+pub const TEST_DATE_DEFAULT: &str = "2026-01-05";
+
+/// The business date the tests run on: `BUENDEL_TEST_DATE` (YYYY-MM-DD), else
+/// [`TEST_DATE_DEFAULT`].
+///
+/// # Panics
+/// When `BUENDEL_TEST_DATE` is not a date.
+pub fn test_date() -> NaiveDate {
+    static DATE: OnceLock<NaiveDate> = OnceLock::new();
+    *DATE.get_or_init(|| {
+        let raw = std::env::var("BUENDEL_TEST_DATE").unwrap_or_else(|_| TEST_DATE_DEFAULT.into());
+        NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+            .unwrap_or_else(|_| panic!("BUENDEL_TEST_DATE={raw:?} is not a date YYYY-MM-DD"))
+    })
+}
+
+/// The tests' time: noon UTC of [`test_date`] at the first call, running on from there (the same
+/// reading as the services' clock started on that date).
+pub fn test_now() -> DateTime<Utc> {
+    static START: OnceLock<(DateTime<Utc>, Instant)> = OnceLock::new();
+    let (start, since) = *START.get_or_init(|| {
+        let noon = test_date()
+            .and_hms_opt(12, 0, 0)
+            .unwrap_or_default()
+            .and_utc();
+        (noon, Instant::now())
+    });
+    let elapsed = TimeDelta::from_std(since.elapsed()).unwrap_or(TimeDelta::MAX);
+    start.checked_add_signed(elapsed).unwrap_or(start)
+}
+
+/// [`test_date`] plus `days` (negative for earlier).
+///
+/// # Panics
+/// When the date leaves chrono's range.
+pub fn test_day(days: i64) -> NaiveDate {
+    test_date()
+        .checked_add_signed(TimeDelta::days(days))
+        .expect("a date in range")
+}
+
 /// How long a node may take to accept connections.
 pub const START_TIMEOUT_MS: u64 = 15_000;
 

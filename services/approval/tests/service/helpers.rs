@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
 use bytes::Bytes;
-use chrono::Utc;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -71,6 +70,7 @@ impl TestApp {
         let run = buendel_approval::run(
             self.client.clone(),
             self.store.clone(),
+            buendel_runtime::Clock::starting_on(buendel_testing::test_date()),
             self.shutdown.clone(),
         );
         self.task = Some(tokio::spawn(run));
@@ -98,7 +98,7 @@ impl TestApp {
         let subject = self.ns.subject(StreamKind::Proposals, proposal_id);
         let meta = Meta {
             source: "/test/submission".into(),
-            time: Utc::now(),
+            time: buendel_testing::test_now(),
             correlation_id: None,
             causation_id: None,
             actor: "test".into(),

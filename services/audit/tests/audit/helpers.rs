@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use uuid::Uuid;
 
 use buendel_contract::ledger::ReleaseReason;
@@ -71,7 +71,7 @@ impl TestLedger {
         let cause = format!("cmd-{}", self.commands);
         let meta = Meta {
             source: self.repo.source().to_owned(),
-            time: Utc::now(),
+            time: buendel_testing::test_now(),
             correlation_id: None,
             causation_id: Some(cause.clone()),
             actor: "operator".into(),

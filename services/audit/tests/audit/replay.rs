@@ -119,7 +119,6 @@ mod tampered {
 
     use std::path::{Path, PathBuf};
 
-    use chrono::Utc;
     use uuid::Uuid;
 
     use buendel_audit::manifest::{LEDGER_FILE, MANIFEST_FILE};
@@ -203,7 +202,7 @@ mod tampered {
             .remove(0);
         let meta = Meta {
             source: "/buendel/ledger".into(),
-            time: Utc::now(),
+            time: buendel_testing::test_now(),
             correlation_id: None,
             causation_id: None,
             actor: "operator".into(),

@@ -210,8 +210,9 @@ pub async fn ledger_phase(
     projects: &[Committed],
     concurrency: usize,
     seed: u64,
+    today: chrono::NaiveDate,
 ) -> anyhow::Result<PhaseResult> {
-    let today = chrono::Utc::now().date_naive().to_string();
+    let today = today.to_string();
     let projects = Arc::new(projects.to_vec());
     let started = Instant::now();
     let mut tasks = JoinSet::new();

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use chrono::{Days, Utc};
+use chrono::{Days, NaiveDate};
 use futures::StreamExt as _;
 use serde::Serialize;
 use serde_json::json;
@@ -136,9 +136,14 @@ impl ServiceProcess {
 
 fn spawn_service(settings: &Settings, name: &'static str) -> anyhow::Result<ServiceProcess> {
     let exe = std::env::current_exe().context("locating the buendel binary")?;
-    let child = Command::new(exe)
+    let mut command = Command::new(exe);
+    if !settings.clock.is_system() {
+        command.env("BUENDEL_CLOCK", settings.clock.today().to_string());
+    }
+    let child = command
         .args(["serve", name])
         .env("NATS_URL", &settings.nats_url)
+        .env("BUENDEL_STREAM_REPLICAS", settings.replicas.to_string())
         .env("DATABASE_URL", &settings.database_url)
         .env("BUENDEL_NAMESPACE", settings.namespace.as_str())
         .env("RUST_LOG", "warn")
@@ -184,7 +189,11 @@ where
     }
 }
 
-fn proposal_event(rng: &mut Rng, index: usize) -> (Uuid, serde_json::Value, Option<Planned>) {
+fn proposal_event(
+    rng: &mut Rng,
+    index: usize,
+    today: NaiveDate,
+) -> (Uuid, serde_json::Value, Option<Planned>) {
     let proposal_id = Uuid::from_u64_pair(rng.next_u64(), rng.next_u64());
     let son = rng.below(3) == 0;
     let (alliance, district, area) = if son {
@@ -198,7 +207,7 @@ fn proposal_event(rng: &mut Rng, index: usize) -> (Uuid, serde_json::Value, Opti
     } else {
         5_000_000 + i64::try_from(rng.below(40_000_000)).unwrap_or(0)
     };
-    let start = Utc::now().date_naive() + Days::new(30 + rng.below(90));
+    let start = today + Days::new(30 + rng.below(90));
     let duration_months = 12 + rng.below(13);
     let event = json!({
         "specversion": "1.0",
@@ -301,7 +310,8 @@ async fn run_in(
         args.proposals, args.concurrency
     );
     let sampler = LagSampler::start(store.clone(), pool.clone());
-    let (rate, latency, planned) = intake_phase(client, store, args).await?;
+    let (rate, latency, planned) =
+        intake_phase(client, store, args, settings.clock.today()).await?;
     allocate_budgets(client, &ns, &planned).await?;
     figures.intake_per_s = rate;
     figures.intake_latency = latency;
@@ -340,7 +350,15 @@ async fn run_in(
         committed.len()
     );
     let ledger_started = Instant::now();
-    let ledger = ledger_phase(client, &ns, &committed, args.concurrency, args.seed).await?;
+    let ledger = ledger_phase(
+        client,
+        &ns,
+        &committed,
+        args.concurrency,
+        args.seed,
+        settings.clock.today(),
+    )
+    .await?;
     let ledger_time = ledger_started.elapsed();
     figures.commands = review.commands + ledger.commands;
     figures.commands_per_s = per_second(figures.commands, review_time + ledger_time);
@@ -430,13 +448,14 @@ async fn intake_phase(
     client: &async_nats::Client,
     store: &EventStore,
     args: &BenchArgs,
+    today: NaiveDate,
 ) -> anyhow::Result<(u64, LatencySummary, Vec<Planned>)> {
     let ns = store.namespace().clone();
     let mut rng = Rng::new(args.seed);
     let mut planned = Vec::with_capacity(args.proposals);
     let events: Vec<(Uuid, serde_json::Value)> = (0..args.proposals)
         .map(|i| {
-            let (id, event, plan) = proposal_event(&mut rng, i);
+            let (id, event, plan) = proposal_event(&mut rng, i, today);
             planned.extend(plan);
             (id, event)
         })

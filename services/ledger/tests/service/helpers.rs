@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -81,7 +81,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// The business date the service uses.
 pub fn today() -> NaiveDate {
-    Utc::now().date_naive()
+    buendel_testing::test_date()
 }
 
 /// A commitment deadline comfortably in the future.
@@ -98,9 +98,14 @@ impl TestApp {
             .expect("NATS is running");
         let store = EventStore::new(client.clone(), self.ns.clone());
         let shutdown = CancellationToken::new();
-        let task = buendel_ledger::start(client, store, shutdown.clone())
-            .await
-            .expect("ledger starts");
+        let task = buendel_ledger::start(
+            client,
+            store,
+            buendel_runtime::Clock::starting_on(today()),
+            shutdown.clone(),
+        )
+        .await
+        .expect("ledger starts");
         self.instances.push(Instance { shutdown, task });
     }
 
@@ -167,7 +172,7 @@ impl TestApp {
         let subject = self.ns.subject(StreamKind::Reviews, proposal_id);
         let meta = Meta {
             source: "/test/approval".into(),
-            time: Utc::now(),
+            time: buendel_testing::test_now(),
             correlation_id: Some(proposal_id.to_string()),
             causation_id: None,
             actor: "test".into(),
@@ -211,7 +216,7 @@ impl TestApp {
         let subject = self.ns.subject(StreamKind::Ledger, fund_id);
         let meta = Meta {
             source: "/test/forger".into(),
-            time: Utc::now(),
+            time: buendel_testing::test_now(),
             correlation_id: None,
             causation_id: Some(cause.to_owned()),
             actor: "test".into(),

@@ -101,7 +101,7 @@ impl Writer {
         let subject = self.ns.subject(StreamKind::Reviews, proposal);
         let meta = Meta {
             source: "/test/approval".into(),
-            time: chrono::Utc::now(),
+            time: buendel_testing::test_now(),
             correlation_id: None,
             causation_id: None,
             actor: "test".into(),
@@ -262,7 +262,7 @@ async fn an_instance_stopped_between_appending_and_acking_books_nothing_twice() 
     let repo = buendel_ledger::fund_repository(app.store.clone());
     let meta = Meta {
         source: buendel_ledger::app::SOURCE.into(),
-        time: chrono::Utc::now(),
+        time: buendel_testing::test_now(),
         correlation_id: None,
         causation_id: None,
         actor: "ledger".into(),
