@@ -1182,10 +1182,9 @@ impl KindBalances {
 
     /// The fund figures (saturated at the bounds of `i64`, which only forged amounts reach).
     pub fn fund_figures(&self) -> SourceBalances {
-        match self.figures_with(|wide| Some(saturate(wide))) {
-            Some(figures) => figures,
-            None => SourceBalances::default(), // unreachable: `saturate` always answers
-        }
+        // `saturate` always answers, so there is always a result.
+        self.figures_with(|wide| Some(saturate(wide)))
+            .unwrap_or_default()
     }
 
     /// The figures of the project accounts (of one project, or summed over a fund's projects),
