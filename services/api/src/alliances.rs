@@ -15,7 +15,6 @@ use sqlx::PgPool;
 
 use crate::error::ApiError;
 use crate::page::{invalid_query, Page, PageRequest};
-use crate::status::proposals_view;
 use crate::AppState;
 
 /// The query parameters of `GET /v1/alliances`.
@@ -152,22 +151,16 @@ pub async fn get(
     Ok(Json(row.into_alliance(by_status)))
 }
 
-/// Proposals by alliance and combined status, for the given alliances.
+/// Proposals by alliance and combined status ([`crate::status::counts`]), for the given alliances.
 async fn counts(
     pool: &PgPool,
     alliance_ids: &[String],
-) -> Result<HashMap<String, BTreeMap<String, i64>>, sqlx::Error> {
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(&format!(
-        "SELECT alliance_id, status, count(*) FROM {} WHERE alliance_id = ANY($1) \
-         GROUP BY alliance_id, status",
-        proposals_view()
-    ))
-    .bind(alliance_ids)
-    .fetch_all(pool)
-    .await?;
+) -> Result<HashMap<String, BTreeMap<String, i64>>, ApiError> {
     let mut out: HashMap<String, BTreeMap<String, i64>> = HashMap::new();
-    for (alliance_id, status, count) in rows {
-        out.entry(alliance_id).or_default().insert(status, count);
+    for ((alliance_id, status), count) in crate::status::counts(pool, Some(alliance_ids)).await? {
+        out.entry(alliance_id)
+            .or_default()
+            .insert(status.as_str().to_owned(), count);
     }
     Ok(out)
 }

@@ -2,7 +2,7 @@
 //! `GET /v1/funds/{id}/entries` (JSON pages, or `?format=csv` with one line per posting).
 //!
 //! The figures are those of [`buendel_contract::ledger`] ("Balances"), per source and in total,
-//! computed from the balance of each account kind by [`figures`]: the current ones from
+//! computed from the balance of each account kind by the contract's [`KindBalances`]: the current ones from
 //! `fund_balances` (a handful of rows per fund, kept up to date by the projector), the ones `as_of`
 //! a date from the postings with a value date on or before it. The trial balance is the sum of the
 //! balances of all accounts (`account_balances`), which double entry keeps at zero per source; the
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use buendel_contract::ledger::{is_valid_fund_id, SourceBalances};
+use buendel_contract::ledger::{is_valid_fund_id, AccountKind, KindBalances, SourceBalances};
 use buendel_contract::Cents;
 
 use crate::error::ApiError;
@@ -162,34 +162,16 @@ fn narrow(wide: i128) -> Cents {
     Cents(i64::try_from(wide).unwrap_or(if wide < 0 { i64::MIN } else { i64::MAX }))
 }
 
-/// A source's figures from its account-kind balances (see "Balances" in
-/// [`buendel_contract::ledger`]): allocated = −budget; committed counts everything granted
-/// (`committed` + `disbursed` + `receivable` + `repaid`); disbursed everything paid out;
-/// recovered everything assessed for clawback.
-pub fn figures_of(balance: impl Fn(&str) -> i128) -> SourceBalances {
-    let recovered = balance("receivable") + balance("repaid");
-    let disbursed = balance("disbursed") + recovered;
-    SourceBalances {
-        allocated: narrow(-balance("budget")),
-        available: narrow(balance("available")),
-        reserved: narrow(balance("reserved")),
-        committed: narrow(balance("committed") + disbursed),
-        unpaid: narrow(balance("committed")),
-        disbursed: narrow(disbursed),
-        recovered: narrow(recovered),
-        receivable: narrow(balance("receivable")),
-        repaid: narrow(balance("repaid")),
-        expired: narrow(balance("expired")),
-    }
-}
-
+/// A source's figures from its account-kind balances, by the contract's one rule
+/// ([`KindBalances::fund_figures`], "Balances" in [`buendel_contract::ledger`]). A kind that is
+/// not in the chart of accounts counts in no figure (only in the trial balance).
 fn figures(kinds: &BTreeMap<(String, String), i128>, source: &str) -> SourceBalances {
-    figures_of(|kind| {
-        kinds
-            .get(&(source.to_owned(), kind.to_owned()))
-            .copied()
-            .unwrap_or(0)
-    })
+    let mut balances = KindBalances::default();
+    for kind in AccountKind::ALL {
+        let key = (source.to_owned(), kind.as_str().to_owned());
+        balances.add(kind, kinds.get(&key).copied().unwrap_or(0));
+    }
+    balances.fund_figures()
 }
 
 /// The last entry up to a date.
@@ -688,8 +670,8 @@ mod tests {
     }
 
     #[test]
-    fn the_figures_count_project_accounts_in_every_figure_they_are_part_of() {
-        let balances: BTreeMap<&str, i128> = [
+    fn the_figures_are_the_contracts_of_the_stored_kinds_and_unknown_kinds_count_in_none() {
+        let kinds: BTreeMap<(String, String), i128> = [
             ("budget", -1_000),
             ("available", 600),
             ("reserved", 100),
@@ -697,15 +679,18 @@ mod tests {
             ("disbursed", 100),
             ("receivable", 30),
             ("repaid", 20),
+            ("payable", 7),
         ]
         .into_iter()
+        .map(|(kind, cents)| (("land".to_owned(), kind.to_owned()), cents))
         .collect();
-        let figures = figures_of(|kind| balances.get(kind).copied().unwrap_or(0));
-        assert_eq!(figures.allocated, Cents(1_000));
-        assert_eq!(figures.committed, Cents(300));
-        assert_eq!(figures.unpaid, Cents(150));
-        assert_eq!(figures.disbursed, Cents(150));
-        assert_eq!(figures.recovered, Cents(50));
-        assert!(figures.parts_sum_to_whole());
+        let land = figures(&kinds, "land");
+        assert_eq!(land.allocated, Cents(1_000));
+        assert_eq!(land.committed, Cents(300));
+        assert_eq!(land.unpaid, Cents(150));
+        assert_eq!(land.disbursed, Cents(150));
+        assert_eq!(land.recovered, Cents(50));
+        assert!(land.parts_sum_to_whole());
+        assert_eq!(figures(&kinds, "esf_plus"), SourceBalances::default());
     }
 }

@@ -13,7 +13,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sqlx::PgPool;
 
-use crate::status::proposals_view;
 use crate::AppState;
 
 /// The Prometheus text exposition format's content type.
@@ -75,7 +74,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let _ = writeln!(out, "buendel_read_model_up {}", u8::from(gauges.is_ok()));
     match gauges {
         Ok(gauges) => write_gauges(&mut out, &gauges),
-        Err(error) => tracing::warn!(%error, "metrics: the read model database did not answer"),
+        Err(error) => tracing::warn!(
+            error = format!("{error:#}"),
+            "metrics: the read model database did not answer"
+        ),
     }
     ([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], out).into_response()
 }
@@ -91,17 +93,15 @@ struct Gauges {
 /// The streams the projector reads, so the quarantine gauge has a sample (0) for each.
 const PROJECTED_STREAMS: [&str; 4] = ["DEADLETTER", "LEDGER", "PROPOSALS", "REVIEWS"];
 
-async fn read_gauges(pool: &PgPool) -> Result<Gauges, sqlx::Error> {
+async fn read_gauges(pool: &PgPool) -> anyhow::Result<Gauges> {
     let checkpoints =
         sqlx::query_as("SELECT stream, last_sequence FROM checkpoints ORDER BY stream")
             .fetch_all(pool)
             .await?;
-    let proposals = sqlx::query_as(&format!(
-        "SELECT status, count(*) FROM {} GROUP BY status ORDER BY status",
-        proposals_view()
-    ))
-    .fetch_all(pool)
-    .await?;
+    let proposals = crate::status::counts_by_status(pool)
+        .await?
+        .into_iter()
+        .collect();
     let dead_letters =
         sqlx::query_as("SELECT source, count(*) FROM dead_letters GROUP BY source ORDER BY source")
             .fetch_all(pool)

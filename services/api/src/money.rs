@@ -69,7 +69,8 @@ struct Row {
     updated_at: DateTime<Utc>,
 }
 
-/// The figures from the five stored ones; `unpaid` and `receivable` are differences.
+/// The figures from the five stored ones, by the contract's rule
+/// ([`ProjectBalances::from_stored`]: `unpaid` and `receivable` are differences).
 fn balances(
     reserved: i64,
     committed: i64,
@@ -77,15 +78,13 @@ fn balances(
     recovered: i64,
     repaid: i64,
 ) -> ProjectBalances {
-    ProjectBalances {
-        reserved: Cents(reserved),
-        committed: Cents(committed),
-        unpaid: Cents(committed.saturating_sub(disbursed)),
-        disbursed: Cents(disbursed),
-        recovered: Cents(recovered),
-        receivable: Cents(recovered.saturating_sub(repaid)),
-        repaid: Cents(repaid),
-    }
+    ProjectBalances::from_stored(
+        Cents(reserved),
+        Cents(committed),
+        Cents(disbursed),
+        Cents(recovered),
+        Cents(repaid),
+    )
 }
 
 /// The money of a proposal, or `None` when no ledger event about it has been projected.

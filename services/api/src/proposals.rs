@@ -1,9 +1,9 @@
 //! `GET /v1/proposals` (filter, paginate) and `GET /v1/proposals/{id}` (with screening, review,
 //! money and timeline).
 //!
-//! `status` is the combined status of [`crate::status`] (a withdrawal wins before the grant, then
-//! a refusal, then the ledger's status once it has one, then the review's status beyond
-//! `in_review`, then the proposal's own), both shown and filtered by. Money is integer cents (`*_cents`) and rates integer basis points, as in the events.
+//! `status` is the combined status of [`crate::status`] (the contract's
+//! `buendel_contract::status::combined_status` of the proposal's, the review's and the ledger's
+//! status), both shown and filtered by. Money is integer cents (`*_cents`) and rates integer basis points, as in the events.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -19,7 +19,7 @@ use crate::money::{self, Money};
 use crate::page::{invalid_query, Page, PageRequest};
 use crate::quarantine::{self, Quarantined};
 use crate::review::{self, Review};
-use crate::status::proposals_view;
+use crate::status::{self, proposals_view};
 use crate::AppState;
 
 /// The query parameters of `GET /v1/proposals`. Unknown ones are refused, so a misspelt filter
@@ -147,7 +147,9 @@ pub struct ProposalDetail {
 struct Row {
     proposal_id: Uuid,
     alliance_id: String,
-    status: String,
+    proposal_status: String,
+    review_status: Option<String>,
+    money_status: Option<String>,
     title: String,
     summary: String,
     project_type: String,
@@ -169,13 +171,18 @@ struct Row {
     updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "proposal_id, alliance_id, status, title, summary, project_type, applicant_name, \
+const COLUMNS: &str = "proposal_id, alliance_id, proposal_status, review_status, money_status, title, summary, project_type, applicant_name, \
     applicant_kind, applicant_district, focus_areas, districts, planned_start, duration_months, \
     eligible_cost_cents, requested_rate_bp, rules_version, screening, created_sequence, last_sequence, \
     version, submitted_at, updated_at";
 
 impl Row {
-    fn into_parts(self) -> (Proposal, Option<Screening>) {
+    fn into_parts(self) -> Result<(Proposal, Option<Screening>), ApiError> {
+        let status = status::combine(
+            &self.proposal_status,
+            self.review_status.as_deref(),
+            self.money_status.as_deref(),
+        )?;
         let screening = self.screening.map(|SqlJson(results)| Screening {
             rules_version: self.rules_version,
             results,
@@ -183,7 +190,7 @@ impl Row {
         let proposal = Proposal {
             proposal_id: self.proposal_id,
             alliance_id: self.alliance_id,
-            status: self.status,
+            status: status.as_str().to_owned(),
             title: self.title,
             summary: self.summary,
             project_type: self.project_type,
@@ -203,7 +210,7 @@ impl Row {
             submitted_at: self.submitted_at,
             updated_at: self.updated_at,
         };
-        (proposal, screening)
+        Ok((proposal, screening))
     }
 }
 
@@ -220,8 +227,8 @@ pub async fn list(
         proposals_view()
     ));
     sql.push_bind(page.after);
-    if let Some(status) = query.status {
-        sql.push(" AND status = ").push_bind(status);
+    if let Some(wanted) = query.status.as_deref() {
+        status::push_filter(&mut sql, wanted);
     }
     if let Some(alliance) = query.alliance {
         sql.push(" AND alliance_id = ").push_bind(alliance);
@@ -240,12 +247,13 @@ pub async fn list(
         .push_bind(page.fetch_limit());
     let rows: Vec<Row> = sql.build_query_as().fetch_all(&state.pool).await?;
     let page = page.page(rows, |row| row.created_sequence);
+    let items = page
+        .items
+        .into_iter()
+        .map(|row| row.into_parts().map(|(proposal, _)| proposal))
+        .collect::<Result<_, _>>()?;
     Ok(Json(Page {
-        items: page
-            .items
-            .into_iter()
-            .map(|row| row.into_parts().0)
-            .collect(),
+        items,
         next_cursor: page.next_cursor,
     }))
 }
@@ -292,7 +300,7 @@ pub async fn get(
     .await?;
     let review = review::of(&state.pool, proposal_id).await?;
     let money = money::of(&state.pool, proposal_id).await?;
-    let (proposal, screening) = row.into_parts();
+    let (proposal, screening) = row.into_parts()?;
     Ok(Json(ProposalDetail {
         proposal,
         screening,

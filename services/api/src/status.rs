@@ -1,4 +1,5 @@
-//! The one status the API shows for a proposal, combined from three independently projected streams.
+//! The one status the API shows for a proposal, combined from three independently projected streams
+//! by [`buendel_contract::status::combined_status`] (the rule and its tests live there, once):
 //!
 //! - `proposals.status` comes from PROPOSALS: `submitted`, `screening_failed`, `in_review`,
 //!   `withdrawn`;
@@ -7,50 +8,26 @@
 //! - `proposal_money.status` comes from LEDGER: `waitlisted`, `reserved`, `committed`, `closed`,
 //!   `released`.
 //!
-//! The rule, in this order (the first that applies wins):
-//!
-//! 1. **`withdrawn`** if the proposal is withdrawn (PROPOSALS), its review is not `granted` and no
-//!    money is committed to it (ledger not `committed`/`closed`): a withdrawal wins over every state
-//!    before the grant;
-//! 2. **`refused`** if the bank refused the grant (REVIEWS);
-//! 3. else, once the ledger has a say (after `statement_positive`), **the ledger's status**:
-//!    `waitlisted` (the reservation was declined: the proposal waits for money, first come first
-//!    served), **`funds_reserved`** (ledger `reserved`: money is held, the bank has not granted yet),
-//!    **`granted`** (ledger `committed`: `granted` means the grant is committed in the fund),
-//!    **`closed`** (ledger `closed`: the project was closed, what was not paid was freed). A
-//!    `released` reservation (or no ledger row) leaves the decision to the next step;
-//! 4. else **the review's status**, if the review has one beyond `in_review` (`statement_positive`,
-//!    `statement_negative`, `granted`);
-//! 5. else **the proposal's status**.
-//!
-//! So a proposal goes `submitted` → `in_review` → `statement_positive` → `funds_reserved` (or
-//! `waitlisted`, and `funds_reserved` once money is freed) → `granted` → `closed`, or ends
-//! `screening_failed`, `statement_negative`, `refused` or `withdrawn`. Without a ledger row (the
-//! ledger has not booked anything for it yet) a bank decision shows as the review's `granted`.
-//!
-//! The rule is written once, as SQL ([`PROPOSALS_WITH_STATUS`]), and used by every endpoint that
-//! shows or filters or counts by status (`/v1/proposals`, `/v1/proposals/{id}`, `/v1/alliances`,
-//! `/metrics`), so they always agree. Because it is evaluated at query time, it does not matter
-//! which of the projections ran first.
+//! The API reads the three columns ([`PROPOSALS_WITH_STATUSES`]) and combines them in Rust
+//! ([`combine`]), so the status it shows is always the contract's. To filter by a combined status
+//! in SQL it binds the combinations that yield it ([`push_filter`], from
+//! [`CombinedStatus::inputs`]); to count by it, it counts per combination and adds up ([`counts`]).
+//! Every endpoint that shows, filters or counts by status (`/v1/proposals`, `/v1/proposals/{id}`,
+//! `/v1/alliances`, `/metrics`) goes through here, so they always agree. Because the status is
+//! combined at query time, it does not matter which of the projections ran first.
 
-/// Every column of `proposals`, with `status` replaced by the combined status, the review's own
-/// status added as `review_status` and the ledger's as `money_status` (NULL without a review or
-/// ledger row). Use it as a derived table: `SELECT .. FROM (PROPOSALS_WITH_STATUS) AS v WHERE ..`.
-pub const PROPOSALS_WITH_STATUS: &str = "SELECT p.proposal_id, p.alliance_id, \
-        CASE \
-            WHEN p.status = 'withdrawn' AND r.review_status IS DISTINCT FROM 'granted' \
-                 AND m.status IS DISTINCT FROM 'committed' AND m.status IS DISTINCT FROM 'closed' \
-                THEN 'withdrawn' \
-            WHEN r.review_status = 'refused' THEN 'refused' \
-            WHEN m.status = 'waitlisted' THEN 'waitlisted' \
-            WHEN m.status = 'reserved' THEN 'funds_reserved' \
-            WHEN m.status = 'committed' THEN 'granted' \
-            WHEN m.status = 'closed' THEN 'closed' \
-            WHEN r.review_status IN ('statement_positive', 'statement_negative', 'granted') \
-                THEN r.review_status \
-            ELSE p.status \
-        END AS status, \
-        r.review_status, m.status AS money_status, \
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+use buendel_contract::status::{CombinedStatus, StatusInputs};
+
+/// Every column of `proposals` but `status`, with the three statuses added: `proposal_status`
+/// (PROPOSALS), `review_status` and `money_status` (NULL without a review or ledger row). Use it as
+/// a derived table: `SELECT .. FROM (PROPOSALS_WITH_STATUSES) AS v WHERE ..` ([`proposals_view`]).
+pub const PROPOSALS_WITH_STATUSES: &str = "SELECT p.proposal_id, p.alliance_id, \
+        p.status AS proposal_status, r.review_status, m.status AS money_status, \
         p.title, p.summary, p.project_type, p.applicant_name, p.applicant_kind, \
         p.applicant_district, p.focus_areas, p.districts, p.planned_start, p.duration_months, \
         p.eligible_cost_cents, p.requested_rate_bp, p.rules_version, p.screening, \
@@ -59,7 +36,78 @@ pub const PROPOSALS_WITH_STATUS: &str = "SELECT p.proposal_id, p.alliance_id, \
     LEFT JOIN proposal_reviews r ON r.proposal_id = p.proposal_id \
     LEFT JOIN proposal_money m ON m.proposal_id = p.proposal_id";
 
-/// [`PROPOSALS_WITH_STATUS`] as a derived table named `v`, ready for a `FROM` clause.
+/// [`PROPOSALS_WITH_STATUSES`] as a derived table named `v`, ready for a `FROM` clause.
 pub fn proposals_view() -> String {
-    format!("({PROPOSALS_WITH_STATUS}) AS v")
+    format!("({PROPOSALS_WITH_STATUSES}) AS v")
+}
+
+/// The combined status of three stored statuses; a value the projector never writes is an error.
+pub fn combine(
+    proposal: &str,
+    review: Option<&str>,
+    money: Option<&str>,
+) -> anyhow::Result<CombinedStatus> {
+    let inputs = StatusInputs::parse(proposal, review, money)
+        .context("a stored status is not one the projector writes")?;
+    Ok(inputs.combined())
+}
+
+/// Appends ` AND <the row of v has a combination of statuses whose combined status is status>`.
+/// A status that is no combined status matches nothing.
+pub fn push_filter(sql: &mut QueryBuilder<'_, Postgres>, status: &str) {
+    let Ok(status) = CombinedStatus::parse(status) else {
+        sql.push(" AND FALSE");
+        return;
+    };
+    let inputs = status.inputs();
+    let proposals: Vec<&str> = inputs.iter().map(|i| i.proposal.as_str()).collect();
+    let reviews: Vec<Option<&str>> = inputs
+        .iter()
+        .map(|i| i.review.map(|r| r.as_str()))
+        .collect();
+    let moneys: Vec<Option<&str>> = inputs.iter().map(|i| i.money.map(|m| m.as_str())).collect();
+    sql.push(" AND EXISTS (SELECT 1 FROM UNNEST(")
+        .push_bind(proposals)
+        .push("::text[], ")
+        .push_bind(reviews)
+        .push("::text[], ")
+        .push_bind(moneys)
+        .push(
+            "::text[]) AS s(p, r, m) WHERE s.p = v.proposal_status \
+             AND s.r IS NOT DISTINCT FROM v.review_status \
+             AND s.m IS NOT DISTINCT FROM v.money_status)",
+        );
+}
+
+/// Proposals counted by alliance and combined status: of the given alliances, or of all.
+pub async fn counts(
+    pool: &PgPool,
+    alliance_ids: Option<&[String]>,
+) -> anyhow::Result<BTreeMap<(String, CombinedStatus), i64>> {
+    type Row = (String, String, Option<String>, Option<String>, i64);
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT alliance_id, proposal_status, review_status, money_status, count(*) FROM {} \
+         WHERE $1::text[] IS NULL OR alliance_id = ANY($1) \
+         GROUP BY alliance_id, proposal_status, review_status, money_status",
+        proposals_view()
+    ))
+    .bind(alliance_ids)
+    .fetch_all(pool)
+    .await
+    .context("counting proposals by status")?;
+    let mut out = BTreeMap::new();
+    for (alliance_id, proposal, review, money, count) in rows {
+        let status = combine(&proposal, review.as_deref(), money.as_deref())?;
+        *out.entry((alliance_id, status)).or_insert(0) += count;
+    }
+    Ok(out)
+}
+
+/// All proposals counted by combined status (by wire name, in its order).
+pub async fn counts_by_status(pool: &PgPool) -> anyhow::Result<BTreeMap<String, i64>> {
+    let mut out = BTreeMap::new();
+    for ((_, status), count) in counts(pool, None).await? {
+        *out.entry(status.as_str().to_owned()).or_insert(0) += count;
+    }
+    Ok(out)
 }

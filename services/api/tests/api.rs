@@ -16,6 +16,7 @@ use tower::ServiceExt as _;
 use uuid::Uuid;
 
 use buendel_api::{app, routes, AppState, OPENAPI_JSON};
+use buendel_contract::status::{CombinedStatus, StatusInputs};
 use buendel_contract::Namespace;
 use buendel_runtime::db::{self, PoolLimits};
 
@@ -499,6 +500,92 @@ async fn metrics_count_requests_and_show_checkpoints_and_proposals_by_status() {
         assert!(
             text.lines().any(|l| l == line),
             "missing {line:?} in\n{text}"
+        );
+    }
+    db.drop_database().await;
+}
+
+/// Gives the proposal a review row and a ledger row with the given statuses (none for `None`).
+async fn insert_review_and_money(pool: &PgPool, proposal_id: Uuid, inputs: StatusInputs) {
+    if let Some(review) = inputs.review {
+        sqlx::query(
+            "INSERT INTO proposal_reviews (proposal_id, review_status, last_sequence, version, \
+                 updated_at) VALUES ($1, $2, 1, 1, $3)",
+        )
+        .bind(proposal_id)
+        .bind(review.as_str())
+        .bind(at(0))
+        .execute(pool)
+        .await
+        .expect("insert review");
+    }
+    if let Some(money) = inputs.money {
+        sqlx::query(
+            "INSERT INTO proposal_money (proposal_id, fund_id, status, last_sequence, updated_at) \
+             VALUES ($1, 'non-2021-2027', $2, 1, $3)",
+        )
+        .bind(proposal_id)
+        .bind(money.as_str())
+        .bind(at(0))
+        .execute(pool)
+        .await
+        .expect("insert money");
+    }
+}
+
+#[tokio::test]
+async fn every_combination_of_statuses_is_shown_filtered_and_counted_as_the_contract_combines_it() {
+    let db = TestDb::new().await;
+    let mut expected = std::collections::BTreeMap::new();
+    for (index, inputs) in StatusInputs::all().enumerate() {
+        let seed = Seed {
+            status: inputs.proposal.as_str(),
+            ..Seed::new(i64::try_from(index).expect("small") + 1)
+        };
+        insert_proposal(&db.pool, &seed).await;
+        insert_review_and_money(&db.pool, seed.id, inputs).await;
+        expected.insert(seed.id.to_string(), inputs.combined().as_str());
+    }
+    let app = db.app();
+
+    let (_, all) = get_json(&app, "/v1/proposals?limit=500").await;
+    let shown: std::collections::BTreeMap<String, &str> = all["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| {
+            let id = item["proposal_id"].as_str().expect("id").to_owned();
+            (id, item["status"].as_str().expect("status"))
+        })
+        .collect();
+    assert_eq!(shown, expected);
+    let mut filtered = 0;
+    for status in CombinedStatus::ALL {
+        let uri = format!("/v1/proposals?status={status}&limit=500");
+        let (code, page) = get_json(&app, &uri).await;
+        assert_eq!(code, StatusCode::OK, "{page}");
+        let wanted: BTreeSet<String> = expected
+            .iter()
+            .filter(|(_, s)| **s == status.as_str())
+            .map(|(id, _)| id.clone())
+            .collect();
+        assert_eq!(
+            ids(&page).into_iter().collect::<BTreeSet<_>>(),
+            wanted,
+            "{status}"
+        );
+        filtered += wanted.len();
+    }
+    assert_eq!(filtered, expected.len());
+    let (_, none) = get_json(&app, "/v1/proposals?status=no_such_status").await;
+    assert_eq!(ids(&none), Vec::<String>::new());
+    let (_, _, metrics) = get(&app, "/metrics").await;
+    for status in CombinedStatus::ALL {
+        let count = expected.values().filter(|s| **s == status.as_str()).count();
+        let line = format!("buendel_proposals{{status=\"{status}\"}} {count}");
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "missing {line:?} in\n{metrics}"
         );
     }
     db.drop_database().await;

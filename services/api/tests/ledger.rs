@@ -2,8 +2,13 @@
 //! real Postgres filled the way production fills it: ledger events decided by the real Fund
 //! aggregate (`buendel_ledger::domain`), sealed into the hash chain, encoded as stored and applied
 //! by the projector's `apply_batch`. Each test creates its own database and drops it at the end.
+//!
+//! The same fixtures fill every read model for the OpenAPI check: each documented endpoint is
+//! requested and its body compared field by field with `docs/openapi.json` ([`openapi_check`]).
 
-use std::collections::HashMap;
+mod openapi_check;
+
+use std::collections::{BTreeSet, HashMap};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -15,18 +20,27 @@ use sqlx::PgPool;
 use tower::ServiceExt as _;
 use uuid::Uuid;
 
-use buendel_api::{app, AppState};
+use buendel_api::{app, AppState, OPENAPI_JSON};
+use buendel_contract::alliance::{AllianceEvent, Registered};
+use buendel_contract::deadletter::DeadLetter;
 use buendel_contract::ledger::{seal, LedgerEvent, ReleaseReason, GENESIS_HASH};
+use buendel_contract::ledger::{AccountKind, ProjectStatus};
 use buendel_contract::proposal::{
-    Applicant, ProjectType, ProposalEvent, Screened, Submitted, Terms, Withdrawn,
+    Applicant, ProjectType, ProposalEvent, RuleResult, Screened, Severity, Submitted, Terms,
+    Withdrawn,
 };
 use buendel_contract::reference::{Partner, RegionCategory};
+use buendel_contract::reply::FieldError;
 use buendel_contract::review::{
-    GrantDecided, GrantRefused, Opened, QuorumRule, ReviewEvent, StatementIssued, Tally, Verdict,
+    Closed, ConflictDeclared, GrantDecided, GrantRefused, Opened, QuorumRule, ReviewEvent,
+    StatementIssued, Tally, Verdict, VoteChoice, VoteRecorded,
 };
+use buendel_contract::status::{CombinedStatus, ReviewStatus};
 use buendel_contract::{Aggregate as _, BasisPoints, Cents, Envelope, EventKind, Meta, Namespace};
 use buendel_ledger::domain::{Command, Fund};
-use buendel_projector::{apply_batch, LedgerProjection, ProposalsProjection, ReviewsProjection};
+use buendel_projector::{
+    apply_batch, DeadLettersProjection, LedgerProjection, ProposalsProjection, ReviewsProjection,
+};
 use buendel_runtime::db::{self, PoolLimits};
 use buendel_runtime::store::Stored;
 
@@ -99,6 +113,20 @@ impl TestDb {
         apply_batch(&self.pool, &LedgerProjection, &batch)
             .await
             .expect("LEDGER projected");
+    }
+
+    /// Appends REVIEWS events of alliances and projects them.
+    async fn alliance(&mut self, events: impl IntoIterator<Item = AllianceEvent>) {
+        let batch: Vec<Stored> = events
+            .into_iter()
+            .map(|event| {
+                let id = format!("alliance-{}", event.alliance_id());
+                self.reviews.event("review", &id, event)
+            })
+            .collect();
+        apply_batch(&self.pool, &ReviewsProjection, &batch)
+            .await
+            .expect("REVIEWS projected");
     }
 
     async fn drop_database(self) {
@@ -703,4 +731,262 @@ async fn after_a_positive_statement_the_ledger_decides_the_status_and_the_money_
     let (_, fund) = get_json(&app, &format!("/v1/funds/{FUND}")).await;
     assert_eq!(figures_of(&fund), figures(&db.ledger.fund));
     db.drop_database().await;
+}
+
+/// Every documented `GET`: the templates a request below is described by.
+struct Requests<'a> {
+    app: Router,
+    document: &'a openapi_check::Document,
+    covered: BTreeSet<String>,
+    mismatches: Vec<String>,
+}
+
+impl Requests<'_> {
+    /// GETs `uri`; checks its status is documented for `template`, its content type is one the
+    /// document lists, and a JSON body fits the schema field by field.
+    async fn check(&mut self, template: &str, uri: &str) -> Value {
+        let (status, content_type, _, body) = get(&self.app, uri).await;
+        self.covered.insert(template.to_owned());
+        let Some(response) = self.document.response(template, status.as_u16()) else {
+            self.mismatches.push(format!(
+                "{uri}: status {status} is not documented for {template}"
+            ));
+            return Value::Null;
+        };
+        // Media types are compared without their parameters (`; charset=utf-8`).
+        let essence = |media: &str| {
+            media
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        };
+        let documented = response["content"].as_object().and_then(|content| {
+            content
+                .iter()
+                .find(|(media, _)| essence(media) == essence(&content_type))
+        });
+        let Some((_, schema)) = documented else {
+            self.mismatches.push(format!(
+                "{uri}: content type {content_type:?} is not documented for {status}"
+            ));
+            return Value::Null;
+        };
+        if essence(&content_type) != "application/json" {
+            return Value::Null;
+        }
+        let body: Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{uri}: {e}: {body}"));
+        for mismatch in self.document.check(&schema["schema"], &body) {
+            self.mismatches
+                .push(format!("{uri} ({status}): {mismatch}"));
+        }
+        body
+    }
+}
+
+fn vote(proposal_id: Uuid, partner_id: &str, comment: Option<&str>) -> ReviewEvent {
+    ReviewEvent::VoteRecorded(VoteRecorded {
+        proposal_id,
+        partner_id: partner_id.into(),
+        vote: VoteChoice::Yes,
+        comment: comment.map(str::to_owned),
+    })
+}
+
+fn registered() -> AllianceEvent {
+    AllianceEvent::Registered(Registered {
+        alliance_id: "non".into(),
+        name: "Fachkräftebündnis Nordost-Niedersachsen".into(),
+        region: RegionCategory::Transition,
+        districts: vec!["Harburg".into()],
+        focus_areas: vec!["good_work".into()],
+        partners: ["lk-harburg", "dgb"]
+            .map(|id| Partner {
+                id: id.into(),
+                name: format!("Partner {id}"),
+            })
+            .to_vec(),
+        quorum: QuorumRule::default(),
+        rules_version: "esf-plus-2021-2027.1".into(),
+        application_deadline: day(2027, 6, 30),
+    })
+}
+
+fn dead_letter() -> Stored {
+    let letter = DeadLetter {
+        id: DeadLetter::id_for("INTAKE", 3),
+        source: "intake".into(),
+        subject: "t.intake.non".into(),
+        stream_sequence: 3,
+        event_id: Some("evt-1".into()),
+        event_type: Some("buendel.proposal.submitted.v1".into()),
+        code: "invalid_input".into(),
+        reasons: vec![FieldError {
+            field: "data.eligible_cost_cents".into(),
+            reason: "must be an integer".into(),
+        }],
+        original_base64: DeadLetter::encode(b"{}"),
+        rejected_at: Utc
+            .with_ymd_and_hms(2026, 4, 2, 9, 0, 0)
+            .single()
+            .expect("time"),
+    };
+    Stored {
+        sequence: 1,
+        subject: "t.deadletter.intake".into(),
+        payload: serde_json::to_vec(&letter).expect("json").into(),
+    }
+}
+
+#[tokio::test]
+async fn every_documented_response_body_fits_its_openapi_schema_field_by_field() {
+    let mut db = TestDb::new().await;
+    let [granted, refused, withdrawn, fresh] = [(); 4].map(|()| Uuid::new_v4());
+    db.alliance([registered()]).await;
+    db.proposal([granted, refused, withdrawn, fresh].map(submitted))
+        .await;
+    db.proposal([granted, refused, withdrawn].map(screened))
+        .await;
+    db.proposal([ProposalEvent::Screened(Screened {
+        proposal_id: granted,
+        passed: true,
+        rules_version: "esf-plus-2021-2027.1".into(),
+        results: vec![RuleResult {
+            rule: "duration".into(),
+            passed: false,
+            severity: Severity::Warning,
+            message: "40 months is above the normal 36".into(),
+        }],
+    })])
+    .await;
+    db.review([
+        opened(granted),
+        ReviewEvent::ConflictDeclared(ConflictDeclared {
+            proposal_id: granted,
+            partner_id: "dgb".into(),
+            reason: "board member of the applicant".into(),
+        }),
+        vote(granted, "lk-harburg", Some("gut begründet")),
+        positive(granted),
+        opened(refused),
+        vote(refused, "dgb", None),
+        positive(refused),
+        opened(withdrawn),
+    ])
+    .await;
+    db.ledger(full_path(granted)).await;
+    db.ledger([reserve(refused, 500_000, 100_000, day(2026, 4, 2))])
+        .await;
+    db.review([grant(granted, 17_000_000, 3_000_000), refusal(refused)])
+        .await;
+    db.ledger([release(refused, ReleaseReason::Refused, day(2026, 4, 3))])
+        .await;
+    db.proposal([ProposalEvent::Withdrawn(Withdrawn {
+        proposal_id: withdrawn,
+        reason: "funded elsewhere".into(),
+    })])
+    .await;
+    db.review([ReviewEvent::Closed(Closed {
+        proposal_id: withdrawn,
+        reason: "funded elsewhere".into(),
+    })])
+    .await;
+    apply_batch(&db.pool, &DeadLettersProjection, &[dead_letter()])
+        .await
+        .expect("DEADLETTER projected");
+    sqlx::query(
+        "INSERT INTO projection_quarantine (stream, sequence, subject, aggregate_id, event_id, \
+             event_type, error) VALUES ('PROPOSALS', 99, $1, $2, NULL, NULL, 'not JSON')",
+    )
+    .bind(format!("t.proposal.{fresh}"))
+    .bind(fresh.to_string())
+    .execute(&db.pool)
+    .await
+    .expect("quarantine a message");
+    let document = openapi_check::Document::parse(OPENAPI_JSON);
+    let mut requests = Requests {
+        app: db.app(),
+        document: &document,
+        covered: BTreeSet::new(),
+        mismatches: Vec::new(),
+    };
+
+    let page = requests.check("/v1/proposals", "/v1/proposals").await;
+    for id in [granted, refused, withdrawn, fresh] {
+        requests
+            .check("/v1/proposals/{id}", &format!("/v1/proposals/{id}"))
+            .await;
+    }
+    requests
+        .check("/v1/proposals/{id}", "/v1/proposals/nope")
+        .await;
+    let unknown = format!("/v1/proposals/{}", Uuid::new_v4());
+    requests.check("/v1/proposals/{id}", &unknown).await;
+    requests
+        .check("/v1/proposals", "/v1/proposals?limit=0")
+        .await;
+    requests.check("/v1/alliances", "/v1/alliances").await;
+    requests
+        .check("/v1/alliances/{id}", "/v1/alliances/non")
+        .await;
+    requests
+        .check("/v1/alliances/{id}", "/v1/alliances/nope")
+        .await;
+    requests.check("/v1/funds", "/v1/funds").await;
+    let fund = format!("/v1/funds/{FUND}");
+    requests.check("/v1/funds/{id}", &fund).await;
+    let as_of = format!("{fund}?as_of=2025-06-30");
+    requests.check("/v1/funds/{id}", &as_of).await;
+    requests
+        .check("/v1/funds/{id}", "/v1/funds/x?as_of=2025")
+        .await;
+    let entries = format!("{fund}/entries?limit=3");
+    let journal = requests.check("/v1/funds/{id}/entries", &entries).await;
+    let csv = format!("{fund}/entries?format=csv");
+    requests.check("/v1/funds/{id}/entries", &csv).await;
+    requests.check("/v1/deadletters", "/v1/deadletters").await;
+    requests.check("/v1/quarantine", "/v1/quarantine").await;
+    requests.check("/healthz", "/healthz").await;
+    requests.check("/readyz", "/readyz").await;
+    requests.check("/metrics", "/metrics").await;
+    requests.check("/openapi.json", "/openapi.json").await;
+
+    assert_eq!(requests.mismatches, Vec::<String>::new());
+    let documented: BTreeSet<String> = document.paths().into_iter().collect();
+    assert_eq!(
+        requests.covered, documented,
+        "every documented path is requested"
+    );
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(4), "{page}");
+    assert!(journal["next_cursor"].is_string(), "{journal}");
+    db.drop_database().await;
+}
+
+#[test]
+fn the_statuses_and_account_kinds_the_document_lists_are_the_contracts() {
+    let document: Value = serde_json::from_str(OPENAPI_JSON).expect("JSON");
+    let schemas = &document["components"]["schemas"];
+    let listed = |value: &Value| -> Vec<Value> { value.as_array().cloned().unwrap_or_default() };
+    let names = |all: Vec<&str>| -> Vec<Value> { all.into_iter().map(Value::from).collect() };
+
+    assert_eq!(
+        listed(&schemas["Proposal"]["properties"]["status"]["examples"]),
+        names(CombinedStatus::ALL.iter().map(|s| s.as_str()).collect())
+    );
+    assert_eq!(
+        listed(&schemas["Review"]["properties"]["status"]["examples"]),
+        names(ReviewStatus::ALL.iter().map(|s| s.as_str()).collect())
+    );
+    let mut money = names(ProjectStatus::ALL.iter().map(|s| s.as_str()).collect());
+    money.push(Value::Null);
+    assert_eq!(
+        listed(&schemas["Money"]["properties"]["status"]["enum"]),
+        money
+    );
+    assert_eq!(
+        listed(&schemas["Account"]["properties"]["kind"]["enum"]),
+        names(AccountKind::ALL.iter().map(|k| k.as_str()).collect())
+    );
 }

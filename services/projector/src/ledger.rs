@@ -18,8 +18,9 @@
 //! batch moved it by zero in all, so a rebuild with other batch boundaries yields identical rows.
 //!
 //! The balances are folded from the postings and nothing else, exactly as
-//! [`buendel_contract::ledger::AccountBook`] (and so the Fund aggregate) folds them; the statuses
-//! follow the Fund aggregate's `apply` (see [`ProjectChange::of`]).
+//! [`buendel_contract::ledger::AccountBook`] (and so the Fund aggregate) folds them, and turned
+//! into a project's figures by the contract's one rule ([`KindBalances`]); the statuses are the
+//! contract's [`LedgerEvent::project_change`], which the Fund aggregate's `apply` follows too.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,28 +28,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use buendel_contract::ledger::{Account, Amounts, LedgerEvent, ReleaseReason, Source};
+use buendel_contract::ledger::{
+    Account, KindBalances, LedgerEvent, ProjectChange, ProjectStatus, ReleaseReason, Source,
+};
 use buendel_contract::namespace::StreamKind;
 use buendel_contract::EventKind as _;
 use buendel_runtime::store::Stored;
 
 use crate::projection::{Projection, ProjectionError};
 use crate::timeline;
-
-/// The statuses of a project in its fund (`proposal_money.status`), as the Fund aggregate names
-/// them (`buendel_ledger::domain::ProjectStatus`).
-pub mod money_status {
-    /// Declined for lack of money (or behind others); waiting first come, first served.
-    pub const WAITLISTED: &str = "waitlisted";
-    /// Money is held for it until the bank decides.
-    pub const RESERVED: &str = "reserved";
-    /// The bank granted; the grant is committed.
-    pub const COMMITTED: &str = "committed";
-    /// Closed; what was not paid was freed.
-    pub const CLOSED: &str = "closed";
-    /// The reservation or waitlist place ended without a grant.
-    pub const RELEASED: &str = "released";
-}
 
 /// `proposal_id` of the fund accounts (budget, available, expired) in `account_balances`.
 pub const FUND_ACCOUNT: Uuid = Uuid::nil();
@@ -259,123 +247,16 @@ struct Effects<'a> {
     funds: BTreeMap<&'a str, FundHead<'a>>,
 }
 
-/// A project's figures per source (see the `proposal_money` columns).
-#[derive(Default, Clone, Copy)]
-struct Figures {
-    reserved: i128,
-    committed: i128,
-    disbursed: i128,
-    recovered: i128,
-    repaid: i128,
-}
-
-impl Figures {
-    /// Adds `cents` of an account of `kind` to the figures it counts in.
-    fn add(&mut self, account: &Account, cents: i128) {
-        match account {
-            Account::Budget | Account::Available | Account::Expired => {}
-            Account::Reserved { .. } => self.reserved += cents,
-            Account::Committed { .. } => self.committed += cents,
-            Account::Disbursed { .. } => {
-                self.committed += cents;
-                self.disbursed += cents;
-            }
-            Account::Receivable { .. } => {
-                self.committed += cents;
-                self.disbursed += cents;
-                self.recovered += cents;
-            }
-            Account::Repaid { .. } => {
-                self.committed += cents;
-                self.disbursed += cents;
-                self.recovered += cents;
-                self.repaid += cents;
-            }
-        }
-    }
-}
-
 /// What a batch does to one project.
 struct ProjectDelta<'a> {
     fund_id: &'a str,
     change: ProjectChange,
-    esf: Figures,
-    land: Figures,
+    /// The changes of its ESF+ account balances, by kind.
+    esf: KindBalances,
+    /// The changes of its Land account balances, by kind.
+    land: KindBalances,
     last_sequence: i64,
     updated_at: DateTime<Utc>,
-}
-
-/// The non-money part of an event's effect on its project, as the Fund aggregate applies it.
-#[derive(Default, Clone, Copy)]
-struct ProjectChange {
-    status: Option<&'static str>,
-    release_reason: Option<&'static str>,
-    requested: Option<Amounts>,
-}
-
-impl ProjectChange {
-    /// The event's project and what it changes there; `None` for fund-level events. Exhaustive: a
-    /// new event type fails to compile here.
-    fn of(event: &LedgerEvent) -> Option<(Uuid, ProjectChange)> {
-        let change = |status| ProjectChange {
-            status: Some(status),
-            ..ProjectChange::default()
-        };
-        match event {
-            LedgerEvent::BudgetAllocated(_)
-            | LedgerEvent::BudgetAdjusted(_)
-            | LedgerEvent::FundsExpired(_) => None,
-            LedgerEvent::FundsReserved(e) => Some((
-                e.proposal_id,
-                ProjectChange {
-                    requested: Some(e.reserved),
-                    ..change(money_status::RESERVED)
-                },
-            )),
-            LedgerEvent::ReservationDeclined(e) => Some((
-                e.proposal_id,
-                ProjectChange {
-                    requested: Some(e.requested),
-                    ..change(money_status::WAITLISTED)
-                },
-            )),
-            LedgerEvent::FundsCommitted(e) => {
-                Some((e.proposal_id, change(money_status::COMMITTED)))
-            }
-            LedgerEvent::ReservationReleased(e) => Some((
-                e.proposal_id,
-                ProjectChange {
-                    release_reason: Some(release_reason(e.reason)),
-                    ..change(money_status::RELEASED)
-                },
-            )),
-            LedgerEvent::CommitmentReleased(e) => {
-                Some((e.proposal_id, change(money_status::CLOSED)))
-            }
-            LedgerEvent::DisbursementRecorded(e) => Some((e.proposal_id, ProjectChange::default())),
-            LedgerEvent::RecoveryAssessed(e) => Some((e.proposal_id, ProjectChange::default())),
-            LedgerEvent::RepaymentReceived(e) => Some((e.proposal_id, ProjectChange::default())),
-        }
-    }
-
-    /// This change after `earlier`: later values win, unset ones keep the earlier.
-    fn after(self, earlier: ProjectChange) -> ProjectChange {
-        ProjectChange {
-            status: self.status.or(earlier.status),
-            release_reason: self.release_reason.or(earlier.release_reason),
-            requested: self.requested.or(earlier.requested),
-        }
-    }
-}
-
-/// The wire name of a release reason.
-fn release_reason(reason: ReleaseReason) -> &'static str {
-    match reason {
-        ReleaseReason::Withdrawn => "withdrawn",
-        ReleaseReason::Refused => "refused",
-        ReleaseReason::Expired => "expired",
-        ReleaseReason::Cancelled => "cancelled",
-    }
 }
 
 /// A fund's head after a batch.
@@ -403,7 +284,7 @@ impl<'a> Effects<'a> {
         let event = &d.envelope.event;
         let fund_id = event.fund_id();
         let value_date = event.value_date();
-        if let Some((proposal_id, change)) = ProjectChange::of(event) {
+        if let Some((proposal_id, change)) = event.project_change() {
             let project = self.project(proposal_id, fund_id, d);
             project.change = change.after(project.change);
         }
@@ -435,7 +316,7 @@ impl<'a> Effects<'a> {
                         Source::EsfPlus => &mut project.esf,
                         Source::Land => &mut project.land,
                     };
-                    figures.add(&account, signed);
+                    figures.add_account(&account, signed);
                 }
             }
             self.postings.push(PostingRow {
@@ -484,8 +365,8 @@ impl<'a> Effects<'a> {
         let project = self.projects.entry(proposal_id).or_insert(ProjectDelta {
             fund_id,
             change: ProjectChange::default(),
-            esf: Figures::default(),
-            land: Figures::default(),
+            esf: KindBalances::default(),
+            land: KindBalances::default(),
             last_sequence: d.sql_sequence,
             updated_at: d.envelope.time,
         });
@@ -627,7 +508,9 @@ async fn add_fund_balances(
     Ok(())
 }
 
-/// The ten figure columns of `proposal_money`, as arrays of changes.
+/// The ten figure columns of `proposal_money` (the
+/// [`ProjectBalances::stored`](buendel_contract::ledger::ProjectBalances::stored) figures of ESF+,
+/// then of Land), as arrays of changes.
 #[derive(Default)]
 struct FigureColumns {
     columns: [Vec<i64>; 10],
@@ -635,21 +518,21 @@ struct FigureColumns {
 
 impl FigureColumns {
     fn push(&mut self, project: &ProjectDelta<'_>) -> Result<(), ProjectionError> {
-        let (esf, land) = (project.esf, project.land);
-        let values = [
-            esf.reserved,
-            esf.committed,
-            esf.disbursed,
-            esf.recovered,
-            esf.repaid,
-            land.reserved,
-            land.committed,
-            land.disbursed,
-            land.recovered,
-            land.repaid,
-        ];
+        let out_of_range = || ProjectionError::OutOfRange {
+            sequence: u64::try_from(project.last_sequence).unwrap_or(0),
+            what: "project figure",
+        };
+        let esf = project
+            .esf
+            .checked_project_figures()
+            .ok_or_else(out_of_range)?;
+        let land = project
+            .land
+            .checked_project_figures()
+            .ok_or_else(out_of_range)?;
+        let values = esf.stored().into_iter().chain(land.stored());
         for (column, value) in self.columns.iter_mut().zip(values) {
-            column.push(cents(value, project.last_sequence, "project figure")?);
+            column.push(value.0);
         }
         Ok(())
     }
@@ -675,8 +558,8 @@ async fn upsert_money(
     for (proposal_id, project) in projects {
         proposal_ids.push(*proposal_id);
         fund_ids.push(project.fund_id);
-        statuses.push(project.change.status);
-        reasons.push(project.change.release_reason);
+        statuses.push(project.change.status.map(ProjectStatus::as_str));
+        reasons.push(project.change.release_reason.map(ReleaseReason::as_str));
         requested_esf.push(project.change.requested.map(|r| r.esf_cents.0));
         requested_land.push(project.change.requested.map(|r| r.land_cents.0));
         figures.push(project)?;
@@ -805,6 +688,7 @@ async fn upsert_funds(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use buendel_contract::ledger::ProjectBalances;
 
     #[test]
     fn the_alliance_of_a_fund_is_the_part_before_its_years() {
@@ -816,19 +700,21 @@ mod tests {
     #[test]
     fn a_project_account_counts_in_every_figure_it_is_part_of() {
         let p = Uuid::from_u128(7);
-        let mut figures = Figures::default();
-        figures.add(&Account::Repaid { proposal_id: p }, 5);
-        figures.add(&Account::Disbursed { proposal_id: p }, 10);
-        figures.add(&Account::Available, 1_000);
-        assert_eq!(
-            (
-                figures.reserved,
-                figures.committed,
-                figures.disbursed,
-                figures.recovered,
-                figures.repaid
-            ),
-            (0, 15, 15, 5, 5)
-        );
+        let mut figures = KindBalances::default();
+        figures.add_account(&Account::Repaid { proposal_id: p }, 5);
+        figures.add_account(&Account::Disbursed { proposal_id: p }, 10);
+        let project = ProjectDelta {
+            fund_id: "non-2021-2027",
+            change: ProjectChange::default(),
+            esf: figures,
+            land: KindBalances::default(),
+            last_sequence: 1,
+            updated_at: DateTime::<Utc>::UNIX_EPOCH,
+        };
+        let mut columns = FigureColumns::default();
+        columns.push(&project).expect("in range");
+        let esf: Vec<i64> = columns.columns[..5].iter().flatten().copied().collect();
+        assert_eq!(esf, [0, 15, 15, 5, 5]);
+        assert_eq!(ProjectBalances::STORED[1], "committed");
     }
 }

@@ -31,25 +31,31 @@ use uuid::Uuid;
 
 use buendel_contract::namespace::StreamKind;
 use buendel_contract::proposal::{ProposalEvent, Revised, Screened, Submitted, Terms, Withdrawn};
+#[cfg(doc)]
+use buendel_contract::status::ProposalStatus;
 use buendel_runtime::store::Stored;
 
 use crate::projection::{Projection, ProjectionError};
 use crate::timeline;
 
-/// The statuses a proposal can have in the read model (`proposals.status`).
+/// The statuses a proposal can have in the read model (`proposals.status`): the wire names of
+/// [`ProposalStatus`].
 ///
 /// The PROPOSALS stream yields only these four. The review's statuses (`statement_positive`, ...)
 /// live in `proposal_reviews.review_status` ([`crate::reviews::review_status`]), projected from
-/// REVIEWS; the API combines the two into the status it shows (`buendel_api::status`).
+/// REVIEWS; the API combines them with the ledger's into the status it shows
+/// (`buendel_contract::status::combined_status`).
 pub mod status {
+    use buendel_contract::status::ProposalStatus;
+
     /// Accepted at intake (or revised), waiting for screening.
-    pub const SUBMITTED: &str = "submitted";
+    pub const SUBMITTED: &str = ProposalStatus::Submitted.as_str();
     /// Screened, and an `error` rule failed.
-    pub const SCREENING_FAILED: &str = "screening_failed";
+    pub const SCREENING_FAILED: &str = ProposalStatus::ScreeningFailed.as_str();
     /// Screened and passed: the alliance reviews it.
-    pub const IN_REVIEW: &str = "in_review";
+    pub const IN_REVIEW: &str = ProposalStatus::InReview.as_str();
     /// Withdrawn by the applicant.
-    pub const WITHDRAWN: &str = "withdrawn";
+    pub const WITHDRAWN: &str = ProposalStatus::Withdrawn.as_str();
 }
 
 /// Projects the PROPOSALS stream into `proposals` and `proposal_timeline`.

@@ -50,18 +50,21 @@ use buendel_runtime::store::Stored;
 use crate::projection::{parse, undecodable, Decoded, Projection, ProjectionError};
 use crate::timeline;
 
-/// The statuses of a review (`proposal_reviews.review_status`).
+/// The statuses of a review (`proposal_reviews.review_status`): the wire names of the contract's
+/// `buendel_contract::status::ReviewStatus`.
 pub mod review_status {
+    use buendel_contract::status::ReviewStatus;
+
     /// Opened: the partners are voting.
-    pub const IN_REVIEW: &str = "in_review";
+    pub const IN_REVIEW: &str = ReviewStatus::InReview.as_str();
     /// The alliance issued a positive statement.
-    pub const STATEMENT_POSITIVE: &str = "statement_positive";
+    pub const STATEMENT_POSITIVE: &str = ReviewStatus::StatementPositive.as_str();
     /// The alliance issued a negative statement.
-    pub const STATEMENT_NEGATIVE: &str = "statement_negative";
+    pub const STATEMENT_NEGATIVE: &str = ReviewStatus::StatementNegative.as_str();
     /// The bank granted the project.
-    pub const GRANTED: &str = "granted";
+    pub const GRANTED: &str = ReviewStatus::Granted.as_str();
     /// The bank refused the grant.
-    pub const REFUSED: &str = "refused";
+    pub const REFUSED: &str = ReviewStatus::Refused.as_str();
 }
 
 /// The type prefix of the Review aggregate's events.

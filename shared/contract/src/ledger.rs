@@ -46,8 +46,12 @@
 //! The whole and its parts: **allocated = available + reserved + committed + expired** per source,
 //! which is the trial balance (the balances of all accounts of a source sum to zero); and every
 //! figure of `esf_plus` plus the same figure of `land` is the fund's total. [`AccountBook`] folds
-//! postings into balances; [`AccountBook::fund_balances`] and [`AccountBook::project_balances`]
-//! compute the figures, so the service, the projector, the API and the auditor count alike.
+//! postings into balances; [`KindBalances`] is the one rule that turns balances summed per
+//! [`AccountKind`] into the figures ([`AccountBook::fund_balances`] and
+//! [`AccountBook::project_balances`] use it), so the service, the projector, the API and the
+//! auditor count alike. [`ProjectBalances::from_stored`] gives back the two figures that are
+//! differences of others. [`LedgerEvent::project_change`] is what an event does to its project's
+//! [`ProjectStatus`], requested split, grant and release reason.
 //!
 //! # Journal entries
 //!
@@ -225,19 +229,92 @@ pub enum Account {
     Expired,
 }
 
+/// The kind of an account, without its project: what the read models key balances by and what
+/// the figures are sums of. [`AccountKind::ALL`] is the chart of accounts, once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AccountKind {
+    /// See [`Account::Budget`].
+    Budget,
+    /// See [`Account::Available`].
+    Available,
+    /// See [`Account::Reserved`].
+    Reserved,
+    /// See [`Account::Committed`].
+    Committed,
+    /// See [`Account::Disbursed`].
+    Disbursed,
+    /// See [`Account::Receivable`].
+    Receivable,
+    /// See [`Account::Repaid`].
+    Repaid,
+    /// See [`Account::Expired`].
+    Expired,
+}
+
+impl AccountKind {
+    /// Every account kind, in the order of the chart of accounts.
+    pub const ALL: [AccountKind; 8] = [
+        AccountKind::Budget,
+        AccountKind::Available,
+        AccountKind::Reserved,
+        AccountKind::Committed,
+        AccountKind::Disbursed,
+        AccountKind::Receivable,
+        AccountKind::Repaid,
+        AccountKind::Expired,
+    ];
+
+    /// The wire name, e.g. `reserved` (the `kind` of an account in events and read models).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Budget => "budget",
+            AccountKind::Available => "available",
+            AccountKind::Reserved => "reserved",
+            AccountKind::Committed => "committed",
+            AccountKind::Disbursed => "disbursed",
+            AccountKind::Receivable => "receivable",
+            AccountKind::Repaid => "repaid",
+            AccountKind::Expired => "expired",
+        }
+    }
+
+    /// The kind of a wire name; `None` for a name that is no account kind.
+    pub fn parse(name: &str) -> Option<AccountKind> {
+        AccountKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+
+    /// Its place in [`AccountKind::ALL`].
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for AccountKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Account {
+    /// The account's kind.
+    pub fn account_kind(&self) -> AccountKind {
+        match self {
+            Account::Budget => AccountKind::Budget,
+            Account::Available => AccountKind::Available,
+            Account::Reserved { .. } => AccountKind::Reserved,
+            Account::Committed { .. } => AccountKind::Committed,
+            Account::Disbursed { .. } => AccountKind::Disbursed,
+            Account::Receivable { .. } => AccountKind::Receivable,
+            Account::Repaid { .. } => AccountKind::Repaid,
+            Account::Expired => AccountKind::Expired,
+        }
+    }
+
     /// The account kind's wire name, e.g. `reserved`.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Account::Budget => "budget",
-            Account::Available => "available",
-            Account::Reserved { .. } => "reserved",
-            Account::Committed { .. } => "committed",
-            Account::Disbursed { .. } => "disbursed",
-            Account::Receivable { .. } => "receivable",
-            Account::Repaid { .. } => "repaid",
-            Account::Expired => "expired",
-        }
+        self.account_kind().as_str()
     }
 
     /// The project of a project account; `None` for the fund accounts.
@@ -324,6 +401,89 @@ pub enum ReleaseReason {
     Expired,
     /// An operator cancelled it (the reason is in the command's audit trail).
     Cancelled,
+}
+
+/// Where a project stands in its fund: the Fund aggregate's status of it, as the read models
+/// store it (`proposal_money.status`). [`LedgerEvent::project_change`] says which event sets which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectStatus {
+    /// Declined for lack of money (or behind others); waiting first come, first served.
+    Waitlisted,
+    /// Money is held for it until the bank decides.
+    Reserved,
+    /// The bank granted; the grant is committed (tranches may be paid).
+    Committed,
+    /// Closed; what was not paid was freed. Recoveries and repayments may still follow.
+    Closed,
+    /// The reservation or waitlist place ended without a grant (see `release_reason`).
+    Released,
+}
+
+impl ProjectStatus {
+    /// Every status.
+    pub const ALL: [ProjectStatus; 5] = [
+        ProjectStatus::Waitlisted,
+        ProjectStatus::Reserved,
+        ProjectStatus::Committed,
+        ProjectStatus::Closed,
+        ProjectStatus::Released,
+    ];
+
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ProjectStatus::Waitlisted => "waitlisted",
+            ProjectStatus::Reserved => "reserved",
+            ProjectStatus::Committed => "committed",
+            ProjectStatus::Closed => "closed",
+            ProjectStatus::Released => "released",
+        }
+    }
+
+    /// The status of a wire name; `None` for a name that is no project status.
+    pub fn parse(name: &str) -> Option<ProjectStatus> {
+        ProjectStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl ReleaseReason {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReleaseReason::Withdrawn => "withdrawn",
+            ReleaseReason::Refused => "refused",
+            ReleaseReason::Expired => "expired",
+            ReleaseReason::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What a ledger event does to its project beyond the balances: the one rule the Fund aggregate
+/// applies and the projector projects. `None` fields leave what was there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProjectChange {
+    /// The project's status after the event.
+    pub status: Option<ProjectStatus>,
+    /// The split of a new reservation request (reserved, or declined and waitlisted).
+    pub requested: Option<Amounts>,
+    /// The granted split, on a commitment.
+    pub granted: Option<Amounts>,
+    /// Why its reservation was released.
+    pub release_reason: Option<ReleaseReason>,
+}
+
+impl ProjectChange {
+    /// This change after `earlier` (of the same project): later values win, unset ones keep the
+    /// earlier, so a batch of events folds into one change.
+    pub fn after(self, earlier: ProjectChange) -> ProjectChange {
+        ProjectChange {
+            status: self.status.or(earlier.status),
+            requested: self.requested.or(earlier.requested),
+            granted: self.granted.or(earlier.granted),
+            release_reason: self.release_reason.or(earlier.release_reason),
+        }
+    }
 }
 
 /// `buendel.ledger.budget_allocated.v1`: the fund is opened with its budget per source.
@@ -666,6 +826,52 @@ impl LedgerEvent {
         }
     }
 
+    /// The event's project and what the event changes there besides money; `None` for the
+    /// fund-level events. Exhaustive: a new event type fails to compile here.
+    pub fn project_change(&self) -> Option<(Uuid, ProjectChange)> {
+        let to = |status| ProjectChange {
+            status: Some(status),
+            ..ProjectChange::default()
+        };
+        match self {
+            LedgerEvent::BudgetAllocated(_)
+            | LedgerEvent::BudgetAdjusted(_)
+            | LedgerEvent::FundsExpired(_) => None,
+            LedgerEvent::FundsReserved(e) => Some((
+                e.proposal_id,
+                ProjectChange {
+                    requested: Some(e.reserved),
+                    ..to(ProjectStatus::Reserved)
+                },
+            )),
+            LedgerEvent::ReservationDeclined(e) => Some((
+                e.proposal_id,
+                ProjectChange {
+                    requested: Some(e.requested),
+                    ..to(ProjectStatus::Waitlisted)
+                },
+            )),
+            LedgerEvent::FundsCommitted(e) => Some((
+                e.proposal_id,
+                ProjectChange {
+                    granted: Some(e.granted),
+                    ..to(ProjectStatus::Committed)
+                },
+            )),
+            LedgerEvent::ReservationReleased(e) => Some((
+                e.proposal_id,
+                ProjectChange {
+                    release_reason: Some(e.reason),
+                    ..to(ProjectStatus::Released)
+                },
+            )),
+            LedgerEvent::CommitmentReleased(e) => Some((e.proposal_id, to(ProjectStatus::Closed))),
+            LedgerEvent::DisbursementRecorded(e) => Some((e.proposal_id, ProjectChange::default())),
+            LedgerEvent::RecoveryAssessed(e) => Some((e.proposal_id, ProjectChange::default())),
+            LedgerEvent::RepaymentReceived(e) => Some((e.proposal_id, ProjectChange::default())),
+        }
+    }
+
     /// The day the entry takes effect: balances `as_of` a date include every entry up to it.
     pub fn value_date(&self) -> NaiveDate {
         match self {
@@ -918,18 +1124,23 @@ impl AccountBook {
 
     /// The fund's figures of one source (see "Balances" in the module docs).
     pub fn fund_balances(&self, source: Source) -> SourceBalances {
-        let mut figures = Figures::default();
+        self.kind_balances(source).fund_figures()
+    }
+
+    /// The balances of one source summed per account kind.
+    pub fn kind_balances(&self, source: Source) -> KindBalances {
+        let mut kinds = KindBalances::default();
         for ((s, account), cents) in &self.balances {
             if *s == source {
-                figures.add(account, i128::from(*cents));
+                kinds.add_account(account, i128::from(*cents));
             }
         }
-        figures.fund()
+        kinds
     }
 
     /// One project's figures of one source.
     pub fn project_balances(&self, proposal_id: Uuid, source: Source) -> ProjectBalances {
-        let mut figures = Figures::default();
+        let mut kinds = KindBalances::default();
         for account in [
             Account::Reserved { proposal_id },
             Account::Committed { proposal_id },
@@ -937,63 +1148,73 @@ impl AccountBook {
             Account::Receivable { proposal_id },
             Account::Repaid { proposal_id },
         ] {
-            figures.add(&account, i128::from(self.raw(source, &account)));
+            kinds.add_account(&account, i128::from(self.raw(source, &account)));
         }
-        figures.project()
+        kinds.project_figures()
     }
 }
 
-/// Sums of account balances by kind, wide enough never to overflow.
-#[derive(Default)]
-struct Figures {
-    budget: i128,
-    available: i128,
-    reserved: i128,
-    committed: i128,
-    disbursed: i128,
-    receivable: i128,
-    repaid: i128,
-    expired: i128,
-}
+/// Balances summed per account kind, of one source: of a whole fund, of one project, or the
+/// changes a batch of postings makes to them. Wide enough never to overflow.
+///
+/// Every figure is a sum of kind balances ([`KindBalances::fund_figures`], the table "Balances" in
+/// the module docs), so the figures of a change are the change of the figures: the projector adds
+/// the figures of each batch's changes to the stored ones, the API and the ledger compute them
+/// from whole balances, with the same function.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KindBalances([i128; 8]);
 
-fn narrow(wide: i128) -> Cents {
-    Cents(i64::try_from(wide).unwrap_or(if wide < 0 { i64::MIN } else { i64::MAX }))
-}
-
-impl Figures {
-    fn add(&mut self, account: &Account, cents: i128) {
-        let slot = match account {
-            Account::Budget => &mut self.budget,
-            Account::Available => &mut self.available,
-            Account::Reserved { .. } => &mut self.reserved,
-            Account::Committed { .. } => &mut self.committed,
-            Account::Disbursed { .. } => &mut self.disbursed,
-            Account::Receivable { .. } => &mut self.receivable,
-            Account::Repaid { .. } => &mut self.repaid,
-            Account::Expired => &mut self.expired,
-        };
-        *slot += cents;
+impl KindBalances {
+    /// Adds `cents` to the balance of `kind`.
+    pub fn add(&mut self, kind: AccountKind, cents: i128) {
+        self.0[kind.index()] += cents;
     }
 
-    fn project(&self) -> ProjectBalances {
-        let recovered = self.receivable + self.repaid;
-        let disbursed = self.disbursed + recovered;
-        ProjectBalances {
-            reserved: narrow(self.reserved),
-            committed: narrow(self.committed + disbursed),
-            unpaid: narrow(self.committed),
-            disbursed: narrow(disbursed),
-            recovered: narrow(recovered),
-            receivable: narrow(self.receivable),
-            repaid: narrow(self.repaid),
-        }
+    /// Adds a posting's effect on `account` (its balance grows by `cents`, negative to shrink).
+    pub fn add_account(&mut self, account: &Account, cents: i128) {
+        self.add(account.account_kind(), cents);
     }
 
-    fn fund(&self) -> SourceBalances {
-        let project = self.project();
-        SourceBalances {
-            allocated: narrow(-self.budget),
-            available: narrow(self.available),
+    /// The balance of one kind.
+    pub fn get(&self, kind: AccountKind) -> i128 {
+        self.0[kind.index()]
+    }
+
+    /// The fund figures (saturated at the bounds of `i64`, which only forged amounts reach).
+    pub fn fund_figures(&self) -> SourceBalances {
+        // `saturate` always answers, so there is always a result.
+        self.figures_with(|wide| Some(saturate(wide)))
+            .unwrap_or_default()
+    }
+
+    /// The figures of the project accounts (of one project, or summed over a fund's projects),
+    /// saturated at the bounds of `i64`.
+    pub fn project_figures(&self) -> ProjectBalances {
+        self.fund_figures().projects()
+    }
+
+    /// The figures of the project accounts, or `None` if one does not fit into `i64`.
+    pub fn checked_project_figures(&self) -> Option<ProjectBalances> {
+        self.figures_with(|wide| i64::try_from(wide).ok().map(Cents))
+            .map(|figures| figures.projects())
+    }
+
+    /// The one rule: which kinds each figure sums. `narrow` turns a wide sum into cents.
+    fn figures_with(&self, narrow: impl Fn(i128) -> Option<Cents>) -> Option<SourceBalances> {
+        use AccountKind as K;
+        let recovered = self.get(K::Receivable) + self.get(K::Repaid);
+        let disbursed = self.get(K::Disbursed) + recovered;
+        let committed = self.get(K::Committed) + disbursed;
+        let project = ProjectBalances::from_stored(
+            narrow(self.get(K::Reserved))?,
+            narrow(committed)?,
+            narrow(disbursed)?,
+            narrow(recovered)?,
+            narrow(self.get(K::Repaid))?,
+        );
+        Some(SourceBalances {
+            allocated: narrow(-self.get(K::Budget))?,
+            available: narrow(self.get(K::Available))?,
             reserved: project.reserved,
             committed: project.committed,
             unpaid: project.unpaid,
@@ -1001,9 +1222,14 @@ impl Figures {
             recovered: project.recovered,
             receivable: project.receivable,
             repaid: project.repaid,
-            expired: narrow(self.expired),
-        }
+            expired: narrow(self.get(K::Expired))?,
+        })
     }
+}
+
+/// A wide sum as cents, saturated at the bounds of `i64`.
+fn saturate(wide: i128) -> Cents {
+    Cents(i64::try_from(wide).unwrap_or(if wide < 0 { i64::MIN } else { i64::MAX }))
 }
 
 /// A fund's figures for one source (or, added up, for both). See "Balances" in the module docs.
@@ -1048,6 +1274,19 @@ impl SourceBalances {
         }
     }
 
+    /// The figures of the project accounts alone.
+    pub fn projects(&self) -> ProjectBalances {
+        ProjectBalances {
+            reserved: self.reserved,
+            committed: self.committed,
+            unpaid: self.unpaid,
+            disbursed: self.disbursed,
+            recovered: self.recovered,
+            receivable: self.receivable,
+            repaid: self.repaid,
+        }
+    }
+
     /// The whole and its parts agree: allocated = available + reserved + committed + expired.
     pub fn parts_sum_to_whole(&self) -> bool {
         let parts = i128::from(self.available.0)
@@ -1078,6 +1317,42 @@ pub struct ProjectBalances {
 }
 
 impl ProjectBalances {
+    /// The names of the figures [`ProjectBalances::stored`] lists, in its order.
+    pub const STORED: [&'static str; 5] =
+        ["reserved", "committed", "disbursed", "recovered", "repaid"];
+
+    /// The figures from the five that are no difference of others (what `proposal_money` stores
+    /// per source): `unpaid` = committed − disbursed, `receivable` = recovered − repaid.
+    pub fn from_stored(
+        reserved: Cents,
+        committed: Cents,
+        disbursed: Cents,
+        recovered: Cents,
+        repaid: Cents,
+    ) -> ProjectBalances {
+        ProjectBalances {
+            reserved,
+            committed,
+            unpaid: Cents(committed.0.saturating_sub(disbursed.0)),
+            disbursed,
+            recovered,
+            receivable: Cents(recovered.0.saturating_sub(repaid.0)),
+            repaid,
+        }
+    }
+
+    /// The five figures [`ProjectBalances::from_stored`] takes, in its order (named by
+    /// [`ProjectBalances::STORED`]).
+    pub fn stored(&self) -> [Cents; 5] {
+        [
+            self.reserved,
+            self.committed,
+            self.disbursed,
+            self.recovered,
+            self.repaid,
+        ]
+    }
+
     /// Figure by figure sum.
     pub fn plus(&self, other: &ProjectBalances) -> ProjectBalances {
         ProjectBalances {
@@ -1378,6 +1653,119 @@ mod tests {
     }
 
     #[test]
+    fn every_account_has_a_kind_of_the_chart_and_its_wire_name_parses_back() {
+        let p = proposal();
+        let accounts = [
+            Account::Budget,
+            Account::Available,
+            Account::Reserved { proposal_id: p },
+            Account::Committed { proposal_id: p },
+            Account::Disbursed { proposal_id: p },
+            Account::Receivable { proposal_id: p },
+            Account::Repaid { proposal_id: p },
+            Account::Expired,
+        ];
+        let kinds: Vec<AccountKind> = accounts.iter().map(Account::account_kind).collect();
+        assert_eq!(kinds, AccountKind::ALL);
+        for (account, kind) in accounts.iter().zip(AccountKind::ALL) {
+            let json = serde_json::to_value(account).expect("json");
+            assert_eq!(json["kind"], kind.as_str());
+            assert_eq!(AccountKind::parse(account.kind()), Some(kind));
+        }
+        assert_eq!(AccountKind::parse("payable"), None);
+    }
+
+    #[test]
+    fn given_project_balances_when_figured_then_each_counts_in_every_figure_it_is_part_of() {
+        let mut kinds = KindBalances::default();
+        for (kind, cents) in [
+            (AccountKind::Budget, -1_000),
+            (AccountKind::Available, 600),
+            (AccountKind::Reserved, 100),
+            (AccountKind::Committed, 150),
+            (AccountKind::Disbursed, 100),
+            (AccountKind::Receivable, 30),
+            (AccountKind::Repaid, 20),
+        ] {
+            kinds.add(kind, cents);
+        }
+        let figures = kinds.fund_figures();
+        assert_eq!(figures.allocated, Cents(1_000));
+        assert_eq!(figures.reserved, Cents(100));
+        assert_eq!(figures.committed, Cents(300));
+        assert_eq!(figures.unpaid, Cents(150));
+        assert_eq!(figures.disbursed, Cents(150));
+        assert_eq!(figures.recovered, Cents(50));
+        assert_eq!(figures.receivable, Cents(30));
+        assert_eq!(figures.repaid, Cents(20));
+        assert!(figures.parts_sum_to_whole());
+        assert_eq!(kinds.checked_project_figures(), Some(figures.projects()));
+    }
+
+    #[test]
+    fn stored_project_figures_give_back_the_differences() {
+        let figures =
+            ProjectBalances::from_stored(Cents(5), Cents(300), Cents(150), Cents(50), Cents(20));
+        assert_eq!(figures.unpaid, Cents(150));
+        assert_eq!(figures.receivable, Cents(30));
+        assert_eq!(
+            figures.stored(),
+            [Cents(5), Cents(300), Cents(150), Cents(50), Cents(20)]
+        );
+        assert_eq!(ProjectBalances::STORED.len(), figures.stored().len());
+    }
+
+    #[test]
+    fn a_figure_beyond_i64_is_no_checked_figure() {
+        let mut kinds = KindBalances::default();
+        kinds.add(AccountKind::Committed, i128::from(i64::MAX));
+        kinds.add(AccountKind::Disbursed, 1);
+        assert_eq!(kinds.checked_project_figures(), None);
+        assert_eq!(kinds.project_figures().committed, Cents(i64::MAX));
+    }
+
+    #[test]
+    fn each_event_about_a_project_sets_the_status_the_fund_gives_it() {
+        let p = proposal();
+        let reserved = LedgerEvent::FundsReserved(FundsReserved {
+            fund_id: "non-2021-2027".into(),
+            proposal_id: p,
+            reserved: Amounts::new(10, 2),
+            from_waitlist: false,
+            value_date: date(2025, 1, 2),
+            postings: Vec::new(),
+        });
+        assert_eq!(
+            reserved.project_change(),
+            Some((
+                p,
+                ProjectChange {
+                    status: Some(ProjectStatus::Reserved),
+                    requested: Some(Amounts::new(10, 2)),
+                    ..ProjectChange::default()
+                }
+            ))
+        );
+        let (_, committed) = committed_event().project_change().expect("a project event");
+        assert_eq!(committed.status, Some(ProjectStatus::Committed));
+        assert_eq!(committed.granted, Some(Amounts::new(18_000_000, 3_000_000)));
+        let later = committed.after(reserved.project_change().expect("project").1);
+        assert_eq!(later.status, Some(ProjectStatus::Committed));
+        assert_eq!(later.requested, Some(Amounts::new(10, 2)));
+        let allocated = LedgerEvent::BudgetAllocated(BudgetAllocated {
+            fund_id: "non-2021-2027".into(),
+            allocated: Amounts::new(1, 1),
+            commit_deadline: date(2027, 12, 31),
+            value_date: date(2025, 1, 1),
+            postings: Vec::new(),
+        });
+        assert_eq!(allocated.project_change(), None);
+        for status in ProjectStatus::ALL {
+            assert_eq!(ProjectStatus::parse(status.as_str()), Some(status));
+        }
+    }
+
+    #[test]
     fn a_sealed_event_hashes_its_canonical_json_without_the_hash() {
         let mut first = envelope(committed_event(), 1);
         seal(&mut first, GENESIS_HASH).expect("seal");
@@ -1437,6 +1825,62 @@ mod tests {
                 asyncapi.contains(command),
                 "asyncapi does not list the command {command}"
             );
+        }
+    }
+    fn any_account() -> impl proptest::strategy::Strategy<Value = Account> {
+        use proptest::prelude::*;
+        (0usize..8, 0u128..3).prop_map(|(kind, project)| {
+            let proposal_id = Uuid::from_u128(project);
+            match kind {
+                0 => Account::Budget,
+                1 => Account::Available,
+                2 => Account::Reserved { proposal_id },
+                3 => Account::Committed { proposal_id },
+                4 => Account::Disbursed { proposal_id },
+                5 => Account::Receivable { proposal_id },
+                6 => Account::Repaid { proposal_id },
+                _ => Account::Expired,
+            }
+        })
+    }
+
+    fn any_postings() -> impl proptest::strategy::Strategy<Value = Vec<(Account, Account, i64)>> {
+        proptest::collection::vec((any_account(), any_account(), 1i64..1_000_000_000), 0..40)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn whatever_is_posted_the_fund_figures_sum_to_the_whole(postings in any_postings()) {
+            let mut book = AccountBook::default();
+            for (debit, credit, cents) in postings {
+                let posting = Posting { debit, credit, amount_cents: Cents(cents), source: Source::Land };
+                book.post(&posting).expect("small amounts do not overflow");
+            }
+            let figures = book.fund_balances(Source::Land);
+            proptest::prop_assert!(figures.parts_sum_to_whole(), "{:?}", figures);
+            proptest::prop_assert_eq!(figures.unpaid.0, figures.committed.0 - figures.disbursed.0);
+            proptest::prop_assert_eq!(figures.receivable.0, figures.recovered.0 - figures.repaid.0);
+        }
+
+        #[test]
+        fn the_figures_of_two_changes_are_the_sum_of_their_figures(
+            first in any_postings(),
+            second in any_postings(),
+        ) {
+            let fold = |postings: &[(Account, Account, i64)]| {
+                let mut kinds = KindBalances::default();
+                for (debit, credit, cents) in postings {
+                    kinds.add_account(debit, i128::from(*cents));
+                    kinds.add_account(credit, -i128::from(*cents));
+                }
+                kinds
+            };
+            let (a, b) = (fold(&first), fold(&second));
+            let both = fold(&[first, second].concat());
+            let summed = a.checked_project_figures().expect("in range")
+                .plus(&b.checked_project_figures().expect("in range"));
+            proptest::prop_assert_eq!(both.checked_project_figures(), Some(summed));
+            proptest::prop_assert_eq!(both.fund_figures(), a.fund_figures().plus(&b.fund_figures()));
         }
     }
 }

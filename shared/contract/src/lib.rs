@@ -17,6 +17,7 @@
 //! - [`review`]: the Review aggregate's events (`buendel.review.*`), its quorum rule and tally.
 //! - [`canonical`]: RFC 8785 canonical JSON and SHA-256, for the ledger's hash chain.
 //! - [`schema`]: the JSON Schema of every event type, checked against the files in `schemas/`.
+//! - [`status`]: the proposal's, review's and project's statuses and the one rule combining them.
 
 pub mod aggregate;
 pub mod alliance;
@@ -32,6 +33,7 @@ pub mod reference;
 pub mod reply;
 pub mod review;
 pub mod schema;
+pub mod status;
 
 pub use aggregate::{Aggregate, DomainError};
 pub use envelope::{Envelope, EventKind, Meta};

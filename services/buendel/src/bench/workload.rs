@@ -430,12 +430,10 @@ async fn run_in(
             store.stream_last_sequence(kind).await?,
         );
     }
-    let statuses_query = format!(
-        "SELECT status, count(*) FROM ({}) AS v GROUP BY status",
-        buendel_api::status::PROPOSALS_WITH_STATUS
-    );
-    let statuses: Vec<(String, i64)> = sqlx::query_as(&statuses_query).fetch_all(pool).await?;
-    figures.statuses = statuses.into_iter().collect();
+    figures.statuses = buendel_api::status::counts_by_status(pool)
+        .await?
+        .into_iter()
+        .collect();
     for mut service in services {
         let _ = service.child.kill().await;
     }

@@ -17,7 +17,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use buendel_contract::ledger::{
-    Account, AccountBook, Amounts, FreedTo, FundsReserved, LedgerEvent, ReleaseReason, Source,
+    Account, AccountBook, Amounts, FreedTo, FundsReserved, LedgerEvent, ProjectChange,
+    ReleaseReason, Source,
 };
 use buendel_contract::{Aggregate, EventKind};
 
@@ -26,34 +27,9 @@ use super::error::LedgerError;
 use super::invariants::{InvariantViolation, SourceTotals};
 use super::state::FundState;
 
-/// Where a project stands in the fund.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProjectStatus {
-    /// Declined for lack of money (or behind others); waiting first come, first served.
-    Waitlisted,
-    /// Money is held for it until the bank decides.
-    Reserved,
-    /// The bank granted; the grant is committed (tranches may be paid).
-    Committed,
-    /// Closed; what was not paid was freed. Recoveries and repayments may still follow.
-    Closed,
-    /// The reservation or waitlist place ended without a grant (see `release_reason`).
-    Released,
-}
-
-impl ProjectStatus {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProjectStatus::Waitlisted => "waitlisted",
-            ProjectStatus::Reserved => "reserved",
-            ProjectStatus::Committed => "committed",
-            ProjectStatus::Closed => "closed",
-            ProjectStatus::Released => "released",
-        }
-    }
-}
+/// Where a project stands in the fund: the contract's status, set by the rule
+/// [`LedgerEvent::project_change`] that the projector projects too.
+pub use buendel_contract::ledger::ProjectStatus;
 
 /// What the fund knows about one project beyond its account balances.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -257,11 +233,9 @@ pub(super) fn fold<S: FundState>(state: &mut S, event: &LedgerEvent) {
             let holds = !state.scalars().is_after_deadline(on);
             expect_deadline(state, holds, "nothing is reserved after the deadline");
             state.unlist(e.proposal_id);
-            set_status(state, e.proposal_id, Reserved, Some(e.reserved));
         }
         LedgerEvent::ReservationDeclined(e) => {
             expect_status(state, event, e.proposal_id, &[None, Some(Released)]);
-            set_status(state, e.proposal_id, Waitlisted, Some(e.requested));
             state.list(e.proposal_id);
         }
         LedgerEvent::FundsCommitted(e) => {
@@ -274,10 +248,6 @@ pub(super) fn fold<S: FundState>(state: &mut S, event: &LedgerEvent) {
             let holds = !state.scalars().is_after_deadline(on);
             expect_deadline(state, holds, "nothing is committed after the deadline");
             state.unlist(e.proposal_id);
-            set_status(state, e.proposal_id, Committed, None);
-            if let Some(project) = state.project_mut(e.proposal_id) {
-                project.granted = Some(e.granted);
-            }
         }
         LedgerEvent::ReservationReleased(e) => {
             expect_status(
@@ -289,10 +259,6 @@ pub(super) fn fold<S: FundState>(state: &mut S, event: &LedgerEvent) {
             let holds = e.freed_to == state.scalars().freed_to(on);
             expect_deadline(state, holds, FREED_TO_RULE);
             state.unlist(e.proposal_id);
-            set_status(state, e.proposal_id, Released, None);
-            if let Some(project) = state.project_mut(e.proposal_id) {
-                project.release_reason = Some(e.reason);
-            }
         }
         LedgerEvent::DisbursementRecorded(e) => {
             expect_status(state, event, e.proposal_id, &[Some(Committed)]);
@@ -310,7 +276,6 @@ pub(super) fn fold<S: FundState>(state: &mut S, event: &LedgerEvent) {
             expect_status(state, event, e.proposal_id, &[Some(Committed)]);
             let holds = e.freed_to == state.scalars().freed_to(on);
             expect_deadline(state, holds, FREED_TO_RULE);
-            set_status(state, e.proposal_id, Closed, None);
         }
         LedgerEvent::RecoveryAssessed(e) => {
             expect_status(
@@ -332,6 +297,9 @@ pub(super) fn fold<S: FundState>(state: &mut S, event: &LedgerEvent) {
             let holds = state.scalars().is_after_deadline(on);
             expect_deadline(state, holds, "money expires only after the deadline");
         }
+    }
+    if let Some((proposal_id, change)) = event.project_change() {
+        apply_change(state, proposal_id, change);
     }
 }
 
@@ -368,16 +336,16 @@ fn expect_deadline<S: FundState>(state: &mut S, holds: bool, rule: &'static str)
     }
 }
 
-fn set_status<S: FundState>(
-    state: &mut S,
-    proposal_id: Uuid,
-    status: ProjectStatus,
-    requested: Option<Amounts>,
-) {
+/// What the event changes on its project besides money ([`LedgerEvent::project_change`]). A
+/// project is known from the first event that gives it a status.
+fn apply_change<S: FundState>(state: &mut S, proposal_id: Uuid, change: ProjectChange) {
+    let Some(status) = change.status else {
+        return;
+    };
     match state.project_mut(proposal_id) {
         Some(project) => {
             project.status = status;
-            if let Some(requested) = requested {
+            if let Some(requested) = change.requested {
                 project.requested = requested;
             }
         }
@@ -385,11 +353,15 @@ fn set_status<S: FundState>(
             proposal_id,
             Project {
                 status,
-                requested: requested.unwrap_or(Amounts::ZERO),
+                requested: change.requested.unwrap_or(Amounts::ZERO),
                 granted: None,
                 release_reason: None,
             },
         ),
+    }
+    if let Some(project) = state.project_mut(proposal_id) {
+        project.granted = change.granted.or(project.granted);
+        project.release_reason = change.release_reason.or(project.release_reason);
     }
 }
 
