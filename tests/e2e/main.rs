@@ -13,5 +13,6 @@ mod intake;
 mod ledger;
 mod projector;
 mod quarantine;
+mod reactor;
 mod review;
 mod store;

@@ -10,8 +10,8 @@
 //! restart opens exactly one review. A `withdrawn` event closes the review. A review opened already
 //! (a revised proposal screened again) or never opened (a withdrawn one that failed screening) is a
 //! no-op. An event that cannot be read or is refused is dead-lettered (source `approval`) and acked,
-//! so it never blocks the events behind it; a transient failure naks with a delay, and after
-//! [`PROPOSAL_DELIVERIES_MAX`] deliveries the event is dead-lettered.
+//! so it never blocks the events behind it; a transient failure naks with a delay, and on the last
+//! delivery [`PROPOSAL_LIMITS`] allow the event is dead-lettered (the runtime's [`Reactor`]).
 //!
 //! Commands: `<ns>.cmd.approval.<command>` over the NATS micro service API (see [`COMMANDS`] and
 //! [`crate::input`] for the payloads); the reply is the submission service's shape.
@@ -20,33 +20,28 @@
 //! alliances on `<ns>.review.alliance-<alliance_id>`. Consumers of REVIEWS see both and tell them
 //! apart by `type`; a proposal id is a UUID, so the subjects never collide.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_nats::jetstream::{self, consumer, AckKind};
-use futures::StreamExt as _;
 use serde_json::Value;
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use buendel_contract::alliance::{self, is_valid_alliance_id};
-use buendel_contract::deadletter::DeadLetter;
 use buendel_contract::namespace::StreamKind;
 use buendel_contract::proposal::{ProposalEvent, Terms};
 use buendel_contract::reference::{builtin_alliances, ProgramRules};
-use buendel_contract::reply::{FieldError, Reply};
+use buendel_contract::reply::FieldError;
 use buendel_contract::review::QuorumRule;
-use buendel_contract::{Aggregate, DomainError, Envelope, Meta};
+use buendel_contract::{Aggregate as _, Envelope, Meta};
+use buendel_runtime::micro::{self, CommandEnvelope, CommandError};
+use buendel_runtime::reactor::{self, Delivery, Limits, Reaction, Reactor, Refusal, Spec, Verdict};
 use buendel_runtime::repository::{ExecuteError, Loaded, Outcome};
-use buendel_runtime::{CancellationToken, Clock, EventStore, Repository, StoreError};
+use buendel_runtime::{CancellationToken, Clock, EventStore, Repository};
 
 use crate::domain::{Alliance, AllianceCommand, AllianceError, Command, Review, ReviewError};
-use crate::input::{self, CommandPayload, Request};
+use crate::input::{self, Request};
 
 /// The service name: micro service, durable consumer, event `source`, dead-letter source.
 pub const SERVICE: &str = "approval";
@@ -61,74 +56,18 @@ pub const COMMANDS: [&str; 8] = [
     "add_partner",
     "remove_partner",
 ];
-/// Deliveries of one proposal event before a transient failure dead-letters it.
-pub const PROPOSAL_DELIVERIES_MAX: i64 = 5;
-/// Lanes handling proposal events in parallel (one proposal always maps to the same lane).
-pub const PROPOSAL_LANES: usize = 32;
-/// Messages queued per lane before the consumer waits.
-pub const LANE_QUEUE_MAX: usize = 64;
-/// Unacknowledged proposal events at most.
-pub const PROPOSAL_ACK_PENDING_MAX: i64 = 2_048;
-/// How long the server waits for an ack before redelivering.
-pub const PROPOSAL_ACK_WAIT_MS: u64 = 30_000;
-/// Base delay of a nak after a transient failure (grows with the delivery count).
-pub const NAK_DELAY_MS: u64 = 500;
+/// The limits of the PROPOSALS reactor: 32 lanes keyed by proposal, 64 queued per lane, 2,048
+/// unacknowledged events, 30 s ack wait, 5 deliveries of a failing event, naks from 500 ms.
+pub const PROPOSAL_LIMITS: Limits = Limits {
+    deliveries_max: 5,
+    ack_wait_ms: 30_000,
+    ack_pending_max: 2_048,
+    lanes: 32,
+    lane_queue_max: 64,
+    nak_delay_ms: 500,
+};
 /// Attempts to register the built-in alliances at start-up before giving up.
 pub const REGISTER_ATTEMPTS_MAX: u64 = 5;
-
-/// Why a command or an event did not go through.
-#[derive(Debug, thiserror::Error)]
-pub enum HandleError {
-    /// A business refusal: replied, or dead-lettered; retrying changes nothing.
-    #[error("{code}: {message}")]
-    Refused {
-        /// The stable code.
-        code: &'static str,
-        /// A sentence for people.
-        message: String,
-        /// Per-field reasons.
-        details: Vec<FieldError>,
-    },
-    /// NATS failed or conflicts persisted: retry later.
-    #[error("transient: {0}")]
-    Transient(String),
-}
-
-impl HandleError {
-    fn refused<E: DomainError>(error: &E) -> Self {
-        HandleError::Refused {
-            code: error.code(),
-            message: error.to_string(),
-            details: error.details(),
-        }
-    }
-
-    /// Every reason, for a dead letter.
-    fn reasons(&self) -> Vec<FieldError> {
-        match self {
-            HandleError::Refused {
-                message, details, ..
-            } if details.is_empty() => vec![FieldError::new("", message.clone())],
-            HandleError::Refused { details, .. } => details.clone(),
-            HandleError::Transient(error) => vec![FieldError::new("", error.clone())],
-        }
-    }
-}
-
-impl<E: DomainError> From<ExecuteError<E>> for HandleError {
-    fn from(error: ExecuteError<E>) -> Self {
-        match error {
-            ExecuteError::Domain(e) => HandleError::refused(&e),
-            other => HandleError::Transient(other.to_string()),
-        }
-    }
-}
-
-impl From<StoreError> for HandleError {
-    fn from(error: StoreError) -> Self {
-        HandleError::Transient(error.to_string())
-    }
-}
 
 /// The approval service's shell.
 pub struct Approval {
@@ -208,7 +147,7 @@ impl Approval {
 
     /// Registers the built-in alliances with their real rosters, once: a second start finds the
     /// cause `builtin/<id>/v1` booked, and an alliance an operator registered first is kept.
-    pub async fn register_builtins(&self) -> Result<(), HandleError> {
+    pub async fn register_builtins(&self) -> Result<(), CommandError> {
         let rules = ProgramRules::esf_plus_2021_2027();
         for alliance in builtin_alliances() {
             let cause = format!("builtin/{}/v1", alliance.id);
@@ -231,71 +170,42 @@ impl Approval {
         Ok(())
     }
 
-    /// Handles one command request and produces its reply.
-    #[tracing::instrument(skip_all, fields(command = name))]
-    pub async fn command(&self, name: &str, payload: &[u8]) -> Reply {
+    /// Handles one command.
+    pub async fn command(
+        &self,
+        name: &str,
+        envelope: CommandEnvelope,
+    ) -> Result<Outcome, CommandError> {
         if !COMMANDS.contains(&name) {
-            return Reply::refused("unknown_command", format!("no command {name:?}"), vec![]);
+            return Err(CommandError::unknown(name));
         }
-        let parsed: CommandPayload = match serde_json::from_slice(payload) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                return Reply::refused(
-                    "invalid_input",
-                    "the command is not {command_id, actor?, correlation_id?, data}",
-                    vec![FieldError::new("", e.to_string())],
-                )
-            }
-        };
-        let request = match input::parse(name, &parsed.data, &self.rules) {
-            Some(Ok(request)) => request,
-            Some(Err(details)) => {
-                return Reply::refused("invalid_input", "the command data is invalid", details)
-            }
-            None => {
-                return Reply::refused("unknown_command", format!("no command {name:?}"), vec![])
-            }
-        };
-        let actor = parsed.actor.unwrap_or_else(|| "operator".to_owned());
-        let cause = parsed.command_id.to_string();
-        let result = match &request {
+        let request = input::parse(name, &envelope.data, &self.rules)
+            .ok_or_else(|| CommandError::unknown(name))?
+            .map_err(CommandError::invalid)?;
+        let cause = envelope.cause();
+        let correlation = envelope.correlation_id.clone();
+        match &request {
             Request::Review {
                 proposal_id,
                 command,
             } => {
                 let id = proposal_id.to_string();
-                let meta = self.meta(&actor, parsed.correlation_id.or(Some(id.clone())));
-                self.reviews
+                let meta = self.meta(envelope.actor(), correlation.or(Some(id.clone())));
+                Ok(self
+                    .reviews
                     .execute(&id, &cause, &meta, |state| state.decide(command))
-                    .await
-                    .map_err(HandleError::from)
+                    .await?)
             }
             Request::Alliance {
                 alliance_id,
                 command,
             } => {
                 let id = alliance::subject_id(alliance_id);
-                let meta = self.meta(&actor, parsed.correlation_id.or(Some(id.clone())));
-                self.alliances
+                let meta = self.meta(envelope.actor(), correlation.or(Some(id.clone())));
+                Ok(self
+                    .alliances
                     .execute(&id, &cause, &meta, |state| state.decide(command))
-                    .await
-                    .map_err(HandleError::from)
-            }
-        };
-        match result {
-            Ok(outcome) => accepted_reply(&outcome),
-            Err(HandleError::Refused {
-                code,
-                message,
-                details,
-            }) => Reply::refused(code, message, details),
-            Err(HandleError::Transient(error)) => {
-                tracing::warn!(%error, "command failed transiently");
-                Reply::refused(
-                    "unavailable",
-                    "temporarily unavailable, retry with the same command_id",
-                    vec![],
-                )
+                    .await?)
             }
         }
     }
@@ -305,7 +215,7 @@ impl Approval {
         &self,
         envelope: &Envelope<ProposalEvent>,
         sequence: u64,
-    ) -> Result<(), HandleError> {
+    ) -> Result<(), CommandError> {
         let proposal_id = envelope.event.proposal_id();
         let cause = envelope.id.to_string();
         let correlation = envelope
@@ -354,10 +264,10 @@ impl Approval {
         cause: &str,
         meta: &Meta,
         screened_at: u64,
-    ) -> Result<(), HandleError> {
+    ) -> Result<(), CommandError> {
         let id = proposal_id.to_string();
         let (alliance_id, terms) = self.screened_terms(proposal_id, screened_at).await?;
-        let not_registered = || HandleError::refused(&AllianceError::NotRegistered);
+        let not_registered = || CommandError::of(&AllianceError::NotRegistered);
         if !is_valid_alliance_id(&alliance_id) {
             return Err(not_registered());
         }
@@ -371,8 +281,8 @@ impl Approval {
             .rules
             .iter()
             .find(|r| r.version == version)
-            .ok_or_else(|| HandleError::Refused {
-                code: "unknown_rules_version",
+            .ok_or_else(|| CommandError::Refused {
+                code: "unknown_rules_version".into(),
                 message: format!(
                     "the alliance names rules {version:?}, which this service does not know"
                 ),
@@ -408,7 +318,7 @@ impl Approval {
     /// [`ALLIANCE_REFRESH_MS`]: a roster change by another instance is seen within that time, and
     /// opening a review does not look the alliance up on the server every time (finding the last
     /// message of a subject written long ago costs the server more the longer the stream grows).
-    async fn alliance(&self, alliance_id: &str) -> Result<Arc<Loaded<Alliance>>, HandleError> {
+    async fn alliance(&self, alliance_id: &str) -> Result<Arc<Loaded<Alliance>>, CommandError> {
         let id = alliance::subject_id(alliance_id);
         let due = self.alliance_refreshed.lock().map_or(true, |seen| {
             seen.get(&id)
@@ -431,7 +341,7 @@ impl Approval {
         cause: &str,
         meta: &Meta,
         close: &Command,
-    ) -> Result<(), HandleError> {
+    ) -> Result<(), CommandError> {
         let id = proposal_id.to_string();
         match self
             .reviews
@@ -452,7 +362,7 @@ impl Approval {
         &self,
         proposal_id: Uuid,
         until: u64,
-    ) -> Result<(String, Terms), HandleError> {
+    ) -> Result<(String, Terms), CommandError> {
         let cached = self.terms.lock().ok().and_then(|cache| {
             cache
                 .entries
@@ -474,8 +384,8 @@ impl Approval {
         let mut events = Vec::with_capacity(stored.len());
         for message in stored {
             let envelope: Envelope<ProposalEvent> = serde_json::from_slice(&message.payload)
-                .map_err(|e| HandleError::Refused {
-                    code: "unreadable_proposal",
+                .map_err(|e| CommandError::Refused {
+                    code: "unreadable_proposal".into(),
                     message: format!(
                         "event {} of the proposal cannot be read: {e}",
                         message.sequence
@@ -484,97 +394,66 @@ impl Approval {
                 })?;
             events.push(envelope.event);
         }
-        fold_terms(&events).ok_or_else(|| HandleError::Refused {
-            code: "unknown_proposal",
+        fold_terms(&events).ok_or_else(|| CommandError::Refused {
+            code: "unknown_proposal".into(),
             message: "the proposal has no submitted event".into(),
             details: vec![],
         })
     }
+}
 
-    /// Handles one PROPOSALS message: react, or dead-letter, then ack; nak on transient failure.
-    #[tracing::instrument(skip_all, fields(subject = %message.subject))]
-    async fn on_proposal_event(
-        &self,
-        message: jetstream::Message,
-        decoded: Result<Envelope<ProposalEvent>, String>,
-    ) {
-        let Ok(info) = message.info() else {
-            tracing::error!("proposal message without JetStream metadata");
-            return;
-        };
-        let (sequence, delivered) = (info.stream_sequence, info.delivered);
-        let (event_id, event_type, result) = match decoded {
-            Err(reason) => {
-                let (id, kind) = loose_id_and_type(&message.payload);
-                let refused = HandleError::Refused {
-                    code: "invalid_event",
-                    message: reason.clone(),
-                    details: vec![FieldError::new("", reason)],
-                };
-                (id, kind, Err(refused))
-            }
-            Ok(envelope) => {
-                let result = self.react(&envelope, sequence).await;
-                (
-                    Some(envelope.id.to_string()),
-                    Some(envelope.event_type().to_owned()),
-                    result,
-                )
-            }
-        };
-        let letter = match result {
-            Ok(()) => None,
-            Err(HandleError::Transient(error)) if delivered < PROPOSAL_DELIVERIES_MAX => {
-                tracing::warn!(%error, sequence, delivered, "proposal event failed transiently, nak");
-                let factor = u64::try_from(delivered.max(1)).unwrap_or(1);
-                let delay = Duration::from_millis(NAK_DELAY_MS.saturating_mul(factor));
-                if let Err(error) = message.ack_with(AckKind::Nak(Some(delay))).await {
-                    tracing::warn!(%error, "nak not sent");
-                }
-                return;
-            }
-            Err(HandleError::Transient(error)) => Some((
-                "retries_exhausted",
-                vec![FieldError::new(
-                    "",
-                    format!("failed {delivered} times, last: {error}"),
-                )],
-            )),
-            Err(refused @ HandleError::Refused { code, .. }) => Some((code, refused.reasons())),
-        };
-        if let Some((code, reasons)) = letter {
-            let letter = DeadLetter {
-                id: DeadLetter::id_for(
-                    &format!(
-                        "{}/{SERVICE}",
-                        self.store().namespace().stream(StreamKind::Proposals)
-                    ),
-                    sequence,
-                ),
-                source: SERVICE.into(),
-                subject: message.subject.to_string(),
-                stream_sequence: sequence,
-                event_id,
-                event_type,
-                code: code.to_owned(),
-                reasons,
-                original_base64: DeadLetter::encode(&message.payload),
-                rejected_at: self.clock.now(),
-            };
-            if let Err(error) = self.dead_letter(&letter).await {
-                tracing::warn!(%error, sequence, "dead letter not stored, nak");
-                let delay = Duration::from_millis(NAK_DELAY_MS);
-                let _ = message.ack_with(AckKind::Nak(Some(delay))).await;
-                return;
-            }
-        }
-        if let Err(error) = message.ack().await {
-            tracing::warn!(%error, sequence, "ack not sent; the event will be redelivered and deduplicated");
-        }
+/// The approval's reaction to PROPOSALS: open a review on a passed screening, close it on a
+/// withdrawal.
+struct Proposals(Arc<Approval>);
+
+impl Reaction for Proposals {
+    type Read = Result<Envelope<ProposalEvent>, String>;
+
+    fn read(&self, delivery: &Delivery) -> Self::Read {
+        serde_json::from_slice(&delivery.payload).map_err(|e| e.to_string())
     }
 
-    async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError> {
-        self.store().dead_letter(letter).await.map(|_| ())
+    /// By the proposal id of the subject, so one proposal's events stay in order.
+    async fn lane(&self, delivery: &Delivery, _read: &Self::Read) -> u64 {
+        reactor::subject_key(&delivery.subject)
+    }
+
+    async fn handle(&self, delivery: &Delivery, read: Self::Read) -> Verdict {
+        let envelope = match read {
+            Ok(envelope) => envelope,
+            Err(reason) => {
+                let (id, kind) = loose_id_and_type(&delivery.payload);
+                return Verdict::Refuse(
+                    Refusal::new(
+                        "invalid_event",
+                        reason.clone(),
+                        vec![FieldError::new("", reason)],
+                    )
+                    .about(id, kind),
+                );
+            }
+        };
+        match self.0.react(&envelope, delivery.sequence).await {
+            Ok(()) => Verdict::Done,
+            Err(CommandError::Transient(error)) => Verdict::Retry(error),
+            Err(CommandError::Refused {
+                code,
+                message,
+                details,
+            }) => {
+                let reasons = if details.is_empty() {
+                    vec![FieldError::new("", message)]
+                } else {
+                    details
+                };
+                Verdict::Refuse(Refusal {
+                    code,
+                    reasons,
+                    event_id: Some(envelope.id.to_string()),
+                    event_type: Some(envelope.event_type().to_owned()),
+                })
+            }
+        }
     }
 }
 
@@ -604,12 +483,6 @@ fn loose_id_and_type(payload: &[u8]) -> (Option<String>, Option<String>) {
     (text("id"), text("type"))
 }
 
-fn accepted_reply(outcome: &Outcome) -> Reply {
-    let duplicate = matches!(outcome, Outcome::Duplicate(_));
-    Reply::accepted(outcome.events().to_vec(), duplicate)
-        .unwrap_or_else(|| Reply::refused("unchanged", "the command changed nothing", vec![]))
-}
-
 /// Starts the approval service: streams, built-in alliances, command endpoints and the PROPOSALS
 /// consumer are ready when this returns; the returned task runs until `shutdown`.
 pub async fn start(
@@ -622,23 +495,43 @@ pub async fn start(
     let service = Arc::new(Approval::new(store.clone(), clock));
     register_builtins(&service, &shutdown).await?;
     let handler = service.clone();
-    let commands = buendel_runtime::micro::serve(
+    let local = shutdown.child_token();
+    let commands = micro::serve_commands(
         client,
         store.namespace(),
         SERVICE,
         "Bündel approval: partner review, statement and grant decision",
         &COMMANDS,
-        move |name, payload| {
+        move |name, envelope| {
             let service = handler.clone();
-            async move { service.command(&name, &payload).await }
+            async move { service.command(&name, envelope).await }
         },
-        shutdown.clone(),
+        local.clone(),
     )
     .await?;
-    let messages = proposal_messages(&store).await?;
+    let spec = Spec {
+        stream: StreamKind::Proposals,
+        service: SERVICE.to_owned(),
+        letter_source: SERVICE.to_owned(),
+        letter_origin: format!(
+            "{}/{SERVICE}",
+            store.namespace().stream(StreamKind::Proposals)
+        ),
+        limits: PROPOSAL_LIMITS,
+    };
+    let reactor = match Reactor::bind(store, clock, spec).await {
+        Ok(reactor) => reactor,
+        Err(error) => {
+            local.cancel();
+            let _ = commands.await;
+            return Err(error.into());
+        }
+    };
     Ok(tokio::spawn(async move {
-        let consumed = consume_proposals(service, messages, shutdown.clone()).await;
-        shutdown.cancel();
+        let consumed = reactor
+            .run(Arc::new(Proposals(service)), local.clone())
+            .await;
+        local.cancel();
         commands.await.context("command task panicked")?;
         consumed
     }))
@@ -662,9 +555,9 @@ async fn register_builtins(service: &Approval, shutdown: &CancellationToken) -> 
     for attempt in 1..=REGISTER_ATTEMPTS_MAX {
         match service.register_builtins().await {
             Ok(()) => return Ok(()),
-            Err(HandleError::Transient(error)) if attempt < REGISTER_ATTEMPTS_MAX => {
+            Err(CommandError::Transient(error)) if attempt < REGISTER_ATTEMPTS_MAX => {
                 tracing::warn!(%error, attempt, "registering the built-in alliances failed, retrying");
-                let delay = Duration::from_millis(NAK_DELAY_MS * attempt);
+                let delay = Duration::from_millis(PROPOSAL_LIMITS.nak_delay_ms * attempt);
                 tokio::select! {
                     () = shutdown.cancelled() => return Ok(()),
                     () = tokio::time::sleep(delay) => {}
@@ -676,76 +569,6 @@ async fn register_builtins(service: &Approval, shutdown: &CancellationToken) -> 
             }
         }
     }
-    Ok(())
-}
-
-/// The lane of a PROPOSALS message: by the proposal id of its subject, so one proposal's events
-/// stay in order.
-fn lane_of(subject: &str) -> usize {
-    let token = subject.rsplit('.').next().unwrap_or(subject);
-    let key = match Uuid::parse_str(token) {
-        Ok(id) => id.as_u128() as u64,
-        Err(_) => {
-            let mut hasher = DefaultHasher::new();
-            subject.hash(&mut hasher);
-            hasher.finish()
-        }
-    };
-    usize::try_from(key % PROPOSAL_LANES as u64).unwrap_or(0)
-}
-
-async fn proposal_messages(store: &EventStore) -> anyhow::Result<consumer::pull::Stream> {
-    let messages = store
-        .durable_messages(
-            StreamKind::Proposals,
-            SERVICE,
-            PROPOSAL_ACK_WAIT_MS,
-            PROPOSAL_ACK_PENDING_MAX,
-        )
-        .await?;
-    Ok(messages)
-}
-
-async fn consume_proposals(
-    service: Arc<Approval>,
-    mut messages: consumer::pull::Stream,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    type Work = (jetstream::Message, Result<Envelope<ProposalEvent>, String>);
-    let mut lanes = Vec::with_capacity(PROPOSAL_LANES);
-    let mut workers = JoinSet::new();
-    for _ in 0..PROPOSAL_LANES {
-        let (tx, mut rx) = mpsc::channel::<Work>(LANE_QUEUE_MAX);
-        lanes.push(tx);
-        let service = service.clone();
-        workers.spawn(async move {
-            while let Some((message, decoded)) = rx.recv().await {
-                service.on_proposal_event(message, decoded).await;
-            }
-        });
-    }
-    loop {
-        let next = tokio::select! {
-            () = shutdown.cancelled() => break,
-            next = messages.next() => next,
-        };
-        let message = match next {
-            Some(Ok(message)) => message,
-            Some(Err(error)) => {
-                tracing::warn!(%error, "proposal consumer error");
-                continue;
-            }
-            None => break,
-        };
-        let decoded = serde_json::from_slice::<Envelope<ProposalEvent>>(&message.payload)
-            .map_err(|e| e.to_string());
-        let lane = lane_of(&message.subject);
-        if lanes[lane].send((message, decoded)).await.is_err() {
-            break;
-        }
-    }
-    drop(lanes);
-    while workers.join_next().await.is_some() {}
     Ok(())
 }
 
@@ -799,14 +622,5 @@ mod tests {
         assert_eq!(alliance, "non");
         assert_eq!(terms.eligible_cost_cents, Cents(200));
         assert!(fold_terms(&events[1..]).is_none());
-    }
-
-    #[test]
-    fn the_events_of_one_proposal_always_go_to_the_same_lane() {
-        let id = Uuid::new_v4();
-        let subject = format!("t.proposal.{id}");
-        assert_eq!(lane_of(&subject), lane_of(&subject));
-        assert!(lane_of(&subject) < PROPOSAL_LANES);
-        assert!(lane_of("t.proposal.not-a-uuid") < PROPOSAL_LANES);
     }
 }

@@ -12,7 +12,7 @@
 //! `<ns>.deadletter.ledger` with the code and every reason (for `invariant_violation`, the
 //! violation's own code and text), then acked, so the operator sees them and they never block the
 //! events behind them. A transient failure naks with a growing delay;
-//! after [`SAGA_DELIVERIES_MAX`] deliveries the event is dead-lettered. Alliance events
+//! on the last delivery [`SAGA_LIMITS`] allow the event is dead-lettered. Alliance events
 //! (`buendel.alliance.*` on `<ns>.review.alliance-<id>`) are acked untouched.
 //!
 //! Commands: `<ns>.cmd.ledger.<command>` for the operator commands of
@@ -25,45 +25,43 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use anyhow::Context as _;
-use async_nats::jetstream::{self, consumer, AckKind};
-use futures::StreamExt as _;
 use serde::Deserialize;
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use buendel_contract::deadletter::DeadLetter;
 use buendel_contract::ledger::{seal, COMMANDS, GENESIS_HASH};
 use buendel_contract::namespace::StreamKind;
-use buendel_contract::reply::{FieldError, Reply};
-use buendel_contract::review::{ReviewEvent, Verdict};
+use buendel_contract::reply::FieldError;
+use buendel_contract::review::{ReviewEvent, Verdict as StatementVerdict};
 use buendel_contract::{Aggregate, DomainError, Envelope, Meta};
-use buendel_runtime::repository::{decode, ExecuteError, Outcome};
+use buendel_runtime::micro::{self, CommandEnvelope, CommandError};
+use buendel_runtime::reactor::{Delivery, Limits, Reaction, Reactor, Refusal, Spec, Verdict};
+use buendel_runtime::repository::{decode, Outcome};
 use buendel_runtime::{CancellationToken, Chain, Clock, EventStore, Repository, StoreError};
 
 use crate::domain::{Command, Fund, LedgerError};
-use crate::input::{self, CommandPayload};
+use crate::input;
 use crate::saga::{self, Intent, OpenedFacts};
+
+/// The code of a refusal for a project the fund does not know.
+const UNKNOWN_PROJECT: &str = "unknown_project";
 
 /// The service name: micro service, durable consumer, dead-letter source.
 pub const SERVICE: &str = "ledger";
 /// The `source` of every ledger event.
 pub const SOURCE: &str = "/buendel/ledger";
-/// Deliveries of one review event before a transient failure dead-letters it.
-pub const SAGA_DELIVERIES_MAX: i64 = 5;
-/// Lanes handling review events in parallel (one alliance's fund always maps to the same lane).
-pub const SAGA_LANES: usize = 64;
-/// Messages queued per lane before the consumer waits.
-pub const LANE_QUEUE_MAX: usize = 64;
-/// Unacknowledged review events at most, per durable consumer.
-pub const SAGA_ACK_PENDING_MAX: i64 = 1_024;
-/// How long the server waits for an ack before redelivering.
-pub const SAGA_ACK_WAIT_MS: u64 = 30_000;
-/// Base delay of a nak after a transient failure (grows with the delivery count).
-pub const NAK_DELAY_MS: u64 = 500;
+/// The limits of the REVIEWS reactor (the saga): 64 lanes keyed by alliance (one fund's events in
+/// order), 64 queued per lane, 1,024 unacknowledged events per instance, 30 s ack wait, 5
+/// deliveries of a failing event, naks from 500 ms.
+pub const SAGA_LIMITS: Limits = Limits {
+    deliveries_max: 5,
+    ack_wait_ms: 30_000,
+    ack_pending_max: 1_024,
+    lanes: 64,
+    lane_queue_max: 64,
+    nak_delay_ms: 500,
+};
 /// How many reviews' opening facts are kept in memory at most (they never change).
 pub const OPENED_CACHE_MAX: usize = 10_000;
 /// The type prefix of the alliance events that share the REVIEWS stream.
@@ -89,32 +87,6 @@ pub struct Ledger {
     opened: Mutex<HashMap<Uuid, OpenedFacts>>,
 }
 
-/// Why a command did not go through.
-#[derive(Debug, thiserror::Error)]
-pub enum HandleError {
-    /// The Fund refused it: replied, or dead-lettered when it came from the saga.
-    #[error(transparent)]
-    Refused(#[from] LedgerError),
-    /// NATS failed or conflicts persisted: retry later.
-    #[error("transient: {0}")]
-    Transient(String),
-}
-
-impl From<ExecuteError<LedgerError>> for HandleError {
-    fn from(error: ExecuteError<LedgerError>) -> Self {
-        match error {
-            ExecuteError::Domain(e) => HandleError::Refused(e),
-            other => HandleError::Transient(other.to_string()),
-        }
-    }
-}
-
-impl From<StoreError> for HandleError {
-    fn from(error: StoreError) -> Self {
-        HandleError::Transient(error.to_string())
-    }
-}
-
 /// Why a review event was not booked.
 #[derive(Debug)]
 enum SagaError {
@@ -125,7 +97,7 @@ enum SagaError {
         /// Every reason, the first one the sentence for people.
         reasons: Vec<FieldError>,
     },
-    /// Retry later (nak), dead-letter after [`SAGA_DELIVERIES_MAX`] deliveries.
+    /// Retry later (nak), dead-letter on the last delivery [`SAGA_LIMITS`] allow.
     Transient(String),
 }
 
@@ -229,7 +201,7 @@ impl Ledger {
         cause: &str,
         meta: &Meta,
         command: &Command,
-    ) -> Result<Outcome, HandleError> {
+    ) -> Result<Outcome, CommandError> {
         let outcome = self
             .repo
             .execute(fund_id, cause, meta, |fund| {
@@ -249,52 +221,26 @@ impl Ledger {
         }
     }
 
-    /// Handles one operator command request and produces its reply.
-    pub async fn command(&self, name: &str, payload: &[u8]) -> Reply {
-        let parsed: CommandPayload = match serde_json::from_slice(payload) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                return Reply::refused(
-                    "invalid_input",
-                    "the command is not {command_id, actor?, correlation_id?, data}",
-                    vec![FieldError::new("", e.to_string())],
-                )
-            }
-        };
-        let request = match input::parse(name, &parsed.data, self.clock.today()) {
-            None => {
-                return Reply::refused("unknown_command", format!("no command {name:?}"), vec![])
-            }
-            Some(Err(details)) => {
-                return Reply::refused("invalid_input", "the command data is invalid", details)
-            }
-            Some(Ok(request)) => request,
-        };
-        let actor = parsed.actor.unwrap_or_else(|| "operator".to_owned());
-        let correlation = parsed.correlation_id.or_else(|| {
+    /// Handles one operator command.
+    pub async fn command(
+        &self,
+        name: &str,
+        envelope: CommandEnvelope,
+    ) -> Result<Outcome, CommandError> {
+        let request = input::parse(name, &envelope.data, self.clock.today())
+            .ok_or_else(|| CommandError::unknown(name))?
+            .map_err(CommandError::invalid)?;
+        let correlation = envelope.correlation_id.clone().or_else(|| {
             Some(
                 request
                     .proposal_id()
                     .map_or_else(|| request.fund_id.clone(), |id| id.to_string()),
             )
         });
-        let cause = parsed.command_id.to_string();
-        let meta = self.meta(&actor, correlation, &cause);
-        match self
-            .execute(&request.fund_id, &cause, &meta, &request.command)
+        let cause = envelope.cause();
+        let meta = self.meta(envelope.actor(), correlation, &cause);
+        self.execute(&request.fund_id, &cause, &meta, &request.command)
             .await
-        {
-            Ok(outcome) => accepted_reply(outcome),
-            Err(HandleError::Refused(e)) => Reply::refused(e.code(), e.to_string(), e.details()),
-            Err(HandleError::Transient(error)) => {
-                tracing::warn!(%error, command = name, "command failed transiently");
-                Reply::refused(
-                    "unavailable",
-                    "temporarily unavailable, retry with the same command_id",
-                    vec![],
-                )
-            }
-        }
     }
 
     fn remember(&self, proposal_id: Uuid, facts: OpenedFacts) {
@@ -353,7 +299,7 @@ impl Ledger {
     /// Whether the review was ever given a positive statement (so the fund should know it).
     async fn had_positive_statement(&self, proposal_id: Uuid) -> Result<bool, StoreError> {
         Ok(self.review_events(proposal_id).await?.iter().any(|event| {
-            matches!(event, ReviewEvent::StatementIssued(s) if s.verdict == Verdict::Positive)
+            matches!(event, ReviewEvent::StatementIssued(s) if s.verdict == StatementVerdict::Positive)
         }))
     }
 
@@ -419,9 +365,10 @@ impl Ledger {
                 );
                 Ok(())
             }
-            Err(HandleError::Refused(
-                LedgerError::UnknownProject { .. } | LedgerError::FundNotOpen,
-            )) if matches!(intent, Intent::Release(_)) => {
+            Err(CommandError::Refused { code, .. })
+                if matches!(intent, Intent::Release(_))
+                    && (code == LedgerError::FundNotOpen.code() || code == UNKNOWN_PROJECT) =>
+            {
                 if self.had_positive_statement(proposal_id).await? {
                     // Reordered across instances: the statement is not booked yet. Retry later.
                     Err(SagaError::Transient(format!(
@@ -432,22 +379,33 @@ impl Ledger {
                     Ok(())
                 }
             }
-            Err(HandleError::Refused(e)) => {
-                Err(SagaError::refused(e.code(), e.to_string(), e.details()))
-            }
-            Err(HandleError::Transient(error)) => Err(SagaError::Transient(error)),
+            Err(CommandError::Refused {
+                code,
+                message,
+                details,
+            }) => Err(SagaError::refused(&code, message, details)),
+            Err(CommandError::Transient(error)) => Err(SagaError::Transient(error)),
         }
     }
+}
 
-    /// Handles one REVIEWS message: book, or dead-letter, then ack; nak on transient failure.
-    async fn review(&self, message: jetstream::Message, read: ReviewMessage) {
-        let Ok(info) = message.info() else {
-            tracing::error!("review message without JetStream metadata");
-            return;
-        };
-        let (sequence, delivered) = (info.stream_sequence, info.delivered);
+/// The ledger's reaction to REVIEWS: the saga.
+struct Reviews(Arc<Ledger>);
+
+impl Reaction for Reviews {
+    type Read = ReviewMessage;
+
+    fn read(&self, delivery: &Delivery) -> Self::Read {
+        read_review_message(&delivery.subject, &delivery.payload)
+    }
+
+    async fn lane(&self, delivery: &Delivery, read: &Self::Read) -> u64 {
+        self.0.lane_key(&delivery.subject, read).await
+    }
+
+    async fn handle(&self, _delivery: &Delivery, read: Self::Read) -> Verdict {
         let (event_id, event_type, result) = match read {
-            ReviewMessage::Alliance => (None, None, Ok(())),
+            ReviewMessage::Alliance => return Verdict::Done,
             ReviewMessage::Unreadable {
                 event_id,
                 event_type,
@@ -460,70 +418,20 @@ impl Ledger {
             ReviewMessage::Review(envelope) => (
                 Some(envelope.id.to_string()),
                 Some(envelope.event_type().to_owned()),
-                self.react(&envelope).await,
+                self.0.react(&envelope).await,
             ),
         };
-        let letter = match result {
-            Ok(()) => None,
-            Err(SagaError::Transient(error)) if delivered < SAGA_DELIVERIES_MAX => {
-                tracing::warn!(%error, sequence, delivered, "review event failed transiently, nak");
-                let factor = u64::try_from(delivered.max(1)).unwrap_or(1);
-                let delay = Duration::from_millis(NAK_DELAY_MS.saturating_mul(factor));
-                if let Err(error) = message.ack_with(AckKind::Nak(Some(delay))).await {
-                    tracing::warn!(%error, "nak not sent");
-                }
-                return;
-            }
-            Err(SagaError::Transient(error)) => Some((
-                "retries_exhausted".to_owned(),
-                vec![FieldError::new(
-                    "",
-                    format!("failed {delivered} times, last: {error}"),
-                )],
-            )),
-            Err(SagaError::Refused { code, reasons }) => Some((code, reasons)),
-        };
-        if let Some((code, reasons)) = letter {
-            let ns = self.store().namespace();
-            let letter = DeadLetter {
-                id: DeadLetter::id_for(
-                    &format!("{}/{SERVICE}", ns.stream(StreamKind::Reviews)),
-                    sequence,
-                ),
-                source: SERVICE.into(),
-                subject: message.subject.to_string(),
-                stream_sequence: sequence,
-                event_id,
-                event_type,
+        match result {
+            Ok(()) => Verdict::Done,
+            Err(SagaError::Transient(error)) => Verdict::Retry(error),
+            Err(SagaError::Refused { code, reasons }) => Verdict::Refuse(Refusal {
                 code,
                 reasons,
-                original_base64: DeadLetter::encode(&message.payload),
-                rejected_at: self.clock.now(),
-            };
-            if let Err(error) = self.dead_letter(&letter).await {
-                tracing::warn!(%error, sequence, "dead letter not stored, nak");
-                let delay = Duration::from_millis(NAK_DELAY_MS);
-                let _ = message.ack_with(AckKind::Nak(Some(delay))).await;
-                return;
-            }
-        }
-        if let Err(error) = message.ack().await {
-            tracing::warn!(%error, sequence, "ack not sent; the event will be redelivered and deduplicated");
+                event_id,
+                event_type,
+            }),
         }
     }
-
-    async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError> {
-        self.store().dead_letter(letter).await.map(|_| ())
-    }
-}
-
-fn accepted_reply(outcome: Outcome) -> Reply {
-    let reply = match outcome {
-        Outcome::Appended(events) => Reply::accepted(events, false),
-        Outcome::Duplicate(events) => Reply::accepted(events, true),
-        Outcome::Unchanged => None,
-    };
-    reply.unwrap_or_else(|| Reply::refused("unchanged", "the command changed nothing", vec![]))
 }
 
 /// Starts the ledger service: streams, command endpoints and the REVIEWS consumer are ready when
@@ -538,29 +446,39 @@ pub async fn start(
     let service = Arc::new(Ledger::new(store.clone(), clock));
     let handler = service.clone();
     let local = shutdown.child_token();
-    let commands = buendel_runtime::micro::serve(
+    let commands = micro::serve_commands(
         client,
         store.namespace(),
         SERVICE,
         "Bündel ledger: the funding ledger, budgets and the saga with approval",
         &COMMANDS,
-        move |name, payload| {
+        move |name, envelope| {
             let service = handler.clone();
-            async move { service.command(&name, &payload).await }
+            async move { service.command(&name, envelope).await }
         },
         local.clone(),
     )
     .await?;
-    let messages = match review_messages(&store).await {
-        Ok(messages) => messages,
+    let spec = Spec {
+        stream: StreamKind::Reviews,
+        service: SERVICE.to_owned(),
+        letter_source: SERVICE.to_owned(),
+        letter_origin: format!(
+            "{}/{SERVICE}",
+            store.namespace().stream(StreamKind::Reviews)
+        ),
+        limits: SAGA_LIMITS,
+    };
+    let reactor = match Reactor::bind(store, clock, spec).await {
+        Ok(reactor) => reactor,
         Err(error) => {
             local.cancel();
             let _ = commands.await;
-            return Err(error);
+            return Err(error.into());
         }
     };
     Ok(tokio::spawn(async move {
-        let saga = consume_reviews(service, messages, local.clone()).await;
+        let saga = reactor.run(Arc::new(Reviews(service)), local.clone()).await;
         local.cancel();
         commands.await.context("command task panicked")?;
         saga
@@ -578,60 +496,6 @@ pub async fn run(
         .await?
         .await
         .context("ledger task panicked")?
-}
-
-async fn review_messages(store: &EventStore) -> anyhow::Result<consumer::pull::Stream> {
-    let messages = store
-        .durable_messages(
-            StreamKind::Reviews,
-            SERVICE,
-            SAGA_ACK_WAIT_MS,
-            SAGA_ACK_PENDING_MAX,
-        )
-        .await?;
-    Ok(messages)
-}
-
-async fn consume_reviews(
-    service: Arc<Ledger>,
-    mut messages: consumer::pull::Stream,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let mut lanes = Vec::with_capacity(SAGA_LANES);
-    let mut workers = JoinSet::new();
-    for _ in 0..SAGA_LANES {
-        let (tx, mut rx) = mpsc::channel::<(jetstream::Message, ReviewMessage)>(LANE_QUEUE_MAX);
-        lanes.push(tx);
-        let service = service.clone();
-        workers.spawn(async move {
-            while let Some((message, read)) = rx.recv().await {
-                service.review(message, read).await;
-            }
-        });
-    }
-    loop {
-        let next = tokio::select! {
-            () = shutdown.cancelled() => break,
-            next = messages.next() => next,
-        };
-        let message = match next {
-            Some(Ok(message)) => message,
-            Some(Err(error)) => {
-                tracing::warn!(%error, "review consumer error");
-                continue;
-            }
-            None => break,
-        };
-        let read = read_review_message(&message.subject, &message.payload);
-        let key = service.lane_key(&message.subject, &read).await;
-        let lane = usize::try_from(key % SAGA_LANES as u64).unwrap_or(0);
-        if lanes[lane].send((message, read)).await.is_err() {
-            break;
-        }
-    }
-    drop(lanes);
-    while workers.join_next().await.is_some() {}
-    Ok(())
 }
 
 #[cfg(test)]

@@ -6,13 +6,16 @@
 //! - [`connect`]: reaching NATS and Postgres, with errors that say which, where and how to start it.
 //! - [`store`]: the JetStream event store (streams, optimistic appends, loads).
 //! - [`repository`]: load → decide → append with bounded retries and idempotency that lasts forever.
-//! - [`micro`]: serving commands with the NATS micro service API.
+//! - [`micro`]: serving commands with the NATS micro service API: one endpoint, one reply mapping.
+//! - [`reactor`]: consuming a stream: durable consumer, lanes, verdicts mapped to ack, nak or dead
+//!   letter.
 //! - [`db`]: the Postgres pool and the workspace migrator.
 
 pub mod clock;
 pub mod connect;
 pub mod db;
 pub mod micro;
+pub mod reactor;
 pub mod repository;
 pub mod settings;
 pub mod store;

@@ -3,6 +3,10 @@
 //! A service registers endpoints `<ns>.cmd.<service>.<command>` in the default queue group, so any
 //! number of instances share the load. Every request is handled in its own task, bounded by a
 //! semaphore; the reply is always JSON ([`buendel_contract::reply::Reply`]).
+//!
+//! [`serve_commands`] is the one command endpoint every service uses: the payload is strict I-JSON
+//! ([`strict_payload`]), the envelope is [`CommandEnvelope`] with unknown fields refused, and the
+//! handler's result is mapped to the reply in one place ([`reply_of`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,9 +19,13 @@ use tokio::task::JoinSet;
 
 use buendel_contract::ijson;
 use buendel_contract::reply::{FieldError, Reply};
-use buendel_contract::Namespace;
+use buendel_contract::{DomainError, Namespace};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
 
-use crate::CancellationToken;
+use crate::repository::{ExecuteError, Outcome};
+use crate::{CancellationToken, StoreError};
 
 /// Requests handled at once per service instance.
 pub const IN_FLIGHT_MAX: usize = 256;
@@ -127,4 +135,215 @@ where
             tracing::debug!(%error, "micro service stop");
         }
     }))
+}
+
+/// The envelope of every command: an idempotency key, who asks, a correlation and the data.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandEnvelope {
+    /// Idempotency key; a retry with the same id returns the original outcome, forever.
+    pub command_id: Uuid,
+    /// Who asks (defaults to [`DEFAULT_ACTOR`]).
+    #[serde(default)]
+    pub actor: Option<String>,
+    /// Optional correlation id (each service defaults it to the aggregate the command is about).
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+    /// The command's data, typed per command (`buendel_contract::commands`).
+    pub data: Value,
+}
+
+/// The actor of a command that names none.
+pub const DEFAULT_ACTOR: &str = "operator";
+
+impl CommandEnvelope {
+    /// Who asks.
+    pub fn actor(&self) -> &str {
+        self.actor.as_deref().unwrap_or(DEFAULT_ACTOR)
+    }
+
+    /// The cause the command is booked under: its id.
+    pub fn cause(&self) -> String {
+        self.command_id.to_string()
+    }
+}
+
+/// Why a command did not go through.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// Refused for good: the reply says why; retrying changes nothing.
+    #[error("{code}: {message}")]
+    Refused {
+        /// The stable code.
+        code: String,
+        /// A sentence for people.
+        message: String,
+        /// Per-field reasons.
+        details: Vec<FieldError>,
+    },
+    /// NATS failed or conflicts persisted: the client retries with the same command id.
+    #[error("transient: {0}")]
+    Transient(String),
+}
+
+impl CommandError {
+    /// A refusal with a code.
+    pub fn refused(code: &str, message: impl Into<String>, details: Vec<FieldError>) -> Self {
+        CommandError::Refused {
+            code: code.to_owned(),
+            message: message.into(),
+            details,
+        }
+    }
+
+    /// A domain refusal.
+    pub fn of<E: DomainError>(error: &E) -> Self {
+        Self::refused(error.code(), error.to_string(), error.details())
+    }
+
+    /// Command data that does not fit its type, with every reason.
+    pub fn invalid(details: Vec<FieldError>) -> Self {
+        Self::refused("invalid_input", "the command data is invalid", details)
+    }
+
+    /// A command the service does not serve.
+    pub fn unknown(name: &str) -> Self {
+        Self::refused("unknown_command", format!("no command {name:?}"), vec![])
+    }
+
+    /// The code of a refusal.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            CommandError::Refused { code, .. } => Some(code),
+            CommandError::Transient(_) => None,
+        }
+    }
+}
+
+impl<E: DomainError> From<ExecuteError<E>> for CommandError {
+    fn from(error: ExecuteError<E>) -> Self {
+        match error {
+            ExecuteError::Domain(e) => CommandError::of(&e),
+            other => CommandError::Transient(other.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for CommandError {
+    fn from(error: StoreError) -> Self {
+        CommandError::Transient(error.to_string())
+    }
+}
+
+/// The one mapping from a command's result to its reply.
+pub fn reply_of(result: Result<Outcome, CommandError>) -> Reply {
+    let unchanged = || Reply::refused("unchanged", "the command changed nothing", vec![]);
+    match result {
+        Ok(Outcome::Appended(events)) => Reply::accepted(events, false).unwrap_or_else(unchanged),
+        Ok(Outcome::Duplicate(events)) => Reply::accepted(events, true).unwrap_or_else(unchanged),
+        Ok(Outcome::Unchanged) => unchanged(),
+        Err(CommandError::Refused {
+            code,
+            message,
+            details,
+        }) => Reply::refused(code, message, details),
+        Err(CommandError::Transient(error)) => {
+            tracing::warn!(%error, "command failed transiently");
+            Reply::refused(
+                "unavailable",
+                "temporarily unavailable, retry with the same command_id",
+                vec![],
+            )
+        }
+    }
+}
+
+/// Parses a command's envelope (unknown fields refused).
+pub fn envelope_of(payload: &[u8]) -> Result<CommandEnvelope, CommandError> {
+    serde_json::from_slice(payload).map_err(|e| {
+        CommandError::refused(
+            "invalid_input",
+            "the command is not {command_id, actor?, correlation_id?, data}",
+            vec![FieldError::new("", e.to_string())],
+        )
+    })
+}
+
+/// Serves `commands` of `service` until `shutdown`: every request is checked ([`strict_payload`],
+/// [`envelope_of`]) and handed to `handle(command, envelope)`, whose result becomes the reply
+/// ([`reply_of`]).
+pub async fn serve_commands<H, Fut>(
+    client: async_nats::Client,
+    ns: &Namespace,
+    service: &str,
+    description: &str,
+    commands: &[&str],
+    handle: H,
+    shutdown: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>>
+where
+    H: Fn(String, CommandEnvelope) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Outcome, CommandError>> + Send + 'static,
+{
+    let service_name = service.to_owned();
+    serve(
+        client,
+        ns,
+        service,
+        description,
+        commands,
+        move |command, payload| {
+            use tracing::Instrument as _;
+            let handle = handle.clone();
+            let span = tracing::info_span!("command", service = %service_name, command = %command);
+            async move {
+                let result = match envelope_of(&payload) {
+                    Ok(envelope) => handle(command, envelope).await,
+                    Err(refused) => Err(refused),
+                };
+                reply_of(result)
+            }
+            .instrument(span)
+        },
+        shutdown,
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_envelope_with_an_unknown_field_is_refused() {
+        let error = envelope_of(
+            br#"{"command_id":"7f1b6a52-8d0c-4c67-9d43-3f2a5a3f4b11","data":{},"acter":"x"}"#,
+        )
+        .expect_err("refused");
+        assert_eq!(error.code(), Some("invalid_input"));
+        let CommandError::Refused { details, .. } = error else {
+            panic!("refused");
+        };
+        assert!(details[0].reason.contains("acter"), "{details:?}");
+    }
+
+    #[test]
+    fn an_envelope_without_actor_is_the_operators() {
+        let envelope =
+            envelope_of(br#"{"command_id":"7f1b6a52-8d0c-4c67-9d43-3f2a5a3f4b11","data":{}}"#)
+                .expect("valid");
+        assert_eq!(envelope.actor(), DEFAULT_ACTOR);
+        assert_eq!(envelope.cause(), "7f1b6a52-8d0c-4c67-9d43-3f2a5a3f4b11");
+    }
+
+    #[test]
+    fn results_map_to_replies_in_one_place() {
+        assert_eq!(reply_of(Ok(Outcome::Unchanged)).code(), Some("unchanged"));
+        assert_eq!(
+            reply_of(Err(CommandError::Transient("down".into()))).code(),
+            Some("unavailable")
+        );
+        let refused = CommandError::refused("fund_not_open", "no", vec![]);
+        assert_eq!(reply_of(Err(refused)).code(), Some("fund_not_open"));
+    }
 }

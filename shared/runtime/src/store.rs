@@ -114,6 +114,17 @@ pub struct Pending {
     pub payload: Bytes,
 }
 
+/// The server-side limits of a durable consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsumerLimits {
+    /// How long the server waits for an ack before redelivering.
+    pub ack_wait_ms: u64,
+    /// Unacknowledged messages at most.
+    pub ack_pending_max: i64,
+    /// Deliveries of one message at most.
+    pub max_deliver: i64,
+}
+
 /// The receipt of an intake event id: the digest of the first body accepted under it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Receipt {
@@ -788,33 +799,38 @@ impl EventStore {
     }
 
     /// The messages of a durable pull consumer named after `service` on a whole stream (explicit
-    /// acks, from the first message), created if missing. Every service that reacts to a stream
-    /// reads it this way, so a restart continues where the last acknowledged message left off.
+    /// acks, from the first message), created with `limits`, or updated to them where it exists
+    /// with others. Every service that reacts to a stream reads it this way
+    /// ([`crate::reactor`]), so a restart continues where the last acknowledged message left off.
     pub async fn durable_messages(
         &self,
         kind: StreamKind,
         service: &str,
-        ack_wait_ms: u64,
-        ack_pending_max: i64,
+        limits: ConsumerLimits,
     ) -> Result<consumer::pull::Stream, StoreError> {
         let name = self.ns.durable(service, kind);
-        let consumer: consumer::PullConsumer = self
-            .stream(kind)
-            .await?
-            .get_or_create_consumer(
-                &name,
-                consumer::pull::Config {
-                    durable_name: Some(name.clone()),
-                    ack_policy: consumer::AckPolicy::Explicit,
-                    deliver_policy: consumer::DeliverPolicy::All,
-                    ack_wait: Duration::from_millis(ack_wait_ms),
-                    max_ack_pending: ack_pending_max,
-                    filter_subject: self.ns.stream_subjects(kind),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("creating consumer {name}: {e}")))?;
+        let stream = self.stream(kind).await?;
+        let config = consumer::pull::Config {
+            durable_name: Some(name.clone()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            deliver_policy: consumer::DeliverPolicy::All,
+            ack_wait: Duration::from_millis(limits.ack_wait_ms),
+            max_ack_pending: limits.ack_pending_max,
+            max_deliver: limits.max_deliver,
+            filter_subject: self.ns.stream_subjects(kind),
+            ..Default::default()
+        };
+        // Create, or update an existing consumer to these limits (servers from 2.10 on); a server
+        // that cannot update keeps the consumer as it is, with a warning.
+        let consumer: consumer::PullConsumer = match stream.create_consumer(config.clone()).await {
+            Ok(consumer) => consumer,
+            Err(error) => {
+                tracing::warn!(%error, consumer = name, "consumer limits not updated; using it as it is");
+                stream.get_consumer(&name).await.map_err(|e| {
+                    StoreError::Unavailable(format!("creating consumer {name}: {error}; {e}"))
+                })?
+            }
+        };
         consumer
             .messages()
             .await
