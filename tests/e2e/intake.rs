@@ -32,7 +32,7 @@ async fn an_intake_event_ends_up_in_the_api_in_review() {
         types[..2],
         [
             "buendel.proposal.submitted.v1",
-            "buendel.proposal.screened.v1"
+            "buendel.proposal.screened.v2"
         ]
     );
     app.cleanup().await;

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use buendel::system::{Parts, System};
 use buendel_contract::namespace::StreamKind;
+use buendel_contract::review::ReviewEvent;
 use buendel_runtime::store::Stored;
 
 use crate::helpers::{eventually, spawn_app, TestApp};
@@ -763,5 +764,80 @@ async fn a_ledger_instance_killed_between_appending_and_acking_books_nothing_twi
     );
 
     stop(restarted).await;
+    app.cleanup().await;
+}
+
+/// The `data` of a revision of a proposal submitted with [`crate::helpers::submitted_data`], with
+/// new eligible costs.
+fn revision(proposal_id: Uuid, eligible_cost_cents: i64) -> Value {
+    let mut data = crate::helpers::submitted_data(proposal_id);
+    let map = data.as_object_mut().expect("an object");
+    map.remove("alliance_id");
+    map.remove("applicant");
+    map.insert("eligible_cost_cents".into(), json!(eligible_cost_cents));
+    map.insert("reason".into(), json!("a smaller first year"));
+    data
+}
+
+#[tokio::test]
+async fn a_revision_before_the_statement_reaches_the_review_and_the_reservation_and_after_it_is_refused(
+) {
+    let app = spawn_app().await;
+    allocate(&app, 100_000_000, 20_000_000).await;
+    let proposal_id = proposal_in_review(&app).await;
+
+    // Revised from 300,000.00 to 200,000.00 EUR eligible before the statement.
+    let reply = app
+        .command(
+            "submission",
+            "revise",
+            json!({"command_id": Uuid::new_v4(), "data": revision(proposal_id, 20_000_000)}),
+        )
+        .await;
+    assert!(reply.is_ok(), "{reply:?}");
+    let subject = app
+        .store
+        .namespace()
+        .subject(StreamKind::Reviews, proposal_id);
+    let revised = eventually("the review goes on with the revised terms", || async {
+        let stored = app.store.load(StreamKind::Reviews, &subject).await.ok()?;
+        stored.iter().find_map(|m| {
+            match buendel_runtime::repository::decode::<ReviewEvent>(&m.payload)
+                .ok()?
+                .event
+            {
+                ReviewEvent::TermsRevised(revised) => Some(revised),
+                _ => None,
+            }
+        })
+    })
+    .await;
+    assert_eq!(revised.eligible_cost_cents.0, 20_000_000);
+
+    // The positive statement reserves 70 % of the revised costs, split 60:10.
+    positive_statement(&app, proposal_id).await;
+    let body = app
+        .get_until(&format!("/v1/proposals/{proposal_id}"), |_, body| {
+            body["status"] == "funds_reserved"
+        })
+        .await;
+    let money = &body["money"];
+    assert_eq!(
+        Project::of(&money["esf_plus"]).reserved,
+        12_000_000,
+        "{money}"
+    );
+    assert_eq!(Project::of(&money["land"]).reserved, 2_000_000, "{money}");
+
+    // After the statement the terms stand.
+    let reply = app
+        .command(
+            "submission",
+            "revise",
+            json!({"command_id": Uuid::new_v4(), "data": revision(proposal_id, 10_000_000)}),
+        )
+        .await;
+    assert_eq!(reply.code(), Some("already_decided"), "{reply:?}");
+    app.assert_audit_clean().await;
     app.cleanup().await;
 }

@@ -342,6 +342,7 @@ fn screened(proposal_id: Uuid) -> ProposalEvent {
         passed: true,
         rules_version: "esf-plus-2021-2027.1".into(),
         results: vec![],
+        subject: None,
     })
 }
 
@@ -859,6 +860,7 @@ async fn every_documented_response_body_fits_its_openapi_schema_field_by_field()
             severity: Severity::Warning,
             message: "40 months is above the normal 36".into(),
         }],
+        subject: None,
     })])
     .await;
     db.review([

@@ -184,6 +184,7 @@ fn screened(proposal_id: Uuid) -> ProposalEvent {
         passed: true,
         rules_version: "esf-plus-2021-2027.1".into(),
         results: vec![],
+        subject: None,
     })
 }
 

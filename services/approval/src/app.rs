@@ -245,8 +245,24 @@ impl Approval {
                 }
                 Ok(())
             }
-            ProposalEvent::Screened(screened) if !screened.passed => Ok(()),
-            ProposalEvent::Screened(_) => self.open(proposal_id, &cause, &meta, sequence).await,
+            ProposalEvent::Screened(screened) if !screened.passed => {
+                // A revision that fails screening ends an open review; a first screening that
+                // fails opened none.
+                let close = Command::Close {
+                    reason: "the revised proposal did not pass screening".into(),
+                };
+                self.close(proposal_id, &cause, &meta, &close).await
+            }
+            ProposalEvent::Screened(screened) => {
+                // From v2 on the screening carries what was screened; a stored v1 one does not,
+                // and its terms are read from the proposal's history before it.
+                let (alliance_id, terms) = match &screened.subject {
+                    Some(subject) => (subject.alliance_id.clone(), subject.terms.clone()),
+                    None => self.screened_terms(proposal_id, sequence).await?,
+                };
+                self.open(proposal_id, &cause, &meta, &alliance_id, &terms)
+                    .await
+            }
             ProposalEvent::Withdrawn(withdrawn) => {
                 let close = Command::Close {
                     reason: withdrawn.reason.clone(),
@@ -256,22 +272,23 @@ impl Approval {
         }
     }
 
-    /// Opens the review of a proposal whose `screened` event (at stream sequence `screened_at`)
-    /// passed, with the terms as screened and the alliance's roster as it stands now.
+    /// Opens the review of a proposal whose screening passed, with the terms as screened and the
+    /// alliance's roster as it stands now; a review open already (a revision screened again) goes
+    /// on with the revised terms.
     async fn open(
         &self,
         proposal_id: Uuid,
         cause: &str,
         meta: &Meta,
-        screened_at: u64,
+        alliance_id: &str,
+        terms: &Terms,
     ) -> Result<(), CommandError> {
         let id = proposal_id.to_string();
-        let (alliance_id, terms) = self.screened_terms(proposal_id, screened_at).await?;
         let not_registered = || CommandError::of(&AllianceError::NotRegistered);
-        if !is_valid_alliance_id(&alliance_id) {
+        if !is_valid_alliance_id(alliance_id) {
             return Err(not_registered());
         }
-        let alliance = self.alliance(&alliance_id).await?;
+        let alliance = self.alliance(alliance_id).await?;
         let version = alliance
             .state
             .registered()
@@ -309,7 +326,18 @@ impl Approval {
                 tracing::info!(%proposal_id, alliance_id, events = outcome.events().len(), "review opened");
                 Ok(())
             }
-            Err(ExecuteError::Domain(ReviewError::AlreadyOpened)) => Ok(()),
+            Err(ExecuteError::Domain(ReviewError::AlreadyOpened)) => {
+                let revise = Command::ReviseTerms {
+                    eligible_cost_cents: terms.eligible_cost_cents,
+                    requested_rate_bp: terms.requested_rate_bp,
+                };
+                let outcome = self
+                    .reviews
+                    .execute(&id, cause, meta, |state| state.decide(&revise))
+                    .await?;
+                tracing::info!(%proposal_id, events = outcome.events().len(), "review terms revised");
+                Ok(())
+            }
             Err(other) => Err(other.into()),
         }
     }

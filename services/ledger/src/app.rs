@@ -272,24 +272,13 @@ impl Ledger {
             .collect())
     }
 
-    /// The money facts of a review's `opened` event: cached, or read from the review's subject.
+    /// The money facts of a review (its `opened` event as revised): cached, or read from the
+    /// review's subject.
     async fn facts(&self, proposal_id: Uuid) -> Result<Option<OpenedFacts>, StoreError> {
         if let Some(facts) = self.cached_facts(proposal_id) {
             return Ok(Some(facts));
         }
-        let opened = self
-            .review_events(proposal_id)
-            .await?
-            .iter()
-            .find_map(|event| match event {
-                ReviewEvent::Opened(opened) => Some(OpenedFacts::from(opened)),
-                ReviewEvent::ConflictDeclared(_)
-                | ReviewEvent::VoteRecorded(_)
-                | ReviewEvent::StatementIssued(_)
-                | ReviewEvent::GrantDecided(_)
-                | ReviewEvent::GrantRefused(_)
-                | ReviewEvent::Closed(_) => None,
-            });
+        let opened = OpenedFacts::of_history(&self.review_events(proposal_id).await?);
         if let Some(facts) = &opened {
             self.remember(proposal_id, facts.clone());
         }
@@ -311,8 +300,19 @@ impl Ledger {
         match message {
             ReviewMessage::Review(envelope) => {
                 let proposal_id = envelope.event.proposal_id();
-                if let ReviewEvent::Opened(opened) = &envelope.event {
-                    self.remember(proposal_id, OpenedFacts::from(opened));
+                match &envelope.event {
+                    ReviewEvent::Opened(opened) => {
+                        self.remember(proposal_id, OpenedFacts::from(opened));
+                    }
+                    // Revisions come before the statement in stream order, so the statement
+                    // is booked with the revised facts.
+                    ReviewEvent::TermsRevised(revised) => {
+                        if let Some(mut facts) = self.cached_facts(proposal_id) {
+                            facts.revise(revised);
+                            self.remember(proposal_id, facts);
+                        }
+                    }
+                    _ => {}
                 }
                 match self.facts(proposal_id).await {
                     Ok(Some(facts)) => facts.alliance_id.hash(&mut hasher),

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use buendel_contract::ledger::{fund_id, ReleaseReason};
 use buendel_contract::money::{BasisPoints, Cents, Split};
-use buendel_contract::review::{Opened, ReviewEvent, Verdict};
+use buendel_contract::review::{Opened, ReviewEvent, TermsRevised, Verdict};
 
 use crate::domain::Command;
 
@@ -56,6 +56,30 @@ impl From<&Opened> for OpenedFacts {
 }
 
 impl OpenedFacts {
+    /// The facts of a review's history, in stream order: its `opened` event's, as revised by every
+    /// `terms_revised` after it; `None` before it opened.
+    pub fn of_history<'a>(events: impl IntoIterator<Item = &'a ReviewEvent>) -> Option<Self> {
+        let mut facts: Option<Self> = None;
+        for event in events {
+            match event {
+                ReviewEvent::Opened(opened) => facts = Some(Self::from(opened)),
+                ReviewEvent::TermsRevised(revised) => {
+                    if let Some(facts) = &mut facts {
+                        facts.revise(revised);
+                    }
+                }
+                _ => {}
+            }
+        }
+        facts
+    }
+
+    /// The facts after a revision of the terms (before the statement).
+    pub fn revise(&mut self, revised: &TermsRevised) {
+        self.eligible_cost_cents = revised.eligible_cost_cents;
+        self.requested_rate_bp = revised.requested_rate_bp;
+    }
+
     /// The fund of the alliance's funding period, e.g. `non-2021-2027`.
     pub fn fund_id(&self) -> String {
         fund_id(&self.alliance_id, PERIOD_FIRST_YEAR, PERIOD_LAST_YEAR)
@@ -92,7 +116,8 @@ pub fn intent(event: &ReviewEvent) -> Intent {
     match event {
         ReviewEvent::Opened(_)
         | ReviewEvent::ConflictDeclared(_)
-        | ReviewEvent::VoteRecorded(_) => Intent::Nothing,
+        | ReviewEvent::VoteRecorded(_)
+        | ReviewEvent::TermsRevised(_) => Intent::Nothing,
         ReviewEvent::StatementIssued(statement) => match statement.verdict {
             Verdict::Positive => Intent::Reserve,
             Verdict::Negative => Intent::Nothing,

@@ -290,6 +290,7 @@ fn history(n: usize, seed: u64) -> History {
                         message: "every district belongs to the alliance".into(),
                     },
                 ],
+                subject: None,
             }),
         );
         if !passed {

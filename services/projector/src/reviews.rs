@@ -256,6 +256,9 @@ impl<'a> ReviewBatch<'a> {
                 ReviewEvent::GrantDecided(grant) => decide_grant(event, grant)?,
                 ReviewEvent::GrantRefused(refusal) => refuse(event, refusal)?,
                 ReviewEvent::Closed(closed) => close(event, closed),
+                // The review's money facts are not projected (the proposal's terms are, from
+                // PROPOSALS); the event still moves the review's last sequence.
+                ReviewEvent::TermsRevised(_) => ReviewPatch::default(),
             };
             let proposal_id = event.envelope.event.proposal_id();
             let (earlier, _) = patches

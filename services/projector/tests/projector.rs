@@ -133,6 +133,7 @@ fn screened(proposal_id: Uuid, passed: bool) -> ProposalEvent {
             severity: Severity::Error,
             message: "eligible costs 123456.78 EUR ≤ 500000.00 EUR".into(),
         }],
+        subject: None,
     })
 }
 

@@ -103,8 +103,51 @@ pub enum Severity {
     Warning,
 }
 
-/// `buendel.proposal.screened.v1`: the program rules were applied.
+/// `buendel.proposal.screened.v1`: the program rules were applied (as published; read through
+/// [`ProposalEvent`]'s upcaster into a [`Screened`] without its subject).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ScreenedV1 {
+    /// The proposal.
+    pub proposal_id: Uuid,
+    /// True when no `error` rule failed.
+    pub passed: bool,
+    /// The version of the program rules applied.
+    pub rules_version: String,
+    /// Every rule's result, passed or not.
+    pub results: Vec<RuleResult>,
+}
+
+/// `buendel.proposal.screened.v2`: the program rules were applied, and what was screened travels
+/// with the result (the alliance and the terms), so the review opens without reading the proposal
+/// back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ScreenedV2 {
+    /// The proposal.
+    pub proposal_id: Uuid,
+    /// True when no `error` rule failed.
+    pub passed: bool,
+    /// The version of the program rules applied.
+    pub rules_version: String,
+    /// Every rule's result, passed or not.
+    pub results: Vec<RuleResult>,
+    /// The alliance the proposal is submitted to.
+    pub alliance_id: String,
+    /// The terms as screened, whole.
+    #[serde(flatten)]
+    pub terms: Terms,
+}
+
+/// What a screening was applied to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScreenedSubject {
+    /// The alliance.
+    pub alliance_id: String,
+    /// The terms as screened.
+    pub terms: Terms,
+}
+
+/// A screening, as every reader sees it (the latest shape; see [`ProposalEvent`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Screened {
     /// The proposal.
     pub proposal_id: Uuid,
@@ -114,6 +157,9 @@ pub struct Screened {
     pub rules_version: String,
     /// Every rule's result, passed or not.
     pub results: Vec<RuleResult>,
+    /// What was screened: always there from v2 on; `None` for a stored v1 event, whose reader
+    /// finds the terms in the proposal's history before it.
+    pub subject: Option<ScreenedSubject>,
 }
 
 /// `buendel.proposal.revised.v1`: the applicant changed the terms (screened again afterwards).
@@ -137,16 +183,36 @@ pub struct Withdrawn {
     pub reason: String,
 }
 
-/// Every event of the Proposal aggregate. Published variants are never edited: add a `v2`.
+/// Every event of the Proposal aggregate, in its latest shape. On the wire every published version
+/// stays readable ([`ProposalEventWire`]); reading upcasts an old version into this shape, and
+/// writing writes the latest version (or, for an event read as v1, v1 again, byte for byte).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ProposalEventWire", into = "ProposalEventWire")]
+pub enum ProposalEvent {
+    /// See [`Submitted`].
+    Submitted(Submitted),
+    /// See [`Screened`].
+    Screened(Screened),
+    /// See [`Revised`].
+    Revised(Revised),
+    /// See [`Withdrawn`].
+    Withdrawn(Withdrawn),
+}
+
+/// The Proposal events as stored: every published version. Published variants are never edited:
+/// add a `v2` and an upcaster (`From<ProposalEventWire> for ProposalEvent`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
-pub enum ProposalEvent {
+pub enum ProposalEventWire {
     /// See [`Submitted`].
     #[serde(rename = "buendel.proposal.submitted.v1")]
     Submitted(Submitted),
-    /// See [`Screened`].
+    /// See [`ScreenedV1`].
     #[serde(rename = "buendel.proposal.screened.v1")]
-    Screened(Screened),
+    ScreenedV1(ScreenedV1),
+    /// See [`ScreenedV2`].
+    #[serde(rename = "buendel.proposal.screened.v2")]
+    ScreenedV2(ScreenedV2),
     /// See [`Revised`].
     #[serde(rename = "buendel.proposal.revised.v1")]
     Revised(Revised),
@@ -155,10 +221,67 @@ pub enum ProposalEvent {
     Withdrawn(Withdrawn),
 }
 
+/// The upcaster: every stored version into the latest shape.
+impl From<ProposalEventWire> for ProposalEvent {
+    fn from(wire: ProposalEventWire) -> Self {
+        match wire {
+            ProposalEventWire::Submitted(e) => ProposalEvent::Submitted(e),
+            ProposalEventWire::ScreenedV1(e) => ProposalEvent::Screened(Screened {
+                proposal_id: e.proposal_id,
+                passed: e.passed,
+                rules_version: e.rules_version,
+                results: e.results,
+                subject: None,
+            }),
+            ProposalEventWire::ScreenedV2(e) => ProposalEvent::Screened(Screened {
+                proposal_id: e.proposal_id,
+                passed: e.passed,
+                rules_version: e.rules_version,
+                results: e.results,
+                subject: Some(ScreenedSubject {
+                    alliance_id: e.alliance_id,
+                    terms: e.terms,
+                }),
+            }),
+            ProposalEventWire::Revised(e) => ProposalEvent::Revised(e),
+            ProposalEventWire::Withdrawn(e) => ProposalEvent::Withdrawn(e),
+        }
+    }
+}
+
+/// Writing: the latest version, or v1 for a screening read from v1 (it has no subject to write).
+impl From<ProposalEvent> for ProposalEventWire {
+    fn from(event: ProposalEvent) -> Self {
+        match event {
+            ProposalEvent::Submitted(e) => ProposalEventWire::Submitted(e),
+            ProposalEvent::Screened(e) => match e.subject {
+                Some(subject) => ProposalEventWire::ScreenedV2(ScreenedV2 {
+                    proposal_id: e.proposal_id,
+                    passed: e.passed,
+                    rules_version: e.rules_version,
+                    results: e.results,
+                    alliance_id: subject.alliance_id,
+                    terms: subject.terms,
+                }),
+                None => ProposalEventWire::ScreenedV1(ScreenedV1 {
+                    proposal_id: e.proposal_id,
+                    passed: e.passed,
+                    rules_version: e.rules_version,
+                    results: e.results,
+                }),
+            },
+            ProposalEvent::Revised(e) => ProposalEventWire::Revised(e),
+            ProposalEvent::Withdrawn(e) => ProposalEventWire::Withdrawn(e),
+        }
+    }
+}
+
 /// `buendel.proposal.submitted.v1`
 pub const SUBMITTED_V1: &str = "buendel.proposal.submitted.v1";
 /// `buendel.proposal.screened.v1`
 pub const SCREENED_V1: &str = "buendel.proposal.screened.v1";
+/// `buendel.proposal.screened.v2`
+pub const SCREENED_V2: &str = "buendel.proposal.screened.v2";
 /// `buendel.proposal.revised.v1`
 pub const REVISED_V1: &str = "buendel.proposal.revised.v1";
 /// `buendel.proposal.withdrawn.v1`
@@ -168,6 +291,7 @@ impl EventKind for ProposalEvent {
     fn event_type(&self) -> &'static str {
         match self {
             ProposalEvent::Submitted(_) => SUBMITTED_V1,
+            ProposalEvent::Screened(e) if e.subject.is_some() => SCREENED_V2,
             ProposalEvent::Screened(_) => SCREENED_V1,
             ProposalEvent::Revised(_) => REVISED_V1,
             ProposalEvent::Withdrawn(_) => WITHDRAWN_V1,
@@ -175,7 +299,13 @@ impl EventKind for ProposalEvent {
     }
 
     fn all_types() -> &'static [&'static str] {
-        &[SUBMITTED_V1, SCREENED_V1, REVISED_V1, WITHDRAWN_V1]
+        &[
+            SUBMITTED_V1,
+            SCREENED_V1,
+            SCREENED_V2,
+            REVISED_V1,
+            WITHDRAWN_V1,
+        ]
     }
 }
 

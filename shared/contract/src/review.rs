@@ -263,6 +263,19 @@ pub struct Closed {
     pub reason: String,
 }
 
+/// `buendel.review.terms_revised.v1`: the applicant revised the proposal before the statement and
+/// the revision passed screening; the review goes on with these money facts (the roster and the
+/// votes stay as they are).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TermsRevised {
+    /// The proposal.
+    pub proposal_id: Uuid,
+    /// Eligible costs as screened after the revision.
+    pub eligible_cost_cents: Cents,
+    /// Total grant rate requested, as screened after the revision.
+    pub requested_rate_bp: BasisPoints,
+}
+
 /// Every event of the Review aggregate. Published variants are never edited: add a `v2`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
@@ -288,6 +301,9 @@ pub enum ReviewEvent {
     /// See [`Closed`].
     #[serde(rename = "buendel.review.closed.v1")]
     Closed(Closed),
+    /// See [`TermsRevised`].
+    #[serde(rename = "buendel.review.terms_revised.v1")]
+    TermsRevised(TermsRevised),
 }
 
 /// `buendel.review.opened.v1`
@@ -304,6 +320,8 @@ pub const GRANT_DECIDED_V1: &str = "buendel.review.grant_decided.v1";
 pub const GRANT_REFUSED_V1: &str = "buendel.review.grant_refused.v1";
 /// `buendel.review.closed.v1`
 pub const CLOSED_V1: &str = "buendel.review.closed.v1";
+/// `buendel.review.terms_revised.v1`
+pub const TERMS_REVISED_V1: &str = "buendel.review.terms_revised.v1";
 
 impl EventKind for ReviewEvent {
     fn event_type(&self) -> &'static str {
@@ -315,6 +333,7 @@ impl EventKind for ReviewEvent {
             ReviewEvent::GrantDecided(_) => GRANT_DECIDED_V1,
             ReviewEvent::GrantRefused(_) => GRANT_REFUSED_V1,
             ReviewEvent::Closed(_) => CLOSED_V1,
+            ReviewEvent::TermsRevised(_) => TERMS_REVISED_V1,
         }
     }
 
@@ -327,6 +346,7 @@ impl EventKind for ReviewEvent {
             GRANT_DECIDED_V1,
             GRANT_REFUSED_V1,
             CLOSED_V1,
+            TERMS_REVISED_V1,
         ]
     }
 }
@@ -342,6 +362,7 @@ impl ReviewEvent {
             ReviewEvent::GrantDecided(e) => e.proposal_id,
             ReviewEvent::GrantRefused(e) => e.proposal_id,
             ReviewEvent::Closed(e) => e.proposal_id,
+            ReviewEvent::TermsRevised(e) => e.proposal_id,
         }
     }
 }

@@ -22,7 +22,11 @@ pub fn event_schemas() -> Vec<(&'static str, Value)> {
         ),
         (
             proposal::SCREENED_V1,
-            schema_of::<proposal::Screened>(proposal::SCREENED_V1),
+            schema_of::<proposal::ScreenedV1>(proposal::SCREENED_V1),
+        ),
+        (
+            proposal::SCREENED_V2,
+            schema_of::<proposal::ScreenedV2>(proposal::SCREENED_V2),
         ),
         (
             proposal::REVISED_V1,
@@ -59,6 +63,10 @@ pub fn event_schemas() -> Vec<(&'static str, Value)> {
         (
             review::CLOSED_V1,
             schema_of::<review::Closed>(review::CLOSED_V1),
+        ),
+        (
+            review::TERMS_REVISED_V1,
+            schema_of::<review::TermsRevised>(review::TERMS_REVISED_V1),
         ),
         (
             alliance::REGISTERED_V1,

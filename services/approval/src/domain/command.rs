@@ -86,6 +86,14 @@ pub enum Command {
         /// Why; required.
         reason: String,
     },
+    /// The proposal was revised and screened again before the statement: go on with these money
+    /// facts.
+    ReviseTerms {
+        /// Eligible costs as screened after the revision.
+        eligible_cost_cents: Cents,
+        /// Requested total rate as screened after the revision.
+        requested_rate_bp: BasisPoints,
+    },
     /// The proposal was withdrawn: close its review.
     Close {
         /// Why (the applicant's reason); may be empty.
@@ -125,6 +133,7 @@ impl Command {
             Command::RecordGrant { .. } => "record_grant",
             Command::RecordRefusal { .. } => "record_refusal",
             Command::Close { .. } => "close",
+            Command::ReviseTerms { .. } => "revise_terms",
         }
     }
 }

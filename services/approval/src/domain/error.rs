@@ -50,6 +50,9 @@ pub enum ReviewError {
     /// `vote_after_statement`: the statement is issued; votes are final.
     #[error("the statement is issued: votes can no longer be cast or changed")]
     VoteAfterStatement,
+    /// `revision_after_statement`: the statement is issued; the terms it was given on stand.
+    #[error("the statement on this proposal is issued: its terms can no longer be revised")]
+    RevisionAfterStatement,
     /// `statement_already_issued`: the statement is issued (a second one, or a late recusal).
     #[error("the statement on this proposal is already issued")]
     StatementAlreadyIssued,
@@ -161,6 +164,7 @@ impl DomainError for ReviewError {
             ReviewError::PartnerRecused { .. } => "partner_recused",
             ReviewError::AlreadyRecused { .. } => "already_recused",
             ReviewError::VoteAfterStatement => "vote_after_statement",
+            ReviewError::RevisionAfterStatement => "revision_after_statement",
             ReviewError::StatementAlreadyIssued => "statement_already_issued",
             ReviewError::QuorumNotMet { .. } => "quorum_not_met",
             ReviewError::NoMajority { .. } => "no_majority",
@@ -202,6 +206,7 @@ impl DomainError for ReviewError {
             | ReviewError::ReviewClosed
             | ReviewError::VoteAfterStatement
             | ReviewError::StatementAlreadyIssued
+            | ReviewError::RevisionAfterStatement
             | ReviewError::QuorumNotMet { .. }
             | ReviewError::NoMajority { .. }
             | ReviewError::NoPositiveStatement

@@ -28,7 +28,7 @@ use buendel_contract::money::{BasisPoints, Cents, Split};
 use buendel_contract::reference::{Partner, ProgramRules, RegionCategory};
 use buendel_contract::review::{
     Closed, ConflictDeclared, GrantDecided, GrantRefused, Opened, QuorumRule, ReviewEvent,
-    StatementIssued, Tally, Verdict, VoteChoice, VoteRecorded,
+    StatementIssued, Tally, TermsRevised, Verdict, VoteChoice, VoteRecorded,
 };
 use buendel_contract::Aggregate;
 use chrono::NaiveDate;
@@ -189,12 +189,22 @@ impl Aggregate for Review {
             ReviewEvent::GrantDecided(e) => self.decision = Some(BankDecision::Granted(e.clone())),
             ReviewEvent::GrantRefused(e) => self.decision = Some(BankDecision::Refused(e.clone())),
             ReviewEvent::Closed(e) => self.closed = Some(e.clone()),
+            ReviewEvent::TermsRevised(e) => {
+                if let Some(opened) = &mut self.opened {
+                    opened.eligible_cost_cents = e.eligible_cost_cents;
+                    opened.requested_rate_bp = e.requested_rate_bp;
+                }
+            }
         }
         self
     }
 
     fn decide(&self, command: &Command) -> Result<Vec<ReviewEvent>, ReviewError> {
         let event = match command {
+            Command::ReviseTerms {
+                eligible_cost_cents,
+                requested_rate_bp,
+            } => return self.revise_terms(*eligible_cost_cents, *requested_rate_bp),
             Command::Open {
                 proposal_id,
                 alliance_id,
@@ -446,6 +456,29 @@ impl Review {
             bank_reference: bank_reference.to_owned(),
             reason: reason.to_owned(),
         })
+    }
+
+    /// Revised terms before the statement: the review goes on with them (nothing when they are
+    /// the ones it has); after the statement they are refused.
+    fn revise_terms(
+        &self,
+        eligible_cost_cents: Cents,
+        requested_rate_bp: BasisPoints,
+    ) -> Result<Vec<ReviewEvent>, ReviewError> {
+        let opened = self.open_facts()?;
+        if self.statement.is_some() {
+            return Err(ReviewError::RevisionAfterStatement);
+        }
+        if opened.eligible_cost_cents == eligible_cost_cents
+            && opened.requested_rate_bp == requested_rate_bp
+        {
+            return Ok(Vec::new());
+        }
+        Ok(vec![ReviewEvent::TermsRevised(TermsRevised {
+            proposal_id: opened.proposal_id,
+            eligible_cost_cents,
+            requested_rate_bp,
+        })])
     }
 
     fn close(&self, reason: &str) -> Result<Closed, ReviewError> {

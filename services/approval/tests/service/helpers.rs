@@ -354,6 +354,7 @@ pub fn screened(proposal_id: Uuid, passed: bool) -> ProposalEvent {
         passed,
         rules_version: "esf-plus-2021-2027/v1".into(),
         results: vec![],
+        subject: None,
     })
 }
 

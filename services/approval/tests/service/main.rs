@@ -44,7 +44,8 @@ async fn a_passed_screening_opens_exactly_one_review_across_rescreening_and_rest
     assert_eq!(opened.partners.len(), 14);
     assert_eq!(opened.eligible_cost_cents, Cents(30_000_000));
 
-    // Revised and screened again while the review is open: already opened, a no-op.
+    // Revised and screened again while the review is open: the review goes on with the revised
+    // terms (one `terms_revised`), and is not opened again.
     app.append_proposal(
         proposal_id,
         vec![
@@ -61,7 +62,16 @@ async fn a_passed_screening_opens_exactly_one_review_across_rescreening_and_rest
     app.start();
     app.caught_up().await;
 
-    assert_eq!(app.review_types(proposal_id).await, [review::OPENED_V1]);
+    assert_eq!(
+        app.review_types(proposal_id).await,
+        [review::OPENED_V1, review::TERMS_REVISED_V1],
+        "each screening decided once: opened, then revised"
+    );
+    let events = app.review_with(proposal_id, 2).await;
+    let ReviewEvent::TermsRevised(revised) = &events[1] else {
+        panic!("not revised: {events:?}")
+    };
+    assert_eq!(revised.eligible_cost_cents, Cents(25_000_000));
     let registrations = app.alliance_events("non").await;
     assert_eq!(registrations.len(), 1, "registered once over two starts");
     assert!(matches!(registrations[0], AllianceEvent::Registered(_)));

@@ -482,7 +482,7 @@ async fn intake_phase(
             let text = String::from_utf8_lossy(&message.payload);
             if text.contains("\"type\":\"buendel.proposal.submitted.v1\"") {
                 appended.entry(id).or_insert(now);
-            } else if text.contains("\"type\":\"buendel.proposal.screened.v1\"") {
+            } else if text.contains("\"type\":\"buendel.proposal.screened.v") {
                 screened += 1;
             }
         }

@@ -161,7 +161,14 @@ impl Aggregate for Proposal {
                 if self.status != Status::Submitted {
                     return Ok(Vec::new());
                 }
-                let screened = screening::screen(id, terms, alliance.as_ref(), rules, *today);
+                let screened = screening::screen(
+                    id,
+                    &self.alliance_id,
+                    terms,
+                    alliance.as_ref(),
+                    rules,
+                    *today,
+                );
                 Ok(vec![ProposalEvent::Screened(screened)])
             }
             Command::Revise {

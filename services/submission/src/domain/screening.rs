@@ -7,12 +7,15 @@ use chrono::{Months, NaiveDate};
 use uuid::Uuid;
 
 use buendel_contract::money::{BasisPoints, Split};
-use buendel_contract::proposal::{ProjectType, RuleResult, Screened, Severity, Terms};
+use buendel_contract::proposal::{
+    ProjectType, RuleResult, Screened, ScreenedSubject, Severity, Terms,
+};
 use buendel_contract::reference::{Alliance, ProgramRules};
 
 /// Applies every rule and records each result.
 pub fn screen(
     proposal_id: Uuid,
+    alliance_id: &str,
     terms: &Terms,
     alliance: Option<&Alliance>,
     rules: &ProgramRules,
@@ -196,5 +199,9 @@ pub fn screen(
         passed,
         rules_version: rules.version.clone(),
         results,
+        subject: Some(ScreenedSubject {
+            alliance_id: alliance_id.to_owned(),
+            terms: terms.clone(),
+        }),
     }
 }

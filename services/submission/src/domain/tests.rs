@@ -63,6 +63,7 @@ fn passed_screening(id: Uuid) -> ProposalEvent {
         passed: true,
         rules_version: "v".into(),
         results: vec![],
+        subject: None,
     })
 }
 
@@ -161,6 +162,7 @@ fn a_long_project_only_gets_a_warning() {
     long.terms.planned_start = date(2025, 2, 1);
     let screened = screen(
         id,
+        "non",
         &long.terms,
         builtin_alliances().first(),
         &ProgramRules::esf_plus_2021_2027(),
@@ -180,6 +182,7 @@ fn applications_after_the_alliance_deadline_are_screened_out() {
     late.terms.planned_start = date(2028, 2, 1);
     let screened = screen(
         id,
+        "non",
         &late.terms,
         builtin_alliances().first(),
         &ProgramRules::esf_plus_2021_2027(),
@@ -442,7 +445,7 @@ proptest! {
         t.eligible_cost_cents = Cents(cents);
         t.requested_rate_bp = BasisPoints(rate);
         t.duration_months = months;
-        let s = screen(Uuid::nil(), &t, builtin_alliances().first(), &ProgramRules::esf_plus_2021_2027(), date(2026, 11, 25));
+        let s = screen(Uuid::nil(), "non", &t, builtin_alliances().first(), &ProgramRules::esf_plus_2021_2027(), date(2026, 11, 25));
         let ok = s.results.iter().all(|r| r.passed || r.severity == buendel_contract::proposal::Severity::Warning);
         prop_assert_eq!(s.passed, ok);
         prop_assert_eq!(s.passed, cents <= 50_000_000 && rate <= 7_000 && date(2027, 3, 1).checked_add_months(chrono::Months::new(months.into())).is_some_and(|e| e <= date(2029, 12, 31)));

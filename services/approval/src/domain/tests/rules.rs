@@ -859,3 +859,52 @@ fn the_empty_state_is_new_and_tallies_nothing() {
     assert_eq!(state.status(), Status::New);
     assert_eq!(tally(&state), Tally::default());
 }
+
+// ---- revised terms ---------------------------------------------------------------------------
+
+fn revise(eligible: i64, rate: u32) -> Command {
+    Command::ReviseTerms {
+        eligible_cost_cents: Cents(eligible),
+        requested_rate_bp: BasisPoints(rate),
+    }
+}
+
+#[test]
+fn a_revision_before_the_statement_changes_the_terms_the_review_goes_on_with() {
+    let ReviewEvent::TermsRevised(revised) = accepted(&[open()], &revise(20_000_000, 6_500)) else {
+        panic!("not revised")
+    };
+    assert_eq!(revised.proposal_id, proposal_id());
+    assert_eq!(revised.eligible_cost_cents, Cents(20_000_000));
+    assert_eq!(revised.requested_rate_bp, BasisPoints(6_500));
+    // The grant is now checked against the revised eligible costs: the first ones are above them.
+    let after = [open(), revise(20_000_000, 6_500)];
+    let mut positive_after = after.to_vec();
+    positive_after.extend(positive().into_iter().skip(1));
+    assert_eq!(
+        refused(&positive_after, &grant()),
+        "eligible_above_screened"
+    );
+}
+
+#[test]
+fn a_revision_to_the_same_terms_changes_nothing() {
+    let same = given::<Review>(&history(&[open()]))
+        .decide(&revise(SCREENED.0, 7_000))
+        .expect("accepted");
+    assert!(same.is_empty(), "{same:?}");
+}
+
+#[test]
+fn a_revision_after_the_statement_is_refused_with_its_own_code() {
+    assert_eq!(
+        refused(&positive(), &revise(20_000_000, 6_500)),
+        "revision_after_statement"
+    );
+}
+
+#[test]
+fn a_revision_of_a_review_never_opened_or_closed_is_refused() {
+    assert_eq!(refused(&[], &revise(1, 1)), "review_not_open");
+    assert_eq!(refused(&[open(), close()], &revise(1, 1)), "review_closed");
+}
