@@ -152,7 +152,7 @@ async fn two_operators_issuing_a_statement_at_the_same_moment_produce_one_statem
         .as_array()
         .expect("timeline")
         .iter()
-        .filter(|e| e["type"] == "buendel.review.statement_issued.v1")
+        .filter(|e| e["type"] == "buendel.review.statement_issued.v2")
         .count();
     assert_eq!(statements, 1);
     app.cleanup().await;

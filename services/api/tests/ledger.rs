@@ -370,6 +370,7 @@ fn opened(proposal_id: Uuid) -> ReviewEvent {
 
 fn positive(proposal_id: Uuid) -> ReviewEvent {
     ReviewEvent::StatementIssued(StatementIssued {
+        money: None,
         proposal_id,
         verdict: Verdict::Positive,
         conditions: vec![],
@@ -386,6 +387,7 @@ fn positive(proposal_id: Uuid) -> ReviewEvent {
 
 fn grant(proposal_id: Uuid, esf: i64, land: i64) -> ReviewEvent {
     ReviewEvent::GrantDecided(GrantDecided {
+        fund: None,
         proposal_id,
         bank_reference: "NB-2026-0042".into(),
         eligible_cost_cents: Cents(10_000_000),
@@ -401,6 +403,7 @@ fn grant(proposal_id: Uuid, esf: i64, land: i64) -> ReviewEvent {
 
 fn refusal(proposal_id: Uuid) -> ReviewEvent {
     ReviewEvent::GrantRefused(GrantRefused {
+        fund: None,
         proposal_id,
         bank_reference: "NB-2026-0043".into(),
         reason: "budget line exhausted".into(),
@@ -891,6 +894,7 @@ async fn every_documented_response_body_fits_its_openapi_schema_field_by_field()
     })])
     .await;
     db.review([ReviewEvent::Closed(Closed {
+        fund: None,
         proposal_id: withdrawn,
         reason: "funded elsewhere".into(),
     })])

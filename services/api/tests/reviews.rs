@@ -231,6 +231,7 @@ fn recusal(proposal_id: Uuid, partner_id: &str) -> ReviewEvent {
 
 fn statement(proposal_id: Uuid, verdict: Verdict) -> ReviewEvent {
     ReviewEvent::StatementIssued(StatementIssued {
+        money: None,
         proposal_id,
         verdict,
         conditions: vec!["report every six months".into()],
@@ -247,6 +248,7 @@ fn statement(proposal_id: Uuid, verdict: Verdict) -> ReviewEvent {
 
 fn grant(proposal_id: Uuid) -> ReviewEvent {
     ReviewEvent::GrantDecided(GrantDecided {
+        fund: None,
         proposal_id,
         bank_reference: "NB-2026-0042".into(),
         eligible_cost_cents: Cents(10_000_000),
@@ -262,6 +264,7 @@ fn grant(proposal_id: Uuid) -> ReviewEvent {
 
 fn refusal(proposal_id: Uuid) -> ReviewEvent {
     ReviewEvent::GrantRefused(GrantRefused {
+        fund: None,
         proposal_id,
         bank_reference: "NB-2026-0043".into(),
         reason: "budget line exhausted".into(),
@@ -270,6 +273,7 @@ fn refusal(proposal_id: Uuid) -> ReviewEvent {
 
 fn closed(proposal_id: Uuid) -> ReviewEvent {
     ReviewEvent::Closed(Closed {
+        fund: None,
         proposal_id,
         reason: "funded elsewhere".into(),
     })

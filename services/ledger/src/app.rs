@@ -298,6 +298,12 @@ impl Ledger {
     async fn lane_key(&self, subject: &str, message: &ReviewMessage) -> u64 {
         let mut hasher = DefaultHasher::new();
         match message {
+            ReviewMessage::Review(envelope) if envelope.event.fund().is_some() => {
+                // The event names its fund (v2): no lookup.
+                if let Some(fund) = envelope.event.fund() {
+                    fund.alliance_id.hash(&mut hasher);
+                }
+            }
             ReviewMessage::Review(envelope) => {
                 let proposal_id = envelope.event.proposal_id();
                 match &envelope.event {
@@ -333,19 +339,29 @@ impl Ledger {
         if intent == Intent::Nothing {
             return Ok(());
         }
-        let Some(facts) = self.facts(proposal_id).await? else {
-            return Err(SagaError::refused(
-                "review_not_opened",
-                format!("the review of {proposal_id} has no opened event"),
-                vec![],
-            ));
+        let today = self.clock.today();
+        // From v2 on the event carries its fund and split; a v1 event is booked with the facts
+        // of the review's history.
+        let (fund_id, command) = match saga::carried(&envelope.event, today) {
+            Some((fund_id, command)) => (fund_id, Some(command)),
+            None => {
+                let Some(facts) = self.facts(proposal_id).await? else {
+                    return Err(SagaError::refused(
+                        "review_not_opened",
+                        format!("the review of {proposal_id} has no opened event"),
+                        vec![],
+                    ));
+                };
+                let command =
+                    saga::command(intent, proposal_id, &facts, today).map_err(|refusal| {
+                        SagaError::refused(refusal.code(), refusal.to_string(), vec![])
+                    })?;
+                (facts.fund_id(), command)
+            }
         };
-        let command = saga::command(intent, proposal_id, &facts, self.clock.today())
-            .map_err(|refusal| SagaError::refused(refusal.code(), refusal.to_string(), vec![]))?;
         let Some(command) = command else {
             return Ok(());
         };
-        let fund_id = facts.fund_id();
         let cause = envelope.id.to_string();
         let correlation = envelope
             .correlationid

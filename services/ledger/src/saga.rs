@@ -88,8 +88,11 @@ impl OpenedFacts {
     /// The requested grant split into ESF+ and Land by the one rounding rule: the ESF+ rate is the
     /// requested rate up to the region's cap, Land pays the rest. `None` when it cannot be split.
     pub fn requested_split(&self) -> Option<Split> {
-        let esf_rate = self.requested_rate_bp.min(self.max_esf_rate_bp);
-        Split::compute(self.eligible_cost_cents, self.requested_rate_bp, esf_rate)
+        buendel_contract::review::requested_split(
+            self.eligible_cost_cents,
+            self.requested_rate_bp,
+            self.max_esf_rate_bp,
+        )
     }
 }
 
@@ -153,6 +156,39 @@ impl SagaRefusal {
     }
 }
 
+/// The fund and the ledger command of a review event that carries what it needs (v2 on): a
+/// positive statement its fund and requested split, a grant, refusal or closing its fund. `None`
+/// for an event that does not (a v1 event, booked with the review's facts by [`command`]) or asks
+/// for nothing.
+pub fn carried(event: &ReviewEvent, today: NaiveDate) -> Option<(String, Command)> {
+    let proposal_id = event.proposal_id();
+    let fund_id = event.fund()?.fund_id.clone();
+    let command = match (intent(event), event) {
+        (Intent::Reserve, ReviewEvent::StatementIssued(statement)) => {
+            let money = statement.money.as_ref()?;
+            Command::Reserve {
+                proposal_id,
+                esf: money.requested_esf_cents,
+                land: money.requested_land_cents,
+                today,
+            }
+        }
+        (Intent::Commit { esf, land }, _) => Command::Commit {
+            proposal_id,
+            esf,
+            land,
+            today,
+        },
+        (Intent::Release(reason), _) => Command::ReleaseReservation {
+            proposal_id,
+            reason,
+            today,
+        },
+        (Intent::Nothing | Intent::Reserve, _) => return None,
+    };
+    Some((fund_id, command))
+}
+
 /// The ledger command for an intent on `proposal_id`, given on business date `today`; `None` for
 /// [`Intent::Nothing`].
 pub fn command(
@@ -195,7 +231,9 @@ pub fn command(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use buendel_contract::review::{Closed, StatementIssued, Tally};
+    use buendel_contract::review::{
+        Closed, FundFacts, GrantRefused, StatementIssued, StatementMoney, Tally,
+    };
 
     fn facts(eligible: i64, rate: u32, cap: u32) -> OpenedFacts {
         OpenedFacts {
@@ -213,6 +251,7 @@ mod tests {
     #[test]
     fn a_positive_statement_reserves_the_requested_grant_split_at_the_regions_cap() {
         let statement = ReviewEvent::StatementIssued(StatementIssued {
+            money: None,
             proposal_id: Uuid::nil(),
             verdict: Verdict::Positive,
             conditions: vec![],
@@ -249,6 +288,7 @@ mod tests {
     #[test]
     fn a_negative_statement_books_nothing() {
         let statement = ReviewEvent::StatementIssued(StatementIssued {
+            money: None,
             proposal_id: Uuid::nil(),
             verdict: Verdict::Negative,
             conditions: vec![],
@@ -261,6 +301,7 @@ mod tests {
     #[test]
     fn a_withdrawal_releases_as_withdrawn() {
         let closed = ReviewEvent::Closed(Closed {
+            fund: None,
             proposal_id: Uuid::nil(),
             reason: "no longer needed".into(),
         });
@@ -284,5 +325,90 @@ mod tests {
             refused,
             Err(SagaRefusal::UnsplittableRequest { .. })
         ));
+    }
+
+    fn statement(verdict: Verdict, money: Option<StatementMoney>) -> ReviewEvent {
+        ReviewEvent::StatementIssued(StatementIssued {
+            money,
+            proposal_id: Uuid::nil(),
+            verdict,
+            conditions: vec![],
+            tally: Tally::default(),
+            quorum_met: true,
+        })
+    }
+
+    #[test]
+    fn a_v1_event_carries_nothing_and_is_booked_with_the_reviews_facts() {
+        assert_eq!(carried(&statement(Verdict::Positive, None), today()), None);
+        let closed = ReviewEvent::Closed(Closed {
+            fund: None,
+            proposal_id: Uuid::nil(),
+            reason: "withdrawn".into(),
+        });
+        assert_eq!(carried(&closed, today()), None);
+    }
+
+    #[test]
+    fn a_negative_v2_statement_books_nothing() {
+        let money = StatementMoney {
+            fund: FundFacts::of("non"),
+            requested_esf_cents: Cents(1),
+            requested_land_cents: Cents(1),
+        };
+        assert_eq!(
+            carried(&statement(Verdict::Negative, Some(money)), today()),
+            None
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever the terms, a v2 event books exactly what its v1 twin books with the review's
+        /// facts: the same fund, the same command.
+        #[test]
+        fn a_v2_event_books_what_its_v1_twin_books_with_the_reviews_facts(
+            eligible in 1_i64..10_000_000_000,
+            rate in 0_u32..=10_000,
+            cap in 0_u32..=10_000,
+            kind in 0_u8..4,
+        ) {
+            let facts = facts(eligible, rate, cap);
+            let fund = FundFacts::of(&facts.alliance_id);
+            let (v1, v2) = match kind {
+                0 => {
+                    let split = facts.requested_split();
+                    proptest::prop_assume!(split.is_some());
+                    let split = split.expect("assumed");
+                    let money = StatementMoney {
+                        fund: fund.clone(),
+                        requested_esf_cents: split.esf_cents,
+                        requested_land_cents: split.land_cents,
+                    };
+                    (statement(Verdict::Positive, None), statement(Verdict::Positive, Some(money)))
+                }
+                1 => {
+                    let refused = |fund| ReviewEvent::GrantRefused(GrantRefused {
+                        fund,
+                        proposal_id: Uuid::nil(),
+                        bank_reference: "NB-1".into(),
+                        reason: "no".into(),
+                    });
+                    (refused(None), refused(Some(fund.clone())))
+                }
+                _ => {
+                    let closed = |fund| ReviewEvent::Closed(Closed {
+                        fund,
+                        proposal_id: Uuid::nil(),
+                        reason: "withdrawn".into(),
+                    });
+                    (closed(None), closed(Some(fund.clone())))
+                }
+            };
+            let booked_v1 = command(intent(&v1), Uuid::nil(), &facts, today())
+                .expect("splits")
+                .map(|command| (facts.fund_id(), command));
+            proptest::prop_assert_eq!(carried(&v2, today()), booked_v1);
+            proptest::prop_assert_eq!(fund.fund_id, facts.fund_id());
+        }
     }
 }

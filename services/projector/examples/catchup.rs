@@ -373,6 +373,7 @@ fn history(n: usize, seed: u64) -> History {
         reviews.push(
             &aggregate,
             ReviewEvent::StatementIssued(StatementIssued {
+                money: None,
                 proposal_id: id,
                 verdict: if positive {
                     Verdict::Positive
@@ -397,6 +398,7 @@ fn history(n: usize, seed: u64) -> History {
             reviews.push(
                 &aggregate,
                 ReviewEvent::GrantRefused(GrantRefused {
+                    fund: None,
                     proposal_id: id,
                     bank_reference: format!("NB-R-{k}"),
                     reason: "the budget plan is not plausible".into(),
@@ -408,6 +410,7 @@ fn history(n: usize, seed: u64) -> History {
             reviews.push(
                 &aggregate,
                 ReviewEvent::Closed(Closed {
+                    fund: None,
                     proposal_id: id,
                     reason: "withdrawn by the applicant".into(),
                 }),
@@ -419,6 +422,7 @@ fn history(n: usize, seed: u64) -> History {
         reviews.push(
             &aggregate,
             ReviewEvent::GrantDecided(GrantDecided {
+                fund: None,
                 proposal_id: id,
                 bank_reference: format!("NB-{k}"),
                 eligible_cost_cents: Cents(cost),

@@ -149,6 +149,7 @@ fn recusal(proposal_id: Uuid, partner_id: &str) -> ReviewEvent {
 
 fn statement(proposal_id: Uuid) -> ReviewEvent {
     ReviewEvent::StatementIssued(StatementIssued {
+        money: None,
         proposal_id,
         verdict: Verdict::Positive,
         conditions: vec!["cooperate with the employment agency".into()],
@@ -165,6 +166,7 @@ fn statement(proposal_id: Uuid) -> ReviewEvent {
 
 fn grant(proposal_id: Uuid) -> ReviewEvent {
     ReviewEvent::GrantDecided(GrantDecided {
+        fund: None,
         proposal_id,
         bank_reference: "NB-2026-0042".into(),
         eligible_cost_cents: Cents(10_000_000),
@@ -701,6 +703,7 @@ fn mixed_reviews(reviews: &mut Stream, proposals: usize) -> Vec<Stored> {
             }
             if k % 3 == 1 {
                 life.push(ReviewEvent::Closed(buendel_contract::review::Closed {
+                    fund: None,
                     proposal_id: id,
                     reason: "withdrawn".into(),
                 }));

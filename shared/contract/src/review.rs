@@ -209,6 +209,11 @@ pub struct StatementIssued {
     pub tally: Tally,
     /// Whether the tally met the review's quorum rule (a statement is only issued when it does).
     pub quorum_met: bool,
+    /// What money needs, carried from v2 on (`None` when read from v1): the fund and the requested
+    /// split. Not part of the v1 wire shape.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub money: Option<StatementMoney>,
 }
 
 /// `buendel.review.grant_decided.v1`: the bank granted the project (Zuwendungsbescheid).
@@ -241,6 +246,11 @@ pub struct GrantDecided {
     /// says so. Such a grant is an amendment, never silently accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amendment: Option<String>,
+    /// The fund that pays, carried from v2 on (`None` when read from v1). Not part of the v1
+    /// wire shape.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub fund: Option<FundFacts>,
 }
 
 /// `buendel.review.grant_refused.v1`: the bank refused the grant.
@@ -252,6 +262,11 @@ pub struct GrantRefused {
     pub bank_reference: String,
     /// Why.
     pub reason: String,
+    /// The fund that pays, carried from v2 on (`None` when read from v1). Not part of the v1
+    /// wire shape.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub fund: Option<FundFacts>,
 }
 
 /// `buendel.review.closed.v1`: the review ended without a grant because the proposal was withdrawn.
@@ -261,8 +276,21 @@ pub struct Closed {
     pub proposal_id: Uuid,
     /// Why (usually the applicant's reason for withdrawing).
     pub reason: String,
+    /// The fund that pays, carried from v2 on (`None` when read from v1). Not part of the v1
+    /// wire shape.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub fund: Option<FundFacts>,
 }
 
+/// `buendel.review.statement_issued.v2`
+pub const STATEMENT_ISSUED_V2: &str = "buendel.review.statement_issued.v2";
+/// `buendel.review.grant_decided.v2`
+pub const GRANT_DECIDED_V2: &str = "buendel.review.grant_decided.v2";
+/// `buendel.review.grant_refused.v2`
+pub const GRANT_REFUSED_V2: &str = "buendel.review.grant_refused.v2";
+/// `buendel.review.closed.v2`
+pub const CLOSED_V2: &str = "buendel.review.closed.v2";
 /// `buendel.review.terms_revised.v1`: the applicant revised the proposal before the statement and
 /// the revision passed screening; the review goes on with these money facts (the roster and the
 /// votes stay as they are).
@@ -276,10 +304,128 @@ pub struct TermsRevised {
     pub requested_rate_bp: BasisPoints,
 }
 
-/// Every event of the Review aggregate. Published variants are never edited: add a `v2`.
+/// The fund a review's money is booked on: the alliance's fund of the funding period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FundFacts {
+    /// The alliance whose fund pays.
+    pub alliance_id: String,
+    /// Its fund, `<alliance>-<first year>-<last year>`.
+    pub fund_id: String,
+}
+
+impl FundFacts {
+    /// The fund of `alliance_id` in the funding period 2021–2027.
+    pub fn of(alliance_id: &str) -> Self {
+        Self {
+            alliance_id: alliance_id.to_owned(),
+            fund_id: crate::ledger::fund_id(alliance_id, FUNDING_FIRST_YEAR, FUNDING_LAST_YEAR),
+        }
+    }
+}
+
+/// The first year of the funding period reviews are booked in.
+pub const FUNDING_FIRST_YEAR: u16 = 2021;
+/// The last year of the funding period reviews are booked in.
+pub const FUNDING_LAST_YEAR: u16 = 2027;
+
+/// The grant a review's terms request, split into ESF+ and Land by the one rounding rule: the ESF+
+/// rate is the requested rate up to the region's cap, Land pays the rest. `None` when it cannot be
+/// split. The one home of this rule: the approval writes it into the statement, the ledger books
+/// a v1 statement with it.
+pub fn requested_split(
+    eligible_cost_cents: Cents,
+    requested_rate_bp: BasisPoints,
+    max_esf_rate_bp: BasisPoints,
+) -> Option<crate::money::Split> {
+    let esf_rate = requested_rate_bp.min(max_esf_rate_bp);
+    crate::money::Split::compute(eligible_cost_cents, requested_rate_bp, esf_rate)
+}
+
+/// What a statement carries for the ledger from v2 on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StatementMoney {
+    /// The fund that pays.
+    #[serde(flatten)]
+    pub fund: FundFacts,
+    /// The ESF+ part of the grant requested (the review's terms, split by the one rounding rule).
+    pub requested_esf_cents: Cents,
+    /// The Land part of the grant requested.
+    pub requested_land_cents: Cents,
+}
+
+/// `buendel.review.statement_issued.v2`: v1 and what the ledger books it with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StatementIssuedV2 {
+    /// The v1 fields.
+    #[serde(flatten)]
+    pub statement: StatementIssued,
+    /// The fund and the requested split.
+    #[serde(flatten)]
+    pub money: StatementMoney,
+}
+
+/// `buendel.review.grant_decided.v2`: v1 and the fund that pays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GrantDecidedV2 {
+    /// The v1 fields.
+    #[serde(flatten)]
+    pub grant: GrantDecided,
+    /// The fund.
+    #[serde(flatten)]
+    pub fund: FundFacts,
+}
+
+/// `buendel.review.grant_refused.v2`: v1 and the fund that had reserved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GrantRefusedV2 {
+    /// The v1 fields.
+    #[serde(flatten)]
+    pub refusal: GrantRefused,
+    /// The fund.
+    #[serde(flatten)]
+    pub fund: FundFacts,
+}
+
+/// `buendel.review.closed.v2`: v1 and the fund that may have reserved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClosedV2 {
+    /// The v1 fields.
+    #[serde(flatten)]
+    pub closed: Closed,
+    /// The fund.
+    #[serde(flatten)]
+    pub fund: FundFacts,
+}
+
+/// Every event of the Review aggregate, in its latest shape. On the wire every published version
+/// stays readable ([`ReviewEventWire`]); reading upcasts, writing writes the latest version (and an
+/// event read as v1 as v1 again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ReviewEventWire", into = "ReviewEventWire")]
+pub enum ReviewEvent {
+    /// See [`Opened`].
+    Opened(Opened),
+    /// See [`ConflictDeclared`].
+    ConflictDeclared(ConflictDeclared),
+    /// See [`VoteRecorded`].
+    VoteRecorded(VoteRecorded),
+    /// See [`StatementIssued`].
+    StatementIssued(StatementIssued),
+    /// See [`GrantDecided`].
+    GrantDecided(GrantDecided),
+    /// See [`GrantRefused`].
+    GrantRefused(GrantRefused),
+    /// See [`Closed`].
+    Closed(Closed),
+    /// See [`TermsRevised`].
+    TermsRevised(TermsRevised),
+}
+
+/// The Review events as stored: every published version. Published variants are never edited:
+/// add a `v2` and its upcaster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
-pub enum ReviewEvent {
+pub enum ReviewEventWire {
     /// See [`Opened`].
     #[serde(rename = "buendel.review.opened.v1")]
     Opened(Opened),
@@ -292,18 +438,117 @@ pub enum ReviewEvent {
     /// See [`StatementIssued`].
     #[serde(rename = "buendel.review.statement_issued.v1")]
     StatementIssued(StatementIssued),
+    /// See [`StatementIssuedV2`].
+    #[serde(rename = "buendel.review.statement_issued.v2")]
+    StatementIssuedV2(StatementIssuedV2),
     /// See [`GrantDecided`].
     #[serde(rename = "buendel.review.grant_decided.v1")]
     GrantDecided(GrantDecided),
+    /// See [`GrantDecidedV2`].
+    #[serde(rename = "buendel.review.grant_decided.v2")]
+    GrantDecidedV2(GrantDecidedV2),
     /// See [`GrantRefused`].
     #[serde(rename = "buendel.review.grant_refused.v1")]
     GrantRefused(GrantRefused),
+    /// See [`GrantRefusedV2`].
+    #[serde(rename = "buendel.review.grant_refused.v2")]
+    GrantRefusedV2(GrantRefusedV2),
     /// See [`Closed`].
     #[serde(rename = "buendel.review.closed.v1")]
     Closed(Closed),
+    /// See [`ClosedV2`].
+    #[serde(rename = "buendel.review.closed.v2")]
+    ClosedV2(ClosedV2),
     /// See [`TermsRevised`].
     #[serde(rename = "buendel.review.terms_revised.v1")]
     TermsRevised(TermsRevised),
+}
+
+/// The upcaster: every stored version into the latest shape.
+impl From<ReviewEventWire> for ReviewEvent {
+    fn from(wire: ReviewEventWire) -> Self {
+        match wire {
+            ReviewEventWire::Opened(e) => ReviewEvent::Opened(e),
+            ReviewEventWire::ConflictDeclared(e) => ReviewEvent::ConflictDeclared(e),
+            ReviewEventWire::VoteRecorded(e) => ReviewEvent::VoteRecorded(e),
+            ReviewEventWire::StatementIssued(e) => {
+                ReviewEvent::StatementIssued(StatementIssued { money: None, ..e })
+            }
+            ReviewEventWire::StatementIssuedV2(e) => {
+                ReviewEvent::StatementIssued(StatementIssued {
+                    money: Some(e.money),
+                    ..e.statement
+                })
+            }
+            ReviewEventWire::GrantDecided(e) => {
+                ReviewEvent::GrantDecided(GrantDecided { fund: None, ..e })
+            }
+            ReviewEventWire::GrantDecidedV2(e) => ReviewEvent::GrantDecided(GrantDecided {
+                fund: Some(e.fund),
+                ..e.grant
+            }),
+            ReviewEventWire::GrantRefused(e) => {
+                ReviewEvent::GrantRefused(GrantRefused { fund: None, ..e })
+            }
+            ReviewEventWire::GrantRefusedV2(e) => ReviewEvent::GrantRefused(GrantRefused {
+                fund: Some(e.fund),
+                ..e.refusal
+            }),
+            ReviewEventWire::Closed(e) => ReviewEvent::Closed(Closed { fund: None, ..e }),
+            ReviewEventWire::ClosedV2(e) => ReviewEvent::Closed(Closed {
+                fund: Some(e.fund),
+                ..e.closed
+            }),
+            ReviewEventWire::TermsRevised(e) => ReviewEvent::TermsRevised(e),
+        }
+    }
+}
+
+/// Writing: the latest version, or v1 for an event read from v1 (it has nothing more to write).
+impl From<ReviewEvent> for ReviewEventWire {
+    fn from(event: ReviewEvent) -> Self {
+        match event {
+            ReviewEvent::Opened(e) => ReviewEventWire::Opened(e),
+            ReviewEvent::ConflictDeclared(e) => ReviewEventWire::ConflictDeclared(e),
+            ReviewEvent::VoteRecorded(e) => ReviewEventWire::VoteRecorded(e),
+            ReviewEvent::StatementIssued(mut e) => match e.money.take() {
+                Some(money) => ReviewEventWire::StatementIssuedV2(StatementIssuedV2 {
+                    statement: e,
+                    money,
+                }),
+                None => ReviewEventWire::StatementIssued(e),
+            },
+            ReviewEvent::GrantDecided(mut e) => match e.fund.take() {
+                Some(fund) => ReviewEventWire::GrantDecidedV2(GrantDecidedV2 { grant: e, fund }),
+                None => ReviewEventWire::GrantDecided(e),
+            },
+            ReviewEvent::GrantRefused(mut e) => match e.fund.take() {
+                Some(fund) => ReviewEventWire::GrantRefusedV2(GrantRefusedV2 { refusal: e, fund }),
+                None => ReviewEventWire::GrantRefused(e),
+            },
+            ReviewEvent::Closed(mut e) => match e.fund.take() {
+                Some(fund) => ReviewEventWire::ClosedV2(ClosedV2 { closed: e, fund }),
+                None => ReviewEventWire::Closed(e),
+            },
+            ReviewEvent::TermsRevised(e) => ReviewEventWire::TermsRevised(e),
+        }
+    }
+}
+
+impl ReviewEvent {
+    /// The fund this event is booked on, where the event carries it (v2 on).
+    pub fn fund(&self) -> Option<&FundFacts> {
+        match self {
+            ReviewEvent::StatementIssued(e) => e.money.as_ref().map(|m| &m.fund),
+            ReviewEvent::GrantDecided(e) => e.fund.as_ref(),
+            ReviewEvent::GrantRefused(e) => e.fund.as_ref(),
+            ReviewEvent::Closed(e) => e.fund.as_ref(),
+            ReviewEvent::Opened(_)
+            | ReviewEvent::ConflictDeclared(_)
+            | ReviewEvent::VoteRecorded(_)
+            | ReviewEvent::TermsRevised(_) => None,
+        }
+    }
 }
 
 /// `buendel.review.opened.v1`
@@ -329,9 +574,13 @@ impl EventKind for ReviewEvent {
             ReviewEvent::Opened(_) => OPENED_V1,
             ReviewEvent::ConflictDeclared(_) => CONFLICT_DECLARED_V1,
             ReviewEvent::VoteRecorded(_) => VOTE_RECORDED_V1,
+            ReviewEvent::StatementIssued(e) if e.money.is_some() => STATEMENT_ISSUED_V2,
             ReviewEvent::StatementIssued(_) => STATEMENT_ISSUED_V1,
+            ReviewEvent::GrantDecided(e) if e.fund.is_some() => GRANT_DECIDED_V2,
             ReviewEvent::GrantDecided(_) => GRANT_DECIDED_V1,
+            ReviewEvent::GrantRefused(e) if e.fund.is_some() => GRANT_REFUSED_V2,
             ReviewEvent::GrantRefused(_) => GRANT_REFUSED_V1,
+            ReviewEvent::Closed(e) if e.fund.is_some() => CLOSED_V2,
             ReviewEvent::Closed(_) => CLOSED_V1,
             ReviewEvent::TermsRevised(_) => TERMS_REVISED_V1,
         }
@@ -343,9 +592,13 @@ impl EventKind for ReviewEvent {
             CONFLICT_DECLARED_V1,
             VOTE_RECORDED_V1,
             STATEMENT_ISSUED_V1,
+            STATEMENT_ISSUED_V2,
             GRANT_DECIDED_V1,
+            GRANT_DECIDED_V2,
             GRANT_REFUSED_V1,
+            GRANT_REFUSED_V2,
             CLOSED_V1,
+            CLOSED_V2,
             TERMS_REVISED_V1,
         ]
     }

@@ -53,16 +53,32 @@ pub fn event_schemas() -> Vec<(&'static str, Value)> {
             schema_of::<review::StatementIssued>(review::STATEMENT_ISSUED_V1),
         ),
         (
+            review::STATEMENT_ISSUED_V2,
+            schema_of::<review::StatementIssuedV2>(review::STATEMENT_ISSUED_V2),
+        ),
+        (
             review::GRANT_DECIDED_V1,
             schema_of::<review::GrantDecided>(review::GRANT_DECIDED_V1),
+        ),
+        (
+            review::GRANT_DECIDED_V2,
+            schema_of::<review::GrantDecidedV2>(review::GRANT_DECIDED_V2),
         ),
         (
             review::GRANT_REFUSED_V1,
             schema_of::<review::GrantRefused>(review::GRANT_REFUSED_V1),
         ),
         (
+            review::GRANT_REFUSED_V2,
+            schema_of::<review::GrantRefusedV2>(review::GRANT_REFUSED_V2),
+        ),
+        (
             review::CLOSED_V1,
             schema_of::<review::Closed>(review::CLOSED_V1),
+        ),
+        (
+            review::CLOSED_V2,
+            schema_of::<review::ClosedV2>(review::CLOSED_V2),
         ),
         (
             review::TERMS_REVISED_V1,

@@ -27,8 +27,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use buendel_contract::money::{BasisPoints, Cents, Split};
 use buendel_contract::reference::{Partner, ProgramRules, RegionCategory};
 use buendel_contract::review::{
-    Closed, ConflictDeclared, GrantDecided, GrantRefused, Opened, QuorumRule, ReviewEvent,
-    StatementIssued, Tally, TermsRevised, Verdict, VoteChoice, VoteRecorded,
+    requested_split, Closed, ConflictDeclared, FundFacts, GrantDecided, GrantRefused, Opened,
+    QuorumRule, ReviewEvent, StatementIssued, StatementMoney, Tally, TermsRevised, Verdict,
+    VoteChoice, VoteRecorded,
 };
 use buendel_contract::Aggregate;
 use chrono::NaiveDate;
@@ -408,6 +409,7 @@ impl Review {
             conditions: conditions.to_vec(),
             tally,
             quorum_met,
+            money: statement_money(opened),
         })
     }
 
@@ -429,6 +431,7 @@ impl Review {
             non_blank(Some(terms.bank_reference)).ok_or(ReviewError::MissingBankReference)?;
         let amendment = check_grant(opened, terms)?;
         Ok(GrantDecided {
+            fund: Some(FundFacts::of(&opened.alliance_id)),
             proposal_id: opened.proposal_id,
             bank_reference: bank_reference.to_owned(),
             eligible_cost_cents: terms.eligible_cost_cents,
@@ -452,6 +455,7 @@ impl Review {
             non_blank(Some(bank_reference)).ok_or(ReviewError::MissingBankReference)?;
         let reason = non_blank(Some(reason)).ok_or(ReviewError::MissingReason)?;
         Ok(GrantRefused {
+            fund: Some(FundFacts::of(&opened.alliance_id)),
             proposal_id: opened.proposal_id,
             bank_reference: bank_reference.to_owned(),
             reason: reason.to_owned(),
@@ -489,8 +493,25 @@ impl Review {
         Ok(Closed {
             proposal_id: opened.proposal_id,
             reason: reason.trim().to_owned(),
+            fund: Some(FundFacts::of(&opened.alliance_id)),
         })
     }
+}
+
+/// What a statement carries for the ledger: the alliance's fund and the grant requested by the
+/// review's terms (as revised), split by the one rounding rule, the ESF+ rate capped by the
+/// region's; `None` when the terms cannot be split (the ledger then refuses the reservation).
+fn statement_money(opened: &Opened) -> Option<StatementMoney> {
+    let split = requested_split(
+        opened.eligible_cost_cents,
+        opened.requested_rate_bp,
+        opened.max_esf_rate_bp,
+    )?;
+    Some(StatementMoney {
+        fund: FundFacts::of(&opened.alliance_id),
+        requested_esf_cents: split.esf_cents,
+        requested_land_cents: split.land_cents,
+    })
 }
 
 /// A roster is non-empty, at most [`PARTNERS_MAX`] long, and its ids are non-blank and distinct.

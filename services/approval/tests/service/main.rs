@@ -105,7 +105,7 @@ async fn a_failed_screening_opens_nothing_and_a_withdrawal_closes_an_open_review
     assert!(app.review_events(failed).await.is_empty());
     assert_eq!(
         app.review_types(passed).await,
-        [review::OPENED_V1, review::CLOSED_V1]
+        [review::OPENED_V1, review::CLOSED_V2]
     );
     let reply = app.command("vote", vote(passed, "dgb", "yes")).await;
     assert_eq!(code(&reply), "review_closed");
@@ -147,7 +147,7 @@ async fn two_operators_issuing_a_statement_at_once_produce_one_statement() {
     } else {
         (second, first)
     };
-    assert_eq!(types(&won), [review::STATEMENT_ISSUED_V1]);
+    assert_eq!(types(&won), [review::STATEMENT_ISSUED_V2]);
     assert_eq!(code(&lost), "statement_already_issued");
     let issued = app
         .review_events(proposal_id)
@@ -185,7 +185,7 @@ async fn a_screened_proposal_goes_through_review_to_a_grant_by_commands() {
     let reply = app
         .command_with_id("issue_statement", command_id, statement.clone())
         .await;
-    assert_eq!(types(&reply), [review::STATEMENT_ISSUED_V1]);
+    assert_eq!(types(&reply), [review::STATEMENT_ISSUED_V2]);
     let retried = app
         .command_with_id("issue_statement", command_id, statement)
         .await;
@@ -211,7 +211,7 @@ async fn a_screened_proposal_goes_through_review_to_a_grant_by_commands() {
         "split_mismatch"
     );
     let reply = app.command("record_grant", grant.clone()).await;
-    assert_eq!(types(&reply), [review::GRANT_DECIDED_V1]);
+    assert_eq!(types(&reply), [review::GRANT_DECIDED_V2]);
     assert_eq!(
         code(&app.command("record_grant", grant).await),
         "grant_already_decided"

@@ -472,6 +472,7 @@ pub fn opened_with(proposal_id: Uuid, alliance_id: &str, eligible: i64, rate: u3
 /// The alliance's statement.
 pub fn statement(proposal_id: Uuid, verdict: Verdict) -> ReviewEvent {
     ReviewEvent::StatementIssued(StatementIssued {
+        money: None,
         proposal_id,
         verdict,
         conditions: vec![],
@@ -491,6 +492,7 @@ pub fn grant(proposal_id: Uuid, eligible: i64) -> ReviewEvent {
     let split =
         Split::compute(Cents(eligible), BasisPoints(RATE_BP), BasisPoints(6_000)).expect("splits");
     ReviewEvent::GrantDecided(GrantDecided {
+        fund: None,
         proposal_id,
         bank_reference: format!("NB-{}", &proposal_id.simple().to_string()[..8]),
         eligible_cost_cents: Cents(eligible),
@@ -507,6 +509,7 @@ pub fn grant(proposal_id: Uuid, eligible: i64) -> ReviewEvent {
 /// The bank's refusal.
 pub fn refused(proposal_id: Uuid) -> ReviewEvent {
     ReviewEvent::GrantRefused(GrantRefused {
+        fund: None,
         proposal_id,
         bank_reference: "NB-REF".into(),
         reason: "budget line closed".into(),
@@ -516,6 +519,7 @@ pub fn refused(proposal_id: Uuid) -> ReviewEvent {
 /// The withdrawal's closing of the review.
 pub fn closed(proposal_id: Uuid) -> ReviewEvent {
     ReviewEvent::Closed(Closed {
+        fund: None,
         proposal_id,
         reason: "withdrawn by the applicant".into(),
     })
