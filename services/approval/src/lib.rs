@@ -11,7 +11,7 @@
 //!   `<ns>.cmd.approval.<command>`, dead-letters what it cannot process.
 
 pub mod app;
-pub mod domain;
+pub use buendel_approval_domain as domain;
 pub mod input;
 
 pub use app::{run, start, Approval};

@@ -10,7 +10,7 @@
 //!   serves `<ns>.cmd.ledger.<command>`, dead-letters what the Fund refuses.
 
 pub mod app;
-pub mod domain;
+pub use buendel_ledger_domain as domain;
 pub mod input;
 pub mod saga;
 

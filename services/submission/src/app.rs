@@ -28,7 +28,7 @@ use buendel_runtime::{CancellationToken, Clock, EventStore, Repository, StoreErr
 
 use crate::domain::intake::{self, IntakeEvent, Rejected, Request};
 use crate::domain::proposal::ReviewFacts;
-use crate::domain::{Command, Proposal, ProposalError};
+use crate::domain::{Command, Proposal};
 
 /// The service name: micro service, durable consumers, event `source`.
 pub const SERVICE: &str = "submission";
@@ -123,7 +123,7 @@ impl Submission {
         let outcome = self
             .repo
             .execute(&id, cause, meta, |state| {
-                let mut events = state.decide_command(&command)?;
+                let mut events = buendel_contract::Aggregate::decide(state, &command)?;
                 if screens && !events.is_empty() {
                     let after = events
                         .iter()
@@ -133,7 +133,7 @@ impl Submission {
                         rules: self.rules.clone(),
                         today,
                     };
-                    events.extend(after.decide_command(&screen)?);
+                    events.extend(buendel_contract::Aggregate::decide(&after, &screen)?);
                 }
                 Ok(events)
             })
@@ -293,15 +293,6 @@ impl Reaction for Intake {
             Ok(Some(conflict)) => Verdict::Refuse(conflict),
             Ok(None) => self.0.decide_intake(&event).await,
         }
-    }
-}
-
-impl Proposal {
-    fn decide_command(
-        &self,
-        command: &Command,
-    ) -> Result<Vec<buendel_contract::proposal::ProposalEvent>, ProposalError> {
-        buendel_contract::Aggregate::decide(self, command)
     }
 }
 

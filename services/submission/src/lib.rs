@@ -7,6 +7,6 @@
 //!   it refuses.
 
 pub mod app;
-pub mod domain;
+pub use buendel_submission_domain as domain;
 
 pub use app::{run, start, Submission};

@@ -16,10 +16,10 @@ use buendel_contract::{Aggregate, Cents, DomainError};
 use uuid::Uuid;
 
 use super::*;
-use crate::domain::draft::Draft;
-use crate::domain::fund::fits;
-use crate::domain::invariants::check_waitlist_served;
-use crate::domain::state::FundState;
+use crate::draft::Draft;
+use crate::fund::fits;
+use crate::invariants::check_waitlist_served;
+use crate::state::FundState;
 
 /// An amount in a random command: a percentage of what the project could take (so that payments,
 /// recoveries and repayments are often accepted, sometimes above the bound), or a raw amount.
@@ -173,7 +173,7 @@ impl Oracle {
     }
 }
 
-fn total_is_the_sum_of_the_sources(b: &crate::domain::FundBalances) -> bool {
+fn total_is_the_sum_of_the_sources(b: &crate::FundBalances) -> bool {
     let e = &b.esf_plus;
     let l = &b.land;
     let t = &b.total;

@@ -7,8 +7,8 @@ use buendel_contract::ledger::{Amounts, DisbursementRecorded, LedgerEvent, Relea
 use buendel_contract::{Aggregate, DomainError};
 
 use super::*;
-use crate::domain::draft::Draft;
-use crate::domain::InvariantViolation;
+use crate::draft::Draft;
+use crate::InvariantViolation;
 
 /// A fund of 1,000 ESF+ and 200 Land cents in which p1 holds 800 + 100 and p2 (700 + 100) waits.
 fn fund_with_a_waitlist() -> Vec<LedgerEvent> {

@@ -6,7 +6,7 @@ use buendel_contract::review::{QuorumRule, ReviewEvent, Tally, Verdict, VoteChoi
 use buendel_contract::{Aggregate, DomainError};
 
 use super::*;
-use crate::domain::{tally, Status};
+use crate::{tally, Status};
 
 // ---- opening -------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ use buendel_contract::ledger::{
 use buendel_contract::{Aggregate, Cents, DomainError};
 
 use super::*;
-use crate::domain::ProjectStatus;
+use crate::ProjectStatus;
 
 fn code(result: Result<Vec<LedgerEvent>, LedgerError>) -> &'static str {
     match result {
@@ -697,7 +697,7 @@ fn every_error_has_its_own_stable_code() {
             available: Cents(0),
         },
         LedgerError::InvariantViolation {
-            violation: crate::domain::InvariantViolation::AllocatedTwice { entry: 2 },
+            violation: crate::InvariantViolation::AllocatedTwice { entry: 2 },
         },
     ];
     let codes: std::collections::BTreeSet<&str> = errors.iter().map(|e| e.code()).collect();

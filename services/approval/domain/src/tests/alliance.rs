@@ -8,7 +8,7 @@ use buendel_contract::review::{QuorumRule, ReviewEvent};
 use buendel_contract::{Aggregate, DomainError};
 
 use super::{proposal_id, roster};
-use crate::domain::{Alliance, AllianceCommand, Command, Review};
+use crate::{Alliance, AllianceCommand, Command, Review};
 
 fn non() -> buendel_contract::reference::Alliance {
     builtin_alliances().remove(0)

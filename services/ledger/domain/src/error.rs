@@ -39,7 +39,7 @@ pub enum LedgerError {
         /// Which amount.
         field: &'static str,
     },
-    /// `amount_too_large`: above [`crate::domain::AMOUNT_CENTS_MAX`] (per amount or allocated per source).
+    /// `amount_too_large`: above [`crate::AMOUNT_CENTS_MAX`] (per amount or allocated per source).
     #[error("{field} is larger than any budget this ledger accepts")]
     AmountTooLarge {
         /// Which amount.
@@ -51,7 +51,7 @@ pub enum LedgerError {
         /// Which field.
         field: &'static str,
     },
-    /// `text_too_long`: longer than [`crate::domain::TEXT_LEN_MAX`] characters.
+    /// `text_too_long`: longer than [`crate::TEXT_LEN_MAX`] characters.
     #[error("{field} is longer than {max} characters")]
     TextTooLong {
         /// Which field.
