@@ -241,10 +241,42 @@ async fn the_leader_of_ledger_killed_mid_run_loses_and_doubles_nothing_on_an_r3_
         .stream_last_sequence(StreamKind::Proposals)
         .await
         .expect("PROPOSALS");
+    let ns = &app.settings.namespace;
+    let proposal_events = app
+        .store
+        .read(
+            StreamKind::Proposals,
+            &ns.stream_subjects(StreamKind::Proposals),
+            1,
+            proposals_stored,
+        )
+        .await
+        .expect("PROPOSALS reads");
+    let mut per_type: HashMap<String, usize> = HashMap::new();
+    let mut ids = std::collections::HashSet::new();
+    for stored in &proposal_events {
+        let event: Value = serde_json::from_slice(&stored.payload).expect("json");
+        assert!(
+            ids.insert(event["id"].to_string()),
+            "a proposal event stored twice"
+        );
+        *per_type
+            .entry(event["type"].as_str().unwrap_or_default().to_owned())
+            .or_default() += 1;
+    }
     assert_eq!(
-        proposals_stored,
-        2 * PROPOSALS as u64,
-        "submitted and screened, once each"
+        per_type["buendel.proposal.submitted.v1"], PROPOSALS,
+        "{per_type:?}"
+    );
+    assert_eq!(
+        per_type["buendel.proposal.screened.v2"], PROPOSALS,
+        "{per_type:?}"
+    );
+    assert!(
+        per_type
+            .get("buendel.proposal.review_recorded.v1")
+            .is_none_or(|&n| n <= POSITIVE),
+        "a statement recorded at most once per proposal: {per_type:?}"
     );
     app.assert_audit_clean().await;
     app.cleanup().await;

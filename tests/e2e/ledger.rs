@@ -829,7 +829,27 @@ async fn a_revision_before_the_statement_reaches_the_review_and_the_reservation_
     );
     assert_eq!(Project::of(&money["land"]).reserved, 2_000_000, "{money}");
 
-    // After the statement the terms stand.
+    // After the statement the terms stand: once the submission has recorded it on the proposal
+    // (from REVIEWS), a revision is refused.
+    let proposal_subject = app
+        .store
+        .namespace()
+        .subject(StreamKind::Proposals, proposal_id);
+    eventually("the statement recorded on the proposal", || async {
+        let stored = app
+            .store
+            .load(StreamKind::Proposals, &proposal_subject)
+            .await
+            .ok()?;
+        stored
+            .iter()
+            .any(|m| {
+                String::from_utf8_lossy(&m.payload)
+                    .contains("\"type\":\"buendel.proposal.review_recorded.v1\"")
+            })
+            .then_some(())
+    })
+    .await;
     let reply = app
         .command(
             "submission",

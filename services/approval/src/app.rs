@@ -40,6 +40,7 @@ use buendel_runtime::reactor::{self, Delivery, Limits, Reaction, Reactor, Refusa
 use buendel_runtime::repository::{ExecuteError, Loaded, Outcome};
 use buendel_runtime::{CancellationToken, Clock, EventStore, Repository};
 
+use crate::domain::policy::{self, ReviewIntent};
 use crate::domain::{Alliance, AllianceCommand, AllianceError, Command, Review, ReviewError};
 use crate::input::{self, Request};
 
@@ -229,7 +230,6 @@ impl Approval {
                     let alliance = submitted.alliance_id.clone();
                     cache.remember(proposal_id, sequence, alliance, submitted.terms.clone());
                 }
-                Ok(())
             }
             ProposalEvent::Revised(revised) => {
                 if let Ok(mut cache) = self.terms.lock() {
@@ -243,31 +243,25 @@ impl Approval {
                         }
                     }
                 }
-                Ok(())
             }
-            ProposalEvent::Screened(screened) if !screened.passed => {
-                // A revision that fails screening ends an open review; a first screening that
-                // fails opened none.
-                let close = Command::Close {
-                    reason: "the revised proposal did not pass screening".into(),
-                };
-                self.close(proposal_id, &cause, &meta, &close).await
-            }
-            ProposalEvent::Screened(screened) => {
-                // From v2 on the screening carries what was screened; a stored v1 one does not,
-                // and its terms are read from the proposal's history before it.
-                let (alliance_id, terms) = match &screened.subject {
-                    Some(subject) => (subject.alliance_id.clone(), subject.terms.clone()),
-                    None => self.screened_terms(proposal_id, sequence).await?,
-                };
+            ProposalEvent::Screened(_)
+            | ProposalEvent::Withdrawn(_)
+            | ProposalEvent::ReviewRecorded(_) => {}
+        }
+        match policy::on_proposal_event(&envelope.event) {
+            ReviewIntent::Nothing => Ok(()),
+            ReviewIntent::Open { alliance_id, terms } => {
                 self.open(proposal_id, &cause, &meta, &alliance_id, &terms)
                     .await
             }
-            ProposalEvent::Withdrawn(withdrawn) => {
-                let close = Command::Close {
-                    reason: withdrawn.reason.clone(),
-                };
-                self.close(proposal_id, &cause, &meta, &close).await
+            ReviewIntent::OpenFromHistory => {
+                let (alliance_id, terms) = self.screened_terms(proposal_id, sequence).await?;
+                self.open(proposal_id, &cause, &meta, &alliance_id, &terms)
+                    .await
+            }
+            ReviewIntent::Close { reason } => {
+                self.close(proposal_id, &cause, &meta, &Command::Close { reason })
+                    .await
             }
         }
     }
@@ -496,7 +490,9 @@ fn fold_terms(events: &[ProposalEvent]) -> Option<(String, Terms)> {
                     terms.clone_from(&e.terms);
                 }
             }
-            ProposalEvent::Screened(_) | ProposalEvent::Withdrawn(_) => {}
+            ProposalEvent::Screened(_)
+            | ProposalEvent::Withdrawn(_)
+            | ProposalEvent::ReviewRecorded(_) => {}
         }
     }
     current

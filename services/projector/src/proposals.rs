@@ -30,7 +30,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use buendel_contract::namespace::StreamKind;
-use buendel_contract::proposal::{ProposalEvent, Revised, Screened, Submitted, Terms, Withdrawn};
+use buendel_contract::proposal::{
+    ProposalEvent, ReviewRecorded, Revised, Screened, Submitted, Terms, Withdrawn,
+};
 #[cfg(doc)]
 use buendel_contract::status::ProposalStatus;
 use buendel_runtime::store::Stored;
@@ -184,6 +186,8 @@ impl<'a> NewRow<'a> {
                     row.terms = TermColumns::new(&revised.terms, event.sequence)?;
                 }
                 ProposalEvent::Withdrawn(_) => row.status = status::WITHDRAWN,
+                // The review's own projection shows the statement and the grant.
+                ProposalEvent::ReviewRecorded(_) => {}
             }
             row.last_sequence = event.sql_sequence;
             row.version = event.version;
@@ -227,7 +231,9 @@ impl<'a> Patch<'a> {
                     patch.screening = Some(screening_json(event, screened)?);
                 }
                 ProposalEvent::Withdrawn(_) => patch.status = status::WITHDRAWN,
-                ProposalEvent::Submitted(_) | ProposalEvent::Revised(_) => return Ok(None),
+                ProposalEvent::Submitted(_)
+                | ProposalEvent::Revised(_)
+                | ProposalEvent::ReviewRecorded(_) => return Ok(None),
             }
         }
         Ok(Some(patch))
@@ -475,6 +481,7 @@ async fn apply_state(conn: &mut PgConnection, event: &Decoded) -> Result<(), Pro
         ProposalEvent::Screened(screened) => screen(conn, event, screened).await,
         ProposalEvent::Revised(revised) => revise(conn, event, revised).await,
         ProposalEvent::Withdrawn(withdrawn) => withdraw(conn, event, withdrawn).await,
+        ProposalEvent::ReviewRecorded(recorded) => record(conn, event, recorded).await,
     }
 }
 
@@ -623,6 +630,27 @@ async fn withdraw(
 ) -> Result<(), ProjectionError> {
     let updated = set_status(conn, event, withdrawn.proposal_id, status::WITHDRAWN).await?;
     ensure_applied(conn, updated, event, withdrawn.proposal_id).await
+}
+
+/// A review stage recorded on the proposal: the status stays (the review's projection shows the
+/// stage), the bookkeeping columns move on.
+async fn record(
+    conn: &mut PgConnection,
+    event: &Decoded,
+    recorded: &ReviewRecorded,
+) -> Result<(), ProjectionError> {
+    let updated = sqlx::query(
+        "UPDATE proposals SET last_sequence = $2, version = $3, updated_at = $4 \
+         WHERE proposal_id = $1 AND last_sequence < $2",
+    )
+    .bind(recorded.proposal_id)
+    .bind(event.sql_sequence)
+    .bind(event.version)
+    .bind::<DateTime<Utc>>(event.envelope.time)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    ensure_applied(conn, updated, event, recorded.proposal_id).await
 }
 
 /// Sets the status (and the bookkeeping columns) of a row older than the event; returns the rows hit.

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use buendel_contract::namespace::StreamKind;
+use buendel_contract::proposal::ReviewStage;
 use buendel_contract::reference::{builtin_alliances, Alliance, ProgramRules};
 use buendel_contract::reply::FieldError;
 use buendel_contract::{Aggregate as _, Meta};
@@ -27,7 +28,6 @@ use buendel_runtime::store::Receipt;
 use buendel_runtime::{CancellationToken, Clock, EventStore, Repository, StoreError};
 
 use crate::domain::intake::{self, IntakeEvent, Rejected, Request};
-use crate::domain::proposal::ReviewFacts;
 use crate::domain::{Command, Proposal};
 
 /// The service name: micro service, durable consumers, event `source`.
@@ -101,21 +101,12 @@ impl Submission {
         let id = request.proposal_id().to_string();
         let command = match request {
             Request::Submit(submitted) => Command::Submit(submitted.clone()),
-            Request::Revise {
-                terms,
-                reason,
-                proposal_id,
-            } => Command::Revise {
+            Request::Revise { terms, reason, .. } => Command::Revise {
                 terms: terms.clone(),
                 reason: reason.clone(),
-                review: self.review_facts(*proposal_id).await?,
             },
-            Request::Withdraw {
-                reason,
-                proposal_id,
-            } => Command::Withdraw {
+            Request::Withdraw { reason, .. } => Command::Withdraw {
                 reason: reason.clone(),
-                review: self.review_facts(*proposal_id).await?,
             },
         };
         let screens = !matches!(request, Request::Withdraw { .. });
@@ -141,36 +132,28 @@ impl Submission {
         Ok(outcome)
     }
 
-    /// What the review context knows: read from the proposal's review subject, by event type only,
-    /// so this service does not depend on the review contract.
-    async fn review_facts(&self, proposal_id: Uuid) -> Result<ReviewFacts, StoreError> {
-        let subject = self
-            .store()
-            .namespace()
-            .subject(StreamKind::Reviews, proposal_id);
-        let mut facts = ReviewFacts::default();
-        let stored = match self.store().load(StreamKind::Reviews, &subject).await {
-            Ok(stored) => stored,
-            Err(StoreError::Unavailable(_)) if !self.reviews_stream_exists().await => Vec::new(),
-            Err(other) => return Err(other),
+    /// Records on the proposal what its review decided (from REVIEWS), under the review event's
+    /// id, so a redelivery records it once.
+    async fn record_review(
+        &self,
+        proposal_id: Uuid,
+        stage: ReviewStage,
+        review_event_id: Uuid,
+    ) -> Result<Outcome, CommandError> {
+        let meta = self.meta(SERVICE, Some(proposal_id.to_string()), proposal_id);
+        let command = Command::RecordReview {
+            stage,
+            review_event_id,
         };
-        for message in stored {
-            #[derive(Deserialize)]
-            struct Typed {
-                #[serde(rename = "type")]
-                event_type: String,
-            }
-            if let Ok(Typed { event_type }) = serde_json::from_slice(&message.payload) {
-                facts.statement_issued |=
-                    event_type.starts_with("buendel.review.statement_issued.");
-                facts.granted |= event_type.starts_with("buendel.review.grant_decided.");
-            }
-        }
-        Ok(facts)
-    }
-
-    async fn reviews_stream_exists(&self) -> bool {
-        self.store().stream(StreamKind::Reviews).await.is_ok()
+        Ok(self
+            .repo
+            .execute(
+                &proposal_id.to_string(),
+                &review_event_id.to_string(),
+                &meta,
+                |state| buendel_contract::Aggregate::decide(state, &command),
+            )
+            .await?)
     }
 
     /// Handles one command.
@@ -296,6 +279,98 @@ impl Reaction for Intake {
     }
 }
 
+/// What the submission reads of a REVIEWS message: by type and subject only, so it depends on no
+/// review event's shape.
+#[derive(Debug)]
+enum ReviewFact {
+    /// A statement or a grant about a proposal.
+    Reached {
+        /// The proposal (the subject's last token).
+        proposal_id: Uuid,
+        /// How far the review came.
+        stage: ReviewStage,
+        /// The review event's id.
+        event_id: Uuid,
+    },
+    /// Anything else (votes, alliance events, what cannot be read: the ledger letters that).
+    Other,
+}
+
+/// The submission's reaction to REVIEWS: the statement and the grant are recorded on the proposal.
+struct Reviews(Arc<Submission>);
+
+impl Reaction for Reviews {
+    type Read = ReviewFact;
+
+    fn read(&self, delivery: &Delivery) -> ReviewFact {
+        #[derive(Deserialize)]
+        struct Typed {
+            id: Uuid,
+            #[serde(rename = "type")]
+            event_type: String,
+        }
+        let token = delivery.subject.rsplit('.').next().unwrap_or_default();
+        let (Ok(proposal_id), Ok(typed)) = (
+            Uuid::parse_str(token),
+            serde_json::from_slice::<Typed>(&delivery.payload),
+        ) else {
+            return ReviewFact::Other;
+        };
+        let stage = if typed
+            .event_type
+            .starts_with("buendel.review.statement_issued.")
+        {
+            ReviewStage::Statement
+        } else if typed
+            .event_type
+            .starts_with("buendel.review.grant_decided.")
+        {
+            ReviewStage::Grant
+        } else {
+            return ReviewFact::Other;
+        };
+        ReviewFact::Reached {
+            proposal_id,
+            stage,
+            event_id: typed.id,
+        }
+    }
+
+    async fn lane(&self, delivery: &Delivery, _read: &ReviewFact) -> u64 {
+        reactor::subject_key(&delivery.subject)
+    }
+
+    async fn handle(&self, _delivery: &Delivery, read: ReviewFact) -> Verdict {
+        let ReviewFact::Reached {
+            proposal_id,
+            stage,
+            event_id,
+        } = read
+        else {
+            return Verdict::Done;
+        };
+        match self.0.record_review(proposal_id, stage, event_id).await {
+            Ok(_) => Verdict::Done,
+            Err(CommandError::Transient(error)) => Verdict::Retry(error),
+            Err(CommandError::Refused {
+                code,
+                message,
+                details,
+            }) => Verdict::Refuse(
+                Refusal::new(&code, message, details).about(Some(event_id.to_string()), None),
+            ),
+        }
+    }
+}
+
+/// The limits of the REVIEWS reactor: 32 lanes keyed by proposal, the rest as the intake's.
+pub const REVIEW_LIMITS: Limits = Limits {
+    lanes: 32,
+    lane_queue_max: 64,
+    ack_pending_max: 2_048,
+    ..INTAKE_LIMITS
+};
+
 /// Starts the submission service: streams, command endpoints and the intake consumer are ready when
 /// this returns; the returned task runs until `shutdown`.
 pub async fn start(
@@ -328,7 +403,25 @@ pub async fn start(
         letter_origin: store.namespace().stream(StreamKind::Intake),
         limits: INTAKE_LIMITS,
     };
-    let reactor = match Reactor::bind(store, clock, spec).await {
+    let reactor = match Reactor::bind(store.clone(), clock, spec).await {
+        Ok(reactor) => reactor,
+        Err(error) => {
+            local.cancel();
+            let _ = commands.await;
+            return Err(error.into());
+        }
+    };
+    let reviews_spec = Spec {
+        stream: StreamKind::Reviews,
+        service: SERVICE.to_owned(),
+        letter_source: SERVICE.to_owned(),
+        letter_origin: format!(
+            "{}/{SERVICE}",
+            store.namespace().stream(StreamKind::Reviews)
+        ),
+        limits: REVIEW_LIMITS,
+    };
+    let reviews = match Reactor::bind(store, clock, reviews_spec).await {
         Ok(reactor) => reactor,
         Err(error) => {
             local.cancel();
@@ -337,10 +430,12 @@ pub async fn start(
         }
     };
     Ok(tokio::spawn(async move {
+        let recorded = tokio::spawn(reviews.run(Arc::new(Reviews(service.clone())), local.clone()));
         let intake = reactor.run(Arc::new(Intake(service)), local.clone()).await;
         local.cancel();
+        let recorded = recorded.await.context("review task panicked")?;
         commands.await.context("command task panicked")?;
-        intake
+        intake.and(recorded)
     }))
 }
 

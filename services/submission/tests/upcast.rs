@@ -38,7 +38,7 @@ fn as_v2(events: &[ProposalEvent]) -> Vec<ProposalEvent> {
                 let (alliance_id, terms) = current.clone().expect("submitted first");
                 e.subject = Some(ScreenedSubject { alliance_id, terms });
             }
-            ProposalEvent::Withdrawn(_) => {}
+            ProposalEvent::Withdrawn(_) | ProposalEvent::ReviewRecorded(_) => {}
         }
         out.push(event);
     }

@@ -183,6 +183,29 @@ pub struct Withdrawn {
     pub reason: String,
 }
 
+/// How far the review of a proposal has come, as far as the proposal needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewStage {
+    /// The alliance issued its statement: the terms can no longer be revised.
+    Statement,
+    /// The bank granted the project: it can no longer be withdrawn.
+    Grant,
+}
+
+/// `buendel.proposal.review_recorded.v1`: the submission service recorded on the proposal what
+/// the review (REVIEWS) decided, so the proposal itself knows whether it may still be revised or
+/// withdrawn and nobody reads the review back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReviewRecorded {
+    /// The proposal.
+    pub proposal_id: Uuid,
+    /// The stage the review reached.
+    pub stage: ReviewStage,
+    /// The id of the review event that says so.
+    pub review_event_id: Uuid,
+}
+
 /// Every event of the Proposal aggregate, in its latest shape. On the wire every published version
 /// stays readable ([`ProposalEventWire`]); reading upcasts an old version into this shape, and
 /// writing writes the latest version (or, for an event read as v1, v1 again, byte for byte).
@@ -197,6 +220,8 @@ pub enum ProposalEvent {
     Revised(Revised),
     /// See [`Withdrawn`].
     Withdrawn(Withdrawn),
+    /// See [`ReviewRecorded`].
+    ReviewRecorded(ReviewRecorded),
 }
 
 /// The Proposal events as stored: every published version. Published variants are never edited:
@@ -219,6 +244,9 @@ pub enum ProposalEventWire {
     /// See [`Withdrawn`].
     #[serde(rename = "buendel.proposal.withdrawn.v1")]
     Withdrawn(Withdrawn),
+    /// See [`ReviewRecorded`].
+    #[serde(rename = "buendel.proposal.review_recorded.v1")]
+    ReviewRecorded(ReviewRecorded),
 }
 
 /// The upcaster: every stored version into the latest shape.
@@ -245,6 +273,7 @@ impl From<ProposalEventWire> for ProposalEvent {
             }),
             ProposalEventWire::Revised(e) => ProposalEvent::Revised(e),
             ProposalEventWire::Withdrawn(e) => ProposalEvent::Withdrawn(e),
+            ProposalEventWire::ReviewRecorded(e) => ProposalEvent::ReviewRecorded(e),
         }
     }
 }
@@ -272,6 +301,7 @@ impl From<ProposalEvent> for ProposalEventWire {
             },
             ProposalEvent::Revised(e) => ProposalEventWire::Revised(e),
             ProposalEvent::Withdrawn(e) => ProposalEventWire::Withdrawn(e),
+            ProposalEvent::ReviewRecorded(e) => ProposalEventWire::ReviewRecorded(e),
         }
     }
 }
@@ -286,6 +316,8 @@ pub const SCREENED_V2: &str = "buendel.proposal.screened.v2";
 pub const REVISED_V1: &str = "buendel.proposal.revised.v1";
 /// `buendel.proposal.withdrawn.v1`
 pub const WITHDRAWN_V1: &str = "buendel.proposal.withdrawn.v1";
+/// `buendel.proposal.review_recorded.v1`
+pub const REVIEW_RECORDED_V1: &str = "buendel.proposal.review_recorded.v1";
 
 impl EventKind for ProposalEvent {
     fn event_type(&self) -> &'static str {
@@ -295,6 +327,7 @@ impl EventKind for ProposalEvent {
             ProposalEvent::Screened(_) => SCREENED_V1,
             ProposalEvent::Revised(_) => REVISED_V1,
             ProposalEvent::Withdrawn(_) => WITHDRAWN_V1,
+            ProposalEvent::ReviewRecorded(_) => REVIEW_RECORDED_V1,
         }
     }
 
@@ -317,6 +350,7 @@ impl ProposalEvent {
             ProposalEvent::Screened(e) => e.proposal_id,
             ProposalEvent::Revised(e) => e.proposal_id,
             ProposalEvent::Withdrawn(e) => e.proposal_id,
+            ProposalEvent::ReviewRecorded(e) => e.proposal_id,
         }
     }
 }

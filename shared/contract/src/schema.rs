@@ -37,6 +37,10 @@ pub fn event_schemas() -> Vec<(&'static str, Value)> {
             schema_of::<proposal::Withdrawn>(proposal::WITHDRAWN_V1),
         ),
         (
+            proposal::REVIEW_RECORDED_V1,
+            schema_of::<proposal::ReviewRecorded>(proposal::REVIEW_RECORDED_V1),
+        ),
+        (
             review::OPENED_V1,
             schema_of::<review::Opened>(review::OPENED_V1),
         ),

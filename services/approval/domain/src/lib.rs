@@ -10,6 +10,7 @@
 pub mod alliance;
 pub mod command;
 pub mod error;
+pub mod policy;
 pub mod review;
 
 #[cfg(test)]

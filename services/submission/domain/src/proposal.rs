@@ -4,7 +4,9 @@
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-use buendel_contract::proposal::{ProposalEvent, Revised, Submitted, Terms, Withdrawn};
+use buendel_contract::proposal::{
+    ProposalEvent, ReviewRecorded, ReviewStage, Revised, Submitted, Terms, Withdrawn,
+};
 use buendel_contract::reference::{Alliance, ProgramRules};
 use buendel_contract::{Aggregate, DomainError};
 
@@ -39,9 +41,11 @@ pub struct Proposal {
     pub terms: Option<Terms>,
     /// How many times it was screened.
     pub screenings: u32,
+    /// How far the review has come, as recorded on the proposal (`review_recorded`).
+    pub review: ReviewFacts,
 }
 
-/// What the review context says about the proposal, looked up by the shell and passed in.
+/// What the review context decided about the proposal, recorded on it (`review_recorded`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReviewFacts {
     /// The alliance issued its statement: the terms are decided and can no longer be revised.
@@ -70,15 +74,18 @@ pub enum Command {
         terms: Terms,
         /// Why.
         reason: String,
-        /// What the review context says.
-        review: ReviewFacts,
     },
     /// Withdraw, any time before a grant.
     Withdraw {
         /// Why.
         reason: String,
-        /// What the review context says.
-        review: ReviewFacts,
+    },
+    /// Record what the review decided (a statement, a grant), under the review event's id.
+    RecordReview {
+        /// The stage the review reached.
+        stage: ReviewStage,
+        /// The review event that says so.
+        review_event_id: Uuid,
     },
 }
 
@@ -140,6 +147,13 @@ impl Aggregate for Proposal {
                 self.status = Status::Submitted;
             }
             ProposalEvent::Withdrawn(_) => self.status = Status::Withdrawn,
+            ProposalEvent::ReviewRecorded(e) => match e.stage {
+                ReviewStage::Statement => self.review.statement_issued = true,
+                ReviewStage::Grant => {
+                    self.review.statement_issued = true;
+                    self.review.granted = true;
+                }
+            },
         }
         self
     }
@@ -171,13 +185,9 @@ impl Aggregate for Proposal {
                 );
                 Ok(vec![ProposalEvent::Screened(screened)])
             }
-            Command::Revise {
-                terms,
-                reason,
-                review,
-            } => {
+            Command::Revise { terms, reason } => {
                 let id = self.open_id()?;
-                if review.statement_issued || review.granted {
+                if self.review.statement_issued || self.review.granted {
                     return Err(ProposalError::AlreadyDecided);
                 }
                 Ok(vec![ProposalEvent::Revised(Revised {
@@ -186,14 +196,32 @@ impl Aggregate for Proposal {
                     reason: reason.clone(),
                 })])
             }
-            Command::Withdraw { reason, review } => {
+            Command::Withdraw { reason } => {
                 let id = self.open_id()?;
-                if review.granted {
+                if self.review.granted {
                     return Err(ProposalError::AlreadyGranted);
                 }
                 Ok(vec![ProposalEvent::Withdrawn(Withdrawn {
                     proposal_id: id,
                     reason: reason.clone(),
+                })])
+            }
+            Command::RecordReview {
+                stage,
+                review_event_id,
+            } => {
+                let id = self.id.ok_or(ProposalError::UnknownProposal)?;
+                let known = match stage {
+                    ReviewStage::Statement => self.review.statement_issued,
+                    ReviewStage::Grant => self.review.granted,
+                };
+                if known {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![ProposalEvent::ReviewRecorded(ReviewRecorded {
+                    proposal_id: id,
+                    stage: *stage,
+                    review_event_id: *review_event_id,
                 })])
             }
         }

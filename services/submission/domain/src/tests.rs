@@ -8,13 +8,13 @@ use uuid::Uuid;
 use buendel_contract::aggregate::given;
 use buendel_contract::money::{BasisPoints, Cents};
 use buendel_contract::proposal::{
-    Applicant, ProjectType, ProposalEvent, Screened, Submitted, Terms, Withdrawn,
+    Applicant, ProjectType, ProposalEvent, ReviewRecorded, ReviewStage, Screened, Submitted, Terms,
+    Withdrawn,
 };
 use buendel_contract::reference::{builtin_alliances, ProgramRules};
 use buendel_contract::{Aggregate, DomainError};
 
 use super::intake::{validate_event, Request};
-use super::proposal::ReviewFacts;
 use super::screening::screen;
 use super::{Command, Proposal, ProposalError, Status};
 
@@ -218,7 +218,6 @@ fn a_revision_is_screened_again() {
     let revise = Command::Revise {
         terms: terms(),
         reason: "new plan".into(),
-        review: ReviewFacts::default(),
     };
     let events = state.decide(&revise).expect("revised");
     let state = state.apply(&events[0]);
@@ -238,16 +237,12 @@ fn a_proposal_cannot_be_revised_after_the_statement() {
     let state = given::<Proposal>(&[
         ProposalEvent::Submitted(submitted(id)),
         passed_screening(id),
+        recorded(id, ReviewStage::Statement),
     ]);
-    let review = ReviewFacts {
-        statement_issued: true,
-        granted: false,
-    };
     let error = state
         .decide(&Command::Revise {
             terms: terms(),
             reason: "x".into(),
-            review,
         })
         .expect_err("refused");
     assert_eq!(error.code(), "already_decided");
@@ -256,29 +251,17 @@ fn a_proposal_cannot_be_revised_after_the_statement() {
 #[test]
 fn a_proposal_can_be_withdrawn_before_but_not_after_the_grant() {
     let id = Uuid::new_v4();
-    let state = given::<Proposal>(&[
+    let stated = [
         ProposalEvent::Submitted(submitted(id)),
         passed_screening(id),
-    ]);
-    let before = ReviewFacts {
-        statement_issued: true,
-        granted: false,
-    };
-    assert!(state
-        .decide(&Command::Withdraw {
-            reason: "x".into(),
-            review: before
-        })
-        .is_ok());
-    let after = ReviewFacts {
-        statement_issued: true,
-        granted: true,
-    };
-    let error = state
-        .decide(&Command::Withdraw {
-            reason: "x".into(),
-            review: after,
-        })
+        recorded(id, ReviewStage::Statement),
+    ];
+    let withdraw = Command::Withdraw { reason: "x".into() };
+    assert!(given::<Proposal>(&stated).decide(&withdraw).is_ok());
+    let mut granted = stated.to_vec();
+    granted.push(recorded(id, ReviewStage::Grant));
+    let error = given::<Proposal>(&granted)
+        .decide(&withdraw)
         .expect_err("refused");
     assert_eq!(error.code(), "already_granted");
 }
@@ -291,11 +274,9 @@ fn nothing_happens_to_a_withdrawn_proposal() {
         reason: "x".into(),
     });
     let state = given::<Proposal>(&[ProposalEvent::Submitted(submitted(id)), withdrawn]);
-    let review = ReviewFacts::default();
     assert_eq!(
         state.decide(&Command::Withdraw {
             reason: "again".into(),
-            review
         }),
         Err(ProposalError::AlreadyWithdrawn)
     );
@@ -303,7 +284,6 @@ fn nothing_happens_to_a_withdrawn_proposal() {
         state.decide(&Command::Revise {
             terms: terms(),
             reason: "r".into(),
-            review
         }),
         Err(ProposalError::AlreadyWithdrawn)
     );
@@ -312,10 +292,7 @@ fn nothing_happens_to_a_withdrawn_proposal() {
 #[test]
 fn an_unknown_proposal_cannot_be_withdrawn() {
     let error = given::<Proposal>(&[])
-        .decide(&Command::Withdraw {
-            reason: "x".into(),
-            review: ReviewFacts::default(),
-        })
+        .decide(&Command::Withdraw { reason: "x".into() })
         .expect_err("refused");
     assert_eq!(error.code(), "unknown_proposal");
 }
@@ -411,12 +388,13 @@ proptest! {
         let mut state = Proposal::default();
         let mut submissions_and_revisions = 0u32;
         for (kind, granted) in steps {
-            let review = ReviewFacts { statement_issued: granted, granted };
+            let stage = if granted { ReviewStage::Grant } else { ReviewStage::Statement };
             let command = match kind {
                 0 => Command::Submit(submitted(id)),
                 1 => screen_command(date(2026, 11, 25)),
-                2 => Command::Revise { terms: terms(), reason: "r".into(), review },
-                _ => Command::Withdraw { reason: "w".into(), review },
+                2 => Command::Revise { terms: terms(), reason: "r".into() },
+                3 if granted => Command::RecordReview { stage, review_event_id: Uuid::nil() },
+                _ => Command::Withdraw { reason: "w".into() },
             };
             let was_withdrawn = state.status == Status::Withdrawn;
             if let Ok(events) = state.decide(&command) {
@@ -450,4 +428,45 @@ proptest! {
         prop_assert_eq!(s.passed, ok);
         prop_assert_eq!(s.passed, cents <= 50_000_000 && rate <= 7_000 && date(2027, 3, 1).checked_add_months(chrono::Months::new(months.into())).is_some_and(|e| e <= date(2029, 12, 31)));
     }
+}
+
+fn recorded(id: Uuid, stage: ReviewStage) -> ProposalEvent {
+    ProposalEvent::ReviewRecorded(ReviewRecorded {
+        proposal_id: id,
+        stage,
+        review_event_id: Uuid::new_v4(),
+    })
+}
+
+#[test]
+fn a_review_stage_is_recorded_once() {
+    let id = Uuid::new_v4();
+    let state = given::<Proposal>(&[ProposalEvent::Submitted(submitted(id))]);
+    let record = Command::RecordReview {
+        stage: ReviewStage::Statement,
+        review_event_id: Uuid::nil(),
+    };
+    let events = state.decide(&record).expect("recorded");
+    assert_eq!(events.len(), 1);
+    let state = state.apply(&events[0]);
+    assert!(state.review.statement_issued && !state.review.granted);
+    assert_eq!(state.decide(&record), Ok(vec![]));
+    let granted = state
+        .decide(&Command::RecordReview {
+            stage: ReviewStage::Grant,
+            review_event_id: Uuid::nil(),
+        })
+        .expect("recorded");
+    assert!(state.apply(&granted[0]).review.granted);
+}
+
+#[test]
+fn a_review_of_an_unknown_proposal_is_refused() {
+    let error = given::<Proposal>(&[])
+        .decide(&Command::RecordReview {
+            stage: ReviewStage::Grant,
+            review_event_id: Uuid::nil(),
+        })
+        .expect_err("refused");
+    assert_eq!(error.code(), "unknown_proposal");
 }
