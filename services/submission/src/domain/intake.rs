@@ -235,6 +235,19 @@ pub fn body_sha256(value: &Value, bytes: &[u8]) -> String {
     canonical::sha256_hex(value).unwrap_or_else(|_| canonical::hex(&sha2::Sha256::digest(bytes)))
 }
 
+/// The intake event type whose `data` command `name` carries (`submit` carries a `submitted`'s);
+/// `None` for a name that is no command of this service. The names are the contract's
+/// ([`buendel_contract::commands`]), whose typed `data` this module accepts exactly.
+pub fn event_type_of_command(name: &str) -> Option<&'static str> {
+    use buendel_contract::commands::{CommandData as _, Revise, Submit, Withdraw};
+    match name {
+        Submit::NAME => Some(SUBMITTED_V1),
+        Revise::NAME => Some(REVISED_V1),
+        Withdraw::NAME => Some(WITHDRAWN_V1),
+        _ => None,
+    }
+}
+
 /// Validates the `data` of one event type (also used for command payloads).
 pub fn validate_data(
     event_type: &str,
