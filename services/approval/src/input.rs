@@ -4,6 +4,11 @@
 //! `data` names the aggregate (`proposal_id` for a review, `alliance_id` for an alliance) and the
 //! command's fields. Every malformed, missing or unknown field is reported at once, each with its
 //! JSON path (`data.vote`), so a client fixes everything in one round trip.
+//!
+//! What is accepted is exactly what the contract's typed commands ([`buendel_contract::commands`])
+//! describe, nested objects included (a partner or a quorum with an unknown field is refused);
+//! `crate::input_tests` proves it. The value rules no type states (an alliance id that is a subject
+//! token, a known rules version) are checked here as well.
 
 use chrono::NaiveDate;
 use serde::de::DeserializeOwned;
@@ -12,6 +17,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use buendel_contract::alliance::is_valid_alliance_id;
+use buendel_contract::commands::{PartnerInput, QuorumInput};
 use buendel_contract::money::{BasisPoints, Cents};
 use buendel_contract::reference::{self, Partner, ProgramRules, RegionCategory};
 use buendel_contract::reply::FieldError;
@@ -284,8 +290,8 @@ fn register_alliance(data: &Value, rules: &[ProgramRules]) -> Result<Request, Ve
     let region = f.required::<RegionCategory>("region");
     let districts = f.optional::<Vec<String>>("districts");
     let focus_areas = f.optional::<Vec<String>>("focus_areas");
-    let partners = f.required::<Vec<Partner>>("partners");
-    let quorum = f.optional::<QuorumRule>("quorum");
+    let partners = f.required::<Vec<PartnerInput>>("partners");
+    let quorum = f.optional::<QuorumInput>("quorum");
     let application_deadline = f.required::<NaiveDate>("application_deadline");
     let rules = match f.optional::<String>("rules_version") {
         Some(None) => rules.last().cloned(),
@@ -320,9 +326,9 @@ fn register_alliance(data: &Value, rules: &[ProgramRules]) -> Result<Request, Ve
                         .collect()
                 }),
                 application_deadline: application_deadline?,
-                partners: partners?,
+                partners: partners?.into_iter().map(Partner::from).collect(),
             },
-            quorum: quorum?.unwrap_or_default(),
+            quorum: quorum?.map_or_else(QuorumRule::default, QuorumRule::from),
             rules: rules?,
         };
         Some(Request::Alliance {
@@ -336,11 +342,13 @@ fn register_alliance(data: &Value, rules: &[ProgramRules]) -> Result<Request, Ve
 fn add_partner(data: &Value) -> Result<Request, Vec<FieldError>> {
     let mut f = Fields::new(data, &["alliance_id", "partner"])?;
     let alliance_id = f.alliance_id();
-    let partner = f.required::<Partner>("partner");
+    let partner = f.required::<PartnerInput>("partner");
     let parsed = (|| {
         Some(Request::Alliance {
             alliance_id: alliance_id?,
-            command: AllianceCommand::AddPartner { partner: partner? },
+            command: AllianceCommand::AddPartner {
+                partner: partner?.into(),
+            },
         })
     })();
     f.finish(parsed)
