@@ -135,6 +135,19 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A required date, written exactly `YYYY-MM-DD`.
+    fn date(&mut self, name: &str) -> Option<NaiveDate> {
+        let text: String = self.required(name)?;
+        let date = buendel_contract::commands::parse_date(&text);
+        if date.is_none() {
+            self.errors.push(FieldError::new(
+                format!("data.{name}"),
+                format!("{text:?} is not a real date YYYY-MM-DD"),
+            ));
+        }
+        date
+    }
+
     /// An alliance id that is a safe subject token.
     fn alliance_id(&mut self) -> Option<String> {
         let id: String = self.required("alliance_id")?;
@@ -235,8 +248,8 @@ fn record_grant(data: &Value) -> Result<Request, Vec<FieldError>> {
     let esf_rate_bp = f.required::<BasisPoints>("esf_rate_bp");
     let esf_cents = f.required::<Cents>("esf_cents");
     let land_cents = f.required::<Cents>("land_cents");
-    let period_from = f.required::<NaiveDate>("period_from");
-    let period_to = f.required::<NaiveDate>("period_to");
+    let period_from = f.date("period_from");
+    let period_to = f.date("period_to");
     let amendment_reference = f.optional::<String>("amendment_reference");
     let parsed = (|| {
         let command = Command::RecordGrant {
@@ -292,7 +305,7 @@ fn register_alliance(data: &Value, rules: &[ProgramRules]) -> Result<Request, Ve
     let focus_areas = f.optional::<Vec<String>>("focus_areas");
     let partners = f.required::<Vec<PartnerInput>>("partners");
     let quorum = f.optional::<QuorumInput>("quorum");
-    let application_deadline = f.required::<NaiveDate>("application_deadline");
+    let application_deadline = f.date("application_deadline");
     let rules = match f.optional::<String>("rules_version") {
         Some(None) => rules.last().cloned(),
         Some(Some(version)) => {

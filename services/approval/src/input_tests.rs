@@ -421,3 +421,23 @@ fn the_service_serves_exactly_the_contracts_commands() {
         assert!(parse(name, &json!({}), &rules()).is_some(), "{name}");
     }
 }
+
+#[test]
+fn a_date_not_written_yyyy_mm_dd_is_refused_by_the_parser_as_its_schema_says() {
+    let mut checked = 0;
+    for (name, data) in samples() {
+        for field in ["period_from", "period_to", "application_deadline"] {
+            if data.get(field).is_none() {
+                continue;
+            }
+            for bad in ["2026-1-5", "+2026-01-05", " 2026-01-05"] {
+                let mut lax = data.clone();
+                lax[field] = json!(bad);
+                let errors = parser_result(name, &lax).expect_err("the parser took it");
+                assert_eq!(fields(&errors), [format!("data.{field}")], "{name} {bad:?}");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 9);
+}

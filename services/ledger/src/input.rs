@@ -388,9 +388,9 @@ impl<'a> Fields<'a> {
 
     fn date(&mut self, name: &str) -> Option<NaiveDate> {
         let s = self.string(name, 10)?;
-        match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
-            Ok(date) if s.len() == 10 => Some(date),
-            _ => {
+        match buendel_contract::commands::parse_date(&s) {
+            Some(date) => Some(date),
+            None => {
                 self.error(name, format!("{s:?} is not a real date YYYY-MM-DD"));
                 None
             }

@@ -121,6 +121,15 @@ pub fn names(service: Service) -> Vec<&'static str> {
         .collect()
 }
 
+/// A date written exactly `YYYY-MM-DD` (what the schemas' `format: date` says), or `None`.
+///
+/// Every command parser reads dates with this: chrono's own readers also take `+2026-1-05`,
+/// ` 2026-01-05` or `-001-01-05`, which no schema allows.
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    (date.format("%Y-%m-%d").to_string() == s).then_some(date)
+}
+
 // ---------------------------------------------------------------------------------------------
 // submission: the `data` of the intake event of the same meaning.
 // ---------------------------------------------------------------------------------------------
@@ -630,6 +639,25 @@ mod tests {
         data["colour"] = json!("red");
         let error = serde_json::from_value::<Revise>(data).expect_err("refused");
         assert!(error.to_string().contains("colour"), "{error}");
+    }
+
+    #[test]
+    fn a_date_is_read_only_as_yyyy_mm_dd() {
+        let date = NaiveDate::from_ymd_opt(2026, 1, 5);
+        assert_eq!(parse_date("2026-01-05"), date);
+        assert_eq!(parse_date("0001-01-01"), NaiveDate::from_ymd_opt(1, 1, 1));
+        for bad in [
+            "+2026-1-05",
+            " 2026-1-05",
+            "2026-1-5",
+            "+026-01-05",
+            "-001-01-05",
+            "2026-02-30",
+            "2026-01-05 ",
+            "20260105",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -245,3 +245,14 @@ fn every_required_field_of_the_schema_when_missing_is_refused_by_the_type_and_by
         }
     }
 }
+
+#[test]
+fn a_date_not_written_yyyy_mm_dd_is_refused_by_the_parser_as_its_schema_says() {
+    let (name, data) = samples().remove(0);
+    for bad in ["+2026-3-01", " 2026-3-01", "-001-03-01"] {
+        let mut lax = data.clone();
+        lax["planned_start"] = json!(bad);
+        let errors = parser_result(name, &lax).expect_err("the parser took it");
+        assert_eq!(fields(&errors), ["data.planned_start"], "{bad:?}");
+    }
+}

@@ -468,9 +468,9 @@ impl<'a> Fields<'a> {
     /// A required calendar date `YYYY-MM-DD` that exists.
     pub fn date(&mut self, key: &str) -> Option<NaiveDate> {
         let s = self.string(key, 10, 10)?;
-        match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
-            Ok(date) => Some(date),
-            Err(_) => {
+        match buendel_contract::commands::parse_date(&s) {
+            Some(date) => Some(date),
+            None => {
                 self.error(key, format!("{s:?} is not a real date YYYY-MM-DD"));
                 None
             }
