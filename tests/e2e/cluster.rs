@@ -4,14 +4,17 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
+use buendel_contract::commands::{CommandData, IssueStatement, RecordRefusal};
 use buendel_contract::namespace::StreamKind;
 use buendel_contract::reply::Reply;
+use buendel_contract::review::{Verdict, VoteChoice};
 use buendel_testing::{NatsCluster, NATS_VERSION};
 
-use crate::helpers::{eventually_within, spawn_all_on, submitted_event, TestApp};
+use crate::helpers::{eventually_within, spawn_all_on, submitted_event, vote, TestApp};
+use crate::ledger::allocation;
 use crate::review::NON_PARTNERS;
 
 /// NON's fund.
@@ -24,8 +27,9 @@ const PROPOSALS: usize = 12;
 const POSITIVE: usize = 8;
 
 /// A command retried with the same id until it is answered (not `unavailable`, not timed out).
-async fn command(app: &TestApp, service: &str, name: &str, data: Value) -> Value {
-    let payload = json!({"command_id": Uuid::new_v4(), "actor": "office", "data": data});
+async fn command<T: CommandData>(app: &TestApp, command: &T) -> Value {
+    let (service, name) = (T::SERVICE.as_str(), T::NAME);
+    let payload = buendel::commands::envelope(Uuid::new_v4(), "office", command);
     let prefix = app.settings.namespace.command_prefix(service);
     eventually_within(
         &format!("{service} {name} answered"),
@@ -41,9 +45,9 @@ async fn command(app: &TestApp, service: &str, name: &str, data: Value) -> Value
     .await
 }
 
-async fn command_ok(app: &TestApp, service: &str, name: &str, data: Value) {
-    let reply = command(app, service, name, data).await;
-    assert_eq!(reply["ok"], true, "{service} {name}: {reply}");
+async fn command_ok<T: CommandData>(app: &TestApp, data: &T) {
+    let reply = command(app, data).await;
+    assert_eq!(reply["ok"], true, "{}: {reply}", T::NAME);
 }
 
 async fn status_of(app: &TestApp, proposal_id: Uuid, wanted: &str) {
@@ -86,14 +90,7 @@ async fn the_leader_of_ledger_killed_mid_run_loses_and_doubles_nothing_on_an_r3_
     let replicas = info.info().await.expect("info").config.num_replicas;
     assert_eq!(replicas, 3, "R3 streams");
 
-    command_ok(
-        &app,
-        "ledger",
-        "allocate_budget",
-        json!({"fund_id": FUND, "esf_cents": 4 * 18_000_000, "land_cents": 4 * 3_000_000,
-               "commit_deadline": "2027-12-31"}),
-    )
-    .await;
+    command_ok(&app, &allocation(4 * 18_000_000, 4 * 3_000_000)).await;
     let mut proposals = Vec::new();
     for _ in 0..PROPOSALS {
         let proposal_id = Uuid::new_v4();
@@ -114,21 +111,14 @@ async fn the_leader_of_ledger_killed_mid_run_loses_and_doubles_nothing_on_an_r3_
             killed = Some((index, name));
         }
         for partner in &NON_PARTNERS[..9] {
-            command_ok(
-                &app,
-                "approval",
-                "vote",
-                json!({"proposal_id": proposal_id, "partner_id": partner, "vote": "yes"}),
-            )
-            .await;
+            command_ok(&app, &vote(proposal_id, partner, VoteChoice::Yes)).await;
         }
-        command_ok(
-            &app,
-            "approval",
-            "issue_statement",
-            json!({"proposal_id": proposal_id, "verdict": "positive"}),
-        )
-        .await;
+        let statement = IssueStatement {
+            proposal_id,
+            verdict: Verdict::Positive,
+            conditions: None,
+        };
+        command_ok(&app, &statement).await;
     }
     let (index, old_leader) = killed.expect("a node was killed");
     eventually_within("a new leader of LEDGER", CLUSTER_DEADLINE, || async {
@@ -193,13 +183,12 @@ async fn the_leader_of_ledger_killed_mid_run_loses_and_doubles_nothing_on_an_r3_
     };
     assert_eq!(reserved.len(), POSITIVE / 2, "the budget covers half");
     for &proposal_id in &reserved[..2] {
-        command_ok(
-            &app,
-            "approval",
-            "record_refusal",
-            json!({"proposal_id": proposal_id, "bank_reference": "NB-ABL-1", "reason": "withdrawn by the bank"}),
-        )
-        .await;
+        let refusal = RecordRefusal {
+            proposal_id,
+            bank_reference: "NB-ABL-1".into(),
+            reason: "withdrawn by the bank".into(),
+        };
+        command_ok(&app, &refusal).await;
     }
     for &proposal_id in &reserved[..2] {
         status_of(&app, proposal_id, "refused").await;

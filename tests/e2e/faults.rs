@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
 use buendel::system::Parts;
@@ -16,7 +16,10 @@ use buendel_testing::{NatsServer, NATS_VERSION_OLDEST};
 use crate::helpers::{
     eventually, fresh_namespace, spawn_all_on, spawn_app, spawn_projector, TestApp,
 };
-use crate::review::{approval, positive_statement, proposal_in_review};
+use buendel_contract::commands::RecordRefusal;
+
+use crate::ledger::{allocation, ledger_ok};
+use crate::review::{positive_statement, proposal_in_review, send_json};
 
 /// NON's fund.
 const FUND: &str = "non-2021-2027";
@@ -54,13 +57,7 @@ async fn status(app: &TestApp, proposal_id: Uuid) -> Value {
 /// A refusal frees the money of the only reservation; its booking must also serve the waitlist.
 /// The ledger's append of that two-event decision is cut after the first event.
 async fn a_decision_cut_short_is_whole_after_the_redelivery(app: TestApp) -> TestApp {
-    crate::ledger::ledger_ok(
-        &app,
-        "allocate_budget",
-        json!({"fund_id": FUND, "esf_cents": 18_000_000, "land_cents": 3_000_000,
-               "commit_deadline": "2027-12-31"}),
-    )
-    .await;
+    ledger_ok(&app, &allocation(18_000_000, 3_000_000)).await;
     let reserved = proposal_in_review(&app).await;
     positive_statement(&app, reserved).await;
     app.get_until(&format!("/v1/proposals/{reserved}"), |_, body| {
@@ -76,12 +73,12 @@ async fn a_decision_cut_short_is_whole_after_the_redelivery(app: TestApp) -> Tes
 
     let fund_subject = app.settings.namespace.subject(StreamKind::Ledger, FUND);
     app.store.arm(fund_subject, Fault::CrashAfterEvents(1));
-    let reply = approval(
-        &app,
-        "record_refusal",
-        json!({"proposal_id": reserved, "bank_reference": "NB-ABL-7", "reason": "no co-financing"}),
-    )
-    .await;
+    let refusal = RecordRefusal {
+        proposal_id: reserved,
+        bank_reference: "NB-ABL-7".into(),
+        reason: "no co-financing".into(),
+    };
+    let reply = send_json(&app, &refusal).await;
     assert_eq!(reply["ok"], true, "{reply}");
 
     app.get_until(&format!("/v1/proposals/{waiting}"), |_, body| {
@@ -151,15 +148,11 @@ async fn an_append_whose_ack_was_lost_is_booked_once_when_retried() {
     let app = spawn_app().await;
     let fund_subject = app.settings.namespace.subject(StreamKind::Ledger, FUND);
     app.store.arm(fund_subject, Fault::LoseAck);
-    let command = json!({"command_id": Uuid::new_v4(), "actor": "office", "data": {
-        "fund_id": FUND, "esf_cents": 1_000, "land_cents": 0, "commit_deadline": "2027-12-31"}});
-    let first = app
-        .command("ledger", "allocate_budget", command.clone())
-        .await;
-    let first = serde_json::to_value(first).expect("json");
+    let command_id = Uuid::new_v4();
+    let command = allocation(1_000, 0);
+    let first = serde_json::to_value(app.send_as(command_id, &command).await).expect("json");
     assert_eq!(first["error"]["code"], "unavailable", "{first}");
-    let again = serde_json::to_value(app.command("ledger", "allocate_budget", command).await)
-        .expect("json");
+    let again = serde_json::to_value(app.send_as(command_id, &command).await).expect("json");
     assert_eq!(again["ok"], true, "{again}");
     assert_eq!(
         again["duplicate"], true,

@@ -1,4 +1,5 @@
-//! `spawn_app()`: a whole Bündel in a fresh namespace, and polling with a deadline.
+//! `spawn_app()`: a whole Bündel in a fresh namespace, polling with a deadline, and commands built
+//! from the contract's typed structs ([`TestApp::send`], [`submit`]).
 
 use std::future::Future;
 use std::time::Duration;
@@ -10,9 +11,13 @@ use tower::ServiceExt as _;
 use uuid::Uuid;
 
 use buendel::system::{Parts, System};
+use buendel_contract::commands::{ApplicantInput, CommandData, Submit, Vote};
 use buendel_contract::namespace::StreamKind;
+use buendel_contract::proposal::{ProjectType, Terms};
 use buendel_contract::reply::Reply;
+use buendel_contract::review::VoteChoice;
 use buendel_contract::Namespace;
+use buendel_contract::{BasisPoints, Cents};
 use buendel_runtime::{db, EventStore, Settings};
 
 /// How long a test waits for the system to reach a state before failing.
@@ -32,46 +37,13 @@ pub struct TestApp {
     pub client: async_nats::Client,
     /// The read-model pool.
     pub pool: sqlx::PgPool,
-    /// Set by [`TestApp::cleanup`]; otherwise (a failed test) `Drop` removes the namespace.
-    cleaned: bool,
-}
-
-impl Drop for TestApp {
-    /// A test that fails before `cleanup` still leaves nothing behind: its streams and database
-    /// are removed on a thread of its own (the test's runtime may be unwinding).
-    fn drop(&mut self) {
-        if self.cleaned {
-            return;
-        }
-        let settings = self.settings.clone();
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                if let Ok(client) =
-                    buendel_runtime::connect::nats(&settings.nats_url, "buendel-test-cleanup").await
-                {
-                    let _ = EventStore::new(client, settings.namespace.clone())
-                        .delete_streams()
-                        .await;
-                }
-                if let Ok(options) = db::options(&settings.database_url, &settings.namespace) {
-                    let _ = db::drop_database(&options).await;
-                }
-            });
-        });
-        let _ = cleanup.join();
-    }
+    /// Removes the namespace (streams and database) if the test ends before [`TestApp::cleanup`].
+    guard: buendel_testing::NamespaceGuard,
 }
 
 /// A fresh, valid namespace.
 pub fn fresh_namespace() -> Namespace {
-    let suffix = Uuid::new_v4().simple().to_string();
-    Namespace::new(format!("t{}", &suffix[..12])).expect("valid namespace")
+    buendel_testing::fresh_namespace()
 }
 
 /// Starts every service in a fresh namespace.
@@ -139,6 +111,10 @@ pub async fn spawn_parts(ns: Namespace, parts: Parts) -> TestApp {
 /// Starts the chosen services with these settings (another Postgres, say).
 pub async fn spawn_parts_with(settings: Settings, parts: Parts) -> TestApp {
     buendel_runtime::telemetry::init(buendel_runtime::settings::LogFormat::Text);
+    // Guarded before anything is created, so a start that fails halfway leaves nothing either.
+    let guard =
+        buendel_testing::NamespaceGuard::new(&settings.nats_url, settings.namespace.clone())
+            .with_database(&settings.database_url);
     let system = System::start(&settings, parts)
         .await
         .expect("system starts");
@@ -148,7 +124,7 @@ pub async fn spawn_parts_with(settings: Settings, parts: Parts) -> TestApp {
         pool: system.pool.clone(),
         system: Some(system),
         settings,
-        cleaned: false,
+        guard,
     }
 }
 
@@ -168,7 +144,7 @@ impl TestApp {
         let options =
             db::options(&self.settings.database_url, &self.settings.namespace).expect("options");
         db::drop_database(&options).await.expect("database dropped");
-        self.cleaned = true;
+        self.guard.disarm();
     }
 
     /// Publishes raw bytes to the intake with `Nats-Msg-Id` = `msg_id`.
@@ -221,7 +197,18 @@ impl TestApp {
         .await;
     }
 
-    /// Sends a command and returns the reply.
+    /// Sends a typed command to its service as the `office`, with a fresh command id.
+    pub async fn send<T: CommandData>(&self, command: &T) -> Reply {
+        self.send_as(Uuid::new_v4(), command).await
+    }
+
+    /// Sends a typed command to its service as the `office`, under `command_id`.
+    pub async fn send_as<T: CommandData>(&self, command_id: Uuid, command: &T) -> Reply {
+        let payload = buendel::commands::envelope(command_id, "office", command);
+        self.command(T::SERVICE.as_str(), T::NAME, payload).await
+    }
+
+    /// Sends a command request as given (for requests no type can build) and returns the reply.
     pub async fn command(&self, service: &str, command: &str, payload: Value) -> Reply {
         let prefix = self.settings.namespace.command_prefix(service);
         buendel::commands::request(&self.client, &prefix, command, &payload)
@@ -325,21 +312,41 @@ pub fn submitted_event(proposal_id: Uuid) -> Value {
     })
 }
 
-/// The `data` of a valid submission.
+/// The `data` of a valid submission, as JSON.
 pub fn submitted_data(proposal_id: Uuid) -> Value {
-    let start = buendel_testing::test_day(30);
-    json!({
-        "proposal_id": proposal_id,
-        "alliance_id": "non",
-        "applicant": {"name": "Bildungswerk Heidekreis e.V.", "kind": "verein", "district": "heidekreis"},
-        "title": "Ausbildungsbotschafter:innen Heidekreis",
-        "summary": "Trainees visit schools.",
-        "project_type": "structure",
-        "focus_areas": ["dual_training"],
-        "districts": ["heidekreis"],
-        "planned_start": start,
-        "duration_months": 18,
-        "eligible_cost_cents": 30_000_000,
-        "requested_rate_bp": 7_000,
-    })
+    submit(proposal_id).to_data()
+}
+
+/// A valid submission of a new proposal of `non`, starting 30 days after the test date.
+pub fn submit(proposal_id: Uuid) -> Submit {
+    Submit {
+        proposal_id,
+        alliance_id: "non".into(),
+        applicant: ApplicantInput {
+            name: "Bildungswerk Heidekreis e.V.".into(),
+            kind: "verein".into(),
+            district: "heidekreis".into(),
+        },
+        terms: Terms {
+            title: "Ausbildungsbotschafter:innen Heidekreis".into(),
+            summary: "Trainees visit schools.".into(),
+            project_type: ProjectType::Structure,
+            focus_areas: vec!["dual_training".into()],
+            districts: vec!["heidekreis".into()],
+            planned_start: buendel_testing::test_day(30),
+            duration_months: 18,
+            eligible_cost_cents: Cents(30_000_000),
+            requested_rate_bp: BasisPoints(7_000),
+        },
+    }
+}
+
+/// A partner's vote on a proposal, without a comment.
+pub fn vote(proposal_id: Uuid, partner: &str, choice: VoteChoice) -> Vote {
+    Vote {
+        proposal_id,
+        partner_id: partner.to_owned(),
+        vote: choice,
+        comment: None,
+    }
 }

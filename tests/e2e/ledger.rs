@@ -2,23 +2,31 @@
 //! clawbacks, the race for a budget with two ledger instances, and a replay after a lost ack, each
 //! checked to the cent in the HTTP API (`/v1/funds/...` and the `money` of `/v1/proposals/{id}`).
 
+use chrono::NaiveDate;
 use futures::future::join_all;
 use futures::StreamExt as _;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use buendel::system::{Parts, System};
+use buendel_contract::commands::{
+    AllocateBudget, AssessRecovery, CloseProject, CommandData, IssueStatement, RecordDisbursement,
+    RecordRepayment,
+};
 use buendel_contract::namespace::StreamKind;
-use buendel_contract::review::ReviewEvent;
+use buendel_contract::review::{ReviewEvent, Verdict, VoteChoice};
+use buendel_contract::Cents;
 use buendel_runtime::store::Stored;
 
-use crate::helpers::{eventually, spawn_app, TestApp};
-use crate::review::{approval, grant, positive_statement, proposal_in_review};
+use crate::helpers::{eventually, spawn_app, vote, TestApp};
+use crate::review::{grant, positive_statement, proposal_in_review, send_json};
 
 /// NON's fund for the funding period.
 const FUND: &str = "non-2021-2027";
 /// The last day money may be bound.
-const COMMIT_DEADLINE: &str = "2027-12-31";
+fn commit_deadline() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2027, 12, 31).expect("a date")
+}
 /// The grant of every proposal in these tests (30,000,000 eligible at 70 %, ESF+ at 60 %).
 const GRANT_ESF: i64 = 18_000_000;
 /// Its Land part.
@@ -37,37 +45,53 @@ const QUORUM: [&str; 8] = [
 /// How many proposals work at once while getting many into review.
 const AT_ONCE: usize = 10;
 
-/// Sends a ledger operator command; returns the reply as JSON.
-pub(crate) async fn ledger(app: &TestApp, command: &str, data: Value) -> Value {
-    let reply = app
-        .command(
-            "ledger",
-            command,
-            json!({"command_id": Uuid::new_v4(), "actor": "office", "data": data}),
-        )
-        .await;
-    serde_json::to_value(reply).expect("json")
+/// Sends a typed command that must be accepted.
+pub(crate) async fn ledger_ok<T: CommandData>(app: &TestApp, command: &T) {
+    let reply = send_json(app, command).await;
+    assert_eq!(reply["ok"], true, "{} refused: {reply}", T::NAME);
 }
 
-/// Sends a ledger operator command that must be accepted.
-pub(crate) async fn ledger_ok(app: &TestApp, command: &str, data: Value) {
-    let reply = ledger(app, command, data).await;
-    assert_eq!(reply["ok"], true, "{command} refused: {reply}");
+/// The allocation of NON's budget.
+pub(crate) fn allocation(esf: i64, land: i64) -> AllocateBudget {
+    AllocateBudget {
+        fund_id: FUND.into(),
+        esf_cents: Cents(esf),
+        land_cents: Cents(land),
+        commit_deadline: commit_deadline(),
+    }
 }
 
 /// Allocates NON's budget.
 async fn allocate(app: &TestApp, esf: i64, land: i64) {
-    ledger_ok(
-        app,
-        "allocate_budget",
-        json!({"fund_id": FUND, "esf_cents": esf, "land_cents": land, "commit_deadline": COMMIT_DEADLINE}),
-    )
-    .await;
+    ledger_ok(app, &allocation(esf, land)).await;
+}
+
+/// A tranche paid to `proposal_id` today.
+fn tranche(proposal_id: Uuid, reference: &str, esf: i64, land: i64) -> RecordDisbursement {
+    RecordDisbursement {
+        fund_id: FUND.into(),
+        proposal_id,
+        payment_reference: reference.into(),
+        esf_cents: Cents(esf),
+        land_cents: Cents(land),
+        value_date: today(),
+    }
+}
+
+/// A recovery assessed on `proposal_id`.
+fn recovery(proposal_id: Uuid, esf: i64, land: i64, reason: &str) -> AssessRecovery {
+    AssessRecovery {
+        fund_id: FUND.into(),
+        proposal_id,
+        esf_cents: Cents(esf),
+        land_cents: Cents(land),
+        reason: reason.into(),
+    }
 }
 
 /// Today, as the ledger's business date.
-fn today() -> String {
-    buendel_testing::test_date().to_string()
+fn today() -> NaiveDate {
+    buendel_testing::test_date()
 }
 
 /// The fund's figures of one source (or the total), as the API shows them.
@@ -208,7 +232,7 @@ async fn assert_fund(app: &TestApp, entries: i64, esf: Figures, land: Figures) -
     assert_eq!(Figures::of(&fund["total"]), esf.plus(land), "total: {fund}");
     assert_eq!(fund["trial_balance_zero"], true, "{fund}");
     assert_eq!(fund["trial_balance_cents"], 0, "{fund}");
-    assert_eq!(fund["commit_deadline"], COMMIT_DEADLINE);
+    assert_eq!(fund["commit_deadline"], commit_deadline().to_string());
     fund
 }
 
@@ -291,7 +315,7 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
     .await;
 
     // The bank grants what was reserved: committed.
-    let reply = approval(&app, "record_grant", grant(proposal_id)).await;
+    let reply = send_json(&app, &grant(proposal_id)).await;
     assert_eq!(reply["ok"], true, "{reply}");
     esf.reserved -= GRANT_ESF;
     esf.committed += GRANT_ESF;
@@ -324,13 +348,7 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
         ("NB-AUSZ-0002", 4_000_000, 666_666),
     ];
     for (n, (reference, esf_paid, land_paid)) in tranches.into_iter().enumerate() {
-        ledger_ok(
-            &app,
-            "record_disbursement",
-            json!({"fund_id": FUND, "proposal_id": proposal_id, "payment_reference": reference,
-                   "esf_cents": esf_paid, "land_cents": land_paid, "value_date": today()}),
-        )
-        .await;
+        ledger_ok(&app, &tranche(proposal_id, reference, esf_paid, land_paid)).await;
         esf.disbursed += esf_paid;
         land.disbursed += land_paid;
         esf_p.disbursed += esf_paid;
@@ -350,24 +368,17 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
     assert_eq!((esf.disbursed, land.disbursed), (9_000_000, 1_500_000));
 
     // Closed under budget before the deadline: the unpaid rest is available again.
-    let refused = ledger(
-        &app,
-        "record_disbursement",
-        json!({"fund_id": FUND, "proposal_id": proposal_id, "payment_reference": "NB-AUSZ-0003",
-               "esf_cents": 9_000_001, "land_cents": 0, "value_date": today()}),
-    )
-    .await;
+    let refused = send_json(&app, &tranche(proposal_id, "NB-AUSZ-0003", 9_000_001, 0)).await;
     assert_eq!(refused["ok"], false, "{refused}");
     assert_eq!(
         refused["error"]["code"], "disbursement_above_commitment",
         "{refused}"
     );
-    ledger_ok(
-        &app,
-        "close_project",
-        json!({"fund_id": FUND, "proposal_id": proposal_id}),
-    )
-    .await;
+    let close = CloseProject {
+        fund_id: FUND.into(),
+        proposal_id,
+    };
+    ledger_ok(&app, &close).await;
     let (esf_rest, land_rest) = (GRANT_ESF - 9_000_000, GRANT_LAND - 1_500_000);
     esf.committed -= esf_rest;
     esf.available += esf_rest;
@@ -382,21 +393,16 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
 
     // A clawback: a recovery assessed (at most what was paid) and repaid.
     let (esf_back, land_back) = (1_000_000, 166_667);
-    let too_much = ledger(
-        &app,
-        "assess_recovery",
-        json!({"fund_id": FUND, "proposal_id": proposal_id, "esf_cents": 9_000_001,
-               "land_cents": 0, "reason": "more than was paid"}),
-    )
-    .await;
+    let too_much = recovery(proposal_id, 9_000_001, 0, "more than was paid");
+    let too_much = send_json(&app, &too_much).await;
     assert_eq!(too_much["ok"], false, "{too_much}");
-    ledger_ok(
-        &app,
-        "assess_recovery",
-        json!({"fund_id": FUND, "proposal_id": proposal_id, "esf_cents": esf_back,
-               "land_cents": land_back, "reason": "ineligible costs in the final report"}),
-    )
-    .await;
+    let assessed = recovery(
+        proposal_id,
+        esf_back,
+        land_back,
+        "ineligible costs in the final report",
+    );
+    ledger_ok(&app, &assessed).await;
     esf.recovered += esf_back;
     land.recovered += land_back;
     esf_p.recovered += esf_back;
@@ -404,13 +410,14 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
     let fund = assert_fund(&app, 7, esf, land).await;
     assert_money(&app, proposal_id, &fund, "closed", "closed", esf_p, land_p).await;
 
-    ledger_ok(
-        &app,
-        "record_repayment",
-        json!({"fund_id": FUND, "proposal_id": proposal_id, "esf_cents": esf_back,
-               "land_cents": land_back, "value_date": today()}),
-    )
-    .await;
+    let repayment = RecordRepayment {
+        fund_id: FUND.into(),
+        proposal_id,
+        esf_cents: Cents(esf_back),
+        land_cents: Cents(land_back),
+        value_date: today(),
+    };
+    ledger_ok(&app, &repayment).await;
     esf.repaid += esf_back;
     land.repaid += land_back;
     esf_p.repaid += esf_back;
@@ -506,12 +513,7 @@ async fn proposals_with_quorum(app: &TestApp, count: usize) -> Vec<Uuid> {
         .map(|_| async {
             let proposal_id = proposal_in_review(app).await;
             for partner in QUORUM {
-                let reply = approval(
-                    app,
-                    "vote",
-                    json!({"proposal_id": proposal_id, "partner_id": partner, "vote": "yes"}),
-                )
-                .await;
+                let reply = send_json(app, &vote(proposal_id, partner, VoteChoice::Yes)).await;
                 assert_eq!(reply["ok"], true, "{reply}");
             }
             proposal_id
@@ -551,14 +553,15 @@ async fn fifty_concurrent_proposals_racing_for_a_budget_that_covers_ten_reserve_
     allocate(&app, 10 * GRANT_ESF, 10 * GRANT_LAND).await;
 
     let mut proposals = proposals_with_quorum(&app, 50).await;
-    let statements = proposals.iter().map(|&proposal_id| {
-        approval(
-            &app,
-            "issue_statement",
-            json!({"proposal_id": proposal_id, "verdict": "positive"}),
-        )
-    });
-    for reply in join_all(statements).await {
+    let statements: Vec<IssueStatement> = proposals
+        .iter()
+        .map(|&proposal_id| IssueStatement {
+            proposal_id,
+            verdict: Verdict::Positive,
+            conditions: None,
+        })
+        .collect();
+    for reply in join_all(statements.iter().map(|s| send_json(&app, s))).await {
         assert_eq!(reply["ok"], true, "{reply}");
     }
 
@@ -653,7 +656,7 @@ async fn a_ledger_instance_killed_between_appending_and_acking_books_nothing_twi
     allocate(&app, 2 * GRANT_ESF, 2 * GRANT_LAND).await;
     let granted = proposal_in_review(&app).await;
     positive_statement(&app, granted).await;
-    let reply = approval(&app, "record_grant", grant(granted)).await;
+    let reply = send_json(&app, &grant(granted)).await;
     assert_eq!(reply["ok"], true, "{reply}");
     let reserved = proposal_in_review(&app).await;
     positive_statement(&app, reserved).await;
@@ -743,13 +746,7 @@ async fn a_ledger_instance_killed_between_appending_and_acking_books_nothing_twi
     }
 
     // The next booking is the fund's fifth entry, and the API follows it to the cent.
-    ledger_ok(
-        &app,
-        "record_disbursement",
-        json!({"fund_id": FUND, "proposal_id": granted, "payment_reference": "NB-AUSZ-0101",
-               "esf_cents": 1_000_000, "land_cents": 0, "value_date": today()}),
-    )
-    .await;
+    ledger_ok(&app, &tranche(granted, "NB-AUSZ-0101", 1_000_000, 0)).await;
     let esf = Figures {
         disbursed: 1_000_000,
         ..esf

@@ -1,9 +1,13 @@
 //! Review: from intake through the partners' votes and the statement to the bank's grant, over HTTP.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{spawn_app, submitted_event, TestApp};
+use buendel_contract::commands::{CommandData, DeclareConflict, IssueStatement, RecordGrant};
+use buendel_contract::review::{Verdict, VoteChoice};
+use buendel_contract::{BasisPoints, Cents};
+
+use crate::helpers::{spawn_app, submitted_event, vote, TestApp};
 
 /// The 14 partners of `non`.
 pub const NON_PARTNERS: [&str; 14] = [
@@ -23,15 +27,9 @@ pub const NON_PARTNERS: [&str; 14] = [
     "ostfalia",
 ];
 
-pub async fn approval(app: &TestApp, command: &str, data: Value) -> Value {
-    let reply = app
-        .command(
-            "approval",
-            command,
-            json!({"command_id": Uuid::new_v4(), "actor": "office", "data": data}),
-        )
-        .await;
-    serde_json::to_value(reply).expect("json")
+/// Sends a typed command (of any service) as the `office`; returns the reply as JSON.
+pub async fn send_json<T: CommandData>(app: &TestApp, command: &T) -> Value {
+    serde_json::to_value(app.send(command).await).expect("json")
 }
 
 /// Publishes a proposal and waits until its review is open.
@@ -47,26 +45,33 @@ pub async fn proposal_in_review(app: &TestApp) -> Uuid {
 
 pub async fn positive_statement(app: &TestApp, proposal_id: Uuid) {
     for partner in &NON_PARTNERS[..9] {
-        let reply = approval(
-            app,
-            "vote",
-            json!({"proposal_id": proposal_id, "partner_id": partner, "vote": "yes"}),
-        )
-        .await;
+        let reply = send_json(app, &vote(proposal_id, partner, VoteChoice::Yes)).await;
         assert_eq!(reply["ok"], true, "{reply}");
     }
-    let reply = approval(app, "issue_statement", json!({"proposal_id": proposal_id, "verdict": "positive", "conditions": ["quarterly report"]})).await;
+    let statement = IssueStatement {
+        proposal_id,
+        verdict: Verdict::Positive,
+        conditions: Some(vec!["quarterly report".into()]),
+    };
+    let reply = send_json(app, &statement).await;
     assert_eq!(reply["ok"], true, "{reply}");
 }
 
-pub fn grant(proposal_id: Uuid) -> Value {
-    let today = buendel_testing::test_date();
-    json!({
-        "proposal_id": proposal_id, "bank_reference": "NB-2027-0001",
-        "eligible_cost_cents": 30_000_000, "total_rate_bp": 7_000, "esf_rate_bp": 6_000,
-        "esf_cents": 18_000_000, "land_cents": 3_000_000,
-        "period_from": today + chrono::Days::new(30), "period_to": today + chrono::Days::new(30 + 547),
-    })
+/// The bank's grant of a proposal as [`crate::helpers::submit`] asks for it: 70 % of 30,000,000,
+/// ESF+ at 60 %.
+pub fn grant(proposal_id: Uuid) -> RecordGrant {
+    RecordGrant {
+        proposal_id,
+        bank_reference: "NB-2027-0001".into(),
+        eligible_cost_cents: Cents(30_000_000),
+        total_rate_bp: BasisPoints(7_000),
+        esf_rate_bp: BasisPoints(6_000),
+        esf_cents: Cents(18_000_000),
+        land_cents: Cents(3_000_000),
+        period_from: buendel_testing::test_day(30),
+        period_to: buendel_testing::test_day(30 + 547),
+        amendment_reference: None,
+    }
 }
 
 #[tokio::test]
@@ -74,7 +79,7 @@ async fn a_proposal_published_at_intake_goes_through_review_to_granted_and_is_vi
     let app = spawn_app().await;
     let proposal_id = proposal_in_review(&app).await;
     positive_statement(&app, proposal_id).await;
-    let reply = approval(&app, "record_grant", grant(proposal_id)).await;
+    let reply = send_json(&app, &grant(proposal_id)).await;
     assert_eq!(reply["ok"], true, "{reply}");
 
     let body = app
@@ -99,16 +104,16 @@ async fn a_proposal_published_at_intake_goes_through_review_to_granted_and_is_vi
 async fn a_recused_partners_vote_is_refused_with_its_code() {
     let app = spawn_app().await;
     let proposal_id = proposal_in_review(&app).await;
-    let recused = approval(&app, "declare_conflict", json!({"proposal_id": proposal_id, "partner_id": "hwk-bls", "reason": "the chamber is the applicant's partner"})).await;
+    let conflict = DeclareConflict {
+        proposal_id,
+        partner_id: "hwk-bls".into(),
+        reason: "the chamber is the applicant's partner".into(),
+    };
+    let recused = send_json(&app, &conflict).await;
     assert_eq!(recused["ok"], true, "{recused}");
-    let vote = approval(
-        &app,
-        "vote",
-        json!({"proposal_id": proposal_id, "partner_id": "hwk-bls", "vote": "yes"}),
-    )
-    .await;
-    assert_eq!(vote["ok"], false);
-    assert_eq!(vote["error"]["code"], "partner_recused");
+    let refused = send_json(&app, &vote(proposal_id, "hwk-bls", VoteChoice::Yes)).await;
+    assert_eq!(refused["ok"], false);
+    assert_eq!(refused["error"]["code"], "partner_recused");
     let body = app
         .get_until(&format!("/v1/proposals/{proposal_id}"), |_, body| {
             body["review"]["recusals"]
@@ -125,18 +130,14 @@ async fn two_operators_issuing_a_statement_at_the_same_moment_produce_one_statem
     let app = spawn_app().await;
     let proposal_id = proposal_in_review(&app).await;
     for partner in &NON_PARTNERS[..8] {
-        approval(
-            &app,
-            "vote",
-            json!({"proposal_id": proposal_id, "partner_id": partner, "vote": "yes"}),
-        )
-        .await;
+        send_json(&app, &vote(proposal_id, partner, VoteChoice::Yes)).await;
     }
-    let statement = json!({"proposal_id": proposal_id, "verdict": "positive"});
-    let (a, b) = tokio::join!(
-        approval(&app, "issue_statement", statement.clone()),
-        approval(&app, "issue_statement", statement.clone()),
-    );
+    let statement = IssueStatement {
+        proposal_id,
+        verdict: Verdict::Positive,
+        conditions: None,
+    };
+    let (a, b) = tokio::join!(send_json(&app, &statement), send_json(&app, &statement));
     let oks = [&a, &b].iter().filter(|r| r["ok"] == true).count();
     assert_eq!(oks, 1, "{a} {b}");
     let refused = if a["ok"] == true { &b } else { &a };

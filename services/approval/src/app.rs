@@ -518,6 +518,14 @@ pub async fn start(
     store.ensure_streams(&StreamKind::ALL).await?;
     let service = Arc::new(Approval::new(store.clone(), clock));
     register_builtins(&service, &shutdown).await?;
+    // The consumer is bound before the endpoints serve: a failure here leaves nothing running.
+    let spec = Spec::of_service(
+        store.namespace(),
+        StreamKind::Proposals,
+        SERVICE,
+        PROPOSAL_LIMITS,
+    );
+    let reactor = Reactor::bind(store.clone(), clock, spec).await?;
     let handler = service.clone();
     let local = shutdown.child_token();
     let commands = micro::serve_commands(
@@ -533,24 +541,6 @@ pub async fn start(
         local.clone(),
     )
     .await?;
-    let spec = Spec {
-        stream: StreamKind::Proposals,
-        service: SERVICE.to_owned(),
-        letter_source: SERVICE.to_owned(),
-        letter_origin: format!(
-            "{}/{SERVICE}",
-            store.namespace().stream(StreamKind::Proposals)
-        ),
-        limits: PROPOSAL_LIMITS,
-    };
-    let reactor = match Reactor::bind(store, clock, spec).await {
-        Ok(reactor) => reactor,
-        Err(error) => {
-            local.cancel();
-            let _ = commands.await;
-            return Err(error.into());
-        }
-    };
     Ok(tokio::spawn(async move {
         let consumed = reactor
             .run(Arc::new(Proposals(service)), local.clone())

@@ -4,36 +4,25 @@
 //! `data` names the aggregate (`proposal_id` for a review, `alliance_id` for an alliance) and the
 //! command's fields. Every malformed, missing or unknown field is reported at once, each with its
 //! JSON path (`data.vote`), so a client fixes everything in one round trip.
+//!
+//! What is accepted is exactly what the contract's typed commands ([`buendel_contract::commands`])
+//! describe, nested objects included (a partner or a quorum with an unknown field is refused);
+//! `crate::input_tests` proves it. The value rules no type states (an alliance id that is a subject
+//! token, a known rules version) are checked here as well.
 
 use chrono::NaiveDate;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use buendel_contract::alliance::is_valid_alliance_id;
+use buendel_contract::commands::{PartnerInput, QuorumInput};
 use buendel_contract::money::{BasisPoints, Cents};
 use buendel_contract::reference::{self, Partner, ProgramRules, RegionCategory};
 use buendel_contract::reply::FieldError;
 use buendel_contract::review::{QuorumRule, Verdict, VoteChoice};
 
 use crate::domain::{AllianceCommand, Command};
-
-/// The envelope of every command.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CommandPayload {
-    /// Idempotency key; a retry with the same id returns the original outcome, forever.
-    pub command_id: Uuid,
-    /// Who asks (defaults to `operator`).
-    #[serde(default)]
-    pub actor: Option<String>,
-    /// Optional correlation id (defaults to the aggregate id).
-    #[serde(default)]
-    pub correlation_id: Option<String>,
-    /// The command's fields.
-    pub data: Value,
-}
 
 /// A parsed command and the aggregate it goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +116,19 @@ impl<'a> Fields<'a> {
                 None
             }
         }
+    }
+
+    /// A required date, written exactly `YYYY-MM-DD`.
+    fn date(&mut self, name: &str) -> Option<NaiveDate> {
+        let text: String = self.required(name)?;
+        let date = buendel_contract::commands::parse_date(&text);
+        if date.is_none() {
+            self.errors.push(FieldError::new(
+                format!("data.{name}"),
+                format!("{text:?} is not a real date YYYY-MM-DD"),
+            ));
+        }
+        date
     }
 
     /// An alliance id that is a safe subject token.
@@ -229,8 +231,8 @@ fn record_grant(data: &Value) -> Result<Request, Vec<FieldError>> {
     let esf_rate_bp = f.required::<BasisPoints>("esf_rate_bp");
     let esf_cents = f.required::<Cents>("esf_cents");
     let land_cents = f.required::<Cents>("land_cents");
-    let period_from = f.required::<NaiveDate>("period_from");
-    let period_to = f.required::<NaiveDate>("period_to");
+    let period_from = f.date("period_from");
+    let period_to = f.date("period_to");
     let amendment_reference = f.optional::<String>("amendment_reference");
     let parsed = (|| {
         let command = Command::RecordGrant {
@@ -284,9 +286,9 @@ fn register_alliance(data: &Value, rules: &[ProgramRules]) -> Result<Request, Ve
     let region = f.required::<RegionCategory>("region");
     let districts = f.optional::<Vec<String>>("districts");
     let focus_areas = f.optional::<Vec<String>>("focus_areas");
-    let partners = f.required::<Vec<Partner>>("partners");
-    let quorum = f.optional::<QuorumRule>("quorum");
-    let application_deadline = f.required::<NaiveDate>("application_deadline");
+    let partners = f.required::<Vec<PartnerInput>>("partners");
+    let quorum = f.optional::<QuorumInput>("quorum");
+    let application_deadline = f.date("application_deadline");
     let rules = match f.optional::<String>("rules_version") {
         Some(None) => rules.last().cloned(),
         Some(Some(version)) => {
@@ -320,9 +322,9 @@ fn register_alliance(data: &Value, rules: &[ProgramRules]) -> Result<Request, Ve
                         .collect()
                 }),
                 application_deadline: application_deadline?,
-                partners: partners?,
+                partners: partners?.into_iter().map(Partner::from).collect(),
             },
-            quorum: quorum?.unwrap_or_default(),
+            quorum: quorum?.map_or_else(QuorumRule::default, QuorumRule::from),
             rules: rules?,
         };
         Some(Request::Alliance {
@@ -336,11 +338,13 @@ fn register_alliance(data: &Value, rules: &[ProgramRules]) -> Result<Request, Ve
 fn add_partner(data: &Value) -> Result<Request, Vec<FieldError>> {
     let mut f = Fields::new(data, &["alliance_id", "partner"])?;
     let alliance_id = f.alliance_id();
-    let partner = f.required::<Partner>("partner");
+    let partner = f.required::<PartnerInput>("partner");
     let parsed = (|| {
         Some(Request::Alliance {
             alliance_id: alliance_id?,
-            command: AllianceCommand::AddPartner { partner: partner? },
+            command: AllianceCommand::AddPartner {
+                partner: partner?.into(),
+            },
         })
     })();
     f.finish(parsed)

@@ -14,4 +14,7 @@ pub mod app;
 pub use buendel_approval_domain as domain;
 pub mod input;
 
+#[cfg(test)]
+mod input_tests;
+
 pub use app::{run, start, Approval};

@@ -4,6 +4,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use buendel_contract::commands::{
+    AdjustBudget, AllocateBudget, AssessRecovery, CloseProject, CommandData, DeclareConflict,
+    IssueStatement, RecordDisbursement, RecordGrant, RecordRefusal, RecordRepayment, Submit, Vote,
+    Withdraw,
+};
+use buendel_contract::ledger::Source;
+use buendel_contract::review::{Verdict, VoteChoice};
+use buendel_contract::{BasisPoints, Cents};
 use buendel_runtime::Settings;
 
 /// Bündel: the project lifecycle and funding ledger of regional skilled-worker alliances.
@@ -87,8 +95,8 @@ pub enum Command {
         #[arg(long)]
         partner: String,
         /// `yes`, `no` or `abstain`.
-        #[arg(long)]
-        vote: String,
+        #[arg(long, value_parser = wire::<VoteChoice>)]
+        vote: VoteChoice,
         /// A comment for the record.
         #[arg(long)]
         comment: Option<String>,
@@ -113,8 +121,8 @@ pub enum Command {
         /// The proposal.
         proposal: uuid::Uuid,
         /// `positive` or `negative`.
-        #[arg(long)]
-        verdict: String,
+        #[arg(long, value_parser = wire::<Verdict>)]
+        verdict: Verdict,
         /// Conditions attached to the statement (repeatable).
         #[arg(long = "condition")]
         conditions: Vec<String>,
@@ -296,8 +304,8 @@ pub enum BudgetAction {
         /// The fund.
         fund: String,
         /// `esf_plus` or `land`.
-        #[arg(long)]
-        source: String,
+        #[arg(long, value_parser = wire::<Source>)]
+        source: Source,
         /// Signed cents.
         #[arg(long, allow_hyphen_values = true)]
         delta_cents: i64,
@@ -362,9 +370,18 @@ impl Cli {
                 command_id,
                 actor,
             } => {
+                // The file is the `data` of a `Submit`, sent as written rather than read into the
+                // type first: the service reports every bad field at once, serde only the first.
                 let data = buendel::commands::read_json(&file)?;
-                buendel::commands::send(&settings, "submission", "submit", command_id, &actor, data)
-                    .await
+                buendel::commands::send(
+                    &settings,
+                    Submit::SERVICE.as_str(),
+                    Submit::NAME,
+                    command_id,
+                    &actor,
+                    data,
+                )
+                .await
             }
             Command::Withdraw {
                 proposal,
@@ -372,16 +389,11 @@ impl Cli {
                 command_id,
                 actor,
             } => {
-                let data = serde_json::json!({"proposal_id": proposal, "reason": reason});
-                buendel::commands::send(
-                    &settings,
-                    "submission",
-                    "withdraw",
-                    command_id,
-                    &actor,
-                    data,
-                )
-                .await
+                let command = Withdraw {
+                    proposal_id: proposal,
+                    reason,
+                };
+                buendel::commands::send_command(&settings, command_id, &actor, &command).await
             }
             Command::Vote {
                 proposal,
@@ -390,8 +402,13 @@ impl Cli {
                 comment,
                 common,
             } => {
-                let data = serde_json::json!({"proposal_id": proposal, "partner_id": partner, "vote": vote, "comment": comment});
-                approval(&settings, "vote", common, data).await
+                let command = Vote {
+                    proposal_id: proposal,
+                    partner_id: partner,
+                    vote,
+                    comment,
+                };
+                send(&settings, common, &command).await
             }
             Command::Recuse {
                 proposal,
@@ -399,8 +416,12 @@ impl Cli {
                 reason,
                 common,
             } => {
-                let data = serde_json::json!({"proposal_id": proposal, "partner_id": partner, "reason": reason});
-                approval(&settings, "declare_conflict", common, data).await
+                let command = DeclareConflict {
+                    proposal_id: proposal,
+                    partner_id: partner,
+                    reason,
+                };
+                send(&settings, common, &command).await
             }
             Command::Statement {
                 proposal,
@@ -408,8 +429,12 @@ impl Cli {
                 conditions,
                 common,
             } => {
-                let data = serde_json::json!({"proposal_id": proposal, "verdict": verdict, "conditions": conditions});
-                approval(&settings, "issue_statement", common, data).await
+                let command = IssueStatement {
+                    proposal_id: proposal,
+                    verdict,
+                    conditions: (!conditions.is_empty()).then_some(conditions),
+                };
+                send(&settings, common, &command).await
             }
             Command::Grant {
                 proposal,
@@ -424,14 +449,19 @@ impl Cli {
                 amendment_reference,
                 common,
             } => {
-                let data = serde_json::json!({
-                    "proposal_id": proposal, "bank_reference": bank_reference,
-                    "eligible_cost_cents": eligible_cost_cents, "total_rate_bp": total_rate_bp,
-                    "esf_rate_bp": esf_rate_bp, "esf_cents": esf_cents, "land_cents": land_cents,
-                    "period_from": period_from, "period_to": period_to,
-                    "amendment_reference": amendment_reference,
-                });
-                approval(&settings, "record_grant", common, data).await
+                let command = RecordGrant {
+                    proposal_id: proposal,
+                    bank_reference,
+                    eligible_cost_cents: Cents(eligible_cost_cents),
+                    total_rate_bp: BasisPoints(total_rate_bp),
+                    esf_rate_bp: BasisPoints(esf_rate_bp),
+                    esf_cents: Cents(esf_cents),
+                    land_cents: Cents(land_cents),
+                    period_from,
+                    period_to,
+                    amendment_reference,
+                };
+                send(&settings, common, &command).await
             }
             Command::Refuse {
                 proposal,
@@ -439,8 +469,12 @@ impl Cli {
                 reason,
                 common,
             } => {
-                let data = serde_json::json!({"proposal_id": proposal, "bank_reference": bank_reference, "reason": reason});
-                approval(&settings, "record_refusal", common, data).await
+                let command = RecordRefusal {
+                    proposal_id: proposal,
+                    bank_reference,
+                    reason,
+                };
+                send(&settings, common, &command).await
             }
             Command::Budget {
                 action:
@@ -452,8 +486,13 @@ impl Cli {
                         common,
                     },
             } => {
-                let data = serde_json::json!({"fund_id": fund, "esf_cents": esf_cents, "land_cents": land_cents, "commit_deadline": commit_deadline});
-                ledger(&settings, "allocate_budget", common, data).await
+                let command = AllocateBudget {
+                    fund_id: fund,
+                    esf_cents: Cents(esf_cents),
+                    land_cents: Cents(land_cents),
+                    commit_deadline,
+                };
+                send(&settings, common, &command).await
             }
             Command::Budget {
                 action:
@@ -465,8 +504,13 @@ impl Cli {
                         common,
                     },
             } => {
-                let data = serde_json::json!({"fund_id": fund, "source": source, "delta_cents": delta_cents, "reason": reason});
-                ledger(&settings, "adjust_budget", common, data).await
+                let command = AdjustBudget {
+                    fund_id: fund,
+                    source,
+                    delta_cents: Cents(delta_cents),
+                    reason,
+                };
+                send(&settings, common, &command).await
             }
             Command::Disburse {
                 fund,
@@ -477,16 +521,26 @@ impl Cli {
                 value_date,
                 common,
             } => {
-                let data = serde_json::json!({"fund_id": fund, "proposal_id": proposal, "payment_reference": payment_reference, "esf_cents": esf_cents, "land_cents": land_cents, "value_date": value_date});
-                ledger(&settings, "record_disbursement", common, data).await
+                let command = RecordDisbursement {
+                    fund_id: fund,
+                    proposal_id: proposal,
+                    payment_reference,
+                    esf_cents: Cents(esf_cents),
+                    land_cents: Cents(land_cents),
+                    value_date,
+                };
+                send(&settings, common, &command).await
             }
             Command::Close {
                 fund,
                 proposal,
                 common,
             } => {
-                let data = serde_json::json!({"fund_id": fund, "proposal_id": proposal});
-                ledger(&settings, "close_project", common, data).await
+                let command = CloseProject {
+                    fund_id: fund,
+                    proposal_id: proposal,
+                };
+                send(&settings, common, &command).await
             }
             Command::Recover {
                 fund,
@@ -496,8 +550,14 @@ impl Cli {
                 reason,
                 common,
             } => {
-                let data = serde_json::json!({"fund_id": fund, "proposal_id": proposal, "esf_cents": esf_cents, "land_cents": land_cents, "reason": reason});
-                ledger(&settings, "assess_recovery", common, data).await
+                let command = AssessRecovery {
+                    fund_id: fund,
+                    proposal_id: proposal,
+                    esf_cents: Cents(esf_cents),
+                    land_cents: Cents(land_cents),
+                    reason,
+                };
+                send(&settings, common, &command).await
             }
             Command::Repay {
                 fund,
@@ -507,8 +567,14 @@ impl Cli {
                 value_date,
                 common,
             } => {
-                let data = serde_json::json!({"fund_id": fund, "proposal_id": proposal, "esf_cents": esf_cents, "land_cents": land_cents, "value_date": value_date});
-                ledger(&settings, "record_repayment", common, data).await
+                let command = RecordRepayment {
+                    fund_id: fund,
+                    proposal_id: proposal,
+                    esf_cents: Cents(esf_cents),
+                    land_cents: Cents(land_cents),
+                    value_date,
+                };
+                send(&settings, common, &command).await
             }
             Command::Publish { file } => buendel::commands::publish(&settings, &file).await,
             Command::Audit {
@@ -528,36 +594,68 @@ impl Cli {
     }
 }
 
-async fn approval(
+/// Sends a typed operator command with the common arguments.
+async fn send<T: CommandData>(
     settings: &Settings,
-    command: &str,
     common: CommandArgs,
-    data: serde_json::Value,
+    command: &T,
 ) -> anyhow::Result<ExitCode> {
-    buendel::commands::send(
-        settings,
-        "approval",
-        command,
-        common.command_id,
-        &common.actor,
-        data,
-    )
-    .await
+    buendel::commands::send_command(settings, common.command_id, &common.actor, command).await
 }
 
-async fn ledger(
-    settings: &Settings,
-    command: &str,
-    common: CommandArgs,
-    data: serde_json::Value,
-) -> anyhow::Result<ExitCode> {
-    buendel::commands::send(
-        settings,
-        "ledger",
-        command,
-        common.command_id,
-        &common.actor,
-        data,
-    )
-    .await
+/// Reads a wire name (`yes`, `esf_plus`, ...) into its contract type, as the command's JSON does.
+fn wire<T: serde::de::DeserializeOwned>(name: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("buendel").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn a_vote_is_read_into_its_contract_type_and_a_wrong_one_is_refused_by_the_cli() {
+        let id = "00000000-0000-0000-0000-000000000007";
+        let cli = parse(&["vote", id, "--partner", "dgb", "--vote", "abstain"]).expect("parsed");
+        let Command::Vote { vote, .. } = cli.command else {
+            panic!("not a vote")
+        };
+        assert_eq!(vote, VoteChoice::Abstain);
+        let error =
+            parse(&["vote", id, "--partner", "dgb", "--vote", "maybe"]).expect_err("refused");
+        assert!(error.to_string().contains("maybe"), "{error}");
+    }
+
+    #[test]
+    fn a_budget_adjustment_reads_its_source_and_a_negative_delta() {
+        let args = [
+            "budget",
+            "adjust",
+            "non-2021-2027",
+            "--source",
+            "esf_plus",
+            "--delta-cents",
+            "-100",
+            "--reason",
+            "cut",
+        ];
+        let cli = parse(&args).expect("parsed");
+        let Command::Budget {
+            action:
+                BudgetAction::Adjust {
+                    source,
+                    delta_cents,
+                    ..
+                },
+        } = cli.command
+        else {
+            panic!("not an adjustment")
+        };
+        assert_eq!((source, delta_cents), (Source::EsfPlus, -100));
+    }
 }

@@ -1,4 +1,7 @@
 //! Operator commands: NATS request/reply to a service, the JSON reply printed as it came.
+//!
+//! A command's `data` is built from its typed struct in [`buendel_contract::commands`], which also
+//! names the service and the subject ([`send_command`], [`envelope`]).
 
 use std::io::Read as _;
 use std::path::Path;
@@ -8,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::Value;
 
+use buendel_contract::commands::CommandData;
 use buendel_contract::namespace::StreamKind;
 use buendel_contract::reply::Reply;
 use buendel_runtime::{connect, EventStore, Settings};
@@ -56,6 +60,34 @@ pub async fn send(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The request of a typed command: `{command_id, actor, data}`.
+pub fn envelope<T: CommandData>(command_id: uuid::Uuid, actor: &str, command: &T) -> Value {
+    serde_json::json!({
+        "command_id": command_id,
+        "actor": actor,
+        "data": command.to_data(),
+    })
+}
+
+/// Sends a typed command to its service (`<ns>.cmd.<service>.<name>`) and prints the reply;
+/// exit code 1 when refused.
+pub async fn send_command<T: CommandData>(
+    settings: &Settings,
+    command_id: Option<uuid::Uuid>,
+    actor: &str,
+    command: &T,
+) -> anyhow::Result<ExitCode> {
+    send(
+        settings,
+        T::SERVICE.as_str(),
+        T::NAME,
+        command_id,
+        actor,
+        command.to_data(),
+    )
+    .await
 }
 
 /// One request/reply round trip.

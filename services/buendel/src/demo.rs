@@ -4,8 +4,13 @@
 
 use chrono::{Datelike as _, Months, NaiveDate};
 
+use buendel_contract::commands::{
+    AllocateBudget, AssessRecovery, CloseProject, CommandData, DeclareConflict, IssueStatement,
+    RecordDisbursement, RecordGrant, RecordRefusal, RecordRepayment, Vote, Withdraw,
+};
 use buendel_contract::money::{BasisPoints, Cents, Split};
 use buendel_contract::reference::{builtin_alliances, ProgramRules};
+use buendel_contract::review::{Verdict, VoteChoice};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -355,6 +360,12 @@ const BUDGETS: [(&str, i64, i64); 2] = [
     ("son-2021-2027", 144_000_000, 108_000_000),
 ];
 
+/// The last day the demo's funds may bind money (the funding period's end).
+const COMMIT_DEADLINE: NaiveDate = match NaiveDate::from_ymd_opt(2027, 12, 31) {
+    Some(date) => date,
+    None => NaiveDate::MIN,
+};
+
 /// How long the demo waits for the services to catch up on one step.
 const STEP_TIMEOUT_MS: u64 = 20_000;
 
@@ -366,16 +377,10 @@ struct Operator<'a> {
 impl Operator<'_> {
     /// Sends a command with a stable id (so the demo can be loaded twice); retries while the
     /// services have not caught up yet (e.g. a review not opened, a grant not committed).
-    async fn send(
-        &self,
-        service: &str,
-        command: &str,
-        key: &str,
-        data: Value,
-    ) -> anyhow::Result<Value> {
-        let prefix = self.store.namespace().command_prefix(service);
-        let payload =
-            json!({"command_id": demo_id("command", key), "actor": "demo-office", "data": data});
+    async fn send<T: CommandData>(&self, key: &str, data: &T) -> anyhow::Result<Value> {
+        let command = T::NAME;
+        let prefix = self.store.namespace().command_prefix(T::SERVICE.as_str());
+        let payload = crate::commands::envelope(demo_id("command", key), "demo-office", data);
         let deadline =
             std::time::Instant::now() + std::time::Duration::from_millis(STEP_TIMEOUT_MS);
         loop {
@@ -405,7 +410,7 @@ fn fund_of(project: &Project) -> String {
     format!("{}-2021-2027", project.alliance)
 }
 
-fn grant_of(project: &Project, today: NaiveDate) -> Option<Value> {
+fn grant_of(project: &Project, today: NaiveDate) -> Option<RecordGrant> {
     let region_esf_cap = if project.alliance == "son" {
         4_000
     } else {
@@ -421,17 +426,22 @@ fn grant_of(project: &Project, today: NaiveDate) -> Option<Value> {
     let to = from
         .checked_add_months(Months::new(u32::from(fitted_duration(project, today))))?
         .pred_opt()?;
-    Some(json!({
-        "proposal_id": demo_id("proposal", project.title),
-        "bank_reference": format!("NB-{}-{:04}", from.year(), project.eligible_cost_cents % 9973),
-        "eligible_cost_cents": project.eligible_cost_cents,
-        "total_rate_bp": project.requested_rate_bp,
-        "esf_rate_bp": esf_bp,
-        "esf_cents": split.esf_cents.0,
-        "land_cents": split.land_cents.0,
-        "period_from": from,
-        "period_to": to,
-    }))
+    Some(RecordGrant {
+        proposal_id: demo_id("proposal", project.title),
+        bank_reference: format!(
+            "NB-{}-{:04}",
+            from.year(),
+            project.eligible_cost_cents % 9973
+        ),
+        eligible_cost_cents: Cents(project.eligible_cost_cents),
+        total_rate_bp: BasisPoints(project.requested_rate_bp),
+        esf_rate_bp: BasisPoints(esf_bp),
+        esf_cents: split.esf_cents,
+        land_cents: split.land_cents,
+        period_from: from,
+        period_to: to,
+        amendment_reference: None,
+    })
 }
 
 /// Loads the demo: budgets, the projects through the intake, and every project driven to its
@@ -444,7 +454,13 @@ pub async fn load(
     let today = clock.today();
     let op = Operator { client, store };
     for (fund, esf, land) in BUDGETS {
-        op.send("ledger", "allocate_budget", &format!("budget/{fund}"), json!({"fund_id": fund, "esf_cents": esf, "land_cents": land, "commit_deadline": "2027-12-31"})).await?;
+        let budget = AllocateBudget {
+            fund_id: fund.to_owned(),
+            esf_cents: Cents(esf),
+            land_cents: Cents(land),
+            commit_deadline: COMMIT_DEADLINE,
+        };
+        op.send(&format!("budget/{fund}"), &budget).await?;
     }
     let subject = store.namespace().subject(StreamKind::Intake, "demo");
     for project in PROJECTS {
@@ -494,28 +510,37 @@ async fn drive(op: &Operator<'_>, project: &Project, today: NaiveDate) -> anyhow
         .map(|a| a.partners.into_iter().map(|p| p.id).collect())
         .unwrap_or_default();
     if project.target == Target::Withdrawn {
-        op.send(
-            "approval",
-            "vote",
-            &key("vote/0"),
-            json!({"proposal_id": id, "partner_id": partners[0], "vote": "yes"}),
-        )
-        .await?;
-        op.send(
-            "submission",
-            "withdraw",
-            &key("withdraw"),
-            json!({"proposal_id": id, "reason": "merged into a state programme"}),
-        )
-        .await?;
+        let vote = Vote {
+            proposal_id: id,
+            partner_id: partners[0].clone(),
+            vote: VoteChoice::Yes,
+            comment: None,
+        };
+        op.send(&key("vote/0"), &vote).await?;
+        let withdraw = Withdraw {
+            proposal_id: id,
+            reason: "merged into a state programme".into(),
+        };
+        op.send(&key("withdraw"), &withdraw).await?;
         return Ok(());
     }
     let mut voters = partners.iter();
     if project.target == Target::InReviewWithRecusal {
         // The chamber of crafts is the applicant's umbrella: it declares a conflict and is recused.
-        op.send("approval", "declare_conflict", &key("conflict"), json!({"proposal_id": id, "partner_id": "hwk-bls", "reason": "umbrella organisation of the applicant"})).await?;
+        let conflict = DeclareConflict {
+            proposal_id: id,
+            partner_id: "hwk-bls".into(),
+            reason: "umbrella organisation of the applicant".into(),
+        };
+        op.send(&key("conflict"), &conflict).await?;
         for (n, partner) in voters.filter(|p| *p != "hwk-bls").take(4).enumerate() {
-            op.send("approval", "vote", &key(&format!("vote/{n}")), json!({"proposal_id": id, "partner_id": partner, "vote": "yes", "comment": "fits the regional strategy"})).await?;
+            let vote = Vote {
+                proposal_id: id,
+                partner_id: partner.clone(),
+                vote: VoteChoice::Yes,
+                comment: Some("fits the regional strategy".into()),
+            };
+            op.send(&key(&format!("vote/{n}")), &vote).await?;
         }
         return Ok(());
     }
@@ -523,24 +548,39 @@ async fn drive(op: &Operator<'_>, project: &Project, today: NaiveDate) -> anyhow
     let negative = project.target == Target::StatementNegative;
     for (n, partner) in voters.by_ref().take(quorum).enumerate() {
         let vote = if negative == (n % 4 != 0) {
-            "no"
+            VoteChoice::No
         } else {
-            "yes"
+            VoteChoice::Yes
         };
-        op.send(
-            "approval",
-            "vote",
-            &key(&format!("vote/{n}")),
-            json!({"proposal_id": id, "partner_id": partner, "vote": vote}),
-        )
-        .await?;
+        let vote = Vote {
+            proposal_id: id,
+            partner_id: partner.clone(),
+            vote,
+            comment: None,
+        };
+        op.send(&key(&format!("vote/{n}")), &vote).await?;
     }
-    let verdict = if negative { "negative" } else { "positive" };
-    op.send("approval", "issue_statement", &key("statement"), json!({"proposal_id": id, "verdict": verdict, "conditions": ["quarterly progress report to the alliance office"]})).await?;
+    let statement = IssueStatement {
+        proposal_id: id,
+        verdict: if negative {
+            Verdict::Negative
+        } else {
+            Verdict::Positive
+        },
+        conditions: Some(vec![
+            "quarterly progress report to the alliance office".into()
+        ]),
+    };
+    op.send(&key("statement"), &statement).await?;
     match project.target {
         Target::StatementNegative | Target::FundsReserved | Target::Waitlisted => return Ok(()),
         Target::Refused => {
-            op.send("approval", "record_refusal", &key("refusal"), json!({"proposal_id": id, "bank_reference": "NB-2027-R-0815", "reason": "co-financing not secured"})).await?;
+            let refusal = RecordRefusal {
+                proposal_id: id,
+                bank_reference: "NB-2027-R-0815".into(),
+                reason: "co-financing not secured".into(),
+            };
+            op.send(&key("refusal"), &refusal).await?;
             return Ok(());
         }
         _ => {}
@@ -548,45 +588,54 @@ async fn drive(op: &Operator<'_>, project: &Project, today: NaiveDate) -> anyhow
     let Some(grant) = grant_of(project, today) else {
         return Ok(());
     };
-    op.send("approval", "record_grant", &key("grant"), grant.clone())
-        .await?;
+    op.send(&key("grant"), &grant).await?;
     let fund = fund_of(project);
-    let (esf, land) = (
-        grant["esf_cents"].as_i64().unwrap_or(0),
-        grant["land_cents"].as_i64().unwrap_or(0),
-    );
+    let (esf, land) = (grant.esf_cents.0, grant.land_cents.0);
     let tranches = match project.target {
         Target::Paying | Target::ClosedUnderBudget | Target::ClawedBack => 2,
         _ => 0,
     };
     for n in 0..tranches {
         // A quarter of the grant per tranche, split like the grant.
-        op.send("ledger", "record_disbursement", &key(&format!("tranche/{n}")), json!({
-            "fund_id": fund, "proposal_id": id, "payment_reference": format!("ZA-{}-{n}", &id.simple().to_string()[..8]),
-            "esf_cents": esf / 4, "land_cents": land / 4, "value_date": today,
-        })).await?;
+        let tranche = RecordDisbursement {
+            fund_id: fund.clone(),
+            proposal_id: id,
+            payment_reference: format!("ZA-{}-{n}", &id.simple().to_string()[..8]),
+            esf_cents: Cents(esf / 4),
+            land_cents: Cents(land / 4),
+            value_date: today,
+        };
+        op.send(&key(&format!("tranche/{n}")), &tranche).await?;
     }
     if matches!(
         project.target,
         Target::ClosedUnderBudget | Target::ClawedBack
     ) {
-        op.send(
-            "ledger",
-            "close_project",
-            &key("close"),
-            json!({"fund_id": fund, "proposal_id": id}),
-        )
-        .await?;
+        let close = CloseProject {
+            fund_id: fund.clone(),
+            proposal_id: id,
+        };
+        op.send(&key("close"), &close).await?;
     }
     if project.target == Target::ClawedBack {
         // The final report shows lower eligible costs: part of what was paid is recovered.
-        op.send("ledger", "assess_recovery", &key("recovery"), json!({
-            "fund_id": fund, "proposal_id": id, "esf_cents": 900_000, "land_cents": 150_000,
-            "reason": "final report: eligible costs lower than paid (ANBest No. 2, § 49a VwVfG)",
-        })).await?;
-        op.send("ledger", "record_repayment", &key("repayment"), json!({
-            "fund_id": fund, "proposal_id": id, "esf_cents": 900_000, "land_cents": 150_000, "value_date": today,
-        })).await?;
+        let recovery = AssessRecovery {
+            fund_id: fund.clone(),
+            proposal_id: id,
+            esf_cents: Cents(900_000),
+            land_cents: Cents(150_000),
+            reason: "final report: eligible costs lower than paid (ANBest No. 2, § 49a VwVfG)"
+                .into(),
+        };
+        op.send(&key("recovery"), &recovery).await?;
+        let repayment = RecordRepayment {
+            fund_id: fund,
+            proposal_id: id,
+            esf_cents: Cents(900_000),
+            land_cents: Cents(150_000),
+            value_date: today,
+        };
+        op.send(&key("repayment"), &repayment).await?;
     }
     Ok(())
 }

@@ -460,6 +460,9 @@ pub async fn start(
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
     store.ensure_streams(&StreamKind::ALL).await?;
     let service = Arc::new(Ledger::new(store.clone(), clock));
+    // The consumer is bound before the endpoints serve: a failure here leaves nothing running.
+    let spec = Spec::of_service(store.namespace(), StreamKind::Reviews, SERVICE, SAGA_LIMITS);
+    let reactor = Reactor::bind(store.clone(), clock, spec).await?;
     let handler = service.clone();
     let local = shutdown.child_token();
     let commands = micro::serve_commands(
@@ -475,24 +478,6 @@ pub async fn start(
         local.clone(),
     )
     .await?;
-    let spec = Spec {
-        stream: StreamKind::Reviews,
-        service: SERVICE.to_owned(),
-        letter_source: SERVICE.to_owned(),
-        letter_origin: format!(
-            "{}/{SERVICE}",
-            store.namespace().stream(StreamKind::Reviews)
-        ),
-        limits: SAGA_LIMITS,
-    };
-    let reactor = match Reactor::bind(store, clock, spec).await {
-        Ok(reactor) => reactor,
-        Err(error) => {
-            local.cancel();
-            let _ = commands.await;
-            return Err(error.into());
-        }
-    };
     Ok(tokio::spawn(async move {
         let saga = reactor.run(Arc::new(Reviews(service)), local.clone()).await;
         local.cancel();

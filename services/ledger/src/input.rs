@@ -9,7 +9,6 @@
 //! refuse, with their own codes.
 
 use chrono::NaiveDate;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -18,22 +17,6 @@ use buendel_contract::reply::FieldError;
 use buendel_contract::Cents;
 
 use crate::domain::{Command, AMOUNT_CENTS_MAX, TEXT_LEN_MAX};
-
-/// The envelope of every command.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CommandPayload {
-    /// Idempotency key; a retry with the same id returns the original outcome, forever.
-    pub command_id: Uuid,
-    /// Who asks (defaults to `operator`).
-    #[serde(default)]
-    pub actor: Option<String>,
-    /// Optional correlation id (defaults to the proposal id, or the fund id).
-    #[serde(default)]
-    pub correlation_id: Option<String>,
-    /// The command's fields.
-    pub data: Value,
-}
 
 /// A parsed command and the fund it goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -388,9 +371,9 @@ impl<'a> Fields<'a> {
 
     fn date(&mut self, name: &str) -> Option<NaiveDate> {
         let s = self.string(name, 10)?;
-        match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
-            Ok(date) if s.len() == 10 => Some(date),
-            _ => {
+        match buendel_contract::commands::parse_date(&s) {
+            Some(date) => Some(date),
+            None => {
                 self.error(name, format!("{s:?} is not a real date YYYY-MM-DD"));
                 None
             }

@@ -12,6 +12,8 @@
 pub mod app;
 pub use buendel_ledger_domain as domain;
 pub mod input;
+#[cfg(test)]
+mod input_tests;
 pub mod saga;
 
 pub use app::{fund_repository, run, start, Ledger};

@@ -381,6 +381,22 @@ pub async fn start(
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
     store.ensure_streams(&StreamKind::ALL).await?;
     let service = Arc::new(Submission::new(store.clone(), clock));
+    // The consumers are bound before the endpoints serve: a failure here leaves nothing running.
+    let intake_spec = Spec {
+        stream: StreamKind::Intake,
+        service: SERVICE.to_owned(),
+        letter_source: "intake".to_owned(),
+        letter_origin: store.namespace().stream(StreamKind::Intake),
+        limits: INTAKE_LIMITS,
+    };
+    let reactor = Reactor::bind(store.clone(), clock, intake_spec).await?;
+    let reviews_spec = Spec::of_service(
+        store.namespace(),
+        StreamKind::Reviews,
+        SERVICE,
+        REVIEW_LIMITS,
+    );
+    let reviews = Reactor::bind(store.clone(), clock, reviews_spec).await?;
     let handler = service.clone();
     let local = shutdown.child_token();
     let commands = micro::serve_commands(
@@ -396,39 +412,6 @@ pub async fn start(
         local.clone(),
     )
     .await?;
-    let spec = Spec {
-        stream: StreamKind::Intake,
-        service: SERVICE.to_owned(),
-        letter_source: "intake".to_owned(),
-        letter_origin: store.namespace().stream(StreamKind::Intake),
-        limits: INTAKE_LIMITS,
-    };
-    let reactor = match Reactor::bind(store.clone(), clock, spec).await {
-        Ok(reactor) => reactor,
-        Err(error) => {
-            local.cancel();
-            let _ = commands.await;
-            return Err(error.into());
-        }
-    };
-    let reviews_spec = Spec {
-        stream: StreamKind::Reviews,
-        service: SERVICE.to_owned(),
-        letter_source: SERVICE.to_owned(),
-        letter_origin: format!(
-            "{}/{SERVICE}",
-            store.namespace().stream(StreamKind::Reviews)
-        ),
-        limits: REVIEW_LIMITS,
-    };
-    let reviews = match Reactor::bind(store, clock, reviews_spec).await {
-        Ok(reactor) => reactor,
-        Err(error) => {
-            local.cancel();
-            let _ = commands.await;
-            return Err(error.into());
-        }
-    };
     Ok(tokio::spawn(async move {
         let recorded = tokio::spawn(reviews.run(Arc::new(Reviews(service.clone())), local.clone()));
         let intake = reactor.run(Arc::new(Intake(service)), local.clone()).await;

@@ -10,3 +10,19 @@ pub mod app;
 pub use buendel_submission_domain as domain;
 
 pub use app::{run, start, Submission};
+
+#[cfg(test)]
+mod tests {
+    use buendel_contract::commands::{names, Service};
+
+    use crate::domain::intake::event_type_of_command;
+
+    #[test]
+    fn the_service_serves_exactly_the_contracts_commands() {
+        assert_eq!(crate::app::COMMANDS.to_vec(), names(Service::Submission));
+        for name in crate::app::COMMANDS {
+            assert!(event_type_of_command(name).is_some(), "{name}");
+        }
+        assert_eq!(event_type_of_command("approve"), None);
+    }
+}

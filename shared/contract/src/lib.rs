@@ -5,6 +5,7 @@
 //!
 //! - [`aggregate`]: the pure `decide`/`apply` shape every aggregate has.
 //! - [`alliance`]: the Alliance aggregate's events (`buendel.alliance.*`): rosters with history.
+//! - [`commands`]: the typed `data` of every command, with the table of services and names.
 //! - [`namespace`]: the one setting every stream, subject, consumer and database name derives from.
 //! - [`deadletter`]: a refused input with every reason, kept whole.
 //! - [`envelope`]: the CloudEvents 1.0 structured-JSON envelope every event travels in.
@@ -16,12 +17,14 @@
 //! - [`reply`]: the JSON reply of every command (`ok` or a coded error with per-field details).
 //! - [`review`]: the Review aggregate's events (`buendel.review.*`), its quorum rule and tally.
 //! - [`canonical`]: RFC 8785 canonical JSON and SHA-256, for the ledger's hash chain.
-//! - [`schema`]: the JSON Schema of every event type, checked against the files in `schemas/`.
+//! - [`schema`]: the JSON Schema of every event type, command and dead letter, checked against the
+//!   files in `schemas/` (and, by `tests/asyncapi.rs`, against `docs/asyncapi.yaml`).
 //! - [`status`]: the proposal's, review's and project's statuses and the one rule combining them.
 
 pub mod aggregate;
 pub mod alliance;
 pub mod canonical;
+pub mod commands;
 pub mod deadletter;
 pub mod envelope;
 pub mod ijson;

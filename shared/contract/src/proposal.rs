@@ -338,6 +338,7 @@ impl EventKind for ProposalEvent {
             SCREENED_V2,
             REVISED_V1,
             WITHDRAWN_V1,
+            REVIEW_RECORDED_V1,
         ]
     }
 }

@@ -1,14 +1,20 @@
-//! The JSON Schema of every event type's `data`.
+//! The JSON Schema of every event type's `data`, of every command's `data` and of a dead letter.
 //!
-//! Schemas are generated from the Rust types and committed under `schemas/` (one file per event
-//! type, named after it). A test regenerates them and fails when a committed file differs, so a
-//! schema can never drift from the code; `BUENDEL_WRITE_SCHEMAS=1 cargo test -p buendel-contract`
-//! rewrites them after a deliberate change (a new event version, never an edit of a published one).
+//! Schemas are generated from the Rust types and committed under `schemas/`: one file per event
+//! type, named after it (`buendel.proposal.submitted.v1.json`), one per command, named after its
+//! subject without the namespace (`cmd.ledger.allocate_budget.json`), and the dead letter
+//! (`buendel.deadletter.v1.json`). A test regenerates them and fails when a committed file differs,
+//! so a schema can never drift from the code; `BUENDEL_WRITE_SCHEMAS=1 cargo test -p
+//! buendel-contract` rewrites them after a deliberate change (a new event version, never an edit of
+//! a published one). `docs/asyncapi.yaml` references these files; [`crate::asyncapi`]'s test
+//! compares the document with them field by field.
 
 use schemars::JsonSchema;
 use serde_json::Value;
 
 use crate::alliance;
+use crate::commands::{self, CommandData};
+use crate::deadletter::DeadLetter;
 use crate::ledger;
 use crate::proposal;
 use crate::review;
@@ -147,16 +153,54 @@ pub fn event_schemas() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// The message name of a dead letter, and the stem of its schema's file.
+pub const DEADLETTER_V1: &str = "buendel.deadletter.v1";
+
+/// Every committed schema: the file stem under `schemas/` and the schema, in a stable order.
+pub fn committed_schemas() -> Vec<(String, Value)> {
+    let events = event_schemas()
+        .into_iter()
+        .map(|(event_type, schema)| (event_type.to_owned(), schema));
+    let commands = commands::ALL
+        .iter()
+        .map(|command| (command.id(), (command.schema)()));
+    let deadletter = (DEADLETTER_V1.to_owned(), deadletter_schema());
+    events.chain(commands).chain([deadletter]).collect()
+}
+
+/// The JSON Schema of a command's `data`, titled `cmd.<service>.<name>`.
+pub fn command_schema<T: CommandData>() -> Value {
+    let id = format!("cmd.{}.{}", T::SERVICE.as_str(), T::NAME);
+    titled::<T>(
+        &id,
+        format!(
+            "The `data` of the command `<ns>.cmd.{}.{}`.",
+            T::SERVICE.as_str(),
+            T::NAME
+        ),
+    )
+}
+
+/// The JSON Schema of a dead letter (the whole message on `<ns>.deadletter.<source>`).
+pub fn deadletter_schema() -> Value {
+    titled::<DeadLetter>(
+        DEADLETTER_V1,
+        "A refused input, kept whole with every reason (`<ns>.deadletter.<source>`).".to_owned(),
+    )
+}
+
 fn schema_of<T: JsonSchema>(event_type: &str) -> Value {
+    titled::<T>(
+        event_type,
+        format!("The `data` of a CloudEvent of type `{event_type}`."),
+    )
+}
+
+fn titled<T: JsonSchema>(title: &str, description: String) -> Value {
     let mut schema = schemars::schema_for!(T).to_value();
     if let Value::Object(map) = &mut schema {
-        map.insert("title".into(), Value::String(event_type.to_owned()));
-        map.insert(
-            "description".into(),
-            Value::String(format!(
-                "The `data` of a CloudEvent of type `{event_type}`."
-            )),
-        );
+        map.insert("title".into(), Value::String(title.to_owned()));
+        map.insert("description".into(), Value::String(description));
     }
     schema
 }
@@ -174,8 +218,8 @@ mod tests {
     #[test]
     fn committed_schemas_match_the_rust_types() {
         let write = std::env::var_os("BUENDEL_WRITE_SCHEMAS").is_some();
-        for (event_type, schema) in event_schemas() {
-            let path = schema_dir().join(format!("{event_type}.json"));
+        for (stem, schema) in committed_schemas() {
+            let path = schema_dir().join(format!("{stem}.json"));
             let generated = serde_json::to_string_pretty(&schema).expect("serialize") + "\n";
             if write {
                 std::fs::write(&path, &generated).expect("write schema");
@@ -192,6 +236,29 @@ mod tests {
                 "{} drifted from the Rust type",
                 path.display()
             );
+        }
+    }
+
+    #[test]
+    fn every_file_under_schemas_is_generated_from_a_type() {
+        let stems: Vec<String> = committed_schemas().into_iter().map(|(s, _)| s).collect();
+        for entry in std::fs::read_dir(schema_dir()).expect("schemas/ exists") {
+            let name = entry.expect("entry").file_name();
+            let name = name.to_string_lossy();
+            let stem = name.strip_suffix(".json").unwrap_or(&name);
+            assert!(
+                stems.iter().any(|s| s == stem),
+                "schemas/{name} is generated from no type: delete it or name its type"
+            );
+        }
+    }
+
+    #[test]
+    fn every_command_has_a_closed_schema_titled_with_its_subject() {
+        for command in crate::commands::ALL {
+            let schema = (command.schema)();
+            assert_eq!(schema["title"], command.id());
+            assert_eq!(schema["additionalProperties"], false, "{}", command.id());
         }
     }
 

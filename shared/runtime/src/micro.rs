@@ -129,6 +129,18 @@ where
             while tasks.join_next().await.is_some() {}
         });
     }
+    // The endpoints' subscriptions reach the server before this returns: the server handles one
+    // connection's messages in order, so once a request on this connection is answered, it has
+    // every subscription made before it, and a request sent on another connection right after
+    // finds its responder.
+    client
+        .request(
+            format!("$SRV.PING.{}", ns.service_name(service)),
+            Bytes::new(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("registering the {service} endpoints"))?;
     Ok(tokio::spawn(async move {
         while endpoints.join_next().await.is_some() {}
         if let Err(error) = micro.stop().await {

@@ -82,6 +82,25 @@ pub struct Spec {
     pub limits: Limits,
 }
 
+impl Spec {
+    /// A service's reactor on a whole stream: its dead letters on `<ns>.deadletter.<service>`, their
+    /// ids derived from `<STREAM>/<service>` and the stream sequence.
+    pub fn of_service(
+        ns: &buendel_contract::Namespace,
+        stream: StreamKind,
+        service: &str,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            stream,
+            service: service.to_owned(),
+            letter_source: service.to_owned(),
+            letter_origin: format!("{}/{service}", ns.stream(stream)),
+            limits,
+        }
+    }
+}
+
 /// One delivered message.
 #[derive(Debug, Clone)]
 pub struct Delivery {

@@ -6,6 +6,8 @@
 //!   small shell that waits for its stdin to close (the test process's end of a pipe).
 //! - [`NatsServer`] and [`NatsCluster`]: nodes a test owns, to stop, kill and restart them.
 //! - [`PrivatePostgres`]: an `initdb` cluster a test may stop and start.
+//! - [`fresh_namespace`] and [`NamespaceGuard`]: a namespace per test, removed when the test ends
+//!   however it ends.
 //!
 //! The binaries come from `scripts/install-nats.sh` (into `.tools/nats/<version>/`, git-ignored).
 //! `BUENDEL_TEST_NATS_VERSION` picks the version of the shared node (default [`NATS_VERSION`]).
@@ -26,8 +28,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use uuid::Uuid;
 
+mod namespace;
 mod postgres;
 
+pub use namespace::{fresh_namespace, NamespaceGuard};
 pub use postgres::PrivatePostgres;
 
 /// The nats-server the tests run on: the current pinned release.

@@ -41,12 +41,14 @@ pub struct TestApp {
     shutdown: CancellationToken,
     /// The running service, until stopped.
     task: Option<JoinHandle<anyhow::Result<()>>>,
+    /// Removes the namespace if the test ends before [`TestApp::cleanup`].
+    guard: buendel_testing::NamespaceGuard,
 }
 
 /// Starts the approval service in a fresh namespace.
 pub async fn spawn_app() -> TestApp {
-    let suffix = Uuid::new_v4().simple().to_string();
-    let ns = Namespace::new(format!("t{}", &suffix[..12])).expect("valid namespace");
+    let ns = buendel_testing::fresh_namespace();
+    let guard = buendel_testing::NamespaceGuard::new(buendel_testing::nats_url(), ns.clone());
     let client = buendel_runtime::connect::nats(&buendel_testing::nats_url(), "approval-tests")
         .await
         .expect("NATS is running");
@@ -57,6 +59,7 @@ pub async fn spawn_app() -> TestApp {
         store,
         shutdown: CancellationToken::new(),
         task: None,
+        guard,
     };
     app.start();
     app
@@ -90,6 +93,7 @@ impl TestApp {
     pub async fn cleanup(mut self) {
         self.stop().await;
         self.store.delete_streams().await.expect("streams deleted");
+        self.guard.disarm();
     }
 
     /// Appends proposal events to `<ns>.proposal.<id>`, as the submission service would.

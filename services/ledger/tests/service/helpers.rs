@@ -58,12 +58,14 @@ pub struct TestApp {
     pub store: EventStore,
     /// The running instances.
     instances: Vec<Instance>,
+    /// Removes the namespace if the test ends before [`TestApp::cleanup`].
+    guard: buendel_testing::NamespaceGuard,
 }
 
 /// Starts one ledger instance in a fresh namespace; ready when this returns.
 pub async fn spawn_app() -> TestApp {
-    let suffix = Uuid::new_v4().simple().to_string();
-    let ns = Namespace::new(format!("t{}", &suffix[..12])).expect("valid namespace");
+    let ns = buendel_testing::fresh_namespace();
+    let guard = buendel_testing::NamespaceGuard::new(buendel_testing::nats_url(), ns.clone());
     let url = buendel_testing::nats_url();
     let client = buendel_runtime::connect::nats(&url, "ledger-tests")
         .await
@@ -74,6 +76,7 @@ pub async fn spawn_app() -> TestApp {
         client,
         store,
         instances: Vec::new(),
+        guard,
     };
     app.start_instance().await;
     app
@@ -125,6 +128,7 @@ impl TestApp {
     pub async fn cleanup(mut self) {
         self.stop().await;
         self.store.delete_streams().await.expect("streams deleted");
+        self.guard.disarm();
     }
 
     /// Sends an operator command with a fresh command id.

@@ -235,6 +235,19 @@ pub fn body_sha256(value: &Value, bytes: &[u8]) -> String {
     canonical::sha256_hex(value).unwrap_or_else(|_| canonical::hex(&sha2::Sha256::digest(bytes)))
 }
 
+/// The intake event type whose `data` command `name` carries (`submit` carries a `submitted`'s);
+/// `None` for a name that is no command of this service. The names are the contract's
+/// ([`buendel_contract::commands`]), whose typed `data` this module accepts exactly.
+pub fn event_type_of_command(name: &str) -> Option<&'static str> {
+    use buendel_contract::commands::{CommandData as _, Revise, Submit, Withdraw};
+    match name {
+        Submit::NAME => Some(SUBMITTED_V1),
+        Revise::NAME => Some(REVISED_V1),
+        Withdraw::NAME => Some(WITHDRAWN_V1),
+        _ => None,
+    }
+}
+
 /// Validates the `data` of one event type (also used for command payloads).
 pub fn validate_data(
     event_type: &str,
@@ -455,9 +468,9 @@ impl<'a> Fields<'a> {
     /// A required calendar date `YYYY-MM-DD` that exists.
     pub fn date(&mut self, key: &str) -> Option<NaiveDate> {
         let s = self.string(key, 10, 10)?;
-        match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
-            Ok(date) => Some(date),
-            Err(_) => {
+        match buendel_contract::commands::parse_date(&s) {
+            Some(date) => Some(date),
+            None => {
                 self.error(key, format!("{s:?} is not a real date YYYY-MM-DD"));
                 None
             }

@@ -11,4 +11,6 @@ pub mod screening;
 pub use proposal::{Command, Proposal, ProposalError, Status};
 
 #[cfg(test)]
+mod command_tests;
+#[cfg(test)]
 mod tests;
