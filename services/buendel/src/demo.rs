@@ -9,7 +9,7 @@ use buendel_contract::commands::{
     RecordDisbursement, RecordGrant, RecordRefusal, RecordRepayment, Vote, Withdraw,
 };
 use buendel_contract::money::{BasisPoints, Cents, Split};
-use buendel_contract::reference::builtin_alliances;
+use buendel_contract::reference::{builtin_alliances, ProgramRules};
 use buendel_contract::review::{Verdict, VoteChoice};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -298,6 +298,23 @@ fn first_of_month_after(today: NaiveDate, months: u32) -> NaiveDate {
         .unwrap_or(day_one)
 }
 
+/// The project's duration, shortened where it would run past the programme's eligibility end
+/// (so the demo passes screening whatever the clock's date; it must still be before the
+/// application deadline).
+fn fitted_duration(project: &Project, today: NaiveDate) -> u16 {
+    let start = first_of_month_after(today, project.months_from_now);
+    let until = ProgramRules::esf_plus_2021_2027().eligible_until;
+    let mut months = project.duration_months;
+    while months > 1
+        && start
+            .checked_add_months(Months::new(u32::from(months)))
+            .is_none_or(|end| end > until)
+    {
+        months -= 1;
+    }
+    months
+}
+
 fn event(project: &Project, clock: Clock) -> Value {
     let today = clock.today();
     let proposal_id = demo_id("proposal", project.title);
@@ -320,7 +337,7 @@ fn event(project: &Project, clock: Clock) -> Value {
             "focus_areas": project.focus_areas,
             "districts": project.districts,
             "planned_start": first_of_month_after(today, project.months_from_now),
-            "duration_months": project.duration_months,
+            "duration_months": fitted_duration(project, today),
             "eligible_cost_cents": project.eligible_cost_cents,
             "requested_rate_bp": project.requested_rate_bp,
         }
@@ -407,7 +424,7 @@ fn grant_of(project: &Project, today: NaiveDate) -> Option<RecordGrant> {
     )?;
     let from = first_of_month_after(today, project.months_from_now);
     let to = from
-        .checked_add_months(Months::new(u32::from(project.duration_months)))?
+        .checked_add_months(Months::new(u32::from(fitted_duration(project, today))))?
         .pred_opt()?;
     Some(RecordGrant {
         proposal_id: demo_id("proposal", project.title),
