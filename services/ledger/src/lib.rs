@@ -14,6 +14,6 @@ pub use buendel_ledger_domain as domain;
 pub mod input;
 #[cfg(test)]
 mod input_tests;
-pub mod saga;
+pub use buendel_ledger_domain::saga;
 
 pub use app::{fund_repository, run, start, Ledger};

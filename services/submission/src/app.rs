@@ -162,12 +162,8 @@ impl Submission {
         name: &str,
         envelope: CommandEnvelope,
     ) -> Result<Outcome, CommandError> {
-        let event_type = match name {
-            "submit" => buendel_contract::proposal::SUBMITTED_V1,
-            "revise" => buendel_contract::proposal::REVISED_V1,
-            "withdraw" => buendel_contract::proposal::WITHDRAWN_V1,
-            other => return Err(CommandError::unknown(other)),
-        };
+        let event_type =
+            intake::event_type_of_command(name).ok_or_else(|| CommandError::unknown(name))?;
         let known = |id: &str| self.alliance(id).is_some();
         let request = intake::validate_data(event_type, &envelope.data, "data", &known)
             .map_err(CommandError::invalid)?;

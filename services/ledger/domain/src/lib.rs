@@ -9,6 +9,7 @@
 //! - `draft`: `decide` tries each decision on a draft over the fund and refuses one that would
 //!   break an invariant (`invariant_violation`), without copying the fund.
 //! - [`balances`]: [`Fund::balances`], the figures per source and per project.
+//! - [`saga`]: the saga with approval, the pure half: which ledger command a review event asks for.
 //!
 //! The event contract, the chart of accounts and the journal entry of each event are documented in
 //! [`buendel_contract::ledger`]. The rules in short:
@@ -40,6 +41,7 @@ mod draft;
 pub mod error;
 pub mod fund;
 pub mod invariants;
+pub mod saga;
 mod state;
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use buendel_contract::ledger::{fund_id, ReleaseReason};
 use buendel_contract::money::{BasisPoints, Cents, Split};
 use buendel_contract::review::{Opened, ReviewEvent, TermsRevised, Verdict};
 
-use crate::domain::Command;
+use crate::Command;
 
 /// The first year of the funding period the saga books on.
 pub const PERIOD_FIRST_YEAR: u16 = 2021;
