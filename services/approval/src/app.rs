@@ -20,7 +20,7 @@
 //! alliances on `<ns>.review.alliance-<alliance_id>`. Consumers of REVIEWS see both and tell them
 //! apart by `type`; a proposal id is a UUID, so the subjects never collide.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,43 +80,12 @@ pub struct Approval {
     alliances: Repository<Alliance>,
     /// The program rules an alliance may name, by version; the last is the one in force.
     rules: Vec<ProgramRules>,
-    /// The terms of recently submitted or revised proposals, as seen on PROPOSALS, so opening a
-    /// review does not read the proposal back; bounded, and a miss reads it from the stream.
-    terms: std::sync::Mutex<TermsCache>,
     /// When each alliance was last refreshed from the stream.
     alliance_refreshed: std::sync::Mutex<HashMap<String, std::time::Instant>>,
 }
 
 /// How stale an alliance's roster may be when a review is opened (another instance's change).
 pub const ALLIANCE_REFRESH_MS: u64 = 1_000;
-
-/// Terms by proposal: the stream sequence they were seen at, the alliance and the terms.
-#[derive(Default)]
-struct TermsCache {
-    entries: HashMap<Uuid, (u64, String, Terms)>,
-    order: VecDeque<Uuid>,
-}
-
-/// How many proposals' terms the approval service keeps in memory at most.
-pub const TERMS_CACHE_MAX: usize = 10_000;
-
-impl TermsCache {
-    fn remember(&mut self, proposal_id: Uuid, sequence: u64, alliance_id: String, terms: Terms) {
-        if self
-            .entries
-            .insert(proposal_id, (sequence, alliance_id, terms))
-            .is_none()
-        {
-            self.order.push_back(proposal_id);
-        }
-        while self.entries.len() > TERMS_CACHE_MAX {
-            let Some(oldest) = self.order.pop_front() else {
-                break;
-            };
-            self.entries.remove(&oldest);
-        }
-    }
-}
 
 impl Approval {
     /// An approval service over an event store, knowing the current program rules.
@@ -127,7 +96,6 @@ impl Approval {
             reviews: Repository::new(store.clone(), StreamKind::Reviews, source.clone()),
             alliances: Repository::new(store, StreamKind::Reviews, source),
             rules: vec![ProgramRules::esf_plus_2021_2027()],
-            terms: std::sync::Mutex::new(TermsCache::default()),
             alliance_refreshed: std::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -224,30 +192,6 @@ impl Approval {
             .clone()
             .or_else(|| Some(proposal_id.to_string()));
         let meta = self.meta(SERVICE, correlation);
-        match &envelope.event {
-            ProposalEvent::Submitted(submitted) => {
-                if let Ok(mut cache) = self.terms.lock() {
-                    let alliance = submitted.alliance_id.clone();
-                    cache.remember(proposal_id, sequence, alliance, submitted.terms.clone());
-                }
-            }
-            ProposalEvent::Revised(revised) => {
-                if let Ok(mut cache) = self.terms.lock() {
-                    let alliance = cache.entries.get(&proposal_id).map(|(_, a, _)| a.clone());
-                    match alliance {
-                        Some(alliance) => {
-                            cache.remember(proposal_id, sequence, alliance, revised.terms.clone())
-                        }
-                        None => {
-                            cache.entries.remove(&proposal_id);
-                        }
-                    }
-                }
-            }
-            ProposalEvent::Screened(_)
-            | ProposalEvent::Withdrawn(_)
-            | ProposalEvent::ReviewRecorded(_) => {}
-        }
         match policy::on_proposal_event(&envelope.event) {
             ReviewIntent::Nothing => Ok(()),
             ReviewIntent::Open { alliance_id, terms } => {
@@ -378,23 +322,14 @@ impl Approval {
         }
     }
 
-    /// The alliance and terms of a proposal as they stood at stream sequence `until` (the
-    /// `screened` event), read from PROPOSALS, so a later revision never changes what is reviewed.
+    /// The alliance and terms of a proposal as they stood at stream sequence `until` (a stored v1
+    /// `screened` event, which does not carry them), read from PROPOSALS, so a later revision never
+    /// changes what is reviewed. A v2 screening carries them and needs no read (nor any cache).
     async fn screened_terms(
         &self,
         proposal_id: Uuid,
         until: u64,
     ) -> Result<(String, Terms), CommandError> {
-        let cached = self.terms.lock().ok().and_then(|cache| {
-            cache
-                .entries
-                .get(&proposal_id)
-                .filter(|(seen_at, _, _)| *seen_at < until)
-                .map(|(_, alliance, terms)| (alliance.clone(), terms.clone()))
-        });
-        if let Some(hit) = cached {
-            return Ok(hit);
-        }
         let subject = self
             .store()
             .namespace()
