@@ -7,7 +7,6 @@ use chrono::NaiveDate;
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
-use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -297,20 +296,7 @@ fn samples() -> Vec<(&'static str, Value)> {
 
 /// Whether the typed command `name` accepts `data`.
 fn type_accepts(name: &str, data: &Value) -> bool {
-    fn ok<T: DeserializeOwned>(data: &Value) -> bool {
-        serde_json::from_value::<T>(data.clone()).is_ok()
-    }
-    match name {
-        DeclareConflict::NAME => ok::<DeclareConflict>(data),
-        Vote::NAME => ok::<Vote>(data),
-        IssueStatement::NAME => ok::<IssueStatement>(data),
-        RecordGrant::NAME => ok::<RecordGrant>(data),
-        RecordRefusal::NAME => ok::<RecordRefusal>(data),
-        RegisterAlliance::NAME => ok::<RegisterAlliance>(data),
-        AddPartner::NAME => ok::<AddPartner>(data),
-        RemovePartner::NAME => ok::<RemovePartner>(data),
-        other => panic!("no approval command {other}"),
-    }
+    (spec(name).accepts)(data)
 }
 
 fn parser_result(name: &str, data: &Value) -> Result<Request, Vec<FieldError>> {
@@ -319,17 +305,12 @@ fn parser_result(name: &str, data: &Value) -> Result<Request, Vec<FieldError>> {
 
 /// The required fields of command `name`, as its generated schema lists them.
 fn required(name: &str) -> Vec<String> {
-    let spec = commands::ALL
-        .iter()
-        .find(|c| c.service == Service::Approval && c.name == name)
-        .expect("in the table");
-    let schema = (spec.schema)();
-    schema["required"]
-        .as_array()
-        .expect("required fields")
-        .iter()
-        .map(|f| f.as_str().expect("a name").to_owned())
-        .collect()
+    spec(name).required_fields()
+}
+
+/// The contract's entry of command `name` of this service.
+fn spec(name: &str) -> &'static commands::CommandSpec {
+    commands::find(Service::Approval, name).expect("in the table")
 }
 
 #[test]

@@ -8,7 +8,6 @@
 use chrono::NaiveDate;
 use proptest::option;
 use proptest::prelude::*;
-use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -216,20 +215,7 @@ fn samples() -> Vec<(&'static str, Value)> {
 
 /// Whether the typed command `name` accepts `data`.
 fn type_accepts(name: &str, data: &Value) -> bool {
-    fn ok<T: DeserializeOwned>(data: &Value) -> bool {
-        serde_json::from_value::<T>(data.clone()).is_ok()
-    }
-    match name {
-        AllocateBudget::NAME => ok::<AllocateBudget>(data),
-        AdjustBudget::NAME => ok::<AdjustBudget>(data),
-        ReleaseReservation::NAME => ok::<ReleaseReservation>(data),
-        RecordDisbursement::NAME => ok::<RecordDisbursement>(data),
-        CloseProject::NAME => ok::<CloseProject>(data),
-        AssessRecovery::NAME => ok::<AssessRecovery>(data),
-        RecordRepayment::NAME => ok::<RecordRepayment>(data),
-        ExpireUnbound::NAME => ok::<ExpireUnbound>(data),
-        other => panic!("no ledger command {other}"),
-    }
+    (spec(name).accepts)(data)
 }
 
 fn parser_result(name: &str, data: &Value) -> Result<Request, Vec<FieldError>> {
@@ -238,17 +224,12 @@ fn parser_result(name: &str, data: &Value) -> Result<Request, Vec<FieldError>> {
 
 /// The required fields of command `name`, as its generated schema lists them.
 fn required(name: &str) -> Vec<String> {
-    let spec = commands::ALL
-        .iter()
-        .find(|c| c.service == Service::Ledger && c.name == name)
-        .expect("in the table");
-    let schema = (spec.schema)();
-    schema["required"]
-        .as_array()
-        .expect("required fields")
-        .iter()
-        .map(|f| f.as_str().expect("a name").to_owned())
-        .collect()
+    spec(name).required_fields()
+}
+
+/// The contract's entry of command `name` of this service.
+fn spec(name: &str) -> &'static commands::CommandSpec {
+    commands::find(Service::Ledger, name).expect("in the table")
 }
 
 #[test]

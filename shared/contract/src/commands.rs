@@ -73,6 +73,8 @@ pub struct CommandSpec {
     pub name: &'static str,
     /// Generates the JSON Schema of its `data` (from the type).
     pub schema: fn() -> Value,
+    /// Whether `data` reads as the type (closed to unknown fields, every required field there).
+    pub accepts: fn(&Value) -> bool,
 }
 
 impl CommandSpec {
@@ -80,6 +82,24 @@ impl CommandSpec {
     pub fn id(&self) -> String {
         format!("cmd.{}.{}", self.service.as_str(), self.name)
     }
+
+    /// The required fields of its `data`, as its generated schema lists them.
+    pub fn required_fields(&self) -> Vec<String> {
+        (self.schema)()["required"]
+            .as_array()
+            .map(|fields| {
+                fields
+                    .iter()
+                    .filter_map(|f| f.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Whether `data` deserializes as `T`.
+fn accepts<T: CommandData>(data: &Value) -> bool {
+    T::deserialize(data).is_ok()
 }
 
 const fn spec<T: CommandData>() -> CommandSpec {
@@ -87,6 +107,7 @@ const fn spec<T: CommandData>() -> CommandSpec {
         service: T::SERVICE,
         name: T::NAME,
         schema: crate::schema::command_schema::<T>,
+        accepts: accepts::<T>,
     }
 }
 
@@ -112,6 +133,11 @@ pub const ALL: [CommandSpec; 19] = [
     spec::<RecordRepayment>(),
     spec::<ExpireUnbound>(),
 ];
+
+/// The command `name` of `service`, if it has one.
+pub fn find(service: Service, name: &str) -> Option<&'static CommandSpec> {
+    ALL.iter().find(|c| c.service == service && c.name == name)
+}
 
 /// The command names of `service`, in the table's order.
 pub fn names(service: Service) -> Vec<&'static str> {
