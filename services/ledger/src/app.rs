@@ -292,18 +292,14 @@ impl Ledger {
         }))
     }
 
-    /// The lane of a message: its alliance's, so one fund's events stay in order. The alliance
-    /// comes from the review's `opened` event, which the consumer sees first; only after a restart
-    /// is it read from the store here, once per review (the facts are then cached).
+    /// The lane of a message: for an event that books, its alliance's, so one fund's bookings stay
+    /// in order. A v2 event names its fund; for a v1 one the alliance comes from the review's
+    /// facts, cached from its `opened` event, which the consumer sees first, and read from the
+    /// store here only after a restart, once per review. An event that books nothing goes to its
+    /// proposal's lane without any lookup.
     async fn lane_key(&self, subject: &str, message: &ReviewMessage) -> u64 {
         let mut hasher = DefaultHasher::new();
         match message {
-            ReviewMessage::Review(envelope) if envelope.event.fund().is_some() => {
-                // The event names its fund (v2): no lookup.
-                if let Some(fund) = envelope.event.fund() {
-                    fund.alliance_id.hash(&mut hasher);
-                }
-            }
             ReviewMessage::Review(envelope) => {
                 let proposal_id = envelope.event.proposal_id();
                 match &envelope.event {
@@ -320,9 +316,17 @@ impl Ledger {
                     }
                     _ => {}
                 }
-                match self.facts(proposal_id).await {
-                    Ok(Some(facts)) => facts.alliance_id.hash(&mut hasher),
-                    Ok(None) | Err(_) => proposal_id.hash(&mut hasher),
+                if let Some(fund) = envelope.event.fund() {
+                    // The event names its fund (v2): no lookup.
+                    fund.alliance_id.hash(&mut hasher);
+                } else if saga::intent(&envelope.event) == Intent::Nothing {
+                    // It books nothing, so it needs no fund's lane (and no lookup).
+                    proposal_id.hash(&mut hasher);
+                } else {
+                    match self.facts(proposal_id).await {
+                        Ok(Some(facts)) => facts.alliance_id.hash(&mut hasher),
+                        Ok(None) | Err(_) => proposal_id.hash(&mut hasher),
+                    }
                 }
             }
             ReviewMessage::Alliance | ReviewMessage::Unreadable { .. } => {
