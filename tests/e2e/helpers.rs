@@ -62,7 +62,7 @@ pub async fn spawn_app() -> TestApp {
 pub fn test_settings(ns: Namespace) -> Settings {
     Settings {
         nats_url: buendel_testing::nats_url(),
-        clock: buendel_runtime::Clock::starting_on(buendel_testing::test_date()),
+        clock: buendel_testing::test_clock(),
         ..Settings::local(ns)
     }
 }

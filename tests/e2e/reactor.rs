@@ -10,7 +10,7 @@ use buendel_runtime::reactor::{
     self, Delivery, Limits, Reaction, Reactor, Refusal, Spec, Verdict, RETRIES_EXHAUSTED,
     SPARE_DELIVERIES,
 };
-use buendel_runtime::{CancellationToken, Clock, EventStore};
+use buendel_runtime::{CancellationToken, EventStore};
 
 use crate::helpers::{eventually, fresh_namespace};
 
@@ -101,7 +101,7 @@ async fn each_verdict_becomes_an_ack_a_nak_or_a_dead_letter_within_the_limits() 
         letter_origin: "reactor-test-origin".into(),
         limits,
     };
-    let clock = Clock::starting_on(buendel_testing::test_date());
+    let clock = buendel_testing::test_clock();
     let reactor = Reactor::bind(store.clone(), clock, spec)
         .await
         .expect("bound");

@@ -55,19 +55,17 @@ pub fn test_date() -> NaiveDate {
     })
 }
 
-/// The tests' time: noon UTC of [`test_date`] at the first call, running on from there (the same
-/// reading as the services' clock started on that date).
+/// The clock the services under test run on: started on [`test_date`] at the first call, one for
+/// the whole test process.
+pub fn test_clock() -> buendel_runtime::Clock {
+    static CLOCK: OnceLock<buendel_runtime::Clock> = OnceLock::new();
+    *CLOCK.get_or_init(|| buendel_runtime::Clock::starting_on(test_date()))
+}
+
+/// The tests' time: [`test_clock`]'s reading (noon UTC of [`test_date`] at the first call,
+/// running on from there).
 pub fn test_now() -> DateTime<Utc> {
-    static START: OnceLock<(DateTime<Utc>, Instant)> = OnceLock::new();
-    let (start, since) = *START.get_or_init(|| {
-        let noon = test_date()
-            .and_hms_opt(12, 0, 0)
-            .unwrap_or_default()
-            .and_utc();
-        (noon, Instant::now())
-    });
-    let elapsed = TimeDelta::from_std(since.elapsed()).unwrap_or(TimeDelta::MAX);
-    start.checked_add_signed(elapsed).unwrap_or(start)
+    test_clock().now()
 }
 
 /// [`test_date`] plus `days` (negative for earlier).

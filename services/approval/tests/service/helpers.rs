@@ -73,7 +73,7 @@ impl TestApp {
         let run = buendel_approval::run(
             self.client.clone(),
             self.store.clone(),
-            buendel_runtime::Clock::starting_on(buendel_testing::test_date()),
+            buendel_testing::test_clock(),
             self.shutdown.clone(),
         );
         self.task = Some(tokio::spawn(run));

@@ -104,7 +104,7 @@ impl TestApp {
         let task = buendel_ledger::start(
             client,
             store,
-            buendel_runtime::Clock::starting_on(today()),
+            buendel_testing::test_clock(),
             shutdown.clone(),
         )
         .await
