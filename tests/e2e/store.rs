@@ -185,3 +185,82 @@ async fn two_hundred_atomic_decisions_at_once_on_one_stream_are_all_stored() {
     );
     store.delete_streams().await.expect("cleanup");
 }
+
+/// Found by the simulation (regression seed 144): two ledger processes, one with a cached copy
+/// of the fund from before the other opened it. A command decided on that copy was refused for
+/// good (`fund_not_open` here; `commitment_shortfall` for a grant whose reservation the other
+/// process had booked), because only a conflicting append made the shell read the fund again.
+#[tokio::test]
+async fn a_refusal_decided_on_a_stale_cached_copy_is_decided_again_on_the_store() {
+    use buendel_contract::{Aggregate as _, Cents, Meta};
+    use buendel_ledger::domain::Command;
+    use buendel_runtime::repository::{ExecuteError, Outcome};
+
+    let store = store().await;
+    store
+        .ensure_streams(&StreamKind::ALL)
+        .await
+        .expect("streams");
+    let (a, b) = (
+        buendel_ledger::fund_repository(store.clone()),
+        buendel_ledger::fund_repository(store.clone()),
+    );
+    let fund = "non-2021-2027";
+    let today = buendel_testing::test_date();
+    let meta = Meta {
+        source: buendel_ledger::app::SOURCE.to_owned(),
+        time: buendel_testing::test_now(),
+        correlation_id: None,
+        causation_id: None,
+        actor: "test".to_owned(),
+    };
+    let reserve = Command::Reserve {
+        proposal_id: Uuid::new_v4(),
+        esf: Cents(100),
+        land: Cents(0),
+        today,
+    };
+    // A refuses: the fund is not open. It now holds a copy of the fund from before it opened.
+    let refused = a
+        .execute(fund, "first", &meta, |f| f.decide(&reserve))
+        .await;
+    assert!(
+        matches!(refused, Err(ExecuteError::Domain(_))),
+        "{refused:?}"
+    );
+    // B opens the fund.
+    let allocate = Command::AllocateBudget {
+        fund_id: fund.to_owned(),
+        esf: Cents(1_000),
+        land: Cents(1_000),
+        commit_deadline: today + chrono::Days::new(365),
+        today,
+    };
+    b.execute(fund, "open", &meta, |f| f.decide(&allocate))
+        .await
+        .expect("opened");
+    // A decides on its stale copy, finds a refusal, reads the fund again and books.
+    let booked = a
+        .execute(fund, "second", &meta, |f| f.decide(&reserve))
+        .await
+        .expect("booked on the fund as it is");
+    assert!(
+        matches!(booked, Outcome::Appended(ref e) if e.len() == 1),
+        "{booked:?}"
+    );
+    // A refusal that stands on the fund as it is stays a refusal.
+    let too_much = Command::Reserve {
+        proposal_id: Uuid::new_v4(),
+        esf: Cents(-1),
+        land: Cents(0),
+        today,
+    };
+    let refused = a
+        .execute(fund, "third", &meta, |f| f.decide(&too_much))
+        .await;
+    assert!(
+        matches!(refused, Err(ExecuteError::Domain(_))),
+        "{refused:?}"
+    );
+    store.delete_streams().await.expect("cleanup");
+}

@@ -272,6 +272,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the deterministic simulation of the saga under seeded faults (no servers needed).
+    Sim {
+        /// Seeds, size and output.
+        #[command(flatten)]
+        args: buendel::sim::SimArgs,
+    },
     /// Drop the read models and rebuild them from the streams.
     Projections {
         /// What to do with them.
@@ -587,6 +593,7 @@ impl Cli {
                 buendel::bench::run(settings, args, json).await?;
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Sim { args } => buendel::sim::run(&args),
             Command::Projections {
                 action: ProjectionsAction::Rebuild,
             } => buendel::system::rebuild(&settings).await,

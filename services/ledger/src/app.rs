@@ -34,18 +34,15 @@ use buendel_contract::ledger::{seal, COMMANDS, GENESIS_HASH};
 use buendel_contract::namespace::StreamKind;
 use buendel_contract::reply::FieldError;
 use buendel_contract::review::{ReviewEvent, Verdict as StatementVerdict};
-use buendel_contract::{Aggregate, DomainError, Envelope, Meta};
+use buendel_contract::{Aggregate, Envelope, Meta};
 use buendel_runtime::micro::{self, CommandEnvelope, CommandError};
 use buendel_runtime::reactor::{Delivery, Limits, Reaction, Reactor, Refusal, Spec, Verdict};
 use buendel_runtime::repository::{decode, Outcome};
 use buendel_runtime::{CancellationToken, Chain, Clock, EventStore, Repository, StoreError};
 
-use crate::domain::{Command, Fund, LedgerError};
+use crate::domain::{Command, Fund};
 use crate::input;
-use crate::saga::{self, Intent, OpenedFacts};
-
-/// The code of a refusal for a project the fund does not know.
-const UNKNOWN_PROJECT: &str = "unknown_project";
+use crate::saga::{self, Intent, OpenedFacts, ReleaseWait};
 
 /// The service name: micro service, durable consumer, dead-letter source.
 pub const SERVICE: &str = "ledger";
@@ -387,16 +384,15 @@ impl Ledger {
             }
             Err(CommandError::Refused { code, .. })
                 if matches!(intent, Intent::Release(_))
-                    && (code == LedgerError::FundNotOpen.code() || code == UNKNOWN_PROJECT) =>
+                    && saga::release_refused(&code, false).is_some() =>
             {
-                if self.had_positive_statement(proposal_id).await? {
-                    // Reordered across instances: the statement is not booked yet. Retry later.
-                    Err(SagaError::Transient(format!(
+                let had_positive = self.had_positive_statement(proposal_id).await?;
+                match saga::release_refused(&code, had_positive) {
+                    Some(ReleaseWait::ForTheStatement) => Err(SagaError::Transient(format!(
                         "the positive statement of {proposal_id} is not booked on {fund_id} yet"
-                    )))
-                } else {
+                    ))),
                     // Withdrawn or refused before any money was asked for: nothing to release.
-                    Ok(())
+                    Some(ReleaseWait::NothingToRelease) | None => Ok(()),
                 }
             }
             Err(CommandError::Refused {

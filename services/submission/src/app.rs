@@ -20,7 +20,7 @@ use buendel_contract::namespace::StreamKind;
 use buendel_contract::proposal::ReviewStage;
 use buendel_contract::reference::{builtin_alliances, Alliance, ProgramRules};
 use buendel_contract::reply::FieldError;
-use buendel_contract::{Aggregate as _, Meta};
+use buendel_contract::Meta;
 use buendel_runtime::micro::{self, CommandEnvelope, CommandError};
 use buendel_runtime::reactor::{self, Delivery, Limits, Reaction, Reactor, Refusal, Spec, Verdict};
 use buendel_runtime::repository::Outcome;
@@ -99,34 +99,11 @@ impl Submission {
         request: &Request,
     ) -> Result<Outcome, CommandError> {
         let id = request.proposal_id().to_string();
-        let command = match request {
-            Request::Submit(submitted) => Command::Submit(submitted.clone()),
-            Request::Revise { terms, reason, .. } => Command::Revise {
-                terms: terms.clone(),
-                reason: reason.clone(),
-            },
-            Request::Withdraw { reason, .. } => Command::Withdraw {
-                reason: reason.clone(),
-            },
-        };
-        let screens = !matches!(request, Request::Withdraw { .. });
         let today = meta.time.date_naive();
         let outcome = self
             .repo
             .execute(&id, cause, meta, |state| {
-                let mut events = buendel_contract::Aggregate::decide(state, &command)?;
-                if screens && !events.is_empty() {
-                    let after = events
-                        .iter()
-                        .fold(state.clone(), |state, event| state.apply(event));
-                    let screen = Command::Screen {
-                        alliance: self.alliance(&after.alliance_id).cloned(),
-                        rules: self.rules.clone(),
-                        today,
-                    };
-                    events.extend(buendel_contract::Aggregate::decide(&after, &screen)?);
-                }
-                Ok(events)
+                request.decide(state, |id| self.alliance(id), &self.rules, today)
             })
             .await?;
         Ok(outcome)

@@ -8,7 +8,9 @@
 //! `Nats-Msg-Id` as the first attempt.
 //!
 //! A bounded cache keeps recently used aggregates in memory with the stream sequence they were loaded
-//! at; a stale entry is harmless: the append fails with a conflict and the aggregate is reloaded.
+//! at; a stale entry is harmless: the append fails with a conflict and the aggregate is reloaded,
+//! and a refusal decided on a cached copy is decided again when the store holds more (so no
+//! command is refused on what another process has already changed).
 //!
 //! A decision is all or nothing. On a server with atomic batches the store appends it as one. On an
 //! older server its events go one by one, so the decision is recorded whole first
@@ -65,8 +67,19 @@ impl<A: Aggregate> Default for Loaded<A> {
 }
 
 impl<A: Aggregate> Loaded<A> {
-    /// Folds one stored envelope in.
+    /// Folds one stored envelope in; one at or below the last sequence folded is already in
+    /// (a read handed a message again, as after a node of the cluster died) and is skipped, so
+    /// no event is ever folded twice (found by `buendel chaos`: a commitment counted twice was
+    /// released twice).
     pub fn push(&mut self, sequence: u64, envelope: &Envelope<A::Event>) {
+        if sequence <= self.last_sequence {
+            tracing::warn!(
+                sequence,
+                last = self.last_sequence,
+                "a message already folded was read again; skipped"
+            );
+            return;
+        }
         self.state = std::mem::take(&mut self.state).apply(&envelope.event);
         self.version = envelope.sequence;
         self.last_sequence = sequence;
@@ -359,11 +372,28 @@ impl<A: Aggregate> Repository<A> {
         F: FnMut(&A) -> Result<Vec<A::Event>, A::Error>,
     {
         let subject = self.subject(id);
+        // Whether `loaded` was checked against the store since a refusal: a refusal is final only
+        // when decided on the aggregate as it is, not on a cached copy another process has moved
+        // on from (a second ledger instance booked the reservation this grant commits).
+        let mut refusal_checked = false;
         for _attempt in 0..=CONFLICT_RETRIES_MAX {
             if let Some(events) = loaded.causes.get(cause) {
                 return Ok(Outcome::Duplicate(events.clone()));
             }
-            let events = decide(&loaded.state).map_err(ExecuteError::Domain)?;
+            let events = match decide(&loaded.state) {
+                Ok(events) => events,
+                Err(refusal) if !refusal_checked => {
+                    refusal_checked = true;
+                    let fresh = self.refresh(id, &loaded).await?;
+                    if fresh.last_sequence == loaded.last_sequence {
+                        return Err(ExecuteError::Domain(refusal));
+                    }
+                    tracing::debug!(subject, "refused on a stale copy, deciding again");
+                    loaded = fresh;
+                    continue;
+                }
+                Err(refusal) => return Err(ExecuteError::Domain(refusal)),
+            };
             if events.is_empty() {
                 return Ok(Outcome::Unchanged);
             }
@@ -447,26 +477,15 @@ impl<A: Aggregate> Repository<A> {
         loaded: &Loaded<A>,
         events: Vec<A::Event>,
     ) -> Result<Vec<Envelope<A::Event>>, String> {
-        let mut prev = self.chain.as_ref().map(|chain| {
-            loaded
-                .last_hash
-                .clone()
-                .unwrap_or_else(|| chain.genesis.to_owned())
-        });
-        let mut out = Vec::with_capacity(events.len());
-        for (index, event) in events.into_iter().enumerate() {
-            let version = loaded.version + 1 + index as u64;
-            let event_id = derived_event_id(cause, id, index);
-            let mut envelope = Envelope::new(event_id, id, version, event, meta);
-            envelope.source.clone_from(&self.source);
-            envelope.causationid = Some(cause.to_owned());
-            if let (Some(chain), Some(prevhash)) = (&self.chain, &prev) {
-                (chain.seal)(&mut envelope, prevhash).map_err(|e| e.to_string())?;
-                prev.clone_from(&envelope.hash);
-            }
-            out.push(envelope);
-        }
-        Ok(out)
+        envelopes_of(
+            self.chain.as_ref(),
+            &self.source,
+            id,
+            cause,
+            meta,
+            loaded,
+            events,
+        )
     }
 
     /// Commands on one aggregate take turns inside this process, so they do not conflict with each
@@ -522,6 +541,41 @@ impl<A: Aggregate> Repository<A> {
             cache.entries.remove(&oldest);
         }
     }
+}
+
+/// The envelopes of one decision on a loaded aggregate: the ids derived from the cause
+/// ([`derived_event_id`]), the aggregate versions after the loaded one, `source`, the cause, and
+/// for a hash-chained aggregate `prevhash` and `hash`. The one way events are sealed, used by
+/// [`Repository`] and by the deterministic simulation's shell.
+pub fn envelopes_of<A: Aggregate>(
+    chain: Option<&Chain<A::Event>>,
+    source: &str,
+    id: &str,
+    cause: &str,
+    meta: &Meta,
+    loaded: &Loaded<A>,
+    events: Vec<A::Event>,
+) -> Result<Vec<Envelope<A::Event>>, String> {
+    let mut prev = chain.map(|chain| {
+        loaded
+            .last_hash
+            .clone()
+            .unwrap_or_else(|| chain.genesis.to_owned())
+    });
+    let mut out = Vec::with_capacity(events.len());
+    for (index, event) in events.into_iter().enumerate() {
+        let version = loaded.version + 1 + index as u64;
+        let event_id = derived_event_id(cause, id, index);
+        let mut envelope = Envelope::new(event_id, id, version, event, meta);
+        envelope.source = source.to_owned();
+        envelope.causationid = Some(cause.to_owned());
+        if let (Some(chain), Some(prevhash)) = (chain, &prev) {
+            (chain.seal)(&mut envelope, prevhash).map_err(|e| e.to_string())?;
+            prev.clone_from(&envelope.hash);
+        }
+        out.push(envelope);
+    }
+    Ok(out)
 }
 
 /// Decodes a stored envelope of a given event enum.

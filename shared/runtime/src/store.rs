@@ -864,6 +864,7 @@ fn batch_error(payload: &[u8], subject: &str, expected: u64) -> Option<StoreErro
     let code = error.get("err_code").and_then(serde_json::Value::as_u64);
     let conflict = [
         jetstream::ErrorCode::STREAM_WRONG_LAST_SEQUENCE.0,
+        STREAM_WRONG_LAST_SEQUENCE_CONSTANT,
         jetstream::ErrorCode::ATOMIC_PUBLISH_CONTAINS_DUPLICATE_MESSAGE.0,
     ];
     if code.is_some_and(|c| conflict.contains(&c)) {
@@ -881,6 +882,11 @@ fn batch_error(payload: &[u8], subject: &str, expected: u64) -> Option<StoreErro
         reason: error.to_string(),
     })
 }
+
+/// `JSStreamWrongLastSequenceConstantErr` ("wrong last sequence", without the number): what a
+/// batch gets from 2.12 when the subject moved on, a conflict like the numbered one (found by
+/// `buendel chaos`: it was reported as unavailable).
+const STREAM_WRONG_LAST_SEQUENCE_CONSTANT: u64 = 10_164;
 
 /// `JSAtomicPublishIncompleteBatchErr`: the server does not know the batch, as when it had no room
 /// for it when it started.

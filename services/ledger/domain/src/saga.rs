@@ -228,6 +228,35 @@ pub fn command(
     Ok(Some(command))
 }
 
+/// The code of a refusal for a proposal the fund has never heard of.
+pub const UNKNOWN_PROJECT: &str = "unknown_project";
+
+/// Whether a release the fund refused with `code` is to be retried: a release of a proposal the
+/// fund does not know (or of a fund not open yet) whose review had a positive statement arrived
+/// before that statement was booked (reordered across instances), so it waits for it; one whose
+/// review never had a positive statement asked for no money, so there is nothing to release.
+/// `None` for any other refusal, which stands.
+pub fn release_refused(code: &str, had_positive_statement: bool) -> Option<ReleaseWait> {
+    use buendel_contract::DomainError as _;
+    if code != crate::LedgerError::FundNotOpen.code() && code != UNKNOWN_PROJECT {
+        return None;
+    }
+    Some(if had_positive_statement {
+        ReleaseWait::ForTheStatement
+    } else {
+        ReleaseWait::NothingToRelease
+    })
+}
+
+/// See [`release_refused`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseWait {
+    /// Retry later: the positive statement is not booked yet.
+    ForTheStatement,
+    /// Done: no money was ever asked for.
+    NothingToRelease,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

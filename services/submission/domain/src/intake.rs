@@ -65,6 +65,45 @@ impl Request {
     }
 }
 
+impl Request {
+    /// Decides this request on a proposal, with its screening in the same decision when it
+    /// changes the terms (a submission or a revision): the one decision the submission service
+    /// appends, and the deterministic simulation too. `alliance` looks an alliance up by id.
+    pub fn decide<'a>(
+        &self,
+        state: &crate::Proposal,
+        alliance: impl Fn(&str) -> Option<&'a buendel_contract::reference::Alliance>,
+        rules: &buendel_contract::reference::ProgramRules,
+        today: chrono::NaiveDate,
+    ) -> Result<Vec<buendel_contract::proposal::ProposalEvent>, crate::ProposalError> {
+        use crate::Command;
+        use buendel_contract::Aggregate as _;
+        let command = match self {
+            Request::Submit(submitted) => Command::Submit(submitted.clone()),
+            Request::Revise { terms, reason, .. } => Command::Revise {
+                terms: terms.clone(),
+                reason: reason.clone(),
+            },
+            Request::Withdraw { reason, .. } => Command::Withdraw {
+                reason: reason.clone(),
+            },
+        };
+        let mut events = state.decide(&command)?;
+        if !matches!(self, Request::Withdraw { .. }) && !events.is_empty() {
+            let after = events
+                .iter()
+                .fold(state.clone(), |state, event| state.apply(event));
+            let screen = Command::Screen {
+                alliance: alliance(&after.alliance_id).cloned(),
+                rules: rules.clone(),
+                today,
+            };
+            events.extend(after.decide(&screen)?);
+        }
+        Ok(events)
+    }
+}
+
 /// A valid intake event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntakeEvent {
