@@ -272,6 +272,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the services as processes on their own NATS cluster and Postgres, kill them under load,
+    /// then check that nothing was lost or doubled.
+    Chaos(buendel::chaos::ChaosArgs),
     /// Drop the read models and rebuild them from the streams.
     Projections {
         /// What to do with them.
@@ -587,6 +590,7 @@ impl Cli {
                 buendel::bench::run(settings, args, json).await?;
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Chaos(args) => buendel::chaos::main(settings, args).await,
             Command::Projections {
                 action: ProjectionsAction::Rebuild,
             } => buendel::system::rebuild(&settings).await,
