@@ -271,8 +271,12 @@ fn statements(reviews: &[Value], ledger: &[Value], findings: &mut Findings) {
     }
 }
 
-/// A reply as compared: `duplicate` (true on a retry) aside.
+/// A reply as compared: an acceptance whole but for `duplicate` (true on a retry), a refusal by
+/// its code (its message may quote balances that moved since).
 fn comparable(reply: &Value) -> Value {
+    if reply["ok"] != true {
+        return reply["error"]["code"].clone();
+    }
     let mut reply = reply.clone();
     if let Some(object) = reply.as_object_mut() {
         object.remove("duplicate");

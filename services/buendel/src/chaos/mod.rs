@@ -287,6 +287,12 @@ async fn drive(
     checks::quiescence(&store, &pool, Duration::from_secs(SETTLE_S)).await?;
     checks::streams(&store, &load.published(), &sent, &mut findings).await?;
     checks::audit(&store, &pool, &mut findings).await?;
+    if let (false, Some(dir)) = (findings.audit_ok, &args.logs) {
+        // What the auditor refused, for `buendel audit verify --file` after the run is gone.
+        let out = dir.join("ledger-export");
+        buendel_audit::export(&store, &out, |_, _| {}).await?;
+        eprintln!("chaos: the ledger is exported to {}", out.display());
+    }
     rebuild(&store, &pool, &services, &mut findings).await?;
     background.abort_all();
 
