@@ -278,6 +278,9 @@ pub enum Command {
         #[command(flatten)]
         args: buendel::sim::SimArgs,
     },
+    /// Run the services as processes on their own NATS cluster and Postgres, kill them under load,
+    /// then check that nothing was lost or doubled.
+    Chaos(buendel::chaos::ChaosArgs),
     /// Drop the read models and rebuild them from the streams.
     Projections {
         /// What to do with them.
@@ -594,6 +597,7 @@ impl Cli {
                 Ok(ExitCode::SUCCESS)
             }
             Command::Sim { args } => buendel::sim::run(&args),
+            Command::Chaos(args) => buendel::chaos::main(settings, args).await,
             Command::Projections {
                 action: ProjectionsAction::Rebuild,
             } => buendel::system::rebuild(&settings).await,

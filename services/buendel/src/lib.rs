@@ -4,12 +4,15 @@
 //! - [`system`]: start every service in one process (or one alone) on one namespace.
 //! - [`audit`]: `buendel audit verify|export`.
 //! - [`bench`]: `buendel bench`, the workload measured against the machine's own limits.
+//! - [`chaos`]: `buendel chaos`, the services as processes under SIGKILL, NATS node and Postgres
+//!   restarts, checked afterwards.
 //! - [`commands`]: NATS request/reply for operator commands.
 //! - [`demo`]: the demo data, published through the intake like any other publisher.
 //! - [`sim`]: `buendel sim`, the deterministic simulation of the saga under seeded faults.
 
 pub mod audit;
 pub mod bench;
+pub mod chaos;
 pub mod commands;
 pub mod demo;
 pub mod sim;

@@ -92,7 +92,8 @@ impl Sender {
     }
 }
 
-fn add_months(date: &str, months: u64) -> String {
+/// The day before `date` plus `months`: the last day of a period of that many months.
+pub fn add_months(date: &str, months: u64) -> String {
     chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
         .ok()
         .and_then(|d| d.checked_add_months(chrono::Months::new(u32::try_from(months).unwrap_or(0))))

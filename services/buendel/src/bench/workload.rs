@@ -189,7 +189,9 @@ where
     }
 }
 
-fn proposal_event(
+/// One proposal of the standard workload: its id, the intake CloudEvent, and its plan when it
+/// passes screening.
+pub fn proposal_event(
     rng: &mut Rng,
     index: usize,
     today: NaiveDate,
