@@ -49,15 +49,17 @@ pub const SERVICE: &str = "ledger";
 /// The `source` of every ledger event.
 pub const SOURCE: &str = "/buendel/ledger";
 /// The limits of the REVIEWS reactor (the saga): 64 lanes keyed by alliance (one fund's events in
-/// order), 64 queued per lane, 1,024 unacknowledged events per instance, 30 s ack wait, 5
-/// deliveries of a failing event, naks from 500 ms.
+/// order), 64 queued per lane, 1,024 unacknowledged events per instance, 30 s ack wait, 8
+/// deliveries of a failing event, naks from 2 s.
 pub const SAGA_LIMITS: Limits = Limits {
-    deliveries_max: 5,
+    deliveries_max: 8,
     ack_wait_ms: 30_000,
     ack_pending_max: 1_024,
     lanes: 64,
     lane_queue_max: 64,
-    nak_delay_ms: 500,
+    // A release or a grant waiting for its statement naks after 2, 4, ..., 14 s: 56 s in all,
+    // longer than the ack wait after which a statement held by a killed instance comes again.
+    nak_delay_ms: 2_000,
 };
 /// How many reviews' opening facts are kept in memory at most (they never change).
 pub const OPENED_CACHE_MAX: usize = 10_000;
@@ -369,7 +371,12 @@ impl Ledger {
             .clone()
             .or_else(|| Some(proposal_id.to_string()));
         let meta = self.meta(SERVICE, correlation, &cause);
-        match self.execute(&fund_id, &cause, &meta, &command).await {
+        let booked = self
+            .repo
+            .execute(&fund_id, &cause, &meta, |fund| saga::decide_on(fund, &command))
+            .await
+            .map_err(CommandError::from);
+        match booked {
             Ok(outcome) => {
                 tracing::debug!(
                     fund_id,
@@ -382,17 +389,21 @@ impl Ledger {
                 );
                 Ok(())
             }
-            Err(CommandError::Refused { code, .. })
-                if matches!(intent, Intent::Release(_))
-                    && saga::release_refused(&code, false).is_some() =>
+            Err(CommandError::Refused {
+                code,
+                message,
+                details,
+            }) if saga::may_wait_for_statement(intent)
+                && saga::release_refused(&code, false).is_some() =>
             {
                 let had_positive = self.had_positive_statement(proposal_id).await?;
-                match saga::release_refused(&code, had_positive) {
-                    Some(ReleaseWait::ForTheStatement) => Err(SagaError::Transient(format!(
+                match (saga::release_refused(&code, had_positive), intent) {
+                    (Some(ReleaseWait::ForTheStatement), _) => Err(SagaError::Transient(format!(
                         "the positive statement of {proposal_id} is not booked on {fund_id} yet"
                     ))),
                     // Withdrawn or refused before any money was asked for: nothing to release.
-                    Some(ReleaseWait::NothingToRelease) | None => Ok(()),
+                    (_, Intent::Release(_)) => Ok(()),
+                    _ => Err(SagaError::refused(&code, message, details)),
                 }
             }
             Err(CommandError::Refused {

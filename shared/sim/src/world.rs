@@ -1163,23 +1163,27 @@ impl World {
             &fund_id,
             &cause,
             &meta,
-            |fund| buendel_contract::Aggregate::decide(fund, &command),
+            |fund| saga::decide_on(fund, &command),
         );
-        if let (Err(Failed::Domain(error)), Intent::Release(_)) = (&result, intent) {
+        if let Err(Failed::Domain(error)) = &result {
             let code = error.code();
-            if saga::release_refused(code, false).is_some() {
+            if saga::may_wait_for_statement(intent) && saga::release_refused(code, false).is_some()
+            {
                 let had_positive = self
                     .store
                     .stream(StreamKind::Reviews)
                     .subject(&self.namespace.subject(StreamKind::Reviews, proposal_id))
                     .filter_map(|m| serde_json::from_slice::<Envelope<ReviewEvent>>(&m.payload).ok())
                     .any(|e| matches!(e.event, ReviewEvent::StatementIssued(s) if s.verdict == StatementVerdict::Positive));
-                return Ok(match saga::release_refused(code, had_positive) {
-                    Some(ReleaseWait::ForTheStatement) => Verdict::Retry(format!(
-                        "the positive statement of {proposal_id} is not booked yet"
-                    )),
-                    Some(ReleaseWait::NothingToRelease) | None => Verdict::Done,
-                });
+                match (saga::release_refused(code, had_positive), intent) {
+                    (Some(ReleaseWait::ForTheStatement), _) => {
+                        return Ok(Verdict::Retry(format!(
+                            "the positive statement of {proposal_id} is not booked yet"
+                        )))
+                    }
+                    (_, Intent::Release(_)) => return Ok(Verdict::Done),
+                    _ => {}
+                }
             }
         }
         verdict_of(result, Some(cause))

@@ -228,14 +228,41 @@ pub fn command(
     Ok(Some(command))
 }
 
+/// Decides a saga command on a fund: the command itself, except that a grant for a proposal the
+/// fund has never heard of waits for its statement (refused `unknown_project`, which
+/// [`release_refused`] turns into a retry while the review had a positive statement). The ledger
+/// instances share the REVIEWS consumer, so one may book a grant before another has booked the
+/// statement before it; committing then would skip the statement's reservation or waitlist place
+/// and reserve past the waitlist (found by `buendel chaos`: positive statements left with
+/// neither).
+pub fn decide_on(
+    fund: &crate::Fund,
+    command: &Command,
+) -> Result<Vec<buendel_contract::ledger::LedgerEvent>, crate::LedgerError> {
+    use buendel_contract::Aggregate as _;
+    if let Command::Commit { proposal_id, .. } = command {
+        if fund.is_open() && fund.project(*proposal_id).is_none() {
+            return Err(crate::LedgerError::UnknownProject {
+                proposal_id: *proposal_id,
+            });
+        }
+    }
+    fund.decide(command)
+}
+
+/// Whether a refused booking of this intent may be waiting for its statement.
+pub fn may_wait_for_statement(intent: Intent) -> bool {
+    matches!(intent, Intent::Release(_) | Intent::Commit { .. })
+}
+
 /// The code of a refusal for a proposal the fund has never heard of.
 pub const UNKNOWN_PROJECT: &str = "unknown_project";
 
-/// Whether a release the fund refused with `code` is to be retried: a release of a proposal the
-/// fund does not know (or of a fund not open yet) whose review had a positive statement arrived
-/// before that statement was booked (reordered across instances), so it waits for it; one whose
-/// review never had a positive statement asked for no money, so there is nothing to release.
-/// `None` for any other refusal, which stands.
+/// Whether a release or a grant the fund refused with `code` is to be retried: one for a proposal
+/// the fund does not know (or of a fund not open yet) whose review had a positive statement
+/// arrived before that statement was booked (reordered across instances), so it waits for it; a
+/// release whose review never had a positive statement asked for no money, so there is nothing
+/// to release. `None` for any other refusal, which stands.
 pub fn release_refused(code: &str, had_positive_statement: bool) -> Option<ReleaseWait> {
     use buendel_contract::DomainError as _;
     if code != crate::LedgerError::FundNotOpen.code() && code != UNKNOWN_PROJECT {
