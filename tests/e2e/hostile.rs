@@ -270,3 +270,36 @@ async fn three_hundred_good_proposals_among_hostile_ones_all_reach_the_api() {
     assert!(letters.iter().all(|l| l["code"] == "control_character"));
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_message_of_almost_a_megabyte_is_dead_lettered_too_large_with_its_first_bytes_and_why() {
+    let app = spawn_app().await;
+    let mut event = submitted_event(Uuid::new_v4());
+    event["data"]["summary"] = Value::String("m".repeat(1_000_000));
+    let bytes = serde_json::to_vec(&event).expect("json");
+    let size = bytes.len();
+    let sequence = app.publish_intake(Uuid::new_v4(), bytes).await;
+    let sentinel = Uuid::new_v4();
+    app.publish_event(&submitted_event(sentinel)).await;
+
+    app.get_until(&format!("/v1/proposals/{sentinel}"), |status, _| {
+        status == 200
+    })
+    .await;
+    let letters = dead_letters(&app, 1).await;
+    assert_eq!(letters.len(), 1, "{letters:#?}");
+    let letter = &letters[0];
+    assert_eq!(letter["code"], "too_large");
+    assert_eq!(letter["stream_sequence"], sequence);
+    let reasons = letter["reasons"].to_string();
+    assert!(reasons.contains(&format!("{size} bytes")), "{reasons}");
+    assert!(
+        reasons.contains(&format!("at sequence {sequence}")),
+        "{reasons}"
+    );
+    let kept: buendel_contract::deadletter::DeadLetter =
+        serde_json::from_value(letter.clone()).expect("a dead letter");
+    let kept = kept.original().expect("base64");
+    assert_eq!(kept.len(), buendel_contract::deadletter::ORIGINAL_BYTES_MAX);
+    app.cleanup().await;
+}
