@@ -272,6 +272,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Publish seeded hostile intake messages among good ones to a whole system in a fresh
+    /// namespace (removed afterwards); print what became of each kind, and memory, as JSON.
+    Hostile {
+        /// The run.
+        #[command(flatten)]
+        args: buendel::hostile::HostileArgs,
+    },
     /// Drop the read models and rebuild them from the streams.
     Projections {
         /// What to do with them.
@@ -586,6 +593,15 @@ impl Cli {
             Command::Bench { args, json } => {
                 buendel::bench::run(settings, args, json).await?;
                 Ok(ExitCode::SUCCESS)
+            }
+            Command::Hostile { args } => {
+                let report = buendel::hostile::run(settings, args).await?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                Ok(if report.failures.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                })
             }
             Command::Projections {
                 action: ProjectionsAction::Rebuild,

@@ -6,9 +6,11 @@
 //! - [`bench`]: `buendel bench`, the workload measured against the machine's own limits.
 //! - [`commands`]: NATS request/reply for operator commands.
 //! - [`demo`]: the demo data, published through the intake like any other publisher.
+//! - [`hostile`]: `buendel hostile`, seeded hostile intake messages among good ones, all counted.
 
 pub mod audit;
 pub mod bench;
 pub mod commands;
 pub mod demo;
+pub mod hostile;
 pub mod system;
