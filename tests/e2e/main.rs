@@ -9,6 +9,7 @@ mod demo;
 mod faults;
 mod helpers;
 mod hostile;
+mod hostile_commands;
 mod intake;
 mod ledger;
 mod projector;
