@@ -14,6 +14,7 @@ mod intake;
 mod ledger;
 mod projector;
 mod quarantine;
+mod race;
 mod reactor;
 mod review;
 mod store;
