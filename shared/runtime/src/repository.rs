@@ -8,7 +8,9 @@
 //! `Nats-Msg-Id` as the first attempt.
 //!
 //! A bounded cache keeps recently used aggregates in memory with the stream sequence they were loaded
-//! at; a stale entry is harmless: the append fails with a conflict and the aggregate is reloaded.
+//! at; a stale entry is harmless: the append fails with a conflict and the aggregate is reloaded,
+//! and a refusal (which appends nothing) is decided again on the current aggregate before it is
+//! given, so no instance refuses on what another has changed since.
 //!
 //! A decision is all or nothing. On a server with atomic batches the store appends it as one. On an
 //! older server its events go one by one, so the decision is recorded whole first
@@ -359,11 +361,21 @@ impl<A: Aggregate> Repository<A> {
         F: FnMut(&A) -> Result<Vec<A::Event>, A::Error>,
     {
         let subject = self.subject(id);
+        // Whether `loaded` was read from the store during this call. A refusal (or a decision to
+        // change nothing) appends nothing, so no conflict would reveal a stale cached copy: it is
+        // only given once the aggregate is current (another instance may have appended since).
+        let mut current = false;
         for _attempt in 0..=CONFLICT_RETRIES_MAX {
             if let Some(events) = loaded.causes.get(cause) {
                 return Ok(Outcome::Duplicate(events.clone()));
             }
-            let events = decide(&loaded.state).map_err(ExecuteError::Domain)?;
+            let decided = decide(&loaded.state);
+            if !current && decided.as_ref().map_or(true, Vec::is_empty) {
+                loaded = self.refresh(id, &loaded).await?;
+                current = true;
+                continue;
+            }
+            let events = decided.map_err(ExecuteError::Domain)?;
             if events.is_empty() {
                 return Ok(Outcome::Unchanged);
             }
@@ -429,6 +441,7 @@ impl<A: Aggregate> Repository<A> {
                 Err(StoreError::Conflict { .. }) => {
                     tracing::debug!(subject, "conflict, reading what changed");
                     loaded = self.refresh(id, &loaded).await?;
+                    current = true;
                 }
                 Err(other) => {
                     self.forget(id);
