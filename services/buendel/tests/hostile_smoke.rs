@@ -14,7 +14,7 @@ fn messages() -> String {
 
 /// How much resident memory may grow from the system's start to the end of the run, KiB. The
 /// services' caches hold at most 10,000 aggregates each, so the growth levels off whatever the
-/// input (25 MiB at 2,000 messages, 106 MiB at 100,000, see `RELIABILITY.md`); a leak of the input
+/// input (24 MiB at 2,000 messages, 106 MiB at 100,000, see `RELIABILITY.md`); a leak of the input
 /// itself (358 MB over the full run) would not fit. At this test's size the bound catches only a
 /// gross leak; the full run is where one proportional to the input shows.
 const RSS_GROWTH_MAX_KIB: u64 = 192 * 1024;
