@@ -270,3 +270,98 @@ async fn three_hundred_good_proposals_among_hostile_ones_all_reach_the_api() {
     assert!(letters.iter().all(|l| l["code"] == "control_character"));
     app.cleanup().await;
 }
+
+/// How many messages the seeded hostile run publishes (`BUENDEL_HOSTILE_MESSAGES`, default 2,000:
+/// a CI-sized run; `buendel hostile` runs the full 100,000).
+fn hostile_messages() -> usize {
+    std::env::var("BUENDEL_HOSTILE_MESSAGES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2_000)
+}
+
+#[tokio::test]
+async fn seeded_hostile_intake_among_good_proposals_is_each_accepted_or_dead_lettered_and_the_counts_add_up(
+) {
+    use buendel::hostile::{drive, Expected, HostileArgs, Kind};
+
+    let app = spawn_app().await;
+    let args = HostileArgs {
+        messages: hostile_messages(),
+        seed: 11,
+        window: 256,
+        timeout_s: 120,
+    };
+    let report = drive(
+        &app.store,
+        &app.client,
+        &app.pool,
+        buendel_testing::test_date(),
+        &args,
+    )
+    .await
+    .expect("the run completes");
+    let shown = serde_json::to_string_pretty(&report).expect("json");
+    assert!(report.failures.is_empty(), "{shown}");
+    assert_eq!(report.published, args.messages as u64, "{shown}");
+    assert_eq!(
+        report.accepted + report.dead_lettered,
+        report.published,
+        "{shown}"
+    );
+    for (kind, _) in Kind::WEIGHTS {
+        let count = &report.kinds[&kind.name()];
+        assert!(count.published > 0, "{kind:?} occurs: {shown}");
+        let dead: u64 = count.dead_lettered.values().sum();
+        assert_eq!(count.accepted + dead, count.published, "{kind:?}: {shown}");
+        match kind.expected() {
+            Expected::Accepted => assert_eq!(count.accepted, count.published, "{kind:?}"),
+            Expected::DeadLettered(code) => {
+                assert_eq!(
+                    count.dead_lettered.get(code),
+                    Some(&count.published),
+                    "{kind:?}"
+                )
+            }
+        }
+    }
+    assert_eq!(report.dead_letters_without_reasons, 0, "{shown}");
+    assert_eq!(report.good_missing, 0, "{shown}");
+    assert!(report.still_serving, "{shown}");
+    let (_, quarantined) = app.get("/v1/quarantine").await;
+    assert_eq!(quarantined["items"], Value::Array(vec![]), "{quarantined}");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_message_of_almost_a_megabyte_is_dead_lettered_too_large_with_its_first_bytes_and_why() {
+    let app = spawn_app().await;
+    let mut event = submitted_event(Uuid::new_v4());
+    event["data"]["summary"] = Value::String("m".repeat(1_000_000));
+    let bytes = serde_json::to_vec(&event).expect("json");
+    let size = bytes.len();
+    let sequence = app.publish_intake(Uuid::new_v4(), bytes).await;
+    let sentinel = Uuid::new_v4();
+    app.publish_event(&submitted_event(sentinel)).await;
+
+    app.get_until(&format!("/v1/proposals/{sentinel}"), |status, _| {
+        status == 200
+    })
+    .await;
+    let letters = dead_letters(&app, 1).await;
+    assert_eq!(letters.len(), 1, "{letters:#?}");
+    let letter = &letters[0];
+    assert_eq!(letter["code"], "too_large");
+    assert_eq!(letter["stream_sequence"], sequence);
+    let reasons = letter["reasons"].to_string();
+    assert!(reasons.contains(&format!("{size} bytes")), "{reasons}");
+    assert!(
+        reasons.contains(&format!("at sequence {sequence}")),
+        "{reasons}"
+    );
+    let kept: buendel_contract::deadletter::DeadLetter =
+        serde_json::from_value(letter.clone()).expect("a dead letter");
+    let kept = kept.original().expect("base64");
+    assert_eq!(kept.len(), buendel_contract::deadletter::ORIGINAL_BYTES_MAX);
+    app.cleanup().await;
+}

@@ -18,6 +18,10 @@ pub enum ApiError {
     /// No such resource (404 `not_found`).
     #[error("{0}")]
     NotFound(String),
+    /// A route asked with a method other than `GET`/`HEAD` (405 `method_not_allowed`; the API is
+    /// read-only).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// The resource is stored in its stream but the read model could not take it (404
     /// `not_projected`; `GET /v1/quarantine` says why).
     #[error("{0}")]
@@ -46,6 +50,7 @@ impl ApiError {
             ApiError::InvalidId(_) => "invalid_id",
             ApiError::InvalidQuery(_) => "invalid_query",
             ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::NotProjected(_) => "not_projected",
             ApiError::NotReady(_) => "not_ready",
             ApiError::Timeout(_) => "timeout",
@@ -58,6 +63,7 @@ impl ApiError {
         match self {
             ApiError::InvalidId(_) | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) | ApiError::NotProjected(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotReady(_) | ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -87,6 +93,7 @@ impl IntoResponse for ApiError {
             ApiError::InvalidId(_)
             | ApiError::InvalidQuery(_)
             | ApiError::NotFound(_)
+            | ApiError::MethodNotAllowed(_)
             | ApiError::NotProjected(_) => {}
         }
         let body = Body {
@@ -95,6 +102,13 @@ impl IntoResponse for ApiError {
                 message: self.to_string(),
             },
         };
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if matches!(self, ApiError::MethodNotAllowed(_)) {
+            response.headers_mut().insert(
+                axum::http::header::ALLOW,
+                axum::http::HeaderValue::from_static("GET, HEAD"),
+            );
+        }
+        response
     }
 }

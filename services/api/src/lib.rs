@@ -90,7 +90,8 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     ]
 }
 
-/// The router: every route, a JSON 404 for anything else, request counting and a time limit.
+/// The router: every route, a JSON 404 for anything else and a JSON 405 for a method other than
+/// `GET`, request counting and a time limit.
 pub fn app(state: AppState) -> Router {
     routes()
         .into_iter()
@@ -98,6 +99,7 @@ pub fn app(state: AppState) -> Router {
             router.route(path, route)
         })
         .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn(time_limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -132,6 +134,14 @@ async fn openapi() -> Response {
 async fn no_route(request: Request) -> ApiError {
     ApiError::NotFound(format!(
         "no route {} {}",
+        request.method(),
+        request.uri().path()
+    ))
+}
+
+async fn wrong_method(request: Request) -> ApiError {
+    ApiError::MethodNotAllowed(format!(
+        "{} {}: the API is read-only, every route takes GET (and HEAD)",
         request.method(),
         request.uri().path()
     ))

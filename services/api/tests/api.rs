@@ -652,6 +652,40 @@ async fn an_unknown_route_is_a_json_404() {
 }
 
 #[tokio::test]
+async fn a_method_other_than_get_is_a_json_405_with_a_code_and_the_allowed_methods() {
+    // Found by schemathesis (scripts/schemathesis): `TRACE /v1/proposals` was a 405 with no body.
+    let app = app(AppState::new(unreachable_pool()));
+    for method in ["TRACE", "POST", "DELETE", "PUT", "PATCH"] {
+        let request = Request::builder()
+            .method(method)
+            .uri("/v1/proposals")
+            .body(Body::empty())
+            .expect("request");
+        let response = app.clone().oneshot(request).await.expect("response");
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method}"
+        );
+        assert_eq!(response.headers()["allow"], "GET, HEAD", "{method}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "{method}"
+        );
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).expect("a JSON body");
+        assert_eq!(body["error"]["code"], "method_not_allowed", "{method}");
+        assert!(body["error"]["message"].is_string(), "{method}");
+    }
+}
+
+#[tokio::test]
 async fn every_route_of_the_router_is_described_in_the_openapi_document_and_nothing_else() {
     let document: Value = serde_json::from_str(OPENAPI_JSON).expect("docs/openapi.json is JSON");
     assert_eq!(document["openapi"], "3.1.0");

@@ -281,6 +281,13 @@ pub enum Command {
     /// Run the services as processes on their own NATS cluster and Postgres, kill them under load,
     /// then check that nothing was lost or doubled.
     Chaos(buendel::chaos::ChaosArgs),
+    /// Publish seeded hostile intake messages among good ones to a whole system in a fresh
+    /// namespace (removed afterwards); print what became of each kind, and memory, as JSON.
+    Hostile {
+        /// The run.
+        #[command(flatten)]
+        args: buendel::hostile::HostileArgs,
+    },
     /// Drop the read models and rebuild them from the streams.
     Projections {
         /// What to do with them.
@@ -598,6 +605,15 @@ impl Cli {
             }
             Command::Sim { args } => buendel::sim::run(&args),
             Command::Chaos(args) => buendel::chaos::main(settings, args).await,
+            Command::Hostile { args } => {
+                let report = buendel::hostile::run(settings, args).await?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                Ok(if report.failures.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                })
+            }
             Command::Projections {
                 action: ProjectionsAction::Rebuild,
             } => buendel::system::rebuild(&settings).await,

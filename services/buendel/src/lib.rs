@@ -9,11 +9,13 @@
 //! - [`commands`]: NATS request/reply for operator commands.
 //! - [`demo`]: the demo data, published through the intake like any other publisher.
 //! - [`sim`]: `buendel sim`, the deterministic simulation of the saga under seeded faults.
+//! - [`hostile`]: `buendel hostile`, seeded hostile intake messages among good ones, all counted.
 
 pub mod audit;
 pub mod bench;
 pub mod chaos;
 pub mod commands;
 pub mod demo;
+pub mod hostile;
 pub mod sim;
 pub mod system;

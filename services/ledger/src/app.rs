@@ -373,7 +373,9 @@ impl Ledger {
         let meta = self.meta(SERVICE, correlation, &cause);
         let booked = self
             .repo
-            .execute(&fund_id, &cause, &meta, |fund| saga::decide_on(fund, &command))
+            .execute(&fund_id, &cause, &meta, |fund| {
+                saga::decide_on(fund, &command)
+            })
             .await
             .map_err(CommandError::from);
         match booked {

@@ -344,7 +344,11 @@ impl Letters {
                 }
                 return;
             }
-            Disposition::DeadLetter(refusal) => {
+            Disposition::DeadLetter(mut refusal) => {
+                // The origin is `<stream>/<service>`.
+                let stream = self.origin.split('/').next().unwrap_or(&self.origin);
+                let (original_base64, cut) = DeadLetter::kept(&delivery.payload, stream, sequence);
+                refusal.reasons.extend(cut);
                 let letter = DeadLetter {
                     id: DeadLetter::id_for(&self.origin, sequence),
                     source: self.source.clone(),
@@ -354,7 +358,7 @@ impl Letters {
                     event_type: refusal.event_type,
                     code: refusal.code,
                     reasons: refusal.reasons,
-                    original_base64: DeadLetter::encode(&delivery.payload),
+                    original_base64,
                     rejected_at: self.clock.now(),
                 };
                 if let Err(error) = self.store.dead_letter(&letter).await {

@@ -9,8 +9,8 @@
 //!
 //! A bounded cache keeps recently used aggregates in memory with the stream sequence they were loaded
 //! at; a stale entry is harmless: the append fails with a conflict and the aggregate is reloaded,
-//! and a refusal decided on a cached copy is decided again when the store holds more (so no
-//! command is refused on what another process has already changed).
+//! and a refusal (which appends nothing) is decided again on the current aggregate before it is
+//! given, so no instance refuses on what another has changed since.
 //!
 //! A decision is all or nothing. On a server with atomic batches the store appends it as one. On an
 //! older server its events go one by one, so the decision is recorded whole first
@@ -372,28 +372,21 @@ impl<A: Aggregate> Repository<A> {
         F: FnMut(&A) -> Result<Vec<A::Event>, A::Error>,
     {
         let subject = self.subject(id);
-        // Whether `loaded` was checked against the store since a refusal: a refusal is final only
-        // when decided on the aggregate as it is, not on a cached copy another process has moved
-        // on from (a second ledger instance booked the reservation this grant commits).
-        let mut refusal_checked = false;
+        // Whether `loaded` was read from the store during this call. A refusal (or a decision to
+        // change nothing) appends nothing, so no conflict would reveal a stale cached copy: it is
+        // only given once the aggregate is current (another instance may have appended since).
+        let mut current = false;
         for _attempt in 0..=CONFLICT_RETRIES_MAX {
             if let Some(events) = loaded.causes.get(cause) {
                 return Ok(Outcome::Duplicate(events.clone()));
             }
-            let events = match decide(&loaded.state) {
-                Ok(events) => events,
-                Err(refusal) if !refusal_checked => {
-                    refusal_checked = true;
-                    let fresh = self.refresh(id, &loaded).await?;
-                    if fresh.last_sequence == loaded.last_sequence {
-                        return Err(ExecuteError::Domain(refusal));
-                    }
-                    tracing::debug!(subject, "refused on a stale copy, deciding again");
-                    loaded = fresh;
-                    continue;
-                }
-                Err(refusal) => return Err(ExecuteError::Domain(refusal)),
-            };
+            let decided = decide(&loaded.state);
+            if !current && decided.as_ref().map_or(true, Vec::is_empty) {
+                loaded = self.refresh(id, &loaded).await?;
+                current = true;
+                continue;
+            }
+            let events = decided.map_err(ExecuteError::Domain)?;
             if events.is_empty() {
                 return Ok(Outcome::Unchanged);
             }
@@ -459,6 +452,7 @@ impl<A: Aggregate> Repository<A> {
                 Err(StoreError::Conflict { .. }) => {
                     tracing::debug!(subject, "conflict, reading what changed");
                     loaded = self.refresh(id, &loaded).await?;
+                    current = true;
                 }
                 Err(other) => {
                     self.forget(id);

@@ -119,20 +119,18 @@ impl<A: Aggregate> Shell<A> {
             if let Some(events) = loaded.causes.get(cause) {
                 return Ok(Outcome::Duplicate(events.clone()));
             }
-            let events = match decide(&loaded.state) {
-                Ok(events) => events,
-                // A refusal on a cached copy is checked against the store, as the runtime does.
-                Err(refusal) if !refusal_checked && self.checks_refusals => {
-                    refusal_checked = true;
-                    let before = loaded.last_sequence;
-                    loaded = self.refresh(store, id, loaded).map_err(Failed::Corrupt)?;
-                    if loaded.last_sequence == before {
-                        return Err(Failed::Domain(refusal));
-                    }
-                    continue;
-                }
-                Err(refusal) => return Err(Failed::Domain(refusal)),
-            };
+            // A refusal or a decision to change nothing appends nothing, so no conflict would
+            // reveal a stale cached copy: it is given only on the store's copy, as the runtime does.
+            let decided = decide(&loaded.state);
+            if !refusal_checked
+                && self.checks_refusals
+                && decided.as_ref().map_or(true, Vec::is_empty)
+            {
+                refusal_checked = true;
+                loaded = self.refresh(store, id, loaded).map_err(Failed::Corrupt)?;
+                continue;
+            }
+            let events = decided.map_err(Failed::Domain)?;
             if events.is_empty() {
                 return Ok(Outcome::Unchanged);
             }
