@@ -405,6 +405,19 @@ impl Ledger {
                     ))),
                     // Withdrawn or refused before any money was asked for: nothing to release.
                     (_, Intent::Release(_)) => Ok(()),
+                    // A grant with no positive statement to wait for (a history from before the
+                    // rule): booked as decided, reserving what it needs first.
+                    (_, Intent::Commit { .. }) => {
+                        match self.execute(&fund_id, &cause, &meta, &command).await {
+                            Ok(_) => Ok(()),
+                            Err(CommandError::Refused {
+                                code,
+                                message,
+                                details,
+                            }) => Err(SagaError::refused(&code, message, details)),
+                            Err(CommandError::Transient(error)) => Err(SagaError::Transient(error)),
+                        }
+                    }
                     _ => Err(SagaError::refused(&code, message, details)),
                 }
             }

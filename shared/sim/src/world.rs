@@ -434,6 +434,8 @@ pub struct World {
     pub expected_dead_letters: BTreeSet<Uuid>,
     /// Faults, per mille per step.
     faults: Faults,
+    /// A broken rule seen while acting (a refusal that does not stand), for the auditor.
+    pub found: Option<(&'static str, String)>,
 }
 
 /// How often each fault strikes, per mille of the steps where it can.
@@ -557,6 +559,7 @@ impl World {
             published: BTreeMap::new(),
             expected_dead_letters: BTreeSet::new(),
             faults,
+            found: None,
         };
         for index in 0..world.processes.len() {
             world.start_process(index);
@@ -1182,6 +1185,17 @@ impl World {
                         )))
                     }
                     (_, Intent::Release(_)) => return Ok(Verdict::Done),
+                    (_, Intent::Commit { .. }) => {
+                        let result = self.processes[index].memory.funds.execute(
+                            &mut self.store,
+                            writes,
+                            &fund_id,
+                            &cause,
+                            &meta,
+                            |fund| buendel_contract::Aggregate::decide(fund, &command),
+                        );
+                        return verdict_of(result, Some(cause));
+                    }
                     _ => {}
                 }
             }
@@ -1257,7 +1271,11 @@ impl World {
         } else {
             Writes::unlimited()
         };
-        match self.answer(index, &sent, &mut writes) {
+        let answered = self.answer(index, &sent, &mut writes);
+        if let Ok(Some(Answer::Refused(code))) = &answered {
+            self.check_refusal(index, &sent, code);
+        }
+        match answered {
             Ok(Some(answer)) => {
                 self.note(&format!("answer {} {answer:?}", sent.command_id));
                 self.answers
@@ -1278,6 +1296,33 @@ impl World {
                 Ok(())
             }
             Err(Stop::Broken(reason)) => Err(reason),
+        }
+    }
+
+    /// A refusal must stand on the aggregate as the store holds it: the command is decided again
+    /// by a process with no cache that may not write, and must be refused with the same code.
+    fn check_refusal(&mut self, index: usize, sent: &Sent, code: &str) {
+        let fresh = Memory::fresh(&self.namespace);
+        let kept = std::mem::replace(&mut self.processes[index].memory, fresh);
+        let mut no_writes = Writes(Some(0));
+        let again = self.answer(index, sent, &mut no_writes);
+        self.processes[index].memory = kept;
+        let stands = matches!(&again, Ok(Some(Answer::Refused(c))) if c == code);
+        if !stands && self.found.is_none() {
+            self.found = Some((
+                "stale_refusal",
+                format!(
+                    "command {} ({:?}) was refused {code}, but on the store's copy it is {}",
+                    sent.command_id,
+                    sent.ask,
+                    match again {
+                        Ok(Some(answer)) => format!("{answer:?}"),
+                        Ok(None) => "contended".to_owned(),
+                        Err(Stop::Crashed) => "accepted (it would append)".to_owned(),
+                        Err(Stop::Broken(reason)) => reason,
+                    }
+                ),
+            ));
         }
     }
 

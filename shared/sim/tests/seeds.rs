@@ -107,10 +107,11 @@ fn without_faults_a_run_is_quiet_with_every_proposal_through() {
 
 #[test]
 fn the_auditor_catches_the_bug_the_simulation_found_when_it_is_put_back() {
-    // Seed 144 with 6 proposals: a ledger process refused a grant on its stale copy of the fund
-    // (`commitment_shortfall`), though the other process had booked the reservation.
+    // Seed 144 found a ledger process refusing a grant on its stale copy of the fund
+    // (`commitment_shortfall`) though the other process had booked the reservation. With the bug
+    // put back, the auditor must fail some seed: a refusal that does not stand on the store's
+    // copy (`stale_refusal`), or what it leads to.
     let buggy = Config {
-        proposals: 6,
         stale_refusals_stand: true,
         ..config()
     };
@@ -119,7 +120,7 @@ fn the_auditor_catches_the_bug_the_simulation_found_when_it_is_put_back() {
     assert!(
         matches!(
             report.violation.as_ref().map(|v| v.check),
-            Some("dead_letter" | "statement_booked" | "money_held")
+            Some("stale_refusal" | "dead_letter" | "statement_booked" | "money_held")
         ),
         "{:?}",
         report.violation
