@@ -55,23 +55,20 @@ pub const MESSAGE_BYTES_MAX: usize = 1_000_000;
 /// The smallest "megabyte string" message: one byte above the intake's limit.
 const LARGE_BYTES_MIN: usize = buendel_submission::domain::intake::MESSAGE_BYTES_MAX + 1;
 
-/// SplitMix64: a tiny, well-mixed generator; the same seed gives the same sequence everywhere.
+/// The simulation's SplitMix64 ([`buendel_sim::rng::Rng`]; the same seed gives the same sequence
+/// everywhere), with indexes as `usize`.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(buendel_sim::rng::Rng);
 
 impl Rng {
     /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Self {
-        Self(seed)
+        Self(buendel_sim::rng::Rng::new(seed))
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// A number in `0..n` (`n` > 0; the tiny modulo bias does not matter here).

@@ -92,29 +92,8 @@ pub struct Figures {
     pub statuses: BTreeMap<String, i64>,
 }
 
-/// A tiny seeded generator (SplitMix64): the workload must not depend on anything but `--seed`.
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// The next number.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number below `n`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-}
+/// The seeded generator (SplitMix64): the workload must not depend on anything but `--seed`.
+pub use buendel_sim::rng::Rng;
 
 /// One service running as its own process.
 struct ServiceProcess {
