@@ -49,6 +49,9 @@ pub struct Findings {
     pub rebuild_equal: bool,
     /// Positive statements checked (each must have exactly one reservation or waitlist place).
     pub positive_statements: u64,
+    /// Dead letters at the end, by code (not violations by themselves: a refusal for good is
+    /// one, but each is something an operator has to look at).
+    pub dead_letters: BTreeMap<String, u64>,
     /// Every violation, in words.
     pub violations: Vec<String>,
 }
@@ -174,6 +177,12 @@ pub async fn streams(
             ));
         }
         ids.insert(name, per_id.into_keys().collect());
+    }
+    for letter in read_stream(store, StreamKind::Deadletter).await? {
+        *findings
+            .dead_letters
+            .entry(text(&letter["code"]))
+            .or_default() += 1;
     }
     proposals(&streams["PROPOSALS"], published, findings);
     statements(&streams["REVIEWS"], &streams["LEDGER"], findings);
