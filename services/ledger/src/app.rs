@@ -33,7 +33,7 @@ use uuid::Uuid;
 use buendel_contract::ledger::{seal, COMMANDS, GENESIS_HASH};
 use buendel_contract::namespace::StreamKind;
 use buendel_contract::reply::FieldError;
-use buendel_contract::review::{ReviewEvent, Verdict as StatementVerdict};
+use buendel_contract::review::ReviewEvent;
 use buendel_contract::{Aggregate, Envelope, Meta};
 use buendel_runtime::micro::{self, CommandEnvelope, CommandError};
 use buendel_runtime::reactor::{Delivery, Limits, Reaction, Reactor, Refusal, Spec, Verdict};
@@ -286,9 +286,9 @@ impl Ledger {
 
     /// Whether the review was ever given a positive statement (so the fund should know it).
     async fn had_positive_statement(&self, proposal_id: Uuid) -> Result<bool, StoreError> {
-        Ok(self.review_events(proposal_id).await?.iter().any(|event| {
-            matches!(event, ReviewEvent::StatementIssued(s) if s.verdict == StatementVerdict::Positive)
-        }))
+        Ok(saga::had_positive_statement(
+            self.review_events(proposal_id).await?,
+        ))
     }
 
     /// The lane of a message: for an event that books, its alliance's, so one fund's bookings stay

@@ -250,6 +250,13 @@ pub fn decide_on(
     fund.decide(command)
 }
 
+/// Whether a review's history has a positive statement (so the fund should hear of it).
+pub fn had_positive_statement(events: impl IntoIterator<Item = ReviewEvent>) -> bool {
+    events.into_iter().any(
+        |event| matches!(event, ReviewEvent::StatementIssued(s) if s.verdict == Verdict::Positive),
+    )
+}
+
 /// Whether a refused booking of this intent may be waiting for its statement.
 pub fn may_wait_for_statement(intent: Intent) -> bool {
     matches!(intent, Intent::Release(_) | Intent::Commit { .. })
