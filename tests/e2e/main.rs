@@ -18,3 +18,4 @@ mod race;
 mod reactor;
 mod review;
 mod store;
+mod transparency;

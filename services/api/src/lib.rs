@@ -10,6 +10,7 @@
 //!   (`?format=csv`): the funding ledger's figures, trial balance and journal.
 //! - [`alliances`]: `GET /v1/alliances`, `GET /v1/alliances/{id}`.
 //! - [`deadletters`]: `GET /v1/deadletters`.
+//! - [`logs`]: the transparency logs' checkpoints and proofs (`text/plain`, C2SP formats).
 //! - [`health`]: `GET /healthz`, `GET /readyz`.
 //! - [`metrics`]: `GET /metrics` (Prometheus text) and the request-counting middleware.
 //! - [`page`]: cursor pagination; [`error`]: the one [`ApiError`] every handler returns.
@@ -20,6 +21,7 @@ pub mod deadletters;
 pub mod error;
 pub mod funds;
 pub mod health;
+pub mod logs;
 pub mod metrics;
 pub mod money;
 pub mod page;
@@ -83,6 +85,9 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/v1/funds/{id}/entries", get(funds::entries)),
         ("/v1/deadletters", get(deadletters::list)),
         ("/v1/quarantine", get(quarantine::list)),
+        ("/v1/logs/{log}/checkpoint", get(logs::checkpoint)),
+        ("/v1/logs/{log}/proof/{event_id}", get(logs::proof)),
+        ("/v1/logs/{log}/consistency", get(logs::consistency)),
         ("/healthz", get(health::healthz)),
         ("/readyz", get(health::readyz)),
         ("/metrics", get(metrics::metrics)),

@@ -954,6 +954,30 @@ async fn every_documented_response_body_fits_its_openapi_schema_field_by_field()
     requests.check("/v1/funds/{id}/entries", &csv).await;
     requests.check("/v1/deadletters", "/v1/deadletters").await;
     requests.check("/v1/quarantine", "/v1/quarantine").await;
+    // No log service ran: every log answer is a documented error (the 200s are text, checked
+    // end to end in tests/e2e/transparency.rs).
+    requests
+        .check("/v1/logs/{log}/checkpoint", "/v1/logs/ledger/checkpoint")
+        .await;
+    let unknown_event = format!("/v1/logs/reviews/proof/{}", Uuid::new_v4());
+    requests
+        .check("/v1/logs/{log}/proof/{event_id}", &unknown_event)
+        .await;
+    requests
+        .check("/v1/logs/{log}/proof/{event_id}", "/v1/logs/ledger/proof/x")
+        .await;
+    requests
+        .check(
+            "/v1/logs/{log}/consistency",
+            "/v1/logs/ledger/consistency?from=0",
+        )
+        .await;
+    requests
+        .check(
+            "/v1/logs/{log}/consistency",
+            "/v1/logs/ledger/consistency?from=x",
+        )
+        .await;
     requests.check("/healthz", "/healthz").await;
     requests.check("/readyz", "/readyz").await;
     requests.check("/metrics", "/metrics").await;

@@ -15,6 +15,9 @@
 //! - [`offline`]: [`verify_file`] verifies an export without NATS or Postgres; its report equals
 //!   the online one at the same point, `differences` aside.
 //!
+//! - [`transparency`]: the transparency logs recomputed from the stored messages and checked
+//!   against their signed checkpoints, the pinned keys and the auditor's trusted state.
+//!
 //! Exit code for a CLI: 0 exactly when [`Report::ok`].
 
 pub mod export;
@@ -24,6 +27,7 @@ pub mod offline;
 pub mod online;
 pub mod projection;
 pub mod report;
+pub mod transparency;
 pub mod verifier;
 
 #[cfg(test)]

@@ -183,12 +183,18 @@ pub struct Report {
     pub first_failure: Option<Failure>,
     /// Every difference with the projections (online) or the manifest (offline).
     pub differences: Vec<Difference>,
+    /// The transparency logs, when log keys were pinned (`--log-key`): each recomputed from the
+    /// stored messages and checked against its signed checkpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transparency: Vec<crate::transparency::LogReport>,
 }
 
 impl Report {
     /// Recomputes `ok` after differences were added.
     pub fn settle(&mut self) {
-        self.ok = self.first_failure.is_none() && self.differences.is_empty();
+        self.ok = self.first_failure.is_none()
+            && self.differences.is_empty()
+            && self.transparency.iter().all(|log| log.failure.is_none());
     }
 
     /// The report without `differences` (and with `ok` recomputed from the failure alone): what
@@ -196,6 +202,7 @@ impl Report {
     pub fn verification(&self) -> Report {
         let mut report = self.clone();
         report.differences.clear();
+        report.transparency.clear();
         report.settle();
         report
     }
@@ -314,6 +321,31 @@ pub fn human(report: &Report) -> String {
                 "  {} {}: ledger {}, other {}",
                 difference.kind, difference.key, difference.ledger, difference.other
             );
+        }
+    }
+    for log in &report.transparency {
+        let _ = writeln!(out);
+        let status = if log.failure.is_none() {
+            "OK"
+        } else {
+            "FAILED"
+        };
+        let _ = writeln!(
+            out,
+            "Transparency log {} {status}: {} leaves recomputed, root {}",
+            log.log, log.leaves, log.root
+        );
+        if let (Some(origin), Some(size)) = (&log.origin, log.checkpoint_size) {
+            let _ = writeln!(out, "  checkpoint: {origin} at size {size}");
+        }
+        if !log.signed_by.is_empty() {
+            let _ = writeln!(out, "  signed by:  {}", log.signed_by.join(", "));
+        }
+        if let Some(size) = log.trusted_size {
+            let _ = writeln!(out, "  extends the trusted checkpoint of size {size}");
+        }
+        if let Some(failure) = &log.failure {
+            let _ = writeln!(out, "  failure:    {failure}");
         }
     }
     out

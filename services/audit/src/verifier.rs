@@ -419,6 +419,7 @@ impl Verifier {
             funds: summaries,
             first_failure: self.failure,
             differences: Vec::new(),
+            transparency: Vec::new(),
         };
         report.settle();
         Verified {

@@ -30,6 +30,15 @@ pub struct VerifyArgs {
     /// Print the machine-readable report (JSON) instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// The transparency logs' pinned keys: with a log key, both logs are recomputed from the
+    /// events and checked against their signed checkpoints (online: fresh from the log service;
+    /// offline: `ledger.checkpoint` and `reviews.checkpoint` beside the file).
+    #[command(flatten)]
+    pub pins: crate::tlog::PinArgs,
+    /// The auditor's own trusted state (a JSON file it keeps): every checkpoint must extend the
+    /// one trusted there, which moves forward after each passing audit.
+    #[arg(long)]
+    pub trusted: Option<PathBuf>,
 }
 
 fn progress(label: &'static str) -> impl FnMut(u64, u64) {
@@ -69,11 +78,24 @@ pub async fn verify(settings: &Settings, args: VerifyArgs) -> anyhow::Result<Exi
         })
         .await
         .context("the offline verification panicked")??;
+        let mut report = report;
+        if args.pins.any() {
+            let pinned = args.pins.pinned()?;
+            let trusted = crate::tlog::load_trusted(args.trusted.as_deref())?;
+            let dir = file
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_owned);
+            let (logs, next) =
+                buendel_audit::transparency::verify_logs_files(&dir, &pinned, &trusted)?;
+            report.transparency = logs;
+            report.settle();
+            keep_trusted(&report, args.trusted.as_deref(), &next)?;
+        }
         return print(&report, args.json);
     }
     let client = connect::nats(&settings.nats_url, "buendel-audit").await?;
-    let store =
-        EventStore::new(client, settings.namespace.clone()).with_replicas(settings.replicas);
+    let store = EventStore::new(client.clone(), settings.namespace.clone())
+        .with_replicas(settings.replicas);
     let pool = if args.no_compare {
         None
     } else {
@@ -85,17 +107,56 @@ pub async fn verify(settings: &Settings, args: VerifyArgs) -> anyhow::Result<Exi
             .context("cannot reach the projections in Postgres (use --no-compare to skip the comparison)")?;
         Some(pool)
     };
-    let report =
+    // The checkpoints are asked for first: the replay that follows reads at least what they cover.
+    let notes = if args.pins.any() {
+        Some(crate::tlog::fresh_checkpoints(&client, settings).await)
+    } else {
+        None
+    };
+    let mut report =
         buendel_audit::verify_online(&store, pool.as_ref(), &options, progress("verify")).await?;
+    if let Some(notes) = notes {
+        let pinned = args.pins.pinned()?;
+        let trusted = crate::tlog::load_trusted(args.trusted.as_deref())?;
+        let (logs, next) =
+            buendel_audit::transparency::verify_logs_online(&store, &notes, &pinned, &trusted)
+                .await?;
+        report.transparency = logs;
+        report.settle();
+        keep_trusted(&report, args.trusted.as_deref(), &next)?;
+    }
     print(&report, args.json)
+}
+
+/// Moves the trusted state forward, only after an audit that passed whole.
+fn keep_trusted(
+    report: &Report,
+    path: Option<&Path>,
+    next: &buendel_audit::transparency::Trusted,
+) -> anyhow::Result<()> {
+    if let (true, Some(path)) = (report.ok, path) {
+        next.save(path)?;
+    }
+    Ok(())
 }
 
 /// `buendel audit export --out DIR`.
 pub async fn export(settings: &Settings, out: &Path) -> anyhow::Result<ExitCode> {
     let client = connect::nats(&settings.nats_url, "buendel-audit").await?;
-    let store =
-        EventStore::new(client, settings.namespace.clone()).with_replicas(settings.replicas);
+    let store = EventStore::new(client.clone(), settings.namespace.clone())
+        .with_replicas(settings.replicas);
+    // Checkpoints first, so that the export holds every event they cover.
+    let notes = crate::tlog::fresh_checkpoints(&client, settings).await;
     let manifest = buendel_audit::export(&store, out, progress("export")).await?;
+    let reviews = buendel_audit::transparency::export_logs(&store, out, &notes).await?;
+    eprintln!(
+        "{reviews} REVIEWS messages exported; checkpoints of {}",
+        if notes.is_empty() {
+            "no log (the transparency log does not run)".to_owned()
+        } else {
+            notes.keys().cloned().collect::<Vec<_>>().join(" and ")
+        }
+    );
     eprintln!("exported to {}", out.display());
     println!("{}", serde_json::to_string_pretty(&manifest)?);
     Ok(ExitCode::SUCCESS)

@@ -39,6 +39,8 @@ pub enum Service {
     Projector,
     /// The read-only HTTP query API.
     Api,
+    /// The transparency logs over LEDGER and REVIEWS: signed checkpoints, witnesses.
+    Log,
 }
 
 /// Subcommands.
@@ -49,9 +51,13 @@ pub enum Command {
         /// Where the HTTP API listens.
         #[arg(long, env = "BUENDEL_HTTP_ADDR", default_value = "127.0.0.1:8080")]
         http: SocketAddr,
-        /// Also publish a set of realistic proposals for the two alliances.
+        /// Also publish a set of realistic proposals for the two alliances (and make the
+        /// transparency log's key if none is configured).
         #[arg(long)]
         demo: bool,
+        /// The transparency log (it runs when a key is configured, and always with `--demo`).
+        #[command(flatten)]
+        log: buendel::tlog::LogArgs,
     },
     /// Run one service alone.
     Serve {
@@ -61,6 +67,9 @@ pub enum Command {
         /// Where the HTTP API listens (`serve api` only).
         #[arg(long, env = "BUENDEL_HTTP_ADDR", default_value = "127.0.0.1:8080")]
         http: SocketAddr,
+        /// The transparency log's key and witnesses (`serve log` only).
+        #[command(flatten)]
+        log: buendel::tlog::LogArgs,
     },
     /// Submit a proposal: the `data` of a `buendel.proposal.submitted.v1` event, from a JSON file.
     Submit {
@@ -289,6 +298,12 @@ pub enum Command {
         args: buendel::hostile::HostileArgs,
     },
     /// Drop the read models and rebuild them from the streams.
+    /// A witness: a second party's process that cosigns the log's consistent checkpoints.
+    Witness {
+        /// What to do.
+        #[command(subcommand)]
+        action: buendel::tlog::WitnessAction,
+    },
     Projections {
         /// What to do with them.
         #[command(subcommand)]
@@ -350,12 +365,41 @@ pub enum AuditAction {
     /// Replay LEDGER from sequence 1 (or `--file`), re-check every hash, entry and invariant,
     /// compare with the projections, print balances; exit 1 naming the first bad event.
     Verify(buendel::audit::VerifyArgs),
-    /// Write what an auditor takes home: ledger.jsonl, manifest.json, postings.csv.
+    /// Write what an auditor takes home: ledger.jsonl, manifest.json, postings.csv, and with
+    /// the transparency log running reviews.jsonl, ledger.checkpoint and reviews.checkpoint.
     Export {
         /// The directory to write into.
         #[arg(long)]
         out: PathBuf,
     },
+    /// Print the transparency logs' verifier keys (from the signing key; one line per log).
+    Key {
+        /// Only this log's.
+        #[arg(long)]
+        log: Option<buendel_transparency::Log>,
+        /// The signing key file (see `up --help`).
+        #[arg(long, env = "BUENDEL_LOG_KEY_FILE")]
+        log_key_file: Option<PathBuf>,
+    },
+    /// Make a signing key for the transparency logs; prints both verifier keys.
+    Keygen {
+        /// The file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// The key's name, the prefix of both origins (default `buendel/<namespace>`).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Print the latest signed checkpoint of a log (signed now if the log has grown).
+    Checkpoint {
+        /// Which log.
+        #[arg(long, default_value = "ledger")]
+        log: buendel_transparency::Log,
+    },
+    /// Print an inclusion proof of an event (`--event-id`) or a consistency proof (`--from N`).
+    Prove(buendel::tlog::ProveArgs),
+    /// Check a proof bundle against pinned keys only, offline; exit 1 saying what failed.
+    VerifyProof(buendel::tlog::VerifyProofArgs),
 }
 
 /// `buendel projections …`
@@ -370,16 +414,17 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         let settings = self.settings;
         match self.command {
-            Command::Up { http, demo } => buendel::system::up(settings, http, demo).await,
-            Command::Serve { service, http } => {
+            Command::Up { http, demo, log } => buendel::system::up(settings, http, demo, log).await,
+            Command::Serve { service, http, log } => {
                 let name = match service {
                     Service::Submission => "submission",
                     Service::Approval => "approval",
                     Service::Ledger => "ledger",
                     Service::Projector => "projector",
                     Service::Api => "api",
+                    Service::Log => "log",
                 };
-                buendel::system::serve(settings, name, http).await
+                buendel::system::serve(settings, name, http, log).await
             }
             Command::Submit {
                 file,
@@ -599,6 +644,29 @@ impl Cli {
             Command::Audit {
                 action: AuditAction::Export { out },
             } => buendel::audit::export(&settings, &out).await,
+            Command::Audit {
+                action: AuditAction::Key { log, log_key_file },
+            } => {
+                let args = buendel::tlog::LogArgs {
+                    log_key_file,
+                    witnesses: Vec::new(),
+                    checkpoint_every_ms: 0,
+                };
+                buendel::tlog::key(&settings, &args, log)
+            }
+            Command::Audit {
+                action: AuditAction::Keygen { out, name },
+            } => buendel::tlog::keygen(&settings, &out, name.as_deref()),
+            Command::Audit {
+                action: AuditAction::Checkpoint { log },
+            } => buendel::tlog::checkpoint(&settings, log).await,
+            Command::Audit {
+                action: AuditAction::Prove(args),
+            } => buendel::tlog::prove(&settings, &args).await,
+            Command::Audit {
+                action: AuditAction::VerifyProof(args),
+            } => buendel::tlog::verify_proof(&args),
+            Command::Witness { action } => buendel::tlog::witness(action).await,
             Command::Bench { args, json } => {
                 buendel::bench::run(settings, args, json).await?;
                 Ok(ExitCode::SUCCESS)

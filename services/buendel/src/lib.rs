@@ -9,6 +9,8 @@
 //! - [`commands`]: NATS request/reply for operator commands.
 //! - [`demo`]: the demo data, published through the intake like any other publisher.
 //! - [`sim`]: `buendel sim`, the deterministic simulation of the saga under seeded faults.
+//! - [`tlog`]: the transparency log's commands (`audit key|keygen|checkpoint|prove|verify-proof`,
+//!   `witness`) and its settings for `up` and `serve log`.
 //! - [`hostile`]: `buendel hostile`, seeded hostile intake messages among good ones, all counted.
 
 pub mod audit;
@@ -19,3 +21,4 @@ pub mod demo;
 pub mod hostile;
 pub mod sim;
 pub mod system;
+pub mod tlog;

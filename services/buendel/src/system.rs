@@ -11,8 +11,19 @@ use buendel_contract::namespace::StreamKind;
 use buendel_runtime::db::{self, PoolLimits};
 use buendel_runtime::{connect, CancellationToken, EventStore, Settings};
 
+/// The transparency log's part of a [`System`]: its key and its witnesses.
+#[derive(Debug, Clone)]
+pub struct LogPart {
+    /// The signing key.
+    pub key: std::sync::Arc<buendel_transparency::LogKey>,
+    /// The witnesses' submission prefixes.
+    pub witnesses: Vec<String>,
+    /// Its limits (the checkpoint cadence among them).
+    pub limits: buendel_transparency::LogServiceLimits,
+}
+
 /// Which services a [`System`] runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Parts {
     /// Intake, commands, screening.
     pub submission: bool,
@@ -24,6 +35,8 @@ pub struct Parts {
     pub projector: bool,
     /// The HTTP API, on this listener address.
     pub api: Option<SocketAddr>,
+    /// The transparency logs, signing with this key.
+    pub log: Option<LogPart>,
 }
 
 impl Parts {
@@ -35,6 +48,7 @@ impl Parts {
             ledger: true,
             projector: true,
             api: Some(http),
+            log: None,
         }
     }
 
@@ -46,6 +60,7 @@ impl Parts {
             ledger: false,
             projector: false,
             api: None,
+            log: None,
         }
     }
 }
@@ -132,6 +147,21 @@ impl System {
                 )
             });
         }
+        if let Some(log) = &parts.log {
+            let service = buendel_transparency::LogService::new(
+                store.clone(),
+                buendel_transparency::TreeStore::new(pool.clone()),
+                &log.key,
+                log.witnesses
+                    .iter()
+                    .map(|url| buendel_transparency::witness::WitnessClient::new(url))
+                    .collect(),
+                settings.clock,
+                log.limits,
+            )?;
+            let (client, shutdown) = (client.clone(), shutdown.clone());
+            tasks.spawn(async move { ("log", service.run(client, shutdown).await) });
+        }
         let mut http = None;
         if let Some(addr) = parts.api {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -183,7 +213,7 @@ fn flatten(joined: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow
     joined.map_err(|e| anyhow::anyhow!("panicked: {e}"))?
 }
 
-async fn until_signal(shutdown: CancellationToken) {
+pub(crate) async fn until_signal(shutdown: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -210,8 +240,27 @@ async fn until_signal(shutdown: CancellationToken) {
 }
 
 /// `buendel up`: every service in one process until Ctrl-C or SIGTERM.
-pub async fn up(settings: Settings, http: SocketAddr, demo: bool) -> anyhow::Result<ExitCode> {
-    let mut system = System::start(&settings, Parts::all(http)).await?;
+pub async fn up(
+    settings: Settings,
+    http: SocketAddr,
+    demo: bool,
+    log: crate::tlog::LogArgs,
+) -> anyhow::Result<ExitCode> {
+    let key = if demo {
+        Some(log.key_or_make(&settings)?)
+    } else {
+        log.key(&settings)?
+    };
+    if key.is_none() {
+        eprintln!(
+            "no signing key for the transparency log, so it does not run (see `buendel up --help`)"
+        );
+    }
+    let parts = Parts {
+        log: key.map(|key| log.part(key)),
+        ..Parts::all(http)
+    };
+    let mut system = System::start(&settings, parts).await?;
     let addr = system.http.map_or_else(String::new, |a| a.to_string());
     eprintln!(
         "Bündel is up in namespace {ns}: HTTP API on http://{addr}, commands on {ns}.cmd.>, intake on {ns}.intake.>",
@@ -232,6 +281,7 @@ pub async fn serve(
     settings: Settings,
     service: &str,
     http: SocketAddr,
+    log: crate::tlog::LogArgs,
 ) -> anyhow::Result<ExitCode> {
     let parts = match service {
         "submission" => Parts {
@@ -252,6 +302,10 @@ pub async fn serve(
         },
         "api" => Parts {
             api: Some(http),
+            ..Parts::none()
+        },
+        "log" => Parts {
+            log: Some(log.part(log.require_key(&settings)?)),
             ..Parts::none()
         },
         other => anyhow::bail!("unknown service {other:?}"),

@@ -1,0 +1,506 @@
+//! The auditor's check of the transparency logs, trusting none of the log's own state: it
+//! recomputes each tree from the stored messages, and demands of the signed checkpoint that
+//!
+//! - it is signed by a pinned log key whose name is its origin, and the origin is the log's
+//!   (`…/ledger`, `…/reviews`), and by at least `witnesses_min` of the pinned witness keys;
+//! - its size is not beyond the messages read (a checkpoint over events the stream no longer holds
+//!   is a rewritten or truncated history) and its root is the recomputed root at its size;
+//! - it extends the last checkpoint this auditor trusted (`--trusted FILE`): the recomputed root at
+//!   that size is the trusted root, and its size is not below it. The trusted state is the
+//!   auditor's own file, never chosen by the server; it moves forward only after a passing audit.
+//!
+//! [`TreeReplay`] is fed the leaves; [`check`] decides; [`Trusted`] is the file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use buendel_tlog::{leaf_hash, Checkpoint, Frontier, Hash, Note, Verifier};
+
+/// The keys an auditor pins.
+#[derive(Debug, Clone, Default)]
+pub struct Pinned {
+    /// The logs' verifier keys (each named by its origin).
+    pub logs: Vec<Verifier>,
+    /// The witnesses' verifier keys.
+    pub witnesses: Vec<Verifier>,
+    /// How many of the pinned witnesses must have cosigned.
+    pub witnesses_min: usize,
+}
+
+/// What an auditor holds of one log from its last passing audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedCheckpoint {
+    /// Its size.
+    pub size: u64,
+    /// Its root (base64).
+    pub root: String,
+    /// The checkpoint note as verified.
+    pub checkpoint: String,
+}
+
+/// The auditor's trusted state, by origin.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trusted {
+    /// Per origin.
+    pub logs: BTreeMap<String, TrustedCheckpoint>,
+}
+
+impl Trusted {
+    /// Reads the file (empty when it does not exist yet).
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("reading the trusted checkpoints {}", path.display())),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Writes the file atomically (temporary file, fsync, rename).
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        let temporary = path.with_extension("tmp");
+        let mut file = std::fs::File::create(&temporary)
+            .with_context(|| format!("creating {}", temporary.display()))?;
+        file.write_all(&serde_json::to_vec_pretty(self)?)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+            .with_context(|| format!("replacing {}", path.display()))?;
+        Ok(())
+    }
+}
+
+/// A tree recomputed from the leaves in stream order, keeping the roots at the sizes asked for.
+#[derive(Debug, Clone, Default)]
+pub struct TreeReplay {
+    /// The tree so far.
+    frontier: Frontier,
+    /// Sizes whose root is wanted, with the root once reached.
+    wanted: BTreeMap<u64, Option<Hash>>,
+}
+
+impl TreeReplay {
+    /// A replay that keeps the roots at `sizes`.
+    pub fn new(sizes: impl IntoIterator<Item = u64>) -> Self {
+        let mut wanted: BTreeMap<u64, Option<Hash>> =
+            sizes.into_iter().map(|s| (s, None)).collect();
+        if let Some(root) = wanted.get_mut(&0) {
+            *root = Some(buendel_tlog::EMPTY_ROOT);
+        }
+        Self {
+            frontier: Frontier::new(),
+            wanted,
+        }
+    }
+
+    /// Appends one leaf: a stored message's bytes.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.push_hash(leaf_hash(bytes));
+    }
+
+    /// Appends one leaf hash.
+    pub fn push_hash(&mut self, leaf: Hash) {
+        self.frontier.push(leaf, |_, _| {});
+        let size = self.frontier.size();
+        if let Some(root) = self.wanted.get_mut(&size) {
+            *root = Some(self.frontier.root());
+        }
+    }
+
+    /// Leaves so far.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// The root now.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    /// The root at a wanted size, once reached.
+    pub fn root_at(&self, size: u64) -> Option<Hash> {
+        self.wanted.get(&size).copied().flatten()
+    }
+}
+
+/// One log as audited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogReport {
+    /// `ledger` or `reviews`.
+    pub log: String,
+    /// The checkpoint's origin.
+    pub origin: Option<String>,
+    /// Messages read (leaves recomputed).
+    pub leaves: u64,
+    /// The root recomputed over all of them (base64).
+    pub root: String,
+    /// The checkpoint's size.
+    pub checkpoint_size: Option<u64>,
+    /// Who signed it, of the pinned keys: the log, then each witness (with its timestamp).
+    pub signed_by: Vec<String>,
+    /// The trusted size it was checked against.
+    pub trusted_size: Option<u64>,
+    /// What is wrong, if anything: the audit fails.
+    pub failure: Option<String>,
+}
+
+fn b64(hash: &Hash) -> String {
+    base64::engine::general_purpose::STANDARD.encode(hash)
+}
+
+/// The sizes a replay must keep roots at for `check`: the checkpoint's and the trusted one's.
+pub fn wanted_sizes(note: Option<&str>, trusted: Option<&TrustedCheckpoint>) -> Vec<u64> {
+    let mut sizes = Vec::new();
+    if let Some(size) = note
+        .and_then(|n| Note::parse(n).ok())
+        .and_then(|n| Checkpoint::parse(&n.text).ok())
+        .map(|c| c.size)
+    {
+        sizes.push(size);
+    }
+    if let Some(trusted) = trusted {
+        sizes.push(trusted.size);
+    }
+    sizes
+}
+
+/// Checks the signed checkpoint `note` of `log` against the replayed tree, the pinned keys and the
+/// trusted state. Returns the report and, when it passed, the new trusted checkpoint.
+pub fn check(
+    log: &str,
+    note: Option<&str>,
+    replay: &TreeReplay,
+    pinned: &Pinned,
+    trusted: Option<&TrustedCheckpoint>,
+) -> (LogReport, Option<TrustedCheckpoint>) {
+    let mut report = LogReport {
+        log: log.to_owned(),
+        origin: None,
+        leaves: replay.size(),
+        root: b64(&replay.root()),
+        checkpoint_size: None,
+        signed_by: Vec::new(),
+        trusted_size: trusted.map(|t| t.size),
+        failure: None,
+    };
+    match check_inner(log, note, replay, pinned, trusted, &mut report) {
+        Ok(next) => (report, Some(next)),
+        Err(failure) => {
+            report.failure = Some(failure);
+            (report, None)
+        }
+    }
+}
+
+fn check_inner(
+    log: &str,
+    note: Option<&str>,
+    replay: &TreeReplay,
+    pinned: &Pinned,
+    trusted: Option<&TrustedCheckpoint>,
+    report: &mut LogReport,
+) -> Result<TrustedCheckpoint, String> {
+    let note_text = note.ok_or("no signed checkpoint of this log was found")?;
+    let note = Note::parse(note_text).map_err(|e| format!("the checkpoint note: {e}"))?;
+    let checkpoint =
+        Checkpoint::parse(&note.text).map_err(|e| format!("the checkpoint body: {e}"))?;
+    report.origin = Some(checkpoint.origin.clone());
+    report.checkpoint_size = Some(checkpoint.size);
+    if !checkpoint.origin.ends_with(&format!("/{log}")) {
+        return Err(format!(
+            "the checkpoint's origin {:?} is not a {log} log's",
+            checkpoint.origin
+        ));
+    }
+    let log_keys: Vec<Verifier> = pinned
+        .logs
+        .iter()
+        .filter(|k| k.name() == checkpoint.origin)
+        .cloned()
+        .collect();
+    if log_keys.is_empty() {
+        return Err(format!(
+            "no pinned log key is named {:?} (pin it with --log-key)",
+            checkpoint.origin
+        ));
+    }
+    let by_log = note
+        .verify(&log_keys)
+        .map_err(|e| format!("the log's signature: {e}"))?;
+    report
+        .signed_by
+        .extend(by_log.iter().map(|v| v.name.clone()));
+    if pinned.witnesses_min > 0 || !pinned.witnesses.is_empty() {
+        let by_witnesses = match note.verify(&pinned.witnesses) {
+            Ok(verified) => verified,
+            Err(_) if pinned.witnesses_min == 0 => Vec::new(),
+            Err(e) => return Err(format!("the witnesses' cosignatures: {e}")),
+        };
+        report
+            .signed_by
+            .extend(by_witnesses.iter().map(|v| match v.timestamp {
+                Some(t) => format!("{} (cosigned at {t})", v.name),
+                None => v.name.clone(),
+            }));
+        if by_witnesses.len() < pinned.witnesses_min {
+            return Err(format!(
+                "{} of the pinned witnesses cosigned, {} required",
+                by_witnesses.len(),
+                pinned.witnesses_min
+            ));
+        }
+    }
+    if checkpoint.size > replay.size() {
+        return Err(format!(
+            "the checkpoint covers {} events, the stream holds {}: signed history is missing",
+            checkpoint.size,
+            replay.size()
+        ));
+    }
+    let root = replay
+        .root_at(checkpoint.size)
+        .ok_or_else(|| format!("the root at size {} was not kept", checkpoint.size))?;
+    if root != checkpoint.root {
+        return Err(format!(
+            "the events' root at size {} is {}, the checkpoint signs {}",
+            checkpoint.size,
+            b64(&root),
+            b64(&checkpoint.root)
+        ));
+    }
+    if let Some(trusted) = trusted {
+        if checkpoint.size < trusted.size {
+            return Err(format!(
+                "the checkpoint has {} leaves, fewer than the {} trusted before: the log went back",
+                checkpoint.size, trusted.size
+            ));
+        }
+        let at = replay
+            .root_at(trusted.size)
+            .ok_or_else(|| format!("the root at the trusted size {} was not kept", trusted.size))?;
+        if b64(&at) != trusted.root {
+            return Err(format!(
+                "history rewritten: the events' root at the trusted size {} is {}, the checkpoint \
+                 trusted before signs {}",
+                trusted.size,
+                b64(&at),
+                trusted.root
+            ));
+        }
+    }
+    Ok(TrustedCheckpoint {
+        size: checkpoint.size,
+        root: b64(&checkpoint.root),
+        checkpoint: note_text.to_owned(),
+    })
+}
+
+/// The logs an auditor checks: `ledger` over LEDGER, `reviews` over REVIEWS.
+pub const LOGS: [(&str, buendel_contract::namespace::StreamKind); 2] = [
+    ("ledger", buendel_contract::namespace::StreamKind::Ledger),
+    ("reviews", buendel_contract::namespace::StreamKind::Reviews),
+];
+
+/// The export file holding a log's stored messages, one per line.
+pub fn messages_file(log: &str) -> String {
+    format!("{log}.jsonl")
+}
+
+/// The export file holding a log's latest signed checkpoint.
+pub fn checkpoint_file(log: &str) -> String {
+    format!("{log}.checkpoint")
+}
+
+/// Checks every log against its checkpoint in `notes` (by log name), replaying each stream from
+/// sequence 1. Returns the reports and the trusted state moved forward for each log that passed.
+pub async fn verify_logs_online(
+    store: &buendel_runtime::EventStore,
+    notes: &BTreeMap<String, String>,
+    pinned: &Pinned,
+    trusted: &Trusted,
+) -> anyhow::Result<(Vec<LogReport>, Trusted)> {
+    let mut reports = Vec::new();
+    let mut next = trusted.clone();
+    for (log, kind) in LOGS {
+        let note = notes.get(log).map(String::as_str);
+        let held = held_for(note, trusted);
+        let mut replay = TreeReplay::new(wanted_sizes(note, held));
+        let last = store
+            .stream_last_sequence(kind)
+            .await
+            .with_context(|| format!("reading the {} stream", kind.suffix()))?;
+        let filter = store.namespace().stream_subjects(kind);
+        let mut from = 1;
+        while from <= last {
+            let to = from.saturating_add(crate::SCAN_CHUNK - 1).min(last);
+            store
+                .scan(kind, &filter, from, to, |stored| {
+                    replay.push(&stored.payload);
+                    Ok(())
+                })
+                .await
+                .with_context(|| format!("reading {} from {from} to {to}", kind.suffix()))?;
+            from = to + 1;
+        }
+        let (report, passed) = check(log, note, &replay, pinned, held);
+        if let (Some(passed), Some(origin)) = (passed, &report.origin) {
+            next.logs.insert(origin.clone(), passed);
+        }
+        reports.push(report);
+    }
+    Ok((reports, next))
+}
+
+/// The trusted checkpoint of the origin `note` names.
+fn held_for<'t>(note: Option<&str>, trusted: &'t Trusted) -> Option<&'t TrustedCheckpoint> {
+    let origin = note
+        .and_then(|n| Note::parse(n).ok())
+        .and_then(|n| Checkpoint::parse(&n.text).ok())
+        .map(|c| c.origin)?;
+    trusted.logs.get(&origin)
+}
+
+/// [`verify_logs_online`] from an export directory: `ledger.jsonl` and `reviews.jsonl` (stored
+/// bytes, one message per line) with `ledger.checkpoint` and `reviews.checkpoint`. A log whose
+/// files are missing fails.
+pub fn verify_logs_files(
+    dir: &Path,
+    pinned: &Pinned,
+    trusted: &Trusted,
+) -> anyhow::Result<(Vec<LogReport>, Trusted)> {
+    let mut reports = Vec::new();
+    let mut next = trusted.clone();
+    for (log, _) in LOGS {
+        let note = match std::fs::read_to_string(dir.join(checkpoint_file(log))) {
+            Ok(text) => Some(text),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) => {
+                return Err(error).with_context(|| format!("reading {}", checkpoint_file(log)))
+            }
+        };
+        let held = held_for(note.as_deref(), trusted);
+        let mut replay = TreeReplay::new(wanted_sizes(note.as_deref(), held));
+        let path = dir.join(messages_file(log));
+        match std::fs::File::open(&path) {
+            Ok(file) => replay_lines(file, &mut replay)
+                .with_context(|| format!("reading {}", path.display()))?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error).with_context(|| format!("opening {}", path.display())),
+        }
+        let (report, passed) = check(log, note.as_deref(), &replay, pinned, held);
+        if let (Some(passed), Some(origin)) = (passed, &report.origin) {
+            next.logs.insert(origin.clone(), passed);
+        }
+        reports.push(report);
+    }
+    Ok((reports, next))
+}
+
+/// How many bytes of an export are read at a time.
+const READ_CHUNK_BYTES: usize = 4 << 20;
+
+/// Replays a JSON Lines file: each line's bytes (without its `\n`) is a leaf. The leaf hashes of
+/// a chunk are computed on every core; the tree is built in order.
+pub fn replay_lines(mut file: impl std::io::Read, replay: &mut TreeReplay) -> std::io::Result<()> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut buffer: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES * 2);
+    let mut chunk = vec![0_u8; READ_CHUNK_BYTES];
+    let mut hashes: Vec<Hash> = Vec::new();
+    loop {
+        let read = file.read(&mut chunk)?;
+        if read == 0 {
+            break;
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+        let Some(end) = buffer.iter().rposition(|b| *b == b'\n') else {
+            continue;
+        };
+        hash_lines(&buffer[..end], threads, &mut hashes);
+        for hash in hashes.drain(..) {
+            replay.push_hash(hash);
+        }
+        buffer.drain(..=end);
+    }
+    if !buffer.is_empty() {
+        replay.push(&buffer);
+    }
+    Ok(())
+}
+
+/// The leaf hashes of the `\n`-separated lines of `bytes` (no trailing `\n`), in order.
+fn hash_lines(bytes: &[u8], threads: usize, out: &mut Vec<Hash>) {
+    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    let part = lines.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = lines
+            .chunks(part)
+            .map(|part| scope.spawn(move || part.iter().map(|l| leaf_hash(l)).collect::<Vec<_>>()))
+            .collect();
+        for handle in handles {
+            match handle.join() {
+                Ok(hashes) => out.extend(hashes),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+}
+
+/// Writes `reviews.jsonl` (every REVIEWS message, byte for byte, in stream order) and each log's
+/// checkpoint file into an export directory. `notes` should be asked for before the streams are
+/// read, so that the export holds every message the checkpoints cover.
+pub async fn export_logs(
+    store: &buendel_runtime::EventStore,
+    dir: &Path,
+    notes: &BTreeMap<String, String>,
+) -> anyhow::Result<u64> {
+    use std::io::Write as _;
+    let kind = buendel_contract::namespace::StreamKind::Reviews;
+    let path = dir.join(messages_file("reviews"));
+    let file =
+        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let last = store.stream_last_sequence(kind).await?;
+    let filter = store.namespace().stream_subjects(kind);
+    let mut written = 0_u64;
+    let mut from = 1;
+    while from <= last {
+        let to = from.saturating_add(crate::SCAN_CHUNK - 1).min(last);
+        let mut failed: Option<anyhow::Error> = None;
+        store
+            .scan(kind, &filter, from, to, |stored| {
+                if failed.is_some() {
+                    return Ok(());
+                }
+                if stored.payload.contains(&b'\n') {
+                    failed = Some(anyhow::anyhow!(
+                        "the REVIEWS message at sequence {} holds a newline",
+                        stored.sequence
+                    ));
+                } else if let Err(error) = out
+                    .write_all(&stored.payload)
+                    .and_then(|()| out.write_all(b"\n"))
+                {
+                    failed = Some(anyhow::Error::new(error).context("writing reviews.jsonl"));
+                } else {
+                    written += 1;
+                }
+                Ok(())
+            })
+            .await?;
+        if let Some(error) = failed {
+            return Err(error);
+        }
+        from = to + 1;
+    }
+    out.flush()?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    for (log, note) in notes {
+        std::fs::write(dir.join(checkpoint_file(log)), note)
+            .with_context(|| format!("writing {}", checkpoint_file(log)))?;
+    }
+    Ok(written)
+}
