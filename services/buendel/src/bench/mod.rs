@@ -42,6 +42,8 @@ pub struct Ratios {
     pub projection_catchup: u64,
     /// Online audit replay over the raw ordered-consumer read.
     pub audit_online: u64,
+    /// The transparency log's offline check over SHA-256 of the same lines.
+    pub tlog_offline: u64,
 }
 
 /// Runs the benchmark and prints it (a table, or JSON with `--json`).
@@ -99,6 +101,12 @@ fn print_table(report: &Report) {
     println!(
         "{:<44} {:>12}",
         "audit replay offline events /s", f.audit_offline_per_s
+    );
+    row(
+        "transparency log offline events /s",
+        f.tlog_offline_per_s,
+        f.sha256_lines_per_s,
+        r.tlog_offline,
     );
     println!();
     println!(

@@ -84,6 +84,14 @@ pub struct Figures {
     pub audit_offline_per_s: u64,
     /// Whether both verifications found the ledger whole.
     pub audit_ok: bool,
+    /// Lines of the transparency log's offline check: the exported ledger, repeated until
+    /// [`TLOG_EVENTS`].
+    pub tlog_offline_events: u64,
+    /// The transparency log's offline check (leaf hashes and tree, from the file), events per
+    /// second.
+    pub tlog_offline_per_s: u64,
+    /// Its limit: SHA-256 of the same lines on the same cores, no tree, lines per second.
+    pub sha256_lines_per_s: u64,
     /// Peak resident memory of each service process (VmHWM), KiB.
     pub peak_rss_kib: BTreeMap<String, u64>,
     /// Events per stream at the end.
@@ -248,6 +256,7 @@ pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<Report> {
         intake: ratio_milli(figures.intake_per_s, limits.intake_passthrough_per_s),
         projection_catchup: ratio_milli(figures.projection_catchup_per_s, limits.pg_upsert_per_s),
         audit_online: ratio_milli(figures.audit_online_per_s, limits.ordered_read_per_s),
+        tlog_offline: ratio_milli(figures.tlog_offline_per_s, figures.sha256_lines_per_s),
     };
     Ok(Report {
         args,
@@ -669,12 +678,73 @@ async fn audit_phase(store: &EventStore, figures: &mut Figures) -> anyhow::Resul
         tokio::task::spawn_blocking(move || buendel_audit::verify_file(&path, &options, |_, _| {}))
             .await??;
     let offline_time = started.elapsed();
-    let _ = std::fs::remove_dir_all(&dir);
     let events = usize::try_from(online.messages).unwrap_or(0);
     figures.audit_events = online.messages;
     figures.audit_online_per_s = per_second(events, online_time);
     figures.audit_offline_per_s =
         per_second(usize::try_from(offline.messages).unwrap_or(0), offline_time);
     figures.audit_ok = online.ok && offline.ok;
+    let lines = std::fs::read(dir.join("ledger.jsonl")).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    let (events, raw_per_s, tree_per_s) =
+        tokio::task::spawn_blocking(move || tlog_phase(&lines)).await??;
+    figures.tlog_offline_events = events;
+    figures.sha256_lines_per_s = raw_per_s;
+    figures.tlog_offline_per_s = tree_per_s;
     Ok(())
+}
+
+/// How many events the transparency log's offline check is measured over.
+pub const TLOG_EVENTS: u64 = 1_000_000;
+
+/// Writes the exported ledger repeated to [`TLOG_EVENTS`] lines, then times the transparency
+/// log's replay of it (leaf hashes on every core, tree in order) against plain SHA-256 of the same
+/// lines on the same cores.
+/// Returns the events, the raw SHA-256 lines per second and the replay's events per second.
+fn tlog_phase(export: &[u8]) -> anyhow::Result<(u64, u64, u64)> {
+    let events: Vec<&[u8]> = export
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    if events.is_empty() {
+        return Ok((0, 0, 0));
+    }
+    eprintln!("bench: transparency log over {TLOG_EVENTS} exported ledger events");
+    let path =
+        std::env::temp_dir().join(format!("buendel-bench-tlog-{}.jsonl", uuid::Uuid::new_v4()));
+    {
+        use std::io::Write as _;
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        for line in events
+            .iter()
+            .cycle()
+            .take(usize::try_from(TLOG_EVENTS).unwrap_or(0))
+        {
+            file.write_all(line)?;
+            file.write_all(b"\n")?;
+        }
+        file.flush()?;
+    }
+    let started = Instant::now();
+    let mut count = 0_u64;
+    buendel_audit::transparency::leaf_hashes(std::fs::File::open(&path)?, |_| count += 1)?;
+    let raw_time = started.elapsed();
+    let started = Instant::now();
+    let mut replay = buendel_audit::transparency::TreeReplay::new([TLOG_EVENTS]);
+    buendel_audit::transparency::replay_lines(std::fs::File::open(&path)?, &mut replay)?;
+    let tree_time = started.elapsed();
+    let _ = std::fs::remove_file(&path);
+    anyhow::ensure!(
+        replay.size() == TLOG_EVENTS
+            && count == TLOG_EVENTS
+            && replay.root_at(TLOG_EVENTS).is_some(),
+        "the transparency replay read {} of {TLOG_EVENTS} lines",
+        replay.size()
+    );
+    let n = usize::try_from(TLOG_EVENTS).unwrap_or(0);
+    Ok((
+        TLOG_EVENTS,
+        per_second(n, raw_time),
+        per_second(n, tree_time),
+    ))
 }
