@@ -492,3 +492,80 @@ fn b64(hash: &buendel_tlog::Hash) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(hash)
 }
+
+#[tokio::test]
+async fn two_log_instances_racing_on_one_namespace_build_one_tree_equal_to_the_streams() {
+    let key = LogKey::generate("buendel.test/race").expect("key");
+    let pinned = Pinned {
+        logs: Log::ALL
+            .iter()
+            .map(|l| key.verifier(*l).expect("vkey"))
+            .collect(),
+        ..Pinned::default()
+    };
+    // The services without a log: the two instances below are the only writers of the tree.
+    let app = spawn_parts(
+        fresh_namespace(),
+        Parts {
+            api: None,
+            ..Parts::all(([127, 0, 0, 1], 0).into())
+        },
+    )
+    .await;
+    demo(&app).await;
+    let instance = |batch_max| {
+        buendel_transparency::LogService::new(
+            app.store.clone(),
+            TreeStore::new(app.pool.clone()),
+            &key,
+            Vec::new(),
+            app.settings.clock,
+            LogServiceLimits {
+                // Small scans and batches: many interleaving transactions.
+                scan_max: 7,
+                batch_max,
+                ..LogServiceLimits::default()
+            },
+        )
+        .expect("log service")
+    };
+    let (a, b) = (instance(2), instance(3));
+    let mut notes = BTreeMap::new();
+    for log in Log::ALL {
+        let last = app
+            .store
+            .stream_last_sequence(log.stream())
+            .await
+            .expect("stream");
+        let tree = TreeStore::new(app.pool.clone());
+        loop {
+            // Both instances at once: one of each pair of overlapping batches loses with a
+            // conflict and appends nothing; the head never skips or repeats a leaf.
+            let (ra, rb) = tokio::join!(a.catch_up(log), b.catch_up(log));
+            for result in [ra, rb] {
+                if let Err(error) = result {
+                    assert!(
+                        format!("{error:#}").contains("another instance appended"),
+                        "{error:#}"
+                    );
+                }
+            }
+            if tree.head(log).await.expect("head").last_seq >= last {
+                break;
+            }
+        }
+        let (ia, ib) = tokio::join!(a.issue(log), b.issue(log));
+        let checkpoint = ia
+            .expect("issued")
+            .or(ib.expect("issued"))
+            .expect("a checkpoint");
+        assert_eq!(checkpoint.size, last);
+        notes.insert(log.as_str().to_owned(), checkpoint.cosigned);
+    }
+    let (reports, _) =
+        transparency::verify_logs_online(&app.store, &notes, &pinned, &Trusted::default())
+            .await
+            .expect("audit");
+    assert!(reports.iter().all(|r| r.failure.is_none()), "{reports:?}");
+    app.cleanup().await;
+}

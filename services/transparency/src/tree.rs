@@ -329,6 +329,10 @@ impl TreeStore {
         log: Log,
         size: u64,
     ) -> Result<Option<StoredCheckpoint>, TreeError> {
+        // No tree holds more than i64::MAX leaves: a larger size names no checkpoint.
+        if i64::try_from(size).is_err() {
+            return Ok(None);
+        }
         let row = sqlx::query(
             "SELECT size, root, note, cosigned, issued_at FROM tlog_checkpoints \
              WHERE log = $1 AND size = $2",
