@@ -470,7 +470,7 @@ pub async fn witness(action: WitnessAction) -> anyhow::Result<ExitCode> {
     match action {
         WitnessAction::Keygen { out, name } => {
             let signer = Signer::generate(&name, KeyKind::Cosignature)?;
-            write_secret(&out, &signer.private_text())?;
+            buendel_transparency::keys::write_secret(&out, &signer.private_text())?;
             eprintln!(
                 "wrote the witness key to {} (keep it secret)",
                 out.display()
@@ -508,22 +508,4 @@ pub async fn witness(action: WitnessAction) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()?;
-    Ok(())
 }

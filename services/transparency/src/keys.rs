@@ -77,21 +77,7 @@ impl LogKey {
 
     /// Writes the key to a new file readable by its owner only; refuses to overwrite one.
     pub fn write_new(&self, path: &Path) -> anyhow::Result<()> {
-        use std::io::Write as _;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            options.mode(0o600);
-        }
-        let mut file = options
-            .open(path)
-            .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
-        file.write_all(self.signer.private_text().as_bytes())?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        Ok(())
+        write_secret(path, &self.signer.private_text())
     }
 
     /// The key's name: the prefix of both origins.
@@ -131,4 +117,23 @@ impl LogKey {
     pub fn verifier(&self, log: Log) -> anyhow::Result<Verifier> {
         Ok(self.signer(log)?.verifier())
     }
+}
+
+/// Writes a secret to a new file (mode 0600 on Unix), refusing to overwrite one, and syncs it.
+pub fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    Ok(())
 }
