@@ -77,6 +77,20 @@ pub struct AppendedEvent {
     pub sequence: u64,
 }
 
+impl AppendedEvent {
+    /// An appended envelope at its stream sequence: the one way a reply names what was stored.
+    pub fn of<E: crate::envelope::EventKind>(
+        envelope: &crate::envelope::Envelope<E>,
+        sequence: u64,
+    ) -> Self {
+        Self {
+            event_id: envelope.id,
+            event_type: envelope.event_type().to_owned(),
+            sequence,
+        }
+    }
+}
+
 /// The literal `true`, so `ok` cannot disagree with the variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct True;

@@ -88,11 +88,7 @@ impl<A: Aggregate> Loaded<A> {
             self.causes
                 .entry(cause.clone())
                 .or_default()
-                .push(AppendedEvent {
-                    event_id: envelope.id,
-                    event_type: envelope.event_type().to_owned(),
-                    sequence,
-                });
+                .push(AppendedEvent::of(envelope, sequence));
         }
     }
 }
@@ -436,11 +432,7 @@ impl<A: Aggregate> Repository<A> {
                     let appended: Vec<AppendedEvent> = envelopes
                         .iter()
                         .zip(&sequences)
-                        .map(|(envelope, sequence)| AppendedEvent {
-                            event_id: envelope.id,
-                            event_type: envelope.event_type().to_owned(),
-                            sequence: *sequence,
-                        })
+                        .map(|(envelope, sequence)| AppendedEvent::of(envelope, *sequence))
                         .collect();
                     self.fold_in_place(id, loaded, |folded| {
                         for (envelope, sequence) in envelopes.iter().zip(&sequences) {

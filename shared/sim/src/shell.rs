@@ -156,11 +156,7 @@ impl<A: Aggregate> Shell<A> {
                     let appended = envelopes
                         .iter()
                         .zip(&sequences)
-                        .map(|(envelope, sequence)| AppendedEvent {
-                            event_id: envelope.id,
-                            event_type: envelope.event_type().to_owned(),
-                            sequence: *sequence,
-                        })
+                        .map(|(envelope, sequence)| AppendedEvent::of(envelope, *sequence))
                         .collect();
                     for (envelope, sequence) in envelopes.iter().zip(&sequences) {
                         loaded.push(*sequence, envelope);
