@@ -99,12 +99,15 @@ pub async fn verify(settings: &Settings, args: VerifyArgs) -> anyhow::Result<Exi
     let pool = if args.no_compare {
         None
     } else {
-        let options = db::options(&settings.database_url, &settings.namespace)?;
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(PoolLimits::default().max_connections)
-            .connect_with(options)
-            .await
-            .context("cannot reach the projections in Postgres (use --no-compare to skip the comparison)")?;
+        let pool = db::connect(
+            &settings.database_url,
+            &settings.namespace,
+            PoolLimits::default(),
+        )
+        .await
+        .context(
+            "cannot reach the projections in Postgres (use --no-compare to skip the comparison)",
+        )?;
         Some(pool)
     };
     // The checkpoints are asked for first: the replay that follows reads at least what they cover.

@@ -159,12 +159,13 @@ pub async fn checkpoint(settings: &Settings, log: Log) -> anyhow::Result<ExitCod
 }
 
 async fn pool(settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
-    let options = db::options(&settings.database_url, &settings.namespace)?;
-    sqlx::postgres::PgPoolOptions::new()
-        .max_connections(PoolLimits::default().max_connections)
-        .connect_with(options)
-        .await
-        .context("cannot reach the transparency log's tables in Postgres")
+    db::connect(
+        &settings.database_url,
+        &settings.namespace,
+        PoolLimits::default(),
+    )
+    .await
+    .context("cannot reach the transparency log's tables in Postgres")
 }
 
 /// What `audit prove` proves.

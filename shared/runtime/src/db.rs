@@ -99,14 +99,24 @@ pub async fn connect_and_migrate(
     namespace: &Namespace,
     limits: PoolLimits,
 ) -> anyhow::Result<PgPool> {
+    create_database_if_missing(&options(database_url, namespace)?).await?;
+    let pool = connect(database_url, namespace, limits).await?;
+    MIGRATOR.run(&pool).await.context("running migrations")?;
+    Ok(pool)
+}
+
+/// Connects a pool to the namespace's database as it is: no database created, no migration (for
+/// readers such as the auditor and the proof commands).
+pub async fn connect(
+    database_url: &str,
+    namespace: &Namespace,
+    limits: PoolLimits,
+) -> anyhow::Result<PgPool> {
     let options = options(database_url, namespace)?;
-    create_database_if_missing(&options).await?;
-    let pool = PgPoolOptions::new()
+    PgPoolOptions::new()
         .max_connections(limits.max_connections)
         .acquire_timeout(Duration::from_millis(limits.acquire_timeout_ms))
         .connect_with(options.clone())
         .await
-        .with_context(|| unreachable_hint(&options))?;
-    MIGRATOR.run(&pool).await.context("running migrations")?;
-    Ok(pool)
+        .with_context(|| unreachable_hint(&options))
 }
