@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use buendel_tlog::{
     consistency_nodes, consistency_proof, inclusion_nodes, inclusion_proof, ConsistencyBundle,
-    InclusionBundle,
+    Hash, InclusionBundle,
 };
 
 use crate::tree::{TreeError, TreeStore};
@@ -117,18 +117,26 @@ pub async fn consistency(
             to: checkpoint.size,
         });
     }
-    let proof = if from == 0 || from == checkpoint.size {
-        Vec::new()
-    } else {
-        let ids = consistency_nodes(from, checkpoint.size)
-            .map_err(|e| ProofError::Compute(e.to_string()))?;
-        let nodes = tree.nodes(log, &ids).await?;
-        consistency_proof(from, checkpoint.size, |id| nodes.get(&id).copied())
-            .map_err(|e| ProofError::Compute(e.to_string()))?
-    };
     Ok(ConsistencyBundle {
         old_size: from,
-        proof,
+        proof: consistency_hashes(tree, log, from, checkpoint.size).await?,
         checkpoint: checkpoint.cosigned,
     })
+}
+
+/// The consistency proof from the tree's first `from` leaves to its first `to` (empty when `from`
+/// is 0 or equals `to`: the empty tree and a tree itself need no proof), from the persisted nodes.
+pub async fn consistency_hashes(
+    tree: &TreeStore,
+    log: Log,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Hash>, ProofError> {
+    if from == 0 || from == to {
+        return Ok(Vec::new());
+    }
+    let ids = consistency_nodes(from, to).map_err(|e| ProofError::Compute(e.to_string()))?;
+    let nodes = tree.nodes(log, &ids).await?;
+    consistency_proof(from, to, |id| nodes.get(&id).copied())
+        .map_err(|e| ProofError::Compute(e.to_string()))
 }

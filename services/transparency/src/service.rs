@@ -18,8 +18,7 @@ use futures::StreamExt as _;
 
 use buendel_runtime::{CancellationToken, Clock, EventStore};
 use buendel_tlog::{
-    consistency_nodes, consistency_proof, leaf_hash, root_at, root_nodes, Checkpoint,
-    ConsistencyBundle, Frontier, Signer,
+    leaf_hash, root_at, root_nodes, Checkpoint, ConsistencyBundle, Frontier, Signer,
 };
 
 use crate::tree::{Leaf, StoredCheckpoint, TreeError, TreeStore};
@@ -383,15 +382,8 @@ impl LogService {
             if old > checkpoint.size {
                 anyhow::bail!("the witness holds size {old}, beyond {}", checkpoint.size);
             }
-            let proof = if old == 0 || old == checkpoint.size {
-                Vec::new()
-            } else {
-                let ids =
-                    consistency_nodes(old, checkpoint.size).map_err(|e| anyhow::anyhow!("{e}"))?;
-                let nodes = self.tree.nodes(log, &ids).await?;
-                consistency_proof(old, checkpoint.size, |id| nodes.get(&id).copied())
-                    .map_err(|e| anyhow::anyhow!("{e}"))?
-            };
+            let proof =
+                crate::proofs::consistency_hashes(&self.tree, log, old, checkpoint.size).await?;
             let body = ConsistencyBundle {
                 old_size: old,
                 proof,
