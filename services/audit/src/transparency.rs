@@ -52,25 +52,13 @@ pub struct Trusted {
 impl Trusted {
     /// Reads the file (empty when it does not exist yet).
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("reading the trusted checkpoints {}", path.display())),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
-        }
+        buendel_runtime::files::read_json_or_default(path)
+            .context("reading the trusted checkpoints")
     }
 
-    /// Writes the file atomically (temporary file, fsync, rename).
+    /// Writes the file atomically ([`buendel_runtime::files::write_json_atomically`]).
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        use std::io::Write as _;
-        let temporary = path.with_extension("tmp");
-        let mut file = std::fs::File::create(&temporary)
-            .with_context(|| format!("creating {}", temporary.display()))?;
-        file.write_all(&serde_json::to_vec_pretty(self)?)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-            .with_context(|| format!("replacing {}", path.display()))?;
-        Ok(())
+        buendel_runtime::files::write_json_atomically(path, self)
     }
 }
 
@@ -152,20 +140,41 @@ fn b64(hash: &Hash) -> String {
     base64::engine::general_purpose::STANDARD.encode(hash)
 }
 
-/// The sizes a replay must keep roots at for `check`: the checkpoint's and the trusted one's.
-pub fn wanted_sizes(note: Option<&str>, trusted: Option<&TrustedCheckpoint>) -> Vec<u64> {
-    let mut sizes = Vec::new();
-    if let Some(size) = note
+/// Before a log's leaves are read: the trusted checkpoint of the origin `note` names, and a replay
+/// that keeps the roots `check` needs (at the checkpoint's size and at the trusted one's). The note
+/// is only read here; `check` verifies it.
+fn prepare<'t>(
+    note: Option<&str>,
+    trusted: &'t Trusted,
+) -> (Option<&'t TrustedCheckpoint>, TreeReplay) {
+    let checkpoint = note
         .and_then(|n| Note::parse(n).ok())
-        .and_then(|n| Checkpoint::parse(&n.text).ok())
+        .and_then(|n| Checkpoint::parse(&n.text).ok());
+    let held = checkpoint
+        .as_ref()
+        .and_then(|c| trusted.logs.get(&c.origin));
+    let sizes = checkpoint
         .map(|c| c.size)
-    {
-        sizes.push(size);
+        .into_iter()
+        .chain(held.map(|h| h.size));
+    (held, TreeReplay::new(sizes))
+}
+
+/// After a log's leaves are read: [`check`], the report kept, the trusted state moved forward if it
+/// passed.
+fn conclude(
+    log: &str,
+    note: Option<&str>,
+    replay: &TreeReplay,
+    pinned: &Pinned,
+    held: Option<&TrustedCheckpoint>,
+    next: &mut Trusted,
+) -> LogReport {
+    let (report, passed) = check(log, note, replay, pinned, held);
+    if let (Some(passed), Some(origin)) = (passed, &report.origin) {
+        next.logs.insert(origin.clone(), passed);
     }
-    if let Some(trusted) = trusted {
-        sizes.push(trusted.size);
-    }
-    sizes
+    report
 }
 
 /// Checks the signed checkpoint `note` of `log` against the replayed tree, the pinned keys and the
@@ -327,8 +336,7 @@ pub async fn verify_logs_online(
     let mut next = trusted.clone();
     for (log, kind) in LOGS {
         let note = notes.get(log).map(String::as_str);
-        let held = held_for(note, trusted);
-        let mut replay = TreeReplay::new(wanted_sizes(note, held));
+        let (held, mut replay) = prepare(note, trusted);
         let last = store
             .stream_last_sequence(kind)
             .await
@@ -346,22 +354,9 @@ pub async fn verify_logs_online(
                 .with_context(|| format!("reading {} from {from} to {to}", kind.suffix()))?;
             from = to + 1;
         }
-        let (report, passed) = check(log, note, &replay, pinned, held);
-        if let (Some(passed), Some(origin)) = (passed, &report.origin) {
-            next.logs.insert(origin.clone(), passed);
-        }
-        reports.push(report);
+        reports.push(conclude(log, note, &replay, pinned, held, &mut next));
     }
     Ok((reports, next))
-}
-
-/// The trusted checkpoint of the origin `note` names.
-fn held_for<'t>(note: Option<&str>, trusted: &'t Trusted) -> Option<&'t TrustedCheckpoint> {
-    let origin = note
-        .and_then(|n| Note::parse(n).ok())
-        .and_then(|n| Checkpoint::parse(&n.text).ok())
-        .map(|c| c.origin)?;
-    trusted.logs.get(&origin)
 }
 
 /// [`verify_logs_online`] from an export directory: `ledger.jsonl` and `reviews.jsonl` (stored
@@ -382,8 +377,7 @@ pub fn verify_logs_files(
                 return Err(error).with_context(|| format!("reading {}", checkpoint_file(log)))
             }
         };
-        let held = held_for(note.as_deref(), trusted);
-        let mut replay = TreeReplay::new(wanted_sizes(note.as_deref(), held));
+        let (held, mut replay) = prepare(note.as_deref(), trusted);
         let path = dir.join(messages_file(log));
         match std::fs::File::open(&path) {
             Ok(file) => replay_lines(file, &mut replay)
@@ -391,11 +385,14 @@ pub fn verify_logs_files(
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
             Err(error) => return Err(error).with_context(|| format!("opening {}", path.display())),
         }
-        let (report, passed) = check(log, note.as_deref(), &replay, pinned, held);
-        if let (Some(passed), Some(origin)) = (passed, &report.origin) {
-            next.logs.insert(origin.clone(), passed);
-        }
-        reports.push(report);
+        reports.push(conclude(
+            log,
+            note.as_deref(),
+            &replay,
+            pinned,
+            held,
+            &mut next,
+        ));
     }
     Ok((reports, next))
 }

@@ -63,28 +63,13 @@ pub struct WitnessState {
 impl WitnessState {
     /// Reads the state of a directory (empty if the directory has none yet).
     pub fn load(dir: &Path) -> anyhow::Result<Self> {
-        let path = dir.join(STATE_FILE);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("reading the witness state {}", path.display())),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
-        }
+        buendel_runtime::files::read_json_or_default(&dir.join(STATE_FILE))
+            .context("reading the witness state")
     }
 
-    /// Writes it atomically: a temporary file, fsync, rename, fsync of the directory.
+    /// Writes it atomically ([`buendel_runtime::files::write_json_atomically`]).
     pub fn save(&self, dir: &Path) -> anyhow::Result<()> {
-        use std::io::Write as _;
-        let path = dir.join(STATE_FILE);
-        let temporary = dir.join(format!("{STATE_FILE}.tmp"));
-        let mut file = std::fs::File::create(&temporary)
-            .with_context(|| format!("creating {}", temporary.display()))?;
-        file.write_all(&serde_json::to_vec_pretty(self)?)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, &path)
-            .with_context(|| format!("replacing {}", path.display()))?;
-        std::fs::File::open(dir)?.sync_all()?;
-        Ok(())
+        buendel_runtime::files::write_json_atomically(&dir.join(STATE_FILE), self)
     }
 }
 

@@ -10,10 +10,12 @@
 //! - [`reactor`]: consuming a stream: durable consumer, lanes, verdicts mapped to ack, nak or dead
 //!   letter.
 //! - [`db`]: the Postgres pool and the workspace migrator.
+//! - [`files`]: a process's own small state files, JSON, written atomically.
 
 pub mod clock;
 pub mod connect;
 pub mod db;
+pub mod files;
 pub mod micro;
 pub mod reactor;
 pub mod repository;
