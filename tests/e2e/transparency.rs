@@ -569,3 +569,88 @@ async fn two_log_instances_racing_on_one_namespace_build_one_tree_equal_to_the_s
     assert!(reports.iter().all(|r| r.failure.is_none()), "{reports:?}");
     app.cleanup().await;
 }
+
+/// Flips one byte in the middle of line `line` (1-based) of an export file.
+fn flip_line(path: &std::path::Path, line: usize) {
+    let bytes = std::fs::read(path).expect("read");
+    let mut lines: Vec<Vec<u8>> = bytes.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
+    let target = &mut lines[line - 1];
+    let middle = target.len() / 2;
+    target[middle] ^= 1;
+    std::fs::write(path, lines.join(&b'\n')).expect("write");
+}
+
+#[tokio::test]
+async fn an_export_verifies_offline_and_a_changed_event_is_named_by_its_line() {
+    let key = LogKey::generate("buendel.test/export").expect("key");
+    let pinned = Pinned {
+        logs: Log::ALL
+            .iter()
+            .map(|l| key.verifier(*l).expect("vkey"))
+            .collect(),
+        ..Pinned::default()
+    };
+    let app = spawn_with_log(key, Vec::new()).await;
+    demo(&app).await;
+    logs_caught_up(&app).await;
+    let dir = temp_dir("export");
+    buendel::audit::export(&app.settings, &dir)
+        .await
+        .expect("export");
+    for file in [
+        "reviews.jsonl",
+        "ledger.checkpoint",
+        "reviews.checkpoint",
+        "ledger.leaves",
+        "reviews.leaves",
+    ] {
+        assert!(dir.join(file).exists(), "{file} exported");
+    }
+    let (reports, _) =
+        transparency::verify_logs_files(&dir, &pinned, &Trusted::default()).expect("audit");
+    assert!(reports.iter().all(|r| r.failure.is_none()), "{reports:?}");
+
+    for (file, line) in [("reviews.jsonl", 7), ("ledger.jsonl", 3)] {
+        let changed = temp_dir("export-changed");
+        for entry in std::fs::read_dir(&dir).expect("dir") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), changed.join(entry.file_name())).expect("copy");
+        }
+        flip_line(&changed.join(file), line);
+        let (reports, _) =
+            transparency::verify_logs_files(&changed, &pinned, &Trusted::default()).expect("audit");
+        let log = file.trim_end_matches(".jsonl");
+        let report = reports.iter().find(|r| r.log == log).expect("report");
+        let failure = report.failure.as_deref().expect("a changed event fails");
+        assert_eq!(
+            report.first_differing_sequence,
+            Some(line as u64),
+            "{failure}"
+        );
+        assert!(
+            failure.contains(&format!("line {line} of {file}")),
+            "{failure}"
+        );
+
+        // A leaf list changed to match the changed event is no longer the signed tree: the audit
+        // still fails, and it names nothing rather than something false.
+        let leaves = changed.join(format!("{log}.leaves"));
+        let mut hashes: Vec<String> = std::fs::read_to_string(&leaves)
+            .expect("leaves")
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let bytes = std::fs::read(changed.join(file)).expect("read");
+        let event = bytes.split(|b| *b == b'\n').nth(line - 1).expect("line");
+        hashes[line - 1] = b64(&buendel_tlog::leaf_hash(event));
+        std::fs::write(&leaves, hashes.join("\n") + "\n").expect("write");
+        let (reports, _) =
+            transparency::verify_logs_files(&changed, &pinned, &Trusted::default()).expect("audit");
+        let report = reports.iter().find(|r| r.log == log).expect("report");
+        assert!(report.failure.is_some());
+        assert_eq!(report.first_differing_sequence, None);
+        let _ = std::fs::remove_dir_all(changed);
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    app.cleanup().await;
+}

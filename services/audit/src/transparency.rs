@@ -134,6 +134,10 @@ pub struct LogReport {
     pub trusted_size: Option<u64>,
     /// What is wrong, if anything: the audit fails.
     pub failure: Option<String>,
+    /// When the failure is an event that differs from the one the log signed, and the export's
+    /// leaf list locates it: its position (line of the export, stream sequence from 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_differing_sequence: Option<u64>,
 }
 
 fn b64(hash: &Hash) -> String {
@@ -195,6 +199,7 @@ pub fn check(
         signed_by: Vec::new(),
         trusted_size: trusted.map(|t| t.size),
         failure: None,
+        first_differing_sequence: None,
     };
     match check_inner(log, note, replay, pinned, trusted, &mut report) {
         Ok(next) => (report, Some(next)),
@@ -319,6 +324,35 @@ pub fn messages_file(log: &str) -> String {
     format!("{log}.jsonl")
 }
 
+/// The export file listing the log's own leaf hashes (base64, one per line) up to its checkpoint.
+/// Unauthenticated: it is used only to say which event differs, and only when its root is the
+/// signed root.
+pub fn leaves_file(log: &str) -> String {
+    format!("{log}.leaves")
+}
+
+/// The first leaf whose recomputed hash is not the one `listed` (the log's own leaf hashes) holds,
+/// once `listed` is shown to be the tree the checkpoint signs; `None` when it is not (a damaged or
+/// forged list locates nothing) or no leaf differs.
+pub fn first_differing_leaf(
+    listed: &[Hash],
+    signed_root: &Hash,
+    recomputed: impl IntoIterator<Item = Hash>,
+) -> Option<u64> {
+    let mut frontier = Frontier::new();
+    for leaf in listed {
+        frontier.push(*leaf, |_, _| {});
+    }
+    if frontier.root() != *signed_root {
+        return None;
+    }
+    listed
+        .iter()
+        .zip(recomputed)
+        .position(|(signed, found)| *signed != found)
+        .map(|index| index as u64)
+}
+
 /// The export file holding a log's latest signed checkpoint.
 pub fn checkpoint_file(log: &str) -> String {
     format!("{log}.checkpoint")
@@ -379,22 +413,69 @@ pub fn verify_logs_files(
         };
         let (held, mut replay) = prepare(note.as_deref(), trusted);
         let path = dir.join(messages_file(log));
-        match std::fs::File::open(&path) {
-            Ok(file) => replay_lines(file, &mut replay)
-                .with_context(|| format!("reading {}", path.display()))?,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        let present = match std::fs::File::open(&path) {
+            Ok(file) => {
+                replay_lines(file, &mut replay)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                true
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
             Err(error) => return Err(error).with_context(|| format!("opening {}", path.display())),
+        };
+        let mut report = conclude(log, note.as_deref(), &replay, pinned, held, &mut next);
+        if report.failure.is_some() && present {
+            locate_in_files(dir, log, note.as_deref(), &mut report)?;
         }
-        reports.push(conclude(
-            log,
-            note.as_deref(),
-            &replay,
-            pinned,
-            held,
-            &mut next,
-        ));
+        reports.push(report);
     }
     Ok((reports, next))
+}
+
+/// After a failed check of an export: where the log's leaf list (`<log>.leaves`) is the signed
+/// tree, names the first event of `<log>.jsonl` that is not the one the log signed.
+fn locate_in_files(
+    dir: &Path,
+    log: &str,
+    note: Option<&str>,
+    report: &mut LogReport,
+) -> anyhow::Result<()> {
+    let Some(checkpoint) = note
+        .and_then(|n| Note::parse(n).ok())
+        .and_then(|n| Checkpoint::parse(&n.text).ok())
+    else {
+        return Ok(());
+    };
+    let listed = match std::fs::read_to_string(dir.join(leaves_file(log))) {
+        Ok(text) => text
+            .lines()
+            .map(|line| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(line)
+                    .ok()
+                    .and_then(|b| Hash::try_from(b).ok())
+            })
+            .collect::<Option<Vec<Hash>>>(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error).with_context(|| format!("reading {}", leaves_file(log))),
+    };
+    let Some(listed) = listed else {
+        return Ok(());
+    };
+    let path = dir.join(messages_file(log));
+    let mut recomputed = Vec::with_capacity(listed.len());
+    leaf_hashes(std::fs::File::open(&path)?, |hash| recomputed.push(hash))
+        .with_context(|| format!("reading {}", path.display()))?;
+    if let Some(index) = first_differing_leaf(&listed, &checkpoint.root, recomputed) {
+        report.first_differing_sequence = Some(index + 1);
+        if let Some(failure) = &mut report.failure {
+            failure.push_str(&format!(
+                "; the first event that is not the one the log signed is line {} of {} (leaf {index})",
+                index + 1,
+                messages_file(log)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// How many bytes of an export are read at a time.
@@ -456,13 +537,15 @@ fn hash_lines(bytes: &[u8], threads: usize, out: &mut Vec<Hash>) {
     });
 }
 
-/// Writes `reviews.jsonl` (every REVIEWS message, byte for byte, in stream order) and each log's
-/// checkpoint file into an export directory. `notes` should be asked for before the streams are
-/// read, so that the export holds every message the checkpoints cover.
+/// Writes `reviews.jsonl` (every REVIEWS message, byte for byte, in stream order), each log's
+/// checkpoint file and each log's leaf list (`leaves`, by log name) into an export directory.
+/// `notes` should be asked for before the streams are read, so that the export holds every
+/// message the checkpoints cover.
 pub async fn export_logs(
     store: &buendel_runtime::EventStore,
     dir: &Path,
     notes: &BTreeMap<String, String>,
+    leaves: &BTreeMap<String, Vec<Hash>>,
 ) -> anyhow::Result<u64> {
     use std::io::Write as _;
     let kind = buendel_contract::namespace::StreamKind::Reviews;
@@ -508,6 +591,15 @@ pub async fn export_logs(
     for (log, note) in notes {
         std::fs::write(dir.join(checkpoint_file(log)), note)
             .with_context(|| format!("writing {}", checkpoint_file(log)))?;
+    }
+    for (log, hashes) in leaves {
+        let mut text = String::with_capacity(hashes.len() * 45);
+        for hash in hashes {
+            text.push_str(&b64(hash));
+            text.push('\n');
+        }
+        std::fs::write(dir.join(leaves_file(log)), text)
+            .with_context(|| format!("writing {}", leaves_file(log)))?;
     }
     Ok(written)
 }

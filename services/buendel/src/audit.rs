@@ -131,6 +131,49 @@ pub async fn verify(settings: &Settings, args: VerifyArgs) -> anyhow::Result<Exi
     print(&report, args.json)
 }
 
+/// The log's own leaf hashes up to each checkpoint's size, from its tables, so that an offline
+/// audit of the export can say which event differs. Without the tables the export has none (the
+/// audit still fails on a changed event; it only cannot say which).
+async fn leaf_lists(
+    settings: &Settings,
+    notes: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, Vec<buendel_tlog::Hash>> {
+    let mut lists = std::collections::BTreeMap::new();
+    if notes.is_empty() {
+        return lists;
+    }
+    let pool = match db::connect(
+        &settings.database_url,
+        &settings.namespace,
+        PoolLimits::default(),
+    )
+    .await
+    {
+        Ok(pool) => pool,
+        Err(error) => {
+            eprintln!("no leaf lists in the export: {error:#}");
+            return lists;
+        }
+    };
+    let tree = buendel_transparency::TreeStore::new(pool);
+    for (log, note) in notes {
+        let size = buendel_tlog::Note::parse(note)
+            .ok()
+            .and_then(|n| buendel_tlog::Checkpoint::parse(&n.text).ok())
+            .map(|c| c.size);
+        let (Some(size), Ok(parsed)) = (size, log.parse::<buendel_transparency::Log>()) else {
+            continue;
+        };
+        match tree.leaf_hashes(parsed, size).await {
+            Ok(hashes) => {
+                lists.insert(log.clone(), hashes);
+            }
+            Err(error) => eprintln!("no leaf list of the {log} log in the export: {error}"),
+        }
+    }
+    lists
+}
+
 /// Moves the trusted state forward, only after an audit that passed whole.
 fn keep_trusted(
     report: &Report,
@@ -151,7 +194,8 @@ pub async fn export(settings: &Settings, out: &Path) -> anyhow::Result<ExitCode>
     // Checkpoints first, so that the export holds every event they cover.
     let notes = crate::tlog::fresh_checkpoints(&client, settings).await;
     let manifest = buendel_audit::export(&store, out, progress("export")).await?;
-    let reviews = buendel_audit::transparency::export_logs(&store, out, &notes).await?;
+    let leaves = leaf_lists(settings, &notes).await;
+    let reviews = buendel_audit::transparency::export_logs(&store, out, &notes, &leaves).await?;
     eprintln!(
         "{reviews} REVIEWS messages exported; checkpoints of {}",
         if notes.is_empty() {

@@ -365,8 +365,9 @@ pub enum AuditAction {
     /// Replay LEDGER from sequence 1 (or `--file`), re-check every hash, entry and invariant,
     /// compare with the projections, print balances; exit 1 naming the first bad event.
     Verify(buendel::audit::VerifyArgs),
-    /// Write what an auditor takes home: ledger.jsonl, manifest.json, postings.csv, and with
-    /// the transparency log running reviews.jsonl, ledger.checkpoint and reviews.checkpoint.
+    /// Write what an auditor takes home: ledger.jsonl, manifest.json, postings.csv, reviews.jsonl,
+    /// and with the transparency log running ledger.checkpoint, reviews.checkpoint and the logs'
+    /// leaf lists (ledger.leaves, reviews.leaves).
     Export {
         /// The directory to write into.
         #[arg(long)]

@@ -277,6 +277,24 @@ impl TreeStore {
         Ok(next)
     }
 
+    /// The first `size` leaf hashes (level-0 nodes), in order: what an export lists so that an
+    /// auditor can say which event differs.
+    pub async fn leaf_hashes(&self, log: Log, size: u64) -> Result<Vec<Hash>, TreeError> {
+        let rows = sqlx::query(
+            "SELECT hash FROM tlog_nodes WHERE log = $1 AND level = 0 AND idx < $2 ORDER BY idx",
+        )
+        .bind(log.as_str())
+        .bind(to_i64(size, "a size")?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let hash: Vec<u8> = row.try_get("hash")?;
+                to_hash(&hash, log, "a leaf")
+            })
+            .collect()
+    }
+
     /// The index and stream sequence of the leaf of an event.
     pub async fn leaf_of_event(
         &self,
