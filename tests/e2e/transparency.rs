@@ -654,3 +654,110 @@ async fn an_export_verifies_offline_and_a_changed_event_is_named_by_its_line() {
     let _ = std::fs::remove_dir_all(dir);
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_tree_lost_from_postgres_is_rebuilt_from_the_streams_and_extends_the_checkpoints_signed_before(
+) {
+    let key = LogKey::generate("buendel.test/rebuild").expect("key");
+    let app = spawn_parts(
+        fresh_namespace(),
+        Parts {
+            api: None,
+            ..Parts::all(([127, 0, 0, 1], 0).into())
+        },
+    )
+    .await;
+    demo(&app).await;
+    let service = buendel_transparency::LogService::new(
+        app.store.clone(),
+        TreeStore::new(app.pool.clone()),
+        &key,
+        Vec::new(),
+        app.settings.clock,
+        LogServiceLimits::default(),
+    )
+    .expect("log service");
+    let tree = TreeStore::new(app.pool.clone());
+    let last = app
+        .store
+        .stream_last_sequence(StreamKind::Ledger)
+        .await
+        .expect("stream");
+    while tree.head(Log::Ledger).await.expect("head").last_seq < last {
+        service.catch_up(Log::Ledger).await.expect("catch up");
+    }
+    let before = service
+        .issue(Log::Ledger)
+        .await
+        .expect("issued")
+        .expect("a checkpoint");
+
+    // The tree's tables are lost; the signed checkpoints are kept.
+    for statement in [
+        "DELETE FROM tlog_nodes WHERE log = 'ledger'",
+        "DELETE FROM tlog_leaves WHERE log = 'ledger'",
+        "UPDATE tlog_heads SET size = 0, last_seq = 0 WHERE log = 'ledger'",
+    ] {
+        sqlx::query(statement)
+            .execute(&app.pool)
+            .await
+            .expect("lose the tree");
+    }
+    grow(&app).await;
+    let last = app
+        .store
+        .stream_last_sequence(StreamKind::Ledger)
+        .await
+        .expect("stream");
+    while tree.head(Log::Ledger).await.expect("head").last_seq < last {
+        service.catch_up(Log::Ledger).await.expect("rebuild");
+    }
+    let after = service
+        .issue(Log::Ledger)
+        .await
+        .expect("the rebuilt tree extends the checkpoint signed before")
+        .expect("a checkpoint");
+    assert!(after.size > before.size);
+    let proof = proofs::consistency(&tree, Log::Ledger, before.size, Some(after.size))
+        .await
+        .expect("proof");
+    verify_consistency(
+        before.size,
+        after.size,
+        &before.root,
+        &after.root,
+        &proof.proof,
+    )
+    .expect("consistent");
+
+    // A tree rebuilt from other events is refused: nothing is signed over it.
+    for statement in [
+        "DELETE FROM tlog_nodes WHERE log = 'ledger'",
+        "DELETE FROM tlog_leaves WHERE log = 'ledger'",
+        "UPDATE tlog_heads SET size = 0, last_seq = 0 WHERE log = 'ledger'",
+    ] {
+        sqlx::query(statement)
+            .execute(&app.pool)
+            .await
+            .expect("lose the tree");
+    }
+    let forged: Vec<_> = (0..after.size + 1)
+        .map(|i| buendel_transparency::tree::Leaf {
+            seq: i + 1,
+            event_id: None,
+            hash: buendel_tlog::leaf_hash(format!("not an event {i}").as_bytes()),
+        })
+        .collect();
+    tree.append(Log::Ledger, &Frontier::new(), &forged)
+        .await
+        .expect("forged leaves");
+    let refused = service.issue(Log::Ledger).await;
+    assert!(
+        matches!(
+            refused,
+            Err(buendel_transparency::service::IssueError::Inconsistent { .. })
+        ),
+        "{refused:?}"
+    );
+    app.cleanup().await;
+}
