@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use buendel_contract::ledger::{is_valid_fund_id, AccountKind, KindBalances, SourceBalances};
@@ -191,17 +191,19 @@ pub async fn list(
 ) -> Result<Json<Page<Fund>>, ApiError> {
     let Query(query) = query.map_err(invalid_query)?;
     let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
+    let mut snapshot = crate::snapshot(&state.pool).await?;
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM funds WHERE created_sequence > $1 \
          ORDER BY created_sequence LIMIT $2"
     ))
     .bind(page.after)
     .bind(page.fetch_limit())
-    .fetch_all(&state.pool)
+    .fetch_all(&mut *snapshot)
     .await?;
     let page = page.page(rows, |row| row.created_sequence);
     let ids: Vec<String> = page.items.iter().map(|r| r.fund_id.clone()).collect();
-    let mut books = current_books(&state.pool, &ids).await?;
+    let mut books = current_books(&mut snapshot, &ids).await?;
+    snapshot.commit().await?;
     Ok(Json(Page {
         items: page
             .items
@@ -226,21 +228,24 @@ pub async fn get(
 ) -> Result<Json<Fund>, ApiError> {
     let Query(query) = query.map_err(invalid_query)?;
     let as_of = query.as_of.as_deref().map(parse_date).transpose()?;
-    let row = fund_row(&state.pool, &id).await?;
+    let mut snapshot = crate::snapshot(&state.pool).await?;
+    let row = fund_row(&mut snapshot, &id).await?;
     let fund = match as_of {
         None => {
-            let mut books = current_books(&state.pool, std::slice::from_ref(&row.fund_id)).await?;
+            let mut books =
+                current_books(&mut snapshot, std::slice::from_ref(&row.fund_id)).await?;
             books
                 .remove(&row.fund_id)
                 .unwrap_or_default()
                 .fund(&row, None)
         }
         Some(date) => {
-            let book = book_as_of(&state.pool, &row.fund_id, date).await?;
-            let head = head_as_of(&state.pool, &row.fund_id, date).await?;
+            let book = book_as_of(&mut snapshot, &row.fund_id, date).await?;
+            let head = head_as_of(&mut snapshot, &row.fund_id, date).await?;
             book.fund(&row, Some((date, head)))
         }
     };
+    snapshot.commit().await?;
     Ok(Json(fund))
 }
 
@@ -253,7 +258,7 @@ fn parse_date(raw: &str) -> Result<NaiveDate, ApiError> {
 }
 
 /// The fund's row: 400 `invalid_id` for an id that is no fund id, 404 `not_found` if unknown.
-async fn fund_row(pool: &PgPool, id: &str) -> Result<Row, ApiError> {
+async fn fund_row(conn: &mut PgConnection, id: &str) -> Result<Row, ApiError> {
     if !is_valid_fund_id(id) {
         return Err(ApiError::InvalidId(format!(
             "{id:?} is not a fund id (<alliance>-<first year>-<last year>)"
@@ -262,7 +267,7 @@ async fn fund_row(pool: &PgPool, id: &str) -> Result<Row, ApiError> {
     let row: Option<Row> =
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM funds WHERE fund_id = $1"))
             .bind(id)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *conn)
             .await?;
     row.ok_or_else(|| ApiError::NotFound(format!("no fund {id:?}")))
 }
@@ -270,7 +275,7 @@ async fn fund_row(pool: &PgPool, id: &str) -> Result<Row, ApiError> {
 /// The current balances by kind (`fund_balances`) and the trial balance (`account_balances`) of
 /// the given funds.
 async fn current_books(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     fund_ids: &[String],
 ) -> Result<HashMap<String, Book>, sqlx::Error> {
     let kinds: Vec<(String, String, String, i64)> = sqlx::query_as(
@@ -278,14 +283,14 @@ async fn current_books(
          WHERE fund_id = ANY($1)",
     )
     .bind(fund_ids)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let trial: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT fund_id, source, SUM(balance_cents)::bigint FROM account_balances \
          WHERE fund_id = ANY($1) GROUP BY fund_id, source",
     )
     .bind(fund_ids)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut books: HashMap<String, Book> = HashMap::new();
     for (fund_id, source, kind, cents) in kinds {
@@ -309,14 +314,18 @@ async fn current_books(
 
 /// The balances by kind and the trial balance at the end of `date`, from the postings with a value
 /// date on or before it.
-async fn book_as_of(pool: &PgPool, fund_id: &str, date: NaiveDate) -> Result<Book, sqlx::Error> {
+async fn book_as_of(
+    conn: &mut PgConnection,
+    fund_id: &str,
+    date: NaiveDate,
+) -> Result<Book, sqlx::Error> {
     let sums: Vec<(String, String, String, i64)> = sqlx::query_as(
         "SELECT source, debit_kind, credit_kind, SUM(amount_cents)::bigint FROM ledger_postings \
          WHERE fund_id = $1 AND value_date <= $2 GROUP BY source, debit_kind, credit_kind",
     )
     .bind(fund_id)
     .bind(date)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut book = Book::default();
     for (source, debit, credit, cents) in sums {
@@ -331,14 +340,18 @@ async fn book_as_of(pool: &PgPool, fund_id: &str, date: NaiveDate) -> Result<Boo
 }
 
 /// The last entry with a value date on or before `date`.
-async fn head_as_of(pool: &PgPool, fund_id: &str, date: NaiveDate) -> Result<Head, sqlx::Error> {
+async fn head_as_of(
+    conn: &mut PgConnection,
+    fund_id: &str,
+    date: NaiveDate,
+) -> Result<Head, sqlx::Error> {
     let head: Option<(i64, i64, NaiveDate, Option<String>)> = sqlx::query_as(
         "SELECT sequence, version, value_date, hash FROM ledger_entries \
          WHERE fund_id = $1 AND value_date <= $2 ORDER BY sequence DESC LIMIT 1",
     )
     .bind(fund_id)
     .bind(date)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     Ok(
         head.map_or_else(Head::default, |(sequence, version, value_date, hash)| {
@@ -487,7 +500,7 @@ pub async fn entries(
         }
     };
     let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
-    let row = fund_row(&state.pool, &id).await?;
+    let row = fund_row(&mut *state.pool.acquire().await?, &id).await?;
     if csv {
         let limit = query.limit.map(|_| page);
         return csv_export(&state.pool, &row.fund_id, page.after, limit).await;

@@ -131,6 +131,19 @@ pub async fn serve(
     Ok(())
 }
 
+/// A read-only transaction that sees one snapshot, for a handler that answers from several
+/// statements: the projector commits between any two of them, and without one snapshot a reader
+/// could see, say, a fund's balances after an entry beside its entry count before it.
+pub async fn snapshot(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 /// `GET /openapi.json`.
 async fn openapi() -> Response {
     ([(CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
