@@ -208,6 +208,12 @@ impl TestApp {
         self.command(T::SERVICE.as_str(), T::NAME, payload).await
     }
 
+    /// Sends a typed command to its service as `actor`, with a fresh command id.
+    pub async fn send_by<T: CommandData>(&self, actor: &str, command: &T) -> Reply {
+        let payload = buendel::commands::envelope(Uuid::new_v4(), actor, command);
+        self.command(T::SERVICE.as_str(), T::NAME, payload).await
+    }
+
     /// Sends a command request as given (for requests no type can build) and returns the reply.
     pub async fn command(&self, service: &str, command: &str, payload: Value) -> Reply {
         let prefix = self.settings.namespace.command_prefix(service);

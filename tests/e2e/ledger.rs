@@ -321,7 +321,7 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
     esf.committed += GRANT_ESF;
     land.reserved -= GRANT_LAND;
     land.committed += GRANT_LAND;
-    let fund = assert_fund(&app, 3, esf, land).await;
+    let fund = assert_fund(&app, 4, esf, land).await;
     esf_p = Project {
         committed: GRANT_ESF,
         ..Project::default()
@@ -353,7 +353,7 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
         land.disbursed += land_paid;
         esf_p.disbursed += esf_paid;
         land_p.disbursed += land_paid;
-        let fund = assert_fund(&app, 4 + n as i64, esf, land).await;
+        let fund = assert_fund(&app, 5 + n as i64, esf, land).await;
         assert_money(
             &app,
             proposal_id,
@@ -386,7 +386,7 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
     land.available += land_rest;
     assert_eq!(esf.available, esf_allocated - 9_000_000);
     assert_eq!(land.available, land_allocated - 1_500_000);
-    let fund = assert_fund(&app, 6, esf, land).await;
+    let fund = assert_fund(&app, 7, esf, land).await;
     esf_p.committed = 9_000_000;
     land_p.committed = 1_500_000;
     assert_money(&app, proposal_id, &fund, "closed", "closed", esf_p, land_p).await;
@@ -407,7 +407,7 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
     land.recovered += land_back;
     esf_p.recovered += esf_back;
     land_p.recovered += land_back;
-    let fund = assert_fund(&app, 7, esf, land).await;
+    let fund = assert_fund(&app, 8, esf, land).await;
     assert_money(&app, proposal_id, &fund, "closed", "closed", esf_p, land_p).await;
 
     let repayment = RecordRepayment {
@@ -422,7 +422,7 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
     land.repaid += land_back;
     esf_p.repaid += esf_back;
     land_p.repaid += land_back;
-    let fund = assert_fund(&app, 8, esf, land).await;
+    let fund = assert_fund(&app, 9, esf, land).await;
     assert_money(&app, proposal_id, &fund, "closed", "closed", esf_p, land_p).await;
     assert_eq!(
         esf,
@@ -452,7 +452,7 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
     assert_eq!(before["entries"], 0, "{before}");
     assert_eq!(Figures::of(&before["total"]), Figures::default());
 
-    // The journal: eight entries, hash-chained, every one balanced per source.
+    // The journal: nine entries (the grant's terms recorded with its commitment), hash-chained, every one balanced per source.
     let (status, page) = app.get(&format!("/v1/funds/{FUND}/entries")).await;
     assert_eq!(status, 200, "{page}");
     let entries = page["items"].as_array().expect("entries");
@@ -466,6 +466,7 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
             "buendel.ledger.budget_allocated.v1",
             "buendel.ledger.funds_reserved.v1",
             "buendel.ledger.funds_committed.v1",
+            "buendel.ledger.grant_terms_recorded.v1",
             "buendel.ledger.disbursement_recorded.v1",
             "buendel.ledger.disbursement_recorded.v1",
             "buendel.ledger.commitment_released.v1",
@@ -635,7 +636,7 @@ fn saga_consumer(app: &TestApp) -> String {
 }
 
 /// Every stored event of the fund, as stored.
-async fn fund_events(app: &TestApp) -> Vec<(u64, bytes::Bytes)> {
+pub(crate) async fn fund_events(app: &TestApp) -> Vec<(u64, bytes::Bytes)> {
     let subject = app.settings.namespace.subject(StreamKind::Ledger, FUND);
     app.store
         .load(StreamKind::Ledger, &subject)
@@ -672,9 +673,13 @@ async fn a_ledger_instance_killed_between_appending_and_acking_books_nothing_twi
         committed: GRANT_LAND,
         ..Figures::default()
     };
-    let fund_before = assert_fund(&app, 4, esf, land).await;
+    let fund_before = assert_fund(&app, 5, esf, land).await;
     let before = fund_events(&app).await;
-    assert_eq!(before.len(), 4);
+    assert_eq!(
+        before.len(),
+        5,
+        "allocation, two reservations, a commitment and its terms"
+    );
     let ledger_last = app
         .store
         .stream_last_sequence(StreamKind::Ledger)
@@ -745,14 +750,14 @@ async fn a_ledger_instance_killed_between_appending_and_acking_books_nothing_twi
         assert_eq!(fund_after[figure], fund_before[figure], "{figure}");
     }
 
-    // The next booking is the fund's fifth entry, and the API follows it to the cent.
+    // The next booking is the fund's sixth entry, and the API follows it to the cent.
     ledger_ok(&app, &tranche(granted, "NB-AUSZ-0101", 1_000_000, 0)).await;
     let esf = Figures {
         disbursed: 1_000_000,
         ..esf
     };
-    assert_fund(&app, 5, esf, land).await;
-    assert_eq!(fund_events(&app).await[..4], before[..]);
+    assert_fund(&app, 6, esf, land).await;
+    assert_eq!(fund_events(&app).await[..5], before[..]);
     let (_, money) = app.get(&format!("/v1/proposals/{reserved}")).await;
     assert_eq!(money["status"], "funds_reserved", "{money}");
     assert_eq!(

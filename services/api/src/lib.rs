@@ -17,6 +17,7 @@
 //! - `GET /openapi.json` serves `docs/openapi.json`, which describes every route in [`routes`].
 
 pub mod alliances;
+pub mod claims;
 pub mod deadletters;
 pub mod error;
 pub mod funds;
@@ -42,6 +43,7 @@ use axum::routing::{get, MethodRouter};
 use axum::Router;
 use sqlx::PgPool;
 
+use buendel_runtime::clock::Clock;
 use buendel_runtime::CancellationToken;
 
 pub use error::ApiError;
@@ -60,6 +62,8 @@ pub struct AppState {
     pub pool: PgPool,
     /// Request counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The business date's clock: what "today" is where a request does not say (`as_of`).
+    pub clock: Clock,
 }
 
 impl AppState {
@@ -68,7 +72,13 @@ impl AppState {
         Self {
             pool,
             metrics: Arc::default(),
+            clock: Clock::system(),
         }
+    }
+
+    /// The same state on another clock (the services' `--clock`).
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { clock, ..self }
     }
 }
 
@@ -83,6 +93,8 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/v1/funds", get(funds::list)),
         ("/v1/funds/{id}", get(funds::get)),
         ("/v1/funds/{id}/entries", get(funds::entries)),
+        ("/v1/claims", get(claims::list)),
+        ("/v1/claims/{id}", get(claims::get)),
         ("/v1/deadletters", get(deadletters::list)),
         ("/v1/quarantine", get(quarantine::list)),
         ("/v1/logs/{log}/checkpoint", get(logs::checkpoint)),

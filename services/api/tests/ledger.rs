@@ -257,6 +257,7 @@ fn commit(proposal: Uuid, esf: i64, land: i64, today: NaiveDate) -> Command {
         proposal_id: proposal,
         esf: Cents(esf),
         land: Cents(land),
+        terms: None,
         today,
     }
 }
@@ -285,6 +286,62 @@ fn release(proposal: Uuid, reason: ReleaseReason, today: NaiveDate) -> Command {
         reason,
         today,
     }
+}
+
+/// A grant with its terms and two claims: one paid through verification and approval (by two
+/// officers), one left open; booked after [`full_path`] (its dates follow).
+fn claims(project: Uuid, paid: Uuid, open: Uuid) -> Vec<Command> {
+    let on = day(2026, 5, 4);
+    let claim = |claim_id, from, to| Command::SubmitClaim {
+        proposal_id: project,
+        claim: buendel_ledger::domain::NewClaim {
+            claim_id,
+            period_from: from,
+            period_to: to,
+            declared_eligible: Cents(2_500_000),
+            asked: buendel_contract::ledger::Amounts::new(1_500_000, 250_000),
+            receipts_reference: "BL-1".into(),
+        },
+        actor: "traeger".into(),
+        today: on,
+    };
+    vec![
+        reserve(project, 18_000_000, 3_000_000, on),
+        Command::Commit {
+            proposal_id: project,
+            esf: Cents(18_000_000),
+            land: Cents(3_000_000),
+            terms: Some(buendel_contract::ledger::GrantTerms {
+                bank_reference: "NB-ZB-9".into(),
+                eligible_cost_cents: Cents(30_000_000),
+                total_rate_bp: BasisPoints(7_000),
+                esf_rate_bp: BasisPoints(6_000),
+                period_from: day(2026, 1, 1),
+                period_to: day(2027, 12, 31),
+            }),
+            today: on,
+        },
+        claim(paid, day(2026, 1, 1), day(2026, 3, 31)),
+        Command::VerifyClaim {
+            proposal_id: project,
+            claim_id: paid,
+            cuts: vec![buendel_contract::ledger::ClaimCut {
+                cut: buendel_contract::ledger::Amounts::new(100_000, 0),
+                reason: "receipt 3".into(),
+            }],
+            actor: "pruefer".into(),
+            today: on,
+        },
+        Command::ApproveClaim {
+            proposal_id: project,
+            claim_id: paid,
+            payment_reference: "NB-C-1".into(),
+            value_date: on,
+            actor: "freigabe".into(),
+            today: on,
+        },
+        claim(open, day(2026, 4, 1), day(2026, 6, 30)),
+    ]
 }
 
 /// allocate → reserve → commit → two disbursements → close → recovery → repayment.
@@ -888,6 +945,8 @@ async fn every_documented_response_body_fits_its_openapi_schema_field_by_field()
         .await;
     db.ledger([release(refused, ReleaseReason::Refused, day(2026, 4, 3))])
         .await;
+    let (paid_claim, open_claim) = (Uuid::new_v4(), Uuid::new_v4());
+    db.ledger(claims(fresh, paid_claim, open_claim)).await;
     db.proposal([ProposalEvent::Withdrawn(Withdrawn {
         proposal_id: withdrawn,
         reason: "funded elsewhere".into(),
@@ -954,6 +1013,28 @@ async fn every_documented_response_body_fits_its_openapi_schema_field_by_field()
     requests.check("/v1/funds/{id}/entries", &csv).await;
     requests.check("/v1/deadletters", "/v1/deadletters").await;
     requests.check("/v1/quarantine", "/v1/quarantine").await;
+    let listed = requests
+        .check("/v1/claims", "/v1/claims?as_of=2026-07-01")
+        .await;
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(2),
+        "{listed}"
+    );
+    let due = format!("/v1/claims?proposal_id={fresh}&due_within_days=5&as_of=2026-07-20");
+    let due = requests.check("/v1/claims", &due).await;
+    assert_eq!(due["items"][0]["claim_id"], open_claim.to_string(), "{due}");
+    assert_eq!(due["items"][0]["clock"]["days_left"], 3, "{due}");
+    requests
+        .check("/v1/claims", "/v1/claims?overdue=true&status=lost")
+        .await;
+    requests
+        .check("/v1/claims/{id}", &format!("/v1/claims/{paid_claim}"))
+        .await;
+    requests
+        .check("/v1/claims/{id}", &format!("/v1/claims/{}", Uuid::new_v4()))
+        .await;
+    requests.check("/v1/claims/{id}", "/v1/claims/x").await;
     // No log service ran: every log answer is a documented error (the 200s are text, checked
     // end to end in tests/e2e/transparency.rs).
     requests

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use buendel_contract::commands::{
-    AdjustBudget, AllocateBudget, AssessRecovery, CloseProject, CommandData, DeclareConflict,
-    IssueStatement, RecordDisbursement, RecordGrant, RecordRefusal, RecordRepayment, Submit, Vote,
-    Withdraw,
+    AdjustBudget, AllocateBudget, ApproveClaim, AssessRecovery, ClaimCut, CloseProject,
+    CommandData, DeclareConflict, IssueStatement, RecordDisbursement, RecordGrant, RecordRefusal,
+    RecordRepayment, ResubmitClaim, ReturnClaim, Submit, SubmitClaim, VerifyClaim, Vote, Withdraw,
 };
 use buendel_contract::ledger::Source;
 use buendel_contract::review::{Verdict, VoteChoice};
@@ -191,6 +191,14 @@ pub enum Command {
         #[command(subcommand)]
         action: BudgetAction,
     },
+    /// A payment claim (Mittelabruf): submit, verify (with cuts), send back, resubmit, approve.
+    /// The actor (`--actor`) is recorded: the verifier may not be the submitter, the approver
+    /// not the verifier (four eyes).
+    Claim {
+        /// What to do.
+        #[command(subcommand)]
+        action: ClaimAction,
+    },
     /// Record a tranche paid to a project (payment reference, cents per source, value date).
     Disburse {
         /// The fund, e.g. `non-2021-2027`.
@@ -309,6 +317,131 @@ pub enum Command {
         #[command(subcommand)]
         action: ProjectionsAction,
     },
+}
+
+/// `buendel claim …`: every action names the fund, the project and the claim.
+#[derive(Debug, clap::Subcommand)]
+pub enum ClaimAction {
+    /// Submit a claim for a period of the grant; starts its 80-day clock.
+    Submit {
+        /// The fund, e.g. `non-2021-2027`.
+        #[arg(long)]
+        fund: String,
+        /// The proposal (project).
+        proposal: uuid::Uuid,
+        /// The claim's id (a fresh one when omitted; printed in the reply's events).
+        #[arg(long)]
+        claim: Option<uuid::Uuid>,
+        /// First day of the period (YYYY-MM-DD).
+        #[arg(long)]
+        period_from: chrono::NaiveDate,
+        /// Last day of the period (YYYY-MM-DD, inclusive).
+        #[arg(long)]
+        period_to: chrono::NaiveDate,
+        /// The eligible expenditure declared, in cents.
+        #[arg(long)]
+        declared_eligible_cents: i64,
+        /// ESF+ cents asked.
+        #[arg(long)]
+        esf_cents: i64,
+        /// Land cents asked.
+        #[arg(long)]
+        land_cents: i64,
+        /// The reference of the list of receipts (Belegliste).
+        #[arg(long)]
+        receipts: String,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// Verify a claim: in full, or with cuts `--cut ESF_CENTS:LAND_CENTS:REASON` (repeatable).
+    Verify {
+        /// The fund.
+        #[arg(long)]
+        fund: String,
+        /// The proposal (project).
+        proposal: uuid::Uuid,
+        /// The claim.
+        #[arg(long)]
+        claim: uuid::Uuid,
+        /// A cut: `ESF_CENTS:LAND_CENTS:REASON`.
+        #[arg(long = "cut", value_parser = parse_cut)]
+        cuts: Vec<ClaimCut>,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// Send a claim back for missing information; its clock pauses.
+    Return {
+        /// The fund.
+        #[arg(long)]
+        fund: String,
+        /// The proposal (project).
+        proposal: uuid::Uuid,
+        /// The claim.
+        #[arg(long)]
+        claim: uuid::Uuid,
+        /// What is missing.
+        #[arg(long)]
+        missing: String,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// Answer a returned claim; its clock resumes.
+    Resubmit {
+        /// The fund.
+        #[arg(long)]
+        fund: String,
+        /// The proposal (project).
+        proposal: uuid::Uuid,
+        /// The claim.
+        #[arg(long)]
+        claim: uuid::Uuid,
+        /// The reference of the completed list of receipts.
+        #[arg(long)]
+        receipts: String,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// Approve the payment of a verified claim (never by its verifier); books the disbursement.
+    Approve {
+        /// The fund.
+        #[arg(long)]
+        fund: String,
+        /// The proposal (project).
+        proposal: uuid::Uuid,
+        /// The claim.
+        #[arg(long)]
+        claim: uuid::Uuid,
+        /// The bank's payment reference.
+        #[arg(long)]
+        payment_reference: String,
+        /// Value date (YYYY-MM-DD); never before the last one booked on the fund.
+        #[arg(long)]
+        value_date: chrono::NaiveDate,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+}
+
+/// Reads `ESF_CENTS:LAND_CENTS:REASON`.
+fn parse_cut(text: &str) -> Result<ClaimCut, String> {
+    let mut parts = text.splitn(3, ':');
+    let mut cents = |what: &str| -> Result<Cents, String> {
+        let part = parts.next().unwrap_or_default();
+        part.parse::<i64>()
+            .map(Cents)
+            .map_err(|_| format!("{what} {part:?} is not an integer number of cents"))
+    };
+    let esf_cents = cents("ESF_CENTS")?;
+    let land_cents = cents("LAND_CENTS")?;
+    let reason = parts
+        .next()
+        .filter(|r| !r.trim().is_empty())
+        .ok_or("a cut is ESF_CENTS:LAND_CENTS:REASON, with a reason")?;
+    Ok(ClaimCut {
+        esf_cents,
+        land_cents,
+        reason: reason.to_owned(),
+    })
 }
 
 /// `buendel budget …`
@@ -574,6 +707,7 @@ impl Cli {
                 };
                 send(&settings, common, &command).await
             }
+            Command::Claim { action } => claim(&settings, action).await,
             Command::Disburse {
                 fund,
                 proposal,
@@ -686,6 +820,99 @@ impl Cli {
             Command::Projections {
                 action: ProjectionsAction::Rebuild,
             } => buendel::system::rebuild(&settings).await,
+        }
+    }
+}
+
+/// `buendel claim …`.
+async fn claim(settings: &Settings, action: ClaimAction) -> anyhow::Result<ExitCode> {
+    match action {
+        ClaimAction::Submit {
+            fund,
+            proposal,
+            claim,
+            period_from,
+            period_to,
+            declared_eligible_cents,
+            esf_cents,
+            land_cents,
+            receipts,
+            common,
+        } => {
+            let command = SubmitClaim {
+                fund_id: fund,
+                proposal_id: proposal,
+                claim_id: claim.unwrap_or_else(uuid::Uuid::new_v4),
+                period_from,
+                period_to,
+                declared_eligible_cents: Cents(declared_eligible_cents),
+                esf_cents: Cents(esf_cents),
+                land_cents: Cents(land_cents),
+                receipts_reference: receipts,
+            };
+            send(settings, common, &command).await
+        }
+        ClaimAction::Verify {
+            fund,
+            proposal,
+            claim,
+            cuts,
+            common,
+        } => {
+            let command = VerifyClaim {
+                fund_id: fund,
+                proposal_id: proposal,
+                claim_id: claim,
+                cuts,
+            };
+            send(settings, common, &command).await
+        }
+        ClaimAction::Return {
+            fund,
+            proposal,
+            claim,
+            missing,
+            common,
+        } => {
+            let command = ReturnClaim {
+                fund_id: fund,
+                proposal_id: proposal,
+                claim_id: claim,
+                missing,
+            };
+            send(settings, common, &command).await
+        }
+        ClaimAction::Resubmit {
+            fund,
+            proposal,
+            claim,
+            receipts,
+            common,
+        } => {
+            let command = ResubmitClaim {
+                fund_id: fund,
+                proposal_id: proposal,
+                claim_id: claim,
+                receipts_reference: receipts,
+            };
+            send(settings, common, &command).await
+        }
+        ClaimAction::Approve {
+            fund,
+            proposal,
+            claim,
+            payment_reference,
+            value_date,
+            common,
+        } => {
+            let command = ApproveClaim {
+                fund_id: fund,
+                proposal_id: proposal,
+                claim_id: claim,
+                payment_reference,
+                value_date,
+            };
+            send(settings, common, &command).await
         }
     }
 }

@@ -168,7 +168,7 @@ impl System {
                 .await
                 .with_context(|| format!("cannot listen on {addr}; choose another with --http"))?;
             http = Some(listener.local_addr()?);
-            let state = buendel_api::AppState::new(pool.clone());
+            let state = buendel_api::AppState::new(pool.clone()).with_clock(settings.clock);
             let shutdown = shutdown.clone();
             tasks
                 .spawn(async move { ("api", buendel_api::serve(listener, state, shutdown).await) });

@@ -80,7 +80,7 @@ fn service_parses(spec: &commands::CommandSpec, data: &Value) -> Option<bool> {
             buendel_approval::input::parse(spec.name, data, &rules).map(|r| r.is_ok())
         }
         Service::Ledger => {
-            buendel_ledger::input::parse(spec.name, data, today()).map(|r| r.is_ok())
+            buendel_ledger::input::parse(spec.name, data, today(), "operator").map(|r| r.is_ok())
         }
     }
 }

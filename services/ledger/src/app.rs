@@ -226,7 +226,7 @@ impl Ledger {
         name: &str,
         envelope: CommandEnvelope,
     ) -> Result<Outcome, CommandError> {
-        let request = input::parse(name, &envelope.data, self.clock.today())
+        let request = input::parse(name, &envelope.data, self.clock.today(), envelope.actor())
             .ok_or_else(|| CommandError::unknown(name))?
             .map_err(CommandError::invalid)?;
         let correlation = envelope.correlation_id.clone().or_else(|| {
@@ -355,10 +355,9 @@ impl Ledger {
                         vec![],
                     ));
                 };
-                let command =
-                    saga::command(intent, proposal_id, &facts, today).map_err(|refusal| {
-                        SagaError::refused(refusal.code(), refusal.to_string(), vec![])
-                    })?;
+                let command = saga::command(intent.clone(), proposal_id, &facts, today).map_err(
+                    |refusal| SagaError::refused(refusal.code(), refusal.to_string(), vec![]),
+                )?;
                 (facts.fund_id(), command)
             }
         };
@@ -395,11 +394,11 @@ impl Ledger {
                 code,
                 message,
                 details,
-            }) if saga::may_wait_for_statement(intent)
+            }) if saga::may_wait_for_statement(&intent)
                 && saga::release_refused(&code, false).is_some() =>
             {
                 let had_positive = self.had_positive_statement(proposal_id).await?;
-                match (saga::release_refused(&code, had_positive), intent) {
+                match (saga::release_refused(&code, had_positive), &intent) {
                     (Some(ReleaseWait::ForTheStatement), _) => Err(SagaError::Transient(format!(
                         "the positive statement of {proposal_id} is not booked on {fund_id} yet"
                     ))),

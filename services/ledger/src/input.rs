@@ -12,11 +12,11 @@ use chrono::NaiveDate;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use buendel_contract::ledger::{is_valid_fund_id, ReleaseReason, Source};
+use buendel_contract::ledger::{is_valid_fund_id, Amounts, ClaimCut, ReleaseReason, Source};
 use buendel_contract::reply::FieldError;
 use buendel_contract::Cents;
 
-use crate::domain::{Command, AMOUNT_CENTS_MAX, TEXT_LEN_MAX};
+use crate::domain::{Command, NewClaim, AMOUNT_CENTS_MAX, TEXT_LEN_MAX};
 
 /// A parsed command and the fund it goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +37,12 @@ impl Request {
             | Command::RecordDisbursement { proposal_id, .. }
             | Command::CloseProject { proposal_id, .. }
             | Command::AssessRecovery { proposal_id, .. }
-            | Command::RecordRepayment { proposal_id, .. } => Some(*proposal_id),
+            | Command::RecordRepayment { proposal_id, .. }
+            | Command::SubmitClaim { proposal_id, .. }
+            | Command::VerifyClaim { proposal_id, .. }
+            | Command::ReturnClaim { proposal_id, .. }
+            | Command::ResubmitClaim { proposal_id, .. }
+            | Command::ApproveClaim { proposal_id, .. } => Some(*proposal_id),
             Command::AllocateBudget { .. }
             | Command::AdjustBudget { .. }
             | Command::ExpireUnbound { .. } => None,
@@ -45,7 +50,8 @@ impl Request {
     }
 }
 
-/// Parses the `data` of operator command `name`, given on business date `today`.
+/// Parses the `data` of operator command `name`, given by `actor` on business date `today`. The
+/// claim commands record the actor (submitter, verifier, approver); the others ignore it.
 ///
 /// `None` for a name that is no operator command of this service (`reserve` and `commit` come
 /// only from the saga).
@@ -53,6 +59,7 @@ pub fn parse(
     name: &str,
     data: &Value,
     today: NaiveDate,
+    actor: &str,
 ) -> Option<Result<Request, Vec<FieldError>>> {
     let parsed = match name {
         "allocate_budget" => allocate_budget(data, today),
@@ -63,6 +70,11 @@ pub fn parse(
         "assess_recovery" => assess_recovery(data, today),
         "record_repayment" => record_repayment(data, today),
         "expire_unbound" => expire_unbound(data, today),
+        "submit_claim" => submit_claim(data, today, actor),
+        "verify_claim" => verify_claim(data, today, actor),
+        "return_claim" => return_claim(data, today, actor),
+        "resubmit_claim" => resubmit_claim(data, today),
+        "approve_claim" => approve_claim(data, today, actor),
         _ => return None,
     };
     Some(parsed)
@@ -247,6 +259,149 @@ fn expire_unbound(data: &Value, today: NaiveDate) -> Result<Request, Vec<FieldEr
 }
 
 /// Reads the fields of one `data` object, collecting every problem.
+fn submit_claim(data: &Value, today: NaiveDate, actor: &str) -> Result<Request, Vec<FieldError>> {
+    let mut f = Fields::new(
+        data,
+        &[
+            "fund_id",
+            "proposal_id",
+            "claim_id",
+            "period_from",
+            "period_to",
+            "declared_eligible_cents",
+            "esf_cents",
+            "land_cents",
+            "receipts_reference",
+        ],
+    )?;
+    let fund_id = f.fund_id();
+    let proposal_id = f.proposal_id();
+    let claim_id = f.uuid("claim_id");
+    let period_from = f.date("period_from");
+    let period_to = f.date("period_to");
+    let declared = f.cents("declared_eligible_cents", 0);
+    let esf = f.cents("esf_cents", 0);
+    let land = f.cents("land_cents", 0);
+    let receipts_reference = f.text("receipts_reference");
+    f.finish(|| {
+        Some(Request {
+            fund_id: fund_id?,
+            command: Command::SubmitClaim {
+                proposal_id: proposal_id?,
+                claim: NewClaim {
+                    claim_id: claim_id?,
+                    period_from: period_from?,
+                    period_to: period_to?,
+                    declared_eligible: declared?,
+                    asked: Amounts {
+                        esf_cents: esf?,
+                        land_cents: land?,
+                    },
+                    receipts_reference: receipts_reference?,
+                },
+                actor: actor.to_owned(),
+                today,
+            },
+        })
+    })
+}
+
+/// The most cuts one verification may carry.
+pub const CUTS_MAX: usize = 100;
+
+fn verify_claim(data: &Value, today: NaiveDate, actor: &str) -> Result<Request, Vec<FieldError>> {
+    let mut f = Fields::new(data, &["fund_id", "proposal_id", "claim_id", "cuts"])?;
+    let fund_id = f.fund_id();
+    let proposal_id = f.proposal_id();
+    let claim_id = f.uuid("claim_id");
+    let cuts = f.cuts();
+    f.finish(|| {
+        Some(Request {
+            fund_id: fund_id?,
+            command: Command::VerifyClaim {
+                proposal_id: proposal_id?,
+                claim_id: claim_id?,
+                cuts: cuts?,
+                actor: actor.to_owned(),
+                today,
+            },
+        })
+    })
+}
+
+fn return_claim(data: &Value, today: NaiveDate, actor: &str) -> Result<Request, Vec<FieldError>> {
+    let mut f = Fields::new(data, &["fund_id", "proposal_id", "claim_id", "missing"])?;
+    let fund_id = f.fund_id();
+    let proposal_id = f.proposal_id();
+    let claim_id = f.uuid("claim_id");
+    let missing = f.text("missing");
+    f.finish(|| {
+        Some(Request {
+            fund_id: fund_id?,
+            command: Command::ReturnClaim {
+                proposal_id: proposal_id?,
+                claim_id: claim_id?,
+                missing: missing?,
+                actor: actor.to_owned(),
+                today,
+            },
+        })
+    })
+}
+
+fn resubmit_claim(data: &Value, today: NaiveDate) -> Result<Request, Vec<FieldError>> {
+    let mut f = Fields::new(
+        data,
+        &["fund_id", "proposal_id", "claim_id", "receipts_reference"],
+    )?;
+    let fund_id = f.fund_id();
+    let proposal_id = f.proposal_id();
+    let claim_id = f.uuid("claim_id");
+    let receipts_reference = f.text("receipts_reference");
+    f.finish(|| {
+        Some(Request {
+            fund_id: fund_id?,
+            command: Command::ResubmitClaim {
+                proposal_id: proposal_id?,
+                claim_id: claim_id?,
+                receipts_reference: receipts_reference?,
+                today,
+            },
+        })
+    })
+}
+
+fn approve_claim(data: &Value, today: NaiveDate, actor: &str) -> Result<Request, Vec<FieldError>> {
+    let mut f = Fields::new(
+        data,
+        &[
+            "fund_id",
+            "proposal_id",
+            "claim_id",
+            "payment_reference",
+            "value_date",
+        ],
+    )?;
+    let fund_id = f.fund_id();
+    let proposal_id = f.proposal_id();
+    let claim_id = f.uuid("claim_id");
+    let payment_reference = f.text("payment_reference");
+    let value_date = f.date("value_date");
+    f.finish(|| {
+        Some(Request {
+            fund_id: fund_id?,
+            command: Command::ApproveClaim {
+                proposal_id: proposal_id?,
+                claim_id: claim_id?,
+                payment_reference: payment_reference?,
+                value_date: value_date?,
+                actor: actor.to_owned(),
+                today,
+            },
+        })
+    })
+}
+
 struct Fields<'a> {
     /// The object.
     data: &'a Map<String, Value>,
@@ -333,14 +488,75 @@ impl<'a> Fields<'a> {
     }
 
     fn proposal_id(&mut self) -> Option<Uuid> {
-        let s = self.string("proposal_id", 64)?;
+        self.uuid("proposal_id")
+    }
+
+    fn uuid(&mut self, name: &str) -> Option<Uuid> {
+        let s = self.string(name, 64)?;
         match Uuid::parse_str(&s) {
             Ok(id) => Some(id),
             Err(_) => {
-                self.error("proposal_id", "must be a UUID");
+                self.error(name, "must be a UUID");
                 None
             }
         }
+    }
+
+    /// Optional: a verification's cuts, `[{esf_cents, land_cents, reason}]`, at most
+    /// [`CUTS_MAX`]; absent or null is none.
+    fn cuts(&mut self) -> Option<Vec<ClaimCut>> {
+        let list = match self.data.get("cuts") {
+            None | Some(Value::Null) => return Some(Vec::new()),
+            Some(Value::Array(list)) => list,
+            Some(_) => {
+                self.error(
+                    "cuts",
+                    "must be an array of {esf_cents, land_cents, reason}",
+                );
+                return None;
+            }
+        };
+        if list.len() > CUTS_MAX {
+            self.error("cuts", format!("must have at most {CUTS_MAX} cuts"));
+            return None;
+        }
+        let mut cuts = Vec::with_capacity(list.len());
+        let mut complete = true;
+        for (index, item) in list.iter().enumerate() {
+            let Value::Object(_) = item else {
+                self.error(&format!("cuts[{index}]"), "must be an object");
+                complete = false;
+                continue;
+            };
+            let mut inner = match Fields::new(item, &["esf_cents", "land_cents", "reason"]) {
+                Ok(inner) => inner,
+                Err(errors) => {
+                    self.errors.extend(errors);
+                    complete = false;
+                    continue;
+                }
+            };
+            let esf = inner.cents("esf_cents", 0);
+            let land = inner.cents("land_cents", 0);
+            let reason = inner.text("reason");
+            for error in inner.errors {
+                let field = error
+                    .field
+                    .replacen("data.", &format!("data.cuts[{index}]."), 1);
+                self.errors.push(FieldError::new(field, error.reason));
+                complete = false;
+            }
+            if let (Some(esf), Some(land), Some(reason)) = (esf, land, reason) {
+                cuts.push(ClaimCut {
+                    cut: Amounts {
+                        esf_cents: esf,
+                        land_cents: land,
+                    },
+                    reason,
+                });
+            }
+        }
+        complete.then_some(cuts)
     }
 
     /// Integer cents in `min..=AMOUNT_CENTS_MAX`; a float is refused by name.
@@ -433,7 +649,7 @@ mod tests {
             "land_cents": 33_428_571,
             "commit_deadline": "2027-12-31",
         });
-        let request = parse("allocate_budget", &data, today())
+        let request = parse("allocate_budget", &data, today(), "operator")
             .expect("a command")
             .expect("valid");
         assert_eq!(request.fund_id, "non-2021-2027");
@@ -459,7 +675,7 @@ mod tests {
             "value_date": "2025-02-30",
             "extra": 1,
         });
-        let errors = parse("record_disbursement", &data, today())
+        let errors = parse("record_disbursement", &data, today(), "operator")
             .expect("a command")
             .expect_err("invalid");
         let mut found = fields(&errors);
@@ -481,7 +697,7 @@ mod tests {
     #[test]
     fn a_float_amount_is_refused_by_name() {
         let data = json!({"fund_id": "non-2021-2027", "source": "land", "delta_cents": 12.5, "reason": "x"});
-        let errors = parse("adjust_budget", &data, today())
+        let errors = parse("adjust_budget", &data, today(), "operator")
             .expect("a command")
             .expect_err("invalid");
         assert_eq!(fields(&errors), ["data.delta_cents"]);
@@ -491,7 +707,7 @@ mod tests {
     #[test]
     fn a_cut_is_a_negative_delta() {
         let data = json!({"fund_id": "son-2021-2027", "source": "esf_plus", "delta_cents": -100, "reason": "cut"});
-        let request = parse("adjust_budget", &data, today())
+        let request = parse("adjust_budget", &data, today(), "operator")
             .expect("a command")
             .expect("valid");
         assert!(matches!(
@@ -508,7 +724,7 @@ mod tests {
     fn an_operator_release_is_cancelled_unless_it_says_otherwise() {
         let id = Uuid::from_u128(7);
         let data = json!({"fund_id": "non-2021-2027", "proposal_id": id.to_string()});
-        let request = parse("release_reservation", &data, today())
+        let request = parse("release_reservation", &data, today(), "operator")
             .expect("a command")
             .expect("valid");
         assert_eq!(
@@ -524,13 +740,13 @@ mod tests {
 
     #[test]
     fn the_saga_commands_are_not_operator_commands() {
-        assert!(parse("reserve", &json!({}), today()).is_none());
-        assert!(parse("commit", &json!({}), today()).is_none());
+        assert!(parse("reserve", &json!({}), today(), "operator").is_none());
+        assert!(parse("commit", &json!({}), today(), "operator").is_none());
     }
 
     #[test]
     fn data_must_be_an_object() {
-        let errors = parse("expire_unbound", &json!([1]), today())
+        let errors = parse("expire_unbound", &json!([1]), today(), "operator")
             .expect("a command")
             .expect_err("invalid");
         assert_eq!(fields(&errors), ["data"]);

@@ -15,6 +15,9 @@ use buendel_contract::commands::{
     self, AdjustBudget, AllocateBudget, AssessRecovery, CloseProject, CommandData, ExpireUnbound,
     RecordDisbursement, RecordRepayment, ReleaseReservation, Service,
 };
+use buendel_contract::commands::{
+    ApproveClaim, ResubmitClaim, ReturnClaim, SubmitClaim, VerifyClaim,
+};
 use buendel_contract::ledger::{ReleaseReason, Source};
 use buendel_contract::reply::FieldError;
 use buendel_contract::Cents;
@@ -28,7 +31,7 @@ fn today() -> NaiveDate {
 }
 
 fn parsed<T: CommandData>(command: &T) -> Result<Request, Vec<FieldError>> {
-    parse(T::NAME, &command.to_data(), today()).expect("a command of this service")
+    parse(T::NAME, &command.to_data(), today(), "operator").expect("a command of this service")
 }
 
 fn request(fund_id: String, command: Command) -> Result<Request, Vec<FieldError>> {
@@ -210,6 +213,30 @@ fn samples() -> Vec<(&'static str, Value)> {
             json!({"fund_id": fund, "proposal_id": id, "esf_cents": 1, "land_cents": 0, "value_date": "2026-03-01"}),
         ),
         (ExpireUnbound::NAME, json!({"fund_id": fund})),
+        (
+            SubmitClaim::NAME,
+            json!({"fund_id": fund, "proposal_id": id, "claim_id": id, "period_from": "2026-01-01",
+                   "period_to": "2026-03-31", "declared_eligible_cents": 2_500_000,
+                   "esf_cents": 1_500_000, "land_cents": 250_000, "receipts_reference": "BL-2026-Q1"}),
+        ),
+        (
+            VerifyClaim::NAME,
+            json!({"fund_id": fund, "proposal_id": id, "claim_id": id,
+                   "cuts": [{"esf_cents": 100, "land_cents": 0, "reason": "receipt 7 is a duplicate"}]}),
+        ),
+        (
+            ReturnClaim::NAME,
+            json!({"fund_id": fund, "proposal_id": id, "claim_id": id, "missing": "the payslips of March"}),
+        ),
+        (
+            ResubmitClaim::NAME,
+            json!({"fund_id": fund, "proposal_id": id, "claim_id": id, "receipts_reference": "BL-2026-Q1-b"}),
+        ),
+        (
+            ApproveClaim::NAME,
+            json!({"fund_id": fund, "proposal_id": id, "claim_id": id, "payment_reference": "NB-4711",
+                   "value_date": "2026-04-15"}),
+        ),
     ]
 }
 
@@ -219,7 +246,7 @@ fn type_accepts(name: &str, data: &Value) -> bool {
 }
 
 fn parser_result(name: &str, data: &Value) -> Result<Request, Vec<FieldError>> {
-    parse(name, data, today()).expect("a command of this service")
+    parse(name, data, today(), "operator").expect("a command of this service")
 }
 
 /// The required fields of command `name`, as its generated schema lists them.
@@ -288,14 +315,43 @@ fn the_service_parses_every_one_of_the_contracts_commands() {
         buendel_contract::ledger::COMMANDS
     );
     for name in buendel_contract::ledger::COMMANDS {
-        assert!(parse(name, &json!({}), today()).is_some(), "{name}");
+        assert!(
+            parse(name, &json!({}), today(), "operator").is_some(),
+            "{name}"
+        );
     }
+}
+
+#[test]
+fn a_claim_command_records_its_actor_and_every_bad_cut_is_named_by_its_path() {
+    let id = Uuid::from_u128(7);
+    let data = json!({"fund_id": "non-2021-2027", "proposal_id": id, "claim_id": id,
+                      "cuts": [{"esf_cents": 1.5, "land_cents": 0, "reason": " "}, 3]});
+    let errors = parse(VerifyClaim::NAME, &data, today(), "officer-a")
+        .expect("a command of this service")
+        .expect_err("bad cuts");
+    assert_eq!(
+        fields(&errors),
+        [
+            "data.cuts[0].esf_cents",
+            "data.cuts[0].reason",
+            "data.cuts[1]"
+        ]
+    );
+    let good = json!({"fund_id": "non-2021-2027", "proposal_id": id, "claim_id": id});
+    let request = parse(VerifyClaim::NAME, &good, today(), "officer-a")
+        .expect("a command of this service")
+        .expect("parses");
+    let Command::VerifyClaim { actor, cuts, .. } = request.command else {
+        panic!("not a verification: {:?}", request.command);
+    };
+    assert_eq!((actor.as_str(), cuts.len()), ("officer-a", 0));
 }
 
 #[test]
 fn a_date_not_written_yyyy_mm_dd_is_refused_by_the_parser_as_its_schema_says() {
     for (name, data) in samples() {
-        for field in ["commit_deadline", "value_date"] {
+        for field in ["commit_deadline", "value_date", "period_from", "period_to"] {
             if data.get(field).is_none() {
                 continue;
             }

@@ -476,6 +476,7 @@ fn history(n: usize, seed: u64) -> History {
                     proposal_id,
                     esf: Cents(esf),
                     land: Cents(land),
+                    terms: None,
                     today: day(2026, 7, 1),
                 },
             );

@@ -1,7 +1,7 @@
 //! The funding ledger's read models, from the LEDGER stream (`<ns>.ledger.<fund_id>`).
 //!
 //! Every ledger event is one balanced journal entry ([`buendel_contract::ledger`]). A batch is
-//! written in a fixed number of statements, whatever its size:
+//! written in a fixed number of statements whatever its size, plus one per claim event:
 //!
 //! 1. `ledger_entries`: one row per event (`ON CONFLICT DO NOTHING RETURNING sequence`). Only the
 //!    events whose row is new go on, so an event applied twice (a replay, even without the
@@ -11,10 +11,11 @@
 //! 4. `account_balances` and `fund_balances`: the postings folded per account and per account kind
 //!    in Rust ([`Effects::of`]), then added to the stored balances in one upsert each.
 //! 5. `proposal_money`: each project's figures (moved by the same deltas) and its status.
-//! 6. `funds`: each fund's head (last sequence, version, hash, value date, commit deadline).
+//! 6. `grant_terms` and `claims`: one statement per claim event (few), see [`crate::claims`].
+//! 7. `funds`: each fund's head (last sequence, version, hash, value date, commit deadline).
 //!
-//! Every statement is one `UNNEST` over arrays. Rows are keyed so that the set of rows does not
-//! depend on where batches start and end: an account touched in a batch gets its row even when the
+//! Every statement but those of step 6 is one `UNNEST` over arrays. Rows are keyed so that the
+//! set of rows does not depend on where batches start and end: an account touched in a batch gets its row even when the
 //! batch moved it by zero in all, so a rebuild with other batch boundaries yields identical rows.
 //!
 //! The balances are folded from the postings and nothing else, exactly as
@@ -42,7 +43,8 @@ use crate::timeline;
 pub const FUND_ACCOUNT: Uuid = Uuid::nil();
 
 /// Projects the LEDGER stream into `funds`, `ledger_entries`, `ledger_postings`,
-/// `account_balances`, `fund_balances`, `proposal_money` and `proposal_timeline`.
+/// `account_balances`, `fund_balances`, `proposal_money`, `proposal_timeline`, `grant_terms` and
+/// `claims`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LedgerProjection;
 
@@ -96,6 +98,7 @@ impl Projection for LedgerProjection {
         add_account_balances(conn, &effects.accounts).await?;
         add_fund_balances(conn, &effects.kinds).await?;
         upsert_money(conn, &effects.projects).await?;
+        crate::claims::apply(conn, &fresh).await?;
         upsert_funds(conn, &effects.funds).await
     }
 }

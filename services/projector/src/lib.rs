@@ -20,6 +20,7 @@
 //! - `timeline`: the `proposal_timeline` insert every proposal-related projection shares.
 
 pub mod checkpoint;
+mod claims;
 pub mod deadletters;
 pub mod ledger;
 pub mod projection;
@@ -52,7 +53,7 @@ pub const STREAMS: [StreamKind; 4] = [
 ];
 
 /// Every read-model table the projector owns, truncated by [`rebuild`].
-pub const TABLES: [&str; 15] = [
+pub const TABLES: [&str; 17] = [
     "proposals",
     "proposal_timeline",
     "proposal_reviews",
@@ -65,6 +66,8 @@ pub const TABLES: [&str; 15] = [
     "account_balances",
     "fund_balances",
     "proposal_money",
+    "grant_terms",
+    "claims",
     "dead_letters",
     "projection_quarantine",
     "checkpoints",

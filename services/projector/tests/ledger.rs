@@ -131,6 +131,7 @@ fn commit(proposal: Uuid, esf: i64, land: i64, today: NaiveDate) -> Command {
         proposal_id: proposal,
         esf: Cents(esf),
         land: Cents(land),
+        terms: None,
         today,
     }
 }

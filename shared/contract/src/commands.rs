@@ -112,7 +112,7 @@ const fn spec<T: CommandData>() -> CommandSpec {
 }
 
 /// Every command of every service, in the services' order.
-pub const ALL: [CommandSpec; 19] = [
+pub const ALL: [CommandSpec; 24] = [
     spec::<Submit>(),
     spec::<Revise>(),
     spec::<Withdraw>(),
@@ -132,6 +132,11 @@ pub const ALL: [CommandSpec; 19] = [
     spec::<AssessRecovery>(),
     spec::<RecordRepayment>(),
     spec::<ExpireUnbound>(),
+    spec::<SubmitClaim>(),
+    spec::<VerifyClaim>(),
+    spec::<ReturnClaim>(),
+    spec::<ResubmitClaim>(),
+    spec::<ApproveClaim>(),
 ];
 
 /// The command `name` of `service`, if it has one.
@@ -633,6 +638,131 @@ pub struct ExpireUnbound {
 impl CommandData for ExpireUnbound {
     const SERVICE: Service = Service::Ledger;
     const NAME: &'static str = "expire_unbound";
+}
+
+/// `submit_claim`: a payment claim (Mittelabruf) of a granted project. The actor of the envelope
+/// is recorded as the submitter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitClaim {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal (project).
+    pub proposal_id: Uuid,
+    /// The claim's id, chosen by the caller; unique within the fund.
+    pub claim_id: Uuid,
+    /// First day of the period the expenditure falls in.
+    pub period_from: NaiveDate,
+    /// Last day of the period (inclusive).
+    pub period_to: NaiveDate,
+    /// The eligible expenditure declared.
+    pub declared_eligible_cents: Cents,
+    /// ESF+ asked.
+    pub esf_cents: Cents,
+    /// Land asked.
+    pub land_cents: Cents,
+    /// The reference of the list of receipts (Belegliste).
+    pub receipts_reference: String,
+}
+
+impl CommandData for SubmitClaim {
+    const SERVICE: Service = Service::Ledger;
+    const NAME: &'static str = "submit_claim";
+}
+
+/// One cut of a verification, with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimCut {
+    /// ESF+ cut.
+    pub esf_cents: Cents,
+    /// Land cut.
+    pub land_cents: Cents,
+    /// Why.
+    pub reason: String,
+}
+
+/// `verify_claim`: management verification accepts a claim, fully (no cuts) or in part (every
+/// cut with its reason; what is accepted is what was asked less the cuts). The actor of the
+/// envelope is recorded as the verifier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyClaim {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal (project).
+    pub proposal_id: Uuid,
+    /// The claim.
+    pub claim_id: Uuid,
+    /// The cuts (empty or absent: accepted in full).
+    #[serde(default)]
+    pub cuts: Vec<ClaimCut>,
+}
+
+impl CommandData for VerifyClaim {
+    const SERVICE: Service = Service::Ledger;
+    const NAME: &'static str = "verify_claim";
+}
+
+/// `return_claim`: sends a claim back for missing information; its 80-day clock pauses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnClaim {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal (project).
+    pub proposal_id: Uuid,
+    /// The claim.
+    pub claim_id: Uuid,
+    /// What is missing.
+    pub missing: String,
+}
+
+impl CommandData for ReturnClaim {
+    const SERVICE: Service = Service::Ledger;
+    const NAME: &'static str = "return_claim";
+}
+
+/// `resubmit_claim`: the project answers a returned claim; its 80-day clock resumes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResubmitClaim {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal (project).
+    pub proposal_id: Uuid,
+    /// The claim.
+    pub claim_id: Uuid,
+    /// The reference of the completed list of receipts.
+    pub receipts_reference: String,
+}
+
+impl CommandData for ResubmitClaim {
+    const SERVICE: Service = Service::Ledger;
+    const NAME: &'static str = "resubmit_claim";
+}
+
+/// `approve_claim`: a second officer approves the payment of a verified claim, which books the
+/// accepted amount as disbursed on the value date. The actor of the envelope is recorded as the
+/// approver and must not be the verifier (`four_eyes_violation`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveClaim {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal (project).
+    pub proposal_id: Uuid,
+    /// The claim.
+    pub claim_id: Uuid,
+    /// The bank's payment reference, unique within the fund.
+    pub payment_reference: String,
+    /// The payment's value date.
+    pub value_date: NaiveDate,
+}
+
+impl CommandData for ApproveClaim {
+    const SERVICE: Service = Service::Ledger;
+    const NAME: &'static str = "approve_claim";
 }
 
 #[cfg(test)]

@@ -70,6 +70,9 @@
 //! | `recovery_assessed` | receivable(p) ← disbursed(p) |
 //! | `repayment_received` | repaid(p) ← receivable(p) |
 //! | `funds_expired` | expired ← available |
+//! | `grant_terms_recorded` | none (the grant's period and rates, which claims are checked against) |
+//! | `claim_submitted`, `claim_verified`, `claim_returned`, `claim_resubmitted` | none (a payment claim's way through management verification) |
+//! | `claim_approved` | disbursed(p) ← committed(p) (the verified claim is paid) |
 //!
 //! Postings are ordered `esf_plus` first, then `land`; within a source in the order of the table.
 //! [`LedgerEvent::expected_postings`] builds them from the typed fields, [`LedgerEvent::journaled`]
@@ -93,7 +96,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::canonical::{sha256_hex, NotCanonical};
-use crate::money::Cents;
+use crate::money::{BasisPoints, Cents};
 use crate::{Envelope, EventKind};
 
 /// Where a fund's money comes from. Every posting and every balance is per source.
@@ -678,6 +681,159 @@ pub struct FundsExpired {
     pub postings: Vec<Posting>,
 }
 
+/// The terms of a grant decision that the ledger checks payment claims against: the bank's
+/// reference, the eligible costs and rates granted, and the grant period (inclusive).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GrantTerms {
+    /// The bank's reference of the decision (Zuwendungsbescheid).
+    pub bank_reference: String,
+    /// Eligible costs as granted.
+    pub eligible_cost_cents: Cents,
+    /// Total grant rate.
+    pub total_rate_bp: BasisPoints,
+    /// ESF+ rate (part of the total rate).
+    pub esf_rate_bp: BasisPoints,
+    /// First day of the grant period.
+    pub period_from: NaiveDate,
+    /// Last day of the grant period.
+    pub period_to: NaiveDate,
+}
+
+/// `buendel.ledger.grant_terms_recorded.v1`: the terms of the grant just committed, appended in
+/// the same decision as its `funds_committed`. No postings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GrantTermsRecorded {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal.
+    pub proposal_id: Uuid,
+    /// The terms.
+    pub terms: GrantTerms,
+    /// The day the entry takes effect.
+    pub value_date: NaiveDate,
+    /// The journal entry (always empty).
+    pub postings: Vec<Posting>,
+}
+
+/// `buendel.ledger.claim_submitted.v1`: a project submits a payment claim (Mittelabruf). Starts
+/// the 80-day clock of CPR Art. 74(1)(b) on its value date. No postings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClaimSubmitted {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal.
+    pub proposal_id: Uuid,
+    /// The claim, unique within the fund.
+    pub claim_id: Uuid,
+    /// First day of the period the expenditure falls in.
+    pub period_from: NaiveDate,
+    /// Last day of that period (inclusive).
+    pub period_to: NaiveDate,
+    /// The eligible expenditure declared.
+    pub declared_eligible_cents: Cents,
+    /// What is asked per source.
+    pub asked: Amounts,
+    /// The reference of the list of receipts (Belegliste).
+    pub receipts_reference: String,
+    /// Who submitted it.
+    pub submitted_by: String,
+    /// The day the claim was submitted.
+    pub value_date: NaiveDate,
+    /// The journal entry (always empty).
+    pub postings: Vec<Posting>,
+}
+
+/// One cut a verifier makes to a claim, with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClaimCut {
+    /// What is cut per source.
+    pub cut: Amounts,
+    /// Why (the receipt or cost line and the rule).
+    pub reason: String,
+}
+
+/// `buendel.ledger.claim_verified.v1`: management verification (CPR Art. 74(1)(a)) accepted the
+/// claim fully or in part; every cut names its reason. No postings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClaimVerified {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal.
+    pub proposal_id: Uuid,
+    /// The claim.
+    pub claim_id: Uuid,
+    /// The officer who verified it.
+    pub verified_by: String,
+    /// What is accepted per source: asked less the cuts.
+    pub accepted: Amounts,
+    /// The cuts, each with its reason (empty when accepted in full).
+    pub cuts: Vec<ClaimCut>,
+    /// The day of the verification.
+    pub value_date: NaiveDate,
+    /// The journal entry (always empty).
+    pub postings: Vec<Posting>,
+}
+
+/// `buendel.ledger.claim_returned.v1`: the verifier sent the claim back for missing information;
+/// the 80-day clock pauses. No postings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClaimReturned {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal.
+    pub proposal_id: Uuid,
+    /// The claim.
+    pub claim_id: Uuid,
+    /// The officer who sent it back.
+    pub returned_by: String,
+    /// What is missing.
+    pub missing: String,
+    /// The day it was sent back: the clock pauses from this day.
+    pub value_date: NaiveDate,
+    /// The journal entry (always empty).
+    pub postings: Vec<Posting>,
+}
+
+/// `buendel.ledger.claim_resubmitted.v1`: the project answered; the 80-day clock resumes. No
+/// postings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClaimResubmitted {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal.
+    pub proposal_id: Uuid,
+    /// The claim.
+    pub claim_id: Uuid,
+    /// The reference of the completed list of receipts.
+    pub receipts_reference: String,
+    /// The day it came back: the clock runs again from this day.
+    pub value_date: NaiveDate,
+    /// The journal entry (always empty).
+    pub postings: Vec<Posting>,
+}
+
+/// `buendel.ledger.claim_approved.v1`: a second officer, never the verifier, approved the payment
+/// of the verified claim; the accepted amount is paid on the value date and the clock stops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClaimApproved {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal.
+    pub proposal_id: Uuid,
+    /// The claim.
+    pub claim_id: Uuid,
+    /// The officer who approved the payment.
+    pub approved_by: String,
+    /// The bank's payment reference; unique within the fund.
+    pub payment_reference: String,
+    /// What is paid per source: the accepted amount.
+    pub paid: Amounts,
+    /// The payment's value date.
+    pub value_date: NaiveDate,
+    /// The journal entry.
+    pub postings: Vec<Posting>,
+}
+
 /// Every event of the Fund aggregate. Published variants are never edited: add a `v2`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
@@ -715,6 +871,24 @@ pub enum LedgerEvent {
     /// See [`FundsExpired`].
     #[serde(rename = "buendel.ledger.funds_expired.v1")]
     FundsExpired(FundsExpired),
+    /// See [`GrantTermsRecorded`].
+    #[serde(rename = "buendel.ledger.grant_terms_recorded.v1")]
+    GrantTermsRecorded(GrantTermsRecorded),
+    /// See [`ClaimSubmitted`].
+    #[serde(rename = "buendel.ledger.claim_submitted.v1")]
+    ClaimSubmitted(ClaimSubmitted),
+    /// See [`ClaimVerified`].
+    #[serde(rename = "buendel.ledger.claim_verified.v1")]
+    ClaimVerified(ClaimVerified),
+    /// See [`ClaimReturned`].
+    #[serde(rename = "buendel.ledger.claim_returned.v1")]
+    ClaimReturned(ClaimReturned),
+    /// See [`ClaimResubmitted`].
+    #[serde(rename = "buendel.ledger.claim_resubmitted.v1")]
+    ClaimResubmitted(ClaimResubmitted),
+    /// See [`ClaimApproved`].
+    #[serde(rename = "buendel.ledger.claim_approved.v1")]
+    ClaimApproved(ClaimApproved),
 }
 
 /// `buendel.ledger.budget_allocated.v1`
@@ -739,9 +913,21 @@ pub const RECOVERY_ASSESSED_V1: &str = "buendel.ledger.recovery_assessed.v1";
 pub const REPAYMENT_RECEIVED_V1: &str = "buendel.ledger.repayment_received.v1";
 /// `buendel.ledger.funds_expired.v1`
 pub const FUNDS_EXPIRED_V1: &str = "buendel.ledger.funds_expired.v1";
+/// `buendel.ledger.grant_terms_recorded.v1`
+pub const GRANT_TERMS_RECORDED_V1: &str = "buendel.ledger.grant_terms_recorded.v1";
+/// `buendel.ledger.claim_submitted.v1`
+pub const CLAIM_SUBMITTED_V1: &str = "buendel.ledger.claim_submitted.v1";
+/// `buendel.ledger.claim_verified.v1`
+pub const CLAIM_VERIFIED_V1: &str = "buendel.ledger.claim_verified.v1";
+/// `buendel.ledger.claim_returned.v1`
+pub const CLAIM_RETURNED_V1: &str = "buendel.ledger.claim_returned.v1";
+/// `buendel.ledger.claim_resubmitted.v1`
+pub const CLAIM_RESUBMITTED_V1: &str = "buendel.ledger.claim_resubmitted.v1";
+/// `buendel.ledger.claim_approved.v1`
+pub const CLAIM_APPROVED_V1: &str = "buendel.ledger.claim_approved.v1";
 
 /// The operator commands of the ledger service, served on `<ns>.cmd.ledger.<command>`.
-pub const COMMANDS: [&str; 8] = [
+pub const COMMANDS: [&str; 13] = [
     "allocate_budget",
     "adjust_budget",
     "release_reservation",
@@ -750,6 +936,11 @@ pub const COMMANDS: [&str; 8] = [
     "assess_recovery",
     "record_repayment",
     "expire_unbound",
+    "submit_claim",
+    "verify_claim",
+    "return_claim",
+    "resubmit_claim",
+    "approve_claim",
 ];
 
 impl EventKind for LedgerEvent {
@@ -766,6 +957,12 @@ impl EventKind for LedgerEvent {
             LedgerEvent::RecoveryAssessed(_) => RECOVERY_ASSESSED_V1,
             LedgerEvent::RepaymentReceived(_) => REPAYMENT_RECEIVED_V1,
             LedgerEvent::FundsExpired(_) => FUNDS_EXPIRED_V1,
+            LedgerEvent::GrantTermsRecorded(_) => GRANT_TERMS_RECORDED_V1,
+            LedgerEvent::ClaimSubmitted(_) => CLAIM_SUBMITTED_V1,
+            LedgerEvent::ClaimVerified(_) => CLAIM_VERIFIED_V1,
+            LedgerEvent::ClaimReturned(_) => CLAIM_RETURNED_V1,
+            LedgerEvent::ClaimResubmitted(_) => CLAIM_RESUBMITTED_V1,
+            LedgerEvent::ClaimApproved(_) => CLAIM_APPROVED_V1,
         }
     }
 
@@ -782,6 +979,12 @@ impl EventKind for LedgerEvent {
             RECOVERY_ASSESSED_V1,
             REPAYMENT_RECEIVED_V1,
             FUNDS_EXPIRED_V1,
+            GRANT_TERMS_RECORDED_V1,
+            CLAIM_SUBMITTED_V1,
+            CLAIM_VERIFIED_V1,
+            CLAIM_RETURNED_V1,
+            CLAIM_RESUBMITTED_V1,
+            CLAIM_APPROVED_V1,
         ]
     }
 }
@@ -806,6 +1009,12 @@ impl LedgerEvent {
             LedgerEvent::RecoveryAssessed(e) => &e.fund_id,
             LedgerEvent::RepaymentReceived(e) => &e.fund_id,
             LedgerEvent::FundsExpired(e) => &e.fund_id,
+            LedgerEvent::GrantTermsRecorded(e) => &e.fund_id,
+            LedgerEvent::ClaimSubmitted(e) => &e.fund_id,
+            LedgerEvent::ClaimVerified(e) => &e.fund_id,
+            LedgerEvent::ClaimReturned(e) => &e.fund_id,
+            LedgerEvent::ClaimResubmitted(e) => &e.fund_id,
+            LedgerEvent::ClaimApproved(e) => &e.fund_id,
         }
     }
 
@@ -823,6 +1032,12 @@ impl LedgerEvent {
             LedgerEvent::CommitmentReleased(e) => Some(e.proposal_id),
             LedgerEvent::RecoveryAssessed(e) => Some(e.proposal_id),
             LedgerEvent::RepaymentReceived(e) => Some(e.proposal_id),
+            LedgerEvent::GrantTermsRecorded(e) => Some(e.proposal_id),
+            LedgerEvent::ClaimSubmitted(e) => Some(e.proposal_id),
+            LedgerEvent::ClaimVerified(e) => Some(e.proposal_id),
+            LedgerEvent::ClaimReturned(e) => Some(e.proposal_id),
+            LedgerEvent::ClaimResubmitted(e) => Some(e.proposal_id),
+            LedgerEvent::ClaimApproved(e) => Some(e.proposal_id),
         }
     }
 
@@ -869,6 +1084,12 @@ impl LedgerEvent {
             LedgerEvent::DisbursementRecorded(e) => Some((e.proposal_id, ProjectChange::default())),
             LedgerEvent::RecoveryAssessed(e) => Some((e.proposal_id, ProjectChange::default())),
             LedgerEvent::RepaymentReceived(e) => Some((e.proposal_id, ProjectChange::default())),
+            LedgerEvent::GrantTermsRecorded(e) => Some((e.proposal_id, ProjectChange::default())),
+            LedgerEvent::ClaimSubmitted(e) => Some((e.proposal_id, ProjectChange::default())),
+            LedgerEvent::ClaimVerified(e) => Some((e.proposal_id, ProjectChange::default())),
+            LedgerEvent::ClaimReturned(e) => Some((e.proposal_id, ProjectChange::default())),
+            LedgerEvent::ClaimResubmitted(e) => Some((e.proposal_id, ProjectChange::default())),
+            LedgerEvent::ClaimApproved(e) => Some((e.proposal_id, ProjectChange::default())),
         }
     }
 
@@ -886,6 +1107,12 @@ impl LedgerEvent {
             LedgerEvent::RecoveryAssessed(e) => e.value_date,
             LedgerEvent::RepaymentReceived(e) => e.value_date,
             LedgerEvent::FundsExpired(e) => e.value_date,
+            LedgerEvent::GrantTermsRecorded(e) => e.value_date,
+            LedgerEvent::ClaimSubmitted(e) => e.value_date,
+            LedgerEvent::ClaimVerified(e) => e.value_date,
+            LedgerEvent::ClaimReturned(e) => e.value_date,
+            LedgerEvent::ClaimResubmitted(e) => e.value_date,
+            LedgerEvent::ClaimApproved(e) => e.value_date,
         }
     }
 
@@ -903,6 +1130,12 @@ impl LedgerEvent {
             LedgerEvent::RecoveryAssessed(e) => &e.postings,
             LedgerEvent::RepaymentReceived(e) => &e.postings,
             LedgerEvent::FundsExpired(e) => &e.postings,
+            LedgerEvent::GrantTermsRecorded(e) => &e.postings,
+            LedgerEvent::ClaimSubmitted(e) => &e.postings,
+            LedgerEvent::ClaimVerified(e) => &e.postings,
+            LedgerEvent::ClaimReturned(e) => &e.postings,
+            LedgerEvent::ClaimResubmitted(e) => &e.postings,
+            LedgerEvent::ClaimApproved(e) => &e.postings,
         }
     }
 
@@ -919,6 +1152,12 @@ impl LedgerEvent {
             LedgerEvent::RecoveryAssessed(e) => &mut e.postings,
             LedgerEvent::RepaymentReceived(e) => &mut e.postings,
             LedgerEvent::FundsExpired(e) => &mut e.postings,
+            LedgerEvent::GrantTermsRecorded(e) => &mut e.postings,
+            LedgerEvent::ClaimSubmitted(e) => &mut e.postings,
+            LedgerEvent::ClaimVerified(e) => &mut e.postings,
+            LedgerEvent::ClaimReturned(e) => &mut e.postings,
+            LedgerEvent::ClaimResubmitted(e) => &mut e.postings,
+            LedgerEvent::ClaimApproved(e) => &mut e.postings,
         }
     }
 
@@ -1003,6 +1242,20 @@ impl LedgerEvent {
             }
             LedgerEvent::FundsExpired(e) => {
                 entry.per_source(&[(e.expired, Account::Expired, Account::Available)]);
+            }
+            LedgerEvent::GrantTermsRecorded(_)
+            | LedgerEvent::ClaimSubmitted(_)
+            | LedgerEvent::ClaimVerified(_)
+            | LedgerEvent::ClaimReturned(_)
+            | LedgerEvent::ClaimResubmitted(_) => {}
+            LedgerEvent::ClaimApproved(e) => {
+                let committed = Account::Committed {
+                    proposal_id: e.proposal_id,
+                };
+                let disbursed = Account::Disbursed {
+                    proposal_id: e.proposal_id,
+                };
+                entry.per_source(&[(e.paid, disbursed, committed)]);
             }
         }
         entry.postings

@@ -150,6 +150,30 @@ pub fn event_schemas() -> Vec<(&'static str, Value)> {
             ledger::FUNDS_EXPIRED_V1,
             schema_of::<ledger::FundsExpired>(ledger::FUNDS_EXPIRED_V1),
         ),
+        (
+            ledger::GRANT_TERMS_RECORDED_V1,
+            schema_of::<ledger::GrantTermsRecorded>(ledger::GRANT_TERMS_RECORDED_V1),
+        ),
+        (
+            ledger::CLAIM_SUBMITTED_V1,
+            schema_of::<ledger::ClaimSubmitted>(ledger::CLAIM_SUBMITTED_V1),
+        ),
+        (
+            ledger::CLAIM_VERIFIED_V1,
+            schema_of::<ledger::ClaimVerified>(ledger::CLAIM_VERIFIED_V1),
+        ),
+        (
+            ledger::CLAIM_RETURNED_V1,
+            schema_of::<ledger::ClaimReturned>(ledger::CLAIM_RETURNED_V1),
+        ),
+        (
+            ledger::CLAIM_RESUBMITTED_V1,
+            schema_of::<ledger::ClaimResubmitted>(ledger::CLAIM_RESUBMITTED_V1),
+        ),
+        (
+            ledger::CLAIM_APPROVED_V1,
+            schema_of::<ledger::ClaimApproved>(ledger::CLAIM_APPROVED_V1),
+        ),
     ]
 }
 

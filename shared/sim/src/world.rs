@@ -1165,7 +1165,7 @@ impl World {
         );
         if let Err(Failed::Domain(error)) = &result {
             let code = error.code();
-            if saga::may_wait_for_statement(intent) && saga::release_refused(code, false).is_some()
+            if saga::may_wait_for_statement(&intent) && saga::release_refused(code, false).is_some()
             {
                 let had_positive = saga::had_positive_statement(
                     self.store

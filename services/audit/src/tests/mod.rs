@@ -191,6 +191,7 @@ pub(crate) fn sample() -> Ledger {
             proposal_id: p(1),
             esf: Cents(18_000_000),
             land: Cents(3_000_000),
+            terms: None,
             today: day(2025, 4, 1),
         },
     );

@@ -140,6 +140,7 @@ pub async fn drive(ledger: &mut TestLedger) {
                 proposal_id: p(1),
                 esf: Cents(18_000_000),
                 land: Cents(3_000_000),
+                terms: None,
                 today: day(2025, 4, 1),
             },
         )

@@ -7,8 +7,10 @@
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-use buendel_contract::ledger::{ReleaseReason, Source};
+use buendel_contract::ledger::{ClaimCut, GrantTerms, ReleaseReason, Source};
 use buendel_contract::Cents;
+
+use super::claims::NewClaim;
 
 /// A command on one fund.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +59,9 @@ pub enum Command {
         esf: Cents,
         /// The granted Land part.
         land: Cents,
+        /// The grant's terms (period, rates), recorded with the commitment so that payment claims
+        /// can be checked against them; `None` books the commitment alone.
+        terms: Option<GrantTerms>,
         /// The business date.
         today: NaiveDate,
     },
@@ -122,6 +127,69 @@ pub enum Command {
         /// The business date.
         today: NaiveDate,
     },
+    /// A payment claim of a granted project (`submit_claim`).
+    SubmitClaim {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// The claim.
+        claim: NewClaim,
+        /// Who submits it (the command's actor).
+        actor: String,
+        /// The business date.
+        today: NaiveDate,
+    },
+    /// Management verification of a claim, in full or with cuts (`verify_claim`).
+    VerifyClaim {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// The claim.
+        claim_id: Uuid,
+        /// The cuts, each with its reason.
+        cuts: Vec<ClaimCut>,
+        /// The verifier (the command's actor).
+        actor: String,
+        /// The business date.
+        today: NaiveDate,
+    },
+    /// Sends a claim back for missing information (`return_claim`).
+    ReturnClaim {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// The claim.
+        claim_id: Uuid,
+        /// What is missing.
+        missing: String,
+        /// The officer (the command's actor).
+        actor: String,
+        /// The business date.
+        today: NaiveDate,
+    },
+    /// The project answers a returned claim (`resubmit_claim`).
+    ResubmitClaim {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// The claim.
+        claim_id: Uuid,
+        /// The completed list of receipts.
+        receipts_reference: String,
+        /// The business date.
+        today: NaiveDate,
+    },
+    /// Approves the payment of a verified claim (`approve_claim`), never by its verifier.
+    ApproveClaim {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// The claim.
+        claim_id: Uuid,
+        /// The bank's payment reference, unique within the fund.
+        payment_reference: String,
+        /// The payment's value date: not before the last date booked, not after today.
+        value_date: NaiveDate,
+        /// The approver (the command's actor).
+        actor: String,
+        /// The business date.
+        today: NaiveDate,
+    },
 }
 
 impl Command {
@@ -137,7 +205,12 @@ impl Command {
             | Command::CloseProject { today, .. }
             | Command::AssessRecovery { today, .. }
             | Command::RecordRepayment { today, .. }
-            | Command::ExpireUnbound { today } => *today,
+            | Command::ExpireUnbound { today }
+            | Command::SubmitClaim { today, .. }
+            | Command::VerifyClaim { today, .. }
+            | Command::ReturnClaim { today, .. }
+            | Command::ResubmitClaim { today, .. }
+            | Command::ApproveClaim { today, .. } => *today,
         }
     }
 
@@ -154,6 +227,11 @@ impl Command {
             Command::AssessRecovery { .. } => "assess_recovery",
             Command::RecordRepayment { .. } => "record_repayment",
             Command::ExpireUnbound { .. } => "expire_unbound",
+            Command::SubmitClaim { .. } => "submit_claim",
+            Command::VerifyClaim { .. } => "verify_claim",
+            Command::ReturnClaim { .. } => "return_claim",
+            Command::ResubmitClaim { .. } => "resubmit_claim",
+            Command::ApproveClaim { .. } => "approve_claim",
         }
     }
 }

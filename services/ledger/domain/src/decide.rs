@@ -8,9 +8,9 @@ use uuid::Uuid;
 
 use buendel_contract::ledger::{
     is_valid_fund_id, Account, Amounts, BudgetAdjusted, BudgetAllocated, CommitmentReleased,
-    DeclineReason, DisbursementRecorded, FundsCommitted, FundsExpired, FundsReserved, LedgerEvent,
-    RecoveryAssessed, ReleaseReason, RepaymentReceived, ReservationDeclined, ReservationReleased,
-    Source,
+    DeclineReason, DisbursementRecorded, FundsCommitted, FundsExpired, FundsReserved, GrantTerms,
+    GrantTermsRecorded, LedgerEvent, RecoveryAssessed, ReleaseReason, RepaymentReceived,
+    ReservationDeclined, ReservationReleased, Source,
 };
 use buendel_contract::Cents;
 
@@ -35,7 +35,11 @@ fn excess(amount: &Amounts, bound: &Amounts) -> Amounts {
 }
 
 /// Validates a split: both parts ≥ 0 and ≤ [`AMOUNT_CENTS_MAX`], not both zero.
-fn amounts(field: &'static str, esf: Cents, land: Cents) -> Result<Amounts, LedgerError> {
+pub(super) fn amounts(
+    field: &'static str,
+    esf: Cents,
+    land: Cents,
+) -> Result<Amounts, LedgerError> {
     for part in [esf, land] {
         if part.0 < 0 {
             return Err(LedgerError::NegativeAmount { field });
@@ -54,7 +58,7 @@ fn amounts(field: &'static str, esf: Cents, land: Cents) -> Result<Amounts, Ledg
 }
 
 /// Validates free text: not blank, at most [`TEXT_LEN_MAX`] characters.
-fn text(field: &'static str, value: &str) -> Result<(), LedgerError> {
+pub(super) fn text(field: &'static str, value: &str) -> Result<(), LedgerError> {
     if value.trim().is_empty() {
         return Err(LedgerError::MissingField { field });
     }
@@ -92,7 +96,7 @@ impl Fund {
     }
 
     /// A payment's value date: not in the future, not before the last date booked.
-    fn value_date(
+    pub(super) fn value_date(
         &self,
         value_date: NaiveDate,
         today: NaiveDate,
@@ -150,8 +154,9 @@ impl Fund {
                 proposal_id,
                 esf,
                 land,
+                terms,
                 today,
-            } => self.commit(*proposal_id, *esf, *land, *today),
+            } => self.commit(*proposal_id, *esf, *land, terms.as_ref(), *today),
             Command::ReleaseReservation {
                 proposal_id,
                 reason,
@@ -188,6 +193,47 @@ impl Fund {
                 today,
             } => self.repay(*proposal_id, *esf, *land, *value_date, *today),
             Command::ExpireUnbound { today } => self.expire(*today),
+            Command::SubmitClaim {
+                proposal_id,
+                claim,
+                actor,
+                today,
+            } => self.submit_claim(*proposal_id, claim, actor, *today),
+            Command::VerifyClaim {
+                proposal_id,
+                claim_id,
+                cuts,
+                actor,
+                today,
+            } => self.verify_claim(*proposal_id, *claim_id, cuts, actor, *today),
+            Command::ReturnClaim {
+                proposal_id,
+                claim_id,
+                missing,
+                actor,
+                today,
+            } => self.return_claim(*proposal_id, *claim_id, missing, actor, *today),
+            Command::ResubmitClaim {
+                proposal_id,
+                claim_id,
+                receipts_reference,
+                today,
+            } => self.resubmit_claim(*proposal_id, *claim_id, receipts_reference, *today),
+            Command::ApproveClaim {
+                proposal_id,
+                claim_id,
+                payment_reference,
+                value_date,
+                actor,
+                today,
+            } => self.approve_claim(
+                *proposal_id,
+                *claim_id,
+                payment_reference,
+                *value_date,
+                actor,
+                *today,
+            ),
         }
     }
 
@@ -329,10 +375,22 @@ impl Fund {
         proposal_id: Uuid,
         esf: Cents,
         land: Cents,
+        terms: Option<&GrantTerms>,
         today: NaiveDate,
     ) -> Result<Vec<LedgerEvent>, LedgerError> {
         let open = self.open()?;
         let granted = amounts("granted", esf, land)?;
+        if let Some(terms) = terms {
+            text("bank_reference", &terms.bank_reference)?;
+            if terms.period_from > terms.period_to {
+                return Err(LedgerError::OutsideGrantPeriod {
+                    period_from: terms.period_from,
+                    period_to: terms.period_to,
+                    grant_from: terms.period_from,
+                    grant_to: terms.period_to,
+                });
+            }
+        }
         match self.status(proposal_id) {
             Some(ProjectStatus::Committed) => {
                 return Err(LedgerError::AlreadyCommitted { proposal_id })
@@ -352,7 +410,7 @@ impl Fund {
                 shortfall,
             });
         }
-        Ok(vec![LedgerEvent::FundsCommitted(FundsCommitted {
+        let mut events = vec![LedgerEvent::FundsCommitted(FundsCommitted {
             fund_id: open.fund_id.to_owned(),
             proposal_id,
             granted,
@@ -361,7 +419,17 @@ impl Fund {
             value_date: on,
             postings: Vec::new(),
         })
-        .journaled()])
+        .journaled()];
+        if let Some(terms) = terms {
+            events.push(LedgerEvent::GrantTermsRecorded(GrantTermsRecorded {
+                fund_id: open.fund_id.to_owned(),
+                proposal_id,
+                terms: terms.clone(),
+                value_date: on,
+                postings: Vec::new(),
+            }));
+        }
+        Ok(events)
     }
 
     fn release(

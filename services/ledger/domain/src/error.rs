@@ -133,7 +133,89 @@ pub enum LedgerError {
         /// What is committed and unpaid per source.
         unpaid: Amounts,
     },
-    /// `duplicate_payment_reference`: this payment is already recorded on the fund.
+    /// `no_grant_terms`: the project's grant terms were never recorded, so no claim can be checked.
+    #[error("no grant terms are recorded for {proposal_id}; claims need its period and rates")]
+    NoGrantTerms {
+        /// The proposal.
+        proposal_id: Uuid,
+    },
+    /// `outside_grant_period`: a claim's period is empty or not within the grant period.
+    #[error("the claim's period {period_from}..{period_to} is not within the grant period {grant_from}..{grant_to}")]
+    OutsideGrantPeriod {
+        /// The claim's first day.
+        period_from: NaiveDate,
+        /// The claim's last day.
+        period_to: NaiveDate,
+        /// The grant's first day.
+        grant_from: NaiveDate,
+        /// The grant's last day.
+        grant_to: NaiveDate,
+    },
+    /// `claim_period_overlaps`: an earlier claim covers a day of this claim's period.
+    #[error("claim {claim_id} already covers {period_from}..{period_to}")]
+    ClaimPeriodOverlaps {
+        /// The earlier claim.
+        claim_id: Uuid,
+        /// Its first day.
+        period_from: NaiveDate,
+        /// Its last day.
+        period_to: NaiveDate,
+    },
+    /// `claim_above_rate`: more is asked than the grant's rates give for the expenditure declared.
+    #[error("the grant's rates allow at most {allowed} for the expenditure declared")]
+    ClaimAboveRate {
+        /// What the rates allow per source.
+        allowed: Amounts,
+    },
+    /// `claim_above_committed_remainder`: more is asked than is committed, unpaid and not bound by
+    /// open claims.
+    #[error("the claim asks more than the committed remainder of {proposal_id} ({remainder})")]
+    ClaimAboveRemainder {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// The remainder per source.
+        remainder: Amounts,
+    },
+    /// `unknown_claim`: the project has no claim with this id.
+    #[error("the project has no claim {claim_id}")]
+    UnknownClaim {
+        /// The claim.
+        claim_id: Uuid,
+    },
+    /// `claim_exists`: the project already has a claim with this id.
+    #[error("the project already has a claim {claim_id}")]
+    ClaimExists {
+        /// The claim.
+        claim_id: Uuid,
+    },
+    /// `claim_wrong_status`: the claim is not in a status this command may follow.
+    #[error("claim {claim_id} is {status}")]
+    ClaimWrongStatus {
+        /// The claim.
+        claim_id: Uuid,
+        /// Its status.
+        status: &'static str,
+    },
+    /// `cut_above_asked`: the cuts take more than was asked in a source.
+    #[error("the cuts exceed what was asked ({asked})")]
+    CutAboveAsked {
+        /// What was asked per source.
+        asked: Amounts,
+    },
+    /// `verifier_is_submitter`: whoever submitted a claim may not verify it.
+    #[error("{actor} submitted this claim and may not verify it")]
+    VerifierIsSubmitter {
+        /// The actor.
+        actor: String,
+    },
+    /// `four_eyes_violation`: whoever verified a claim may not approve its payment
+    /// (CPR Art. 74(1)(a)).
+    #[error("{actor} verified this claim; a different officer approves its payment")]
+    FourEyes {
+        /// The actor.
+        actor: String,
+    },
+    /// `duplicate_payment_reference`: this payment is already recorded on this fund.
     #[error("payment {payment_reference} is already recorded on this fund")]
     DuplicatePaymentReference {
         /// The reference given.
@@ -203,6 +285,17 @@ impl DomainError for LedgerError {
             LedgerError::RepaymentAboveRecovery { .. } => "repayment_above_recovery",
             LedgerError::AdjustmentBelowBound { .. } => "adjustment_below_bound",
             LedgerError::InvariantViolation { .. } => "invariant_violation",
+            LedgerError::NoGrantTerms { .. } => "no_grant_terms",
+            LedgerError::OutsideGrantPeriod { .. } => "outside_grant_period",
+            LedgerError::ClaimPeriodOverlaps { .. } => "claim_period_overlaps",
+            LedgerError::ClaimAboveRate { .. } => "claim_above_rate",
+            LedgerError::ClaimAboveRemainder { .. } => "claim_above_committed_remainder",
+            LedgerError::UnknownClaim { .. } => "unknown_claim",
+            LedgerError::ClaimExists { .. } => "claim_exists",
+            LedgerError::ClaimWrongStatus { .. } => "claim_wrong_status",
+            LedgerError::CutAboveAsked { .. } => "cut_above_asked",
+            LedgerError::VerifierIsSubmitter { .. } => "verifier_is_submitter",
+            LedgerError::FourEyes { .. } => "four_eyes_violation",
         }
     }
 
@@ -219,6 +312,17 @@ impl DomainError for LedgerError {
                 vec![FieldError::new("value_date", self.to_string())]
             }
             LedgerError::CommitmentShortfall { shortfall, .. } => per_source(shortfall, "short by"),
+            LedgerError::ClaimAboveRate { allowed } => per_source(allowed, "the rates allow"),
+            LedgerError::ClaimAboveRemainder { remainder, .. } => {
+                per_source(remainder, "committed remainder:")
+            }
+            LedgerError::CutAboveAsked { asked } => per_source(asked, "asked:"),
+            LedgerError::OutsideGrantPeriod { .. } | LedgerError::ClaimPeriodOverlaps { .. } => {
+                vec![FieldError::new("period_from", self.to_string())]
+            }
+            LedgerError::VerifierIsSubmitter { .. } | LedgerError::FourEyes { .. } => {
+                vec![FieldError::new("actor", self.to_string())]
+            }
             LedgerError::DisbursementAboveCommitment { unpaid, .. } => {
                 per_source(unpaid, "committed and unpaid:")
             }
@@ -244,7 +348,11 @@ impl DomainError for LedgerError {
             | LedgerError::AlreadyCommitted { .. }
             | LedgerError::AlreadyClosed { .. }
             | LedgerError::NotCommitted { .. }
-            | LedgerError::DuplicatePaymentReference { .. } => Vec::new(),
+            | LedgerError::DuplicatePaymentReference { .. }
+            | LedgerError::NoGrantTerms { .. }
+            | LedgerError::UnknownClaim { .. }
+            | LedgerError::ClaimExists { .. }
+            | LedgerError::ClaimWrongStatus { .. } => Vec::new(),
         }
     }
 }

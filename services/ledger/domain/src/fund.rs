@@ -17,11 +17,12 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use buendel_contract::ledger::{
-    Account, AccountBook, Amounts, FreedTo, FundsReserved, LedgerEvent, ProjectChange,
+    Account, AccountBook, Amounts, FreedTo, FundsReserved, GrantTerms, LedgerEvent, ProjectChange,
     ReleaseReason, Source,
 };
 use buendel_contract::{Aggregate, EventKind};
 
+use super::claims::{fold_claim, Claim};
 use super::command::Command;
 use super::error::LedgerError;
 use super::invariants::{InvariantViolation, SourceTotals};
@@ -42,6 +43,10 @@ pub struct Project {
     pub granted: Option<Amounts>,
     /// Why its reservation was released, if it was.
     pub release_reason: Option<ReleaseReason>,
+    /// The grant's terms, once recorded with the commitment.
+    pub terms: Option<GrantTerms>,
+    /// Its payment claims, in the order submitted.
+    pub claims: Vec<Claim>,
 }
 
 /// The part of a fund's state that is not a collection: a few words, copied whole into a draft.
@@ -84,7 +89,7 @@ impl Scalars {
     }
 
     /// Records the first rule an applied event broke; later ones are implied by it.
-    fn note(&mut self, violation: InvariantViolation) {
+    pub(super) fn note(&mut self, violation: InvariantViolation) {
         if self.first_violation.is_none() {
             self.first_violation = Some(violation);
         }
@@ -297,6 +302,30 @@ pub(super) fn fold<S: FundState>(state: &mut S, event: &LedgerEvent) {
             let holds = state.scalars().is_after_deadline(on);
             expect_deadline(state, holds, "money expires only after the deadline");
         }
+        LedgerEvent::GrantTermsRecorded(e) => {
+            expect_status(state, event, e.proposal_id, &[Some(Committed)]);
+            fold_claim(state, event);
+        }
+        LedgerEvent::ClaimSubmitted(e) => {
+            expect_status(state, event, e.proposal_id, &[Some(Committed)]);
+            fold_claim(state, event);
+        }
+        LedgerEvent::ClaimReturned(e) => {
+            expect_status(state, event, e.proposal_id, &[Some(Committed)]);
+            fold_claim(state, event);
+        }
+        LedgerEvent::ClaimResubmitted(e) => {
+            expect_status(state, event, e.proposal_id, &[Some(Committed)]);
+            fold_claim(state, event);
+        }
+        LedgerEvent::ClaimVerified(e) => {
+            expect_status(state, event, e.proposal_id, &[Some(Committed)]);
+            fold_claim(state, event);
+        }
+        LedgerEvent::ClaimApproved(e) => {
+            expect_status(state, event, e.proposal_id, &[Some(Committed)]);
+            fold_claim(state, event);
+        }
     }
     if let Some((proposal_id, change)) = event.project_change() {
         apply_change(state, proposal_id, change);
@@ -356,6 +385,8 @@ fn apply_change<S: FundState>(state: &mut S, proposal_id: Uuid, change: ProjectC
                 requested: change.requested.unwrap_or(Amounts::ZERO),
                 granted: None,
                 release_reason: None,
+                terms: None,
+                claims: Vec::new(),
             },
         ),
     }

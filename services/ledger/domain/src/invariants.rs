@@ -196,6 +196,16 @@ pub enum InvariantViolation {
         /// The project's status before it (`unknown` if the fund had not seen it).
         status: &'static str,
     },
+    /// `claim_rule`: a payment claim event breaks a rule of [`crate::claims`].
+    #[error("entry {entry}: claim {claim_id}: {rule}")]
+    ClaimRule {
+        /// The event.
+        entry: u64,
+        /// The claim.
+        claim_id: Uuid,
+        /// The rule broken.
+        rule: &'static str,
+    },
     /// `duplicate_payment_reference`: one payment booked twice.
     #[error("entry {entry}: payment {payment_reference} was already booked")]
     DuplicatePaymentReference {
@@ -289,6 +299,7 @@ impl InvariantViolation {
             InvariantViolation::BalanceOverflow { .. } => "balance_overflow",
             InvariantViolation::InvalidTransition { .. } => "invalid_transition",
             InvariantViolation::DuplicatePaymentReference { .. } => "duplicate_payment_reference",
+            InvariantViolation::ClaimRule { .. } => "claim_rule",
             InvariantViolation::NegativeBalance { .. } => "negative_balance",
             InvariantViolation::TrialBalance { .. } => "trial_balance",
             InvariantViolation::PartsNotWhole { .. } => "parts_not_whole",

@@ -9,6 +9,7 @@
 //! - `draft`: `decide` tries each decision on a draft over the fund and refuses one that would
 //!   break an invariant (`invariant_violation`), without copying the fund.
 //! - [`balances`]: [`Fund::balances`], the figures per source and per project.
+//! - [`claims`]: payment claims, their verification with four eyes, and the rules they keep.
 //! - [`saga`]: the saga with approval, the pure half: which ledger command a review event asks for.
 //!
 //! The event contract, the chart of accounts and the journal entry of each event are documented in
@@ -35,6 +36,7 @@
 //!   with `commitment_shortfall` when that difference is not available.
 
 pub mod balances;
+pub mod claims;
 pub mod command;
 mod decide;
 mod draft;
@@ -48,6 +50,7 @@ mod state;
 mod tests;
 
 pub use balances::{FundBalances, ProjectMoney};
+pub use claims::{Claim, ClaimStatus, NewClaim};
 pub use command::Command;
 pub use error::LedgerError;
 pub use fund::{Fund, Project, ProjectStatus};

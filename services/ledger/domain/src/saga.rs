@@ -19,7 +19,7 @@
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-use buendel_contract::ledger::{fund_id, ReleaseReason};
+use buendel_contract::ledger::{fund_id, GrantTerms, ReleaseReason};
 use buendel_contract::money::{BasisPoints, Cents, Split};
 use buendel_contract::review::{Opened, ReviewEvent, TermsRevised, Verdict};
 
@@ -97,7 +97,7 @@ impl OpenedFacts {
 }
 
 /// What a review event asks of the ledger, before the facts of its `opened` event are known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intent {
     /// Nothing to book.
     Nothing,
@@ -109,6 +109,8 @@ pub enum Intent {
         esf: Cents,
         /// The granted Land part.
         land: Cents,
+        /// The decision's terms, which payment claims are checked against.
+        terms: Box<GrantTerms>,
     },
     /// End the reservation or waitlist place.
     Release(ReleaseReason),
@@ -128,6 +130,14 @@ pub fn intent(event: &ReviewEvent) -> Intent {
         ReviewEvent::GrantDecided(grant) => Intent::Commit {
             esf: grant.esf_cents,
             land: grant.land_cents,
+            terms: Box::new(GrantTerms {
+                bank_reference: grant.bank_reference.clone(),
+                eligible_cost_cents: grant.eligible_cost_cents,
+                total_rate_bp: grant.total_rate_bp,
+                esf_rate_bp: grant.esf_rate_bp,
+                period_from: grant.period_from,
+                period_to: grant.period_to,
+            }),
         },
         ReviewEvent::GrantRefused(_) => Intent::Release(ReleaseReason::Refused),
         ReviewEvent::Closed(_) => Intent::Release(ReleaseReason::Withdrawn),
@@ -173,10 +183,11 @@ pub fn carried(event: &ReviewEvent, today: NaiveDate) -> Option<(String, Command
                 today,
             }
         }
-        (Intent::Commit { esf, land }, _) => Command::Commit {
+        (Intent::Commit { esf, land, terms }, _) => Command::Commit {
             proposal_id,
             esf,
             land,
+            terms: Some(*terms),
             today,
         },
         (Intent::Release(reason), _) => Command::ReleaseReservation {
@@ -213,10 +224,11 @@ pub fn command(
                 today,
             }
         }
-        Intent::Commit { esf, land } => Command::Commit {
+        Intent::Commit { esf, land, terms } => Command::Commit {
             proposal_id,
             esf,
             land,
+            terms: Some(*terms),
             today,
         },
         Intent::Release(reason) => Command::ReleaseReservation {
@@ -258,7 +270,7 @@ pub fn had_positive_statement(events: impl IntoIterator<Item = ReviewEvent>) -> 
 }
 
 /// Whether a refused booking of this intent may be waiting for its statement.
-pub fn may_wait_for_statement(intent: Intent) -> bool {
+pub fn may_wait_for_statement(intent: &Intent) -> bool {
     matches!(intent, Intent::Release(_) | Intent::Commit { .. })
 }
 

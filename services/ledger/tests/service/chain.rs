@@ -39,10 +39,10 @@ async fn every_stored_ledger_event_links_to_its_predecessor_and_hashes_to_its_ha
     assert_eq!(verified, non.len() + son.len());
     assert_eq!(
         non.len(),
-        1 + 2 * 2,
-        "allocation, then a reservation and a commitment each"
+        1 + 2 * 3,
+        "allocation, then a reservation, a commitment and the grant's terms each"
     );
-    assert_eq!(son.len(), 1 + 2 + 1);
+    assert_eq!(son.len(), 1 + 3 + 1);
     for events in [&non, &son] {
         assert_eq!(events[0].prevhash.as_deref(), Some(GENESIS_HASH));
         for pair in events.windows(2) {

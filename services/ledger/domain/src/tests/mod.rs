@@ -4,6 +4,7 @@
 //! sequences ([`props`]).
 
 mod asserted;
+mod claims;
 mod examples;
 mod props;
 mod rules;
@@ -71,6 +72,7 @@ pub(super) fn commit(proposal: Uuid, esf: i64, land: i64) -> Command {
         proposal_id: proposal,
         esf: Cents(esf),
         land: Cents(land),
+        terms: None,
         today: today(),
     }
 }
@@ -139,7 +141,12 @@ pub(super) fn on(mut command: Command, date: NaiveDate) -> Command {
         | Command::CloseProject { today, .. }
         | Command::AssessRecovery { today, .. }
         | Command::RecordRepayment { today, .. }
-        | Command::ExpireUnbound { today } => *today = date,
+        | Command::ExpireUnbound { today }
+        | Command::SubmitClaim { today, .. }
+        | Command::VerifyClaim { today, .. }
+        | Command::ReturnClaim { today, .. }
+        | Command::ResubmitClaim { today, .. }
+        | Command::ApproveClaim { today, .. } => *today = date,
     }
     command
 }

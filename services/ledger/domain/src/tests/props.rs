@@ -154,6 +154,7 @@ impl Oracle {
                 self.allocated[index] += e.delta_cents.0;
             }
             LedgerEvent::DisbursementRecorded(e) => Self::add(&mut self.disbursed, &e.paid),
+            LedgerEvent::ClaimApproved(e) => Self::add(&mut self.disbursed, &e.paid),
             LedgerEvent::RecoveryAssessed(e) => Self::add(&mut self.recovered, &e.principal),
             LedgerEvent::RepaymentReceived(e) => Self::add(&mut self.repaid, &e.repaid),
             LedgerEvent::FundsReserved(_)
@@ -161,7 +162,12 @@ impl Oracle {
             | LedgerEvent::FundsCommitted(_)
             | LedgerEvent::ReservationReleased(_)
             | LedgerEvent::CommitmentReleased(_)
-            | LedgerEvent::FundsExpired(_) => {}
+            | LedgerEvent::FundsExpired(_)
+            | LedgerEvent::GrantTermsRecorded(_)
+            | LedgerEvent::ClaimSubmitted(_)
+            | LedgerEvent::ClaimVerified(_)
+            | LedgerEvent::ClaimReturned(_)
+            | LedgerEvent::ClaimResubmitted(_) => {}
         }
     }
 

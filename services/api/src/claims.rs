@@ -1,0 +1,314 @@
+//! `GET /v1/claims` and `GET /v1/claims/{id}`: payment claims with their 80-day clock
+//! (CPR Art. 74(1)(b)) read as of a day.
+//!
+//! The clock runs from the claim's submission to its payment, paused while it was sent back; its
+//! reading (days elapsed, paused, running, left; due date; overdue) is computed here from the
+//! stored dates by `buendel_grant::PaymentClock`, as of `as_of` (default: today's business date).
+//! `due_within_days=N` lists the open claims due within N days of `as_of` (overdue ones
+//! included); `overdue=true` only those past their due date. A reading as of a day before the
+//! clock's last change reads as of that change (the stored dates are the latest ones).
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use buendel_grant::{ClockReading, PaymentClock, PAYMENT_DAYS};
+
+use crate::error::ApiError;
+use crate::page::{invalid_query, Page, PageRequest};
+use crate::AppState;
+
+/// The longest look-ahead of `due_within_days` (ten years).
+pub const DUE_WITHIN_DAYS_MAX: u32 = 3_650;
+
+/// The statuses a claim can have.
+const STATUSES: [&str; 5] = ["submitted", "returned", "resubmitted", "verified", "paid"];
+
+/// The query parameters of `GET /v1/claims`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only this project's claims.
+    proposal_id: Option<Uuid>,
+    /// Only this fund's claims.
+    fund_id: Option<String>,
+    /// Only claims in this status.
+    status: Option<String>,
+    /// Only open claims due within this many days of `as_of` (overdue ones included).
+    due_within_days: Option<u32>,
+    /// `true`: only open claims past their due date.
+    overdue: Option<bool>,
+    /// The day the clock is read on (`YYYY-MM-DD`); default today.
+    as_of: Option<String>,
+    /// Items per page.
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// The query parameters of `GET /v1/claims/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetQuery {
+    /// The day the clock is read on; default today.
+    as_of: Option<String>,
+}
+
+/// A claim as stored.
+#[derive(Debug, sqlx::FromRow)]
+struct Row {
+    claim_id: Uuid,
+    proposal_id: Uuid,
+    fund_id: String,
+    status: String,
+    period_from: NaiveDate,
+    period_to: NaiveDate,
+    declared_eligible_cents: i64,
+    asked_esf_cents: i64,
+    asked_land_cents: i64,
+    accepted_esf_cents: Option<i64>,
+    accepted_land_cents: Option<i64>,
+    cuts: serde_json::Value,
+    receipts_reference: String,
+    submitted_by: String,
+    verified_by: Option<String>,
+    approved_by: Option<String>,
+    payment_reference: Option<String>,
+    submitted_on: NaiveDate,
+    paused_since: Option<NaiveDate>,
+    paused_days: i32,
+    paid_on: Option<NaiveDate>,
+    clock_changed_on: NaiveDate,
+    last_sequence: i64,
+}
+
+/// An amount per source and their total.
+#[derive(Debug, Serialize)]
+pub struct Split {
+    /// ESF+.
+    pub esf_cents: i64,
+    /// Land.
+    pub land_cents: i64,
+    /// Both.
+    pub total_cents: i64,
+}
+
+impl Split {
+    fn of(esf: i64, land: i64) -> Self {
+        Self {
+            esf_cents: esf,
+            land_cents: land,
+            total_cents: esf.saturating_add(land),
+        }
+    }
+}
+
+/// One payment claim.
+#[derive(Debug, Serialize)]
+pub struct Claim {
+    /// The claim.
+    pub claim_id: Uuid,
+    /// The project.
+    pub proposal_id: Uuid,
+    /// The fund.
+    pub fund_id: String,
+    /// `submitted`, `returned`, `resubmitted`, `verified` or `paid`.
+    pub status: String,
+    /// First day of the period claimed.
+    pub period_from: NaiveDate,
+    /// Last day of the period claimed.
+    pub period_to: NaiveDate,
+    /// The eligible expenditure declared.
+    pub declared_eligible_cents: i64,
+    /// What was asked.
+    pub asked: Split,
+    /// What verification accepted (once verified).
+    pub accepted: Option<Split>,
+    /// The verifier's cuts with their reasons.
+    pub cuts: serde_json::Value,
+    /// The list of receipts.
+    pub receipts_reference: String,
+    /// Who submitted it.
+    pub submitted_by: String,
+    /// Who verified it.
+    pub verified_by: Option<String>,
+    /// Who approved the payment.
+    pub approved_by: Option<String>,
+    /// The bank's payment reference.
+    pub payment_reference: Option<String>,
+    /// The day it was submitted.
+    pub submitted_on: NaiveDate,
+    /// The day it was paid.
+    pub paid_on: Option<NaiveDate>,
+    /// The 80-day clock as of `as_of`.
+    pub clock: Clock,
+    /// The LEDGER sequence of its last event (the pagination key).
+    pub last_sequence: i64,
+}
+
+/// The 80-day clock's reading.
+#[derive(Debug, Serialize)]
+pub struct Clock {
+    /// The day it is read on.
+    pub as_of: NaiveDate,
+    /// The limit in days (80).
+    pub payment_days: i64,
+    /// The reading.
+    #[serde(flatten)]
+    pub reading: ClockReading,
+}
+
+impl Row {
+    fn clock(&self) -> PaymentClock {
+        PaymentClock {
+            submitted_on: self.submitted_on,
+            paused_days: i64::from(self.paused_days),
+            paused_since: self.paused_since,
+            paid_on: self.paid_on,
+            changed_on: self.clock_changed_on,
+        }
+    }
+
+    fn into_claim(self, as_of: NaiveDate) -> Claim {
+        let reading = self.clock().at(as_of);
+        let accepted = match (self.accepted_esf_cents, self.accepted_land_cents) {
+            (Some(esf), Some(land)) => Some(Split::of(esf, land)),
+            _ => None,
+        };
+        Claim {
+            claim_id: self.claim_id,
+            proposal_id: self.proposal_id,
+            fund_id: self.fund_id,
+            status: self.status,
+            period_from: self.period_from,
+            period_to: self.period_to,
+            declared_eligible_cents: self.declared_eligible_cents,
+            asked: Split::of(self.asked_esf_cents, self.asked_land_cents),
+            accepted,
+            cuts: self.cuts,
+            receipts_reference: self.receipts_reference,
+            submitted_by: self.submitted_by,
+            verified_by: self.verified_by,
+            approved_by: self.approved_by,
+            payment_reference: self.payment_reference,
+            submitted_on: self.submitted_on,
+            paid_on: self.paid_on,
+            clock: Clock {
+                as_of,
+                payment_days: PAYMENT_DAYS,
+                reading,
+            },
+            last_sequence: self.last_sequence,
+        }
+    }
+}
+
+const COLUMNS: &str = "claim_id, proposal_id, fund_id, status, period_from, period_to, \
+    declared_eligible_cents, asked_esf_cents, asked_land_cents, accepted_esf_cents, \
+    accepted_land_cents, cuts, receipts_reference, submitted_by, verified_by, approved_by, \
+    payment_reference, submitted_on, paused_since, paused_days, paid_on, clock_changed_on, \
+    last_sequence";
+
+/// `as_of`, or today's business date.
+fn as_of(state: &AppState, given: Option<&str>) -> Result<NaiveDate, ApiError> {
+    match given {
+        None => Ok(state.clock.today()),
+        Some(text) => buendel_contract::commands::parse_date(text).ok_or_else(|| {
+            ApiError::InvalidQuery(format!("as_of: {text:?} is not a real date YYYY-MM-DD"))
+        }),
+    }
+}
+
+/// `GET /v1/claims`: claims in the order of their last event, filtered, with the clock as of
+/// `as_of`.
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Page<Claim>>, ApiError> {
+    let Query(query) = query.map_err(invalid_query)?;
+    let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
+    let as_of = as_of(&state, query.as_of.as_deref())?;
+    if let Some(status) = &query.status {
+        if !STATUSES.contains(&status.as_str()) {
+            return Err(ApiError::InvalidQuery(format!(
+                "status: {status:?} is none of {}",
+                STATUSES.join(", ")
+            )));
+        }
+    }
+    if query
+        .due_within_days
+        .is_some_and(|d| d > DUE_WITHIN_DAYS_MAX)
+    {
+        return Err(ApiError::InvalidQuery(format!(
+            "due_within_days: at most {DUE_WITHIN_DAYS_MAX}"
+        )));
+    }
+    let mut sql = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {COLUMNS} FROM claims WHERE last_sequence > "
+    ));
+    sql.push_bind(page.after);
+    if let Some(id) = query.proposal_id {
+        sql.push(" AND proposal_id = ").push_bind(id);
+    }
+    if let Some(fund) = query.fund_id {
+        sql.push(" AND fund_id = ").push_bind(fund);
+    }
+    if let Some(status) = query.status {
+        sql.push(" AND status = ").push_bind(status);
+    }
+    let clock_filter = query.due_within_days.is_some() || query.overdue == Some(true);
+    if clock_filter {
+        sql.push(" AND status <> 'paid'");
+    }
+    sql.push(" ORDER BY last_sequence");
+    // The clock filters are computed in Rust on the reading, so every open claim is read; open
+    // claims are few (they are paid within 80 days), and a page is still at most `limit` items.
+    if !clock_filter {
+        sql.push(" LIMIT ").push_bind(page.fetch_limit());
+    }
+    let rows: Vec<Row> = sql.build_query_as().fetch_all(&state.pool).await?;
+    let mut claims: Vec<Claim> = rows
+        .into_iter()
+        .map(|row| row.into_claim(as_of))
+        .filter(|claim| {
+            let reading = &claim.clock.reading;
+            let due = query
+                .due_within_days
+                .is_none_or(|days| reading.days_left <= i64::from(days));
+            let overdue = query.overdue != Some(true) || reading.overdue;
+            due && overdue
+        })
+        .collect();
+    if clock_filter {
+        let keep = usize::try_from(page.fetch_limit()).unwrap_or(usize::MAX);
+        claims.truncate(keep);
+    }
+    Ok(Json(page.page(claims, |claim| claim.last_sequence)))
+}
+
+/// `GET /v1/claims/{id}`.
+#[tracing::instrument(skip_all)]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<GetQuery>, QueryRejection>,
+) -> Result<Json<Claim>, ApiError> {
+    let claim_id =
+        Uuid::parse_str(&id).map_err(|_| ApiError::InvalidId(format!("{id:?} is not a UUID")))?;
+    let Query(query) = query.map_err(invalid_query)?;
+    let as_of = as_of(&state, query.as_of.as_deref())?;
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM claims WHERE claim_id = $1 ORDER BY last_sequence LIMIT 1"
+    ))
+    .bind(claim_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let row = row.ok_or_else(|| ApiError::NotFound(format!("no claim {claim_id}")))?;
+    Ok(Json(row.into_claim(as_of)))
+}

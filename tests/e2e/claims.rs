@@ -1,0 +1,221 @@
+//! Payment claims through the services: a grant's terms recorded with its commitment, a claim
+//! submitted, sent back, resubmitted, verified with a cut and approved by a second officer (the
+//! verifier refused with its own code), the disbursement to the cent in the API, the 80-day clock
+//! as of chosen days, and the auditor's replay clean.
+
+use chrono::{Days, NaiveDate};
+use serde_json::Value;
+use uuid::Uuid;
+
+use buendel_audit::Options;
+use buendel_contract::commands::{
+    ApproveClaim, ClaimCut, CommandData, ResubmitClaim, ReturnClaim, SubmitClaim, VerifyClaim,
+};
+use buendel_contract::Cents;
+
+use crate::helpers::{spawn_app, TestApp};
+use crate::ledger::{allocation, ledger_ok};
+use crate::review::{grant, positive_statement, proposal_in_review, send_json};
+
+const FUND: &str = "non-2021-2027";
+
+fn today() -> NaiveDate {
+    buendel_testing::test_date()
+}
+
+fn day(offset: u64) -> NaiveDate {
+    today() + Days::new(offset)
+}
+
+/// Sends `command` as `actor`; the reply as JSON.
+async fn by<T: CommandData>(app: &TestApp, actor: &str, command: &T) -> Value {
+    serde_json::to_value(app.send_by(actor, command).await).expect("json")
+}
+
+async fn accepted<T: CommandData>(app: &TestApp, actor: &str, command: &T) {
+    let reply = by(app, actor, command).await;
+    assert_eq!(reply["ok"], true, "{} by {actor} refused: {reply}", T::NAME);
+}
+
+async fn refused_with<T: CommandData>(app: &TestApp, actor: &str, command: &T, code: &str) {
+    let reply = by(app, actor, command).await;
+    assert_eq!(
+        reply["ok"],
+        false,
+        "{} by {actor} accepted: {reply}",
+        T::NAME
+    );
+    assert_eq!(reply["error"]["code"], code, "{reply}");
+}
+
+/// A claim for days 30..=120 of the grant period asking 15,000.00 ESF+ and 2,500.00 Land on
+/// 25,000.00 declared (70 %, ESF+ 60 %).
+fn claim(proposal_id: Uuid, claim_id: Uuid, from: u64, to: u64) -> SubmitClaim {
+    SubmitClaim {
+        fund_id: FUND.into(),
+        proposal_id,
+        claim_id,
+        period_from: day(from),
+        period_to: day(to),
+        declared_eligible_cents: Cents(2_500_000),
+        esf_cents: Cents(1_500_000),
+        land_cents: Cents(250_000),
+        receipts_reference: "BL-2027-Q1".into(),
+    }
+}
+
+/// The claims the API lists for `query`.
+async fn listed(app: &TestApp, query: &str) -> Vec<Value> {
+    let (status, page) = app.get(&format!("/v1/claims?{query}")).await;
+    assert_eq!(status, 200, "{page}");
+    page["items"].as_array().expect("items").clone()
+}
+
+async fn claim_as_of(app: &TestApp, claim_id: Uuid, as_of: NaiveDate) -> Value {
+    app.get_until(&format!("/v1/claims/{claim_id}?as_of={as_of}"), |s, _| {
+        s == 200
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_claim_is_verified_by_one_officer_approved_by_another_and_paid_to_the_cent() {
+    let app = spawn_app().await;
+    ledger_ok(&app, &allocation(200_571_429, 33_428_571)).await;
+    let proposal_id = proposal_in_review(&app).await;
+    positive_statement(&app, proposal_id).await;
+    let reply = send_json(&app, &grant(proposal_id)).await;
+    assert_eq!(reply["ok"], true, "{reply}");
+
+    // A claim outside the grant period (which starts on day 30) is refused with its reason.
+    let first = Uuid::new_v4();
+    refused_with(
+        &app,
+        "traeger",
+        &claim(proposal_id, first, 29, 120),
+        "outside_grant_period",
+    )
+    .await;
+    accepted(&app, "traeger", &claim(proposal_id, first, 30, 120)).await;
+    let submitted = claim_as_of(&app, first, today()).await;
+    assert_eq!(submitted["status"], "submitted", "{submitted}");
+    assert_eq!(submitted["clock"]["due_date"], day(80).to_string());
+    assert_eq!(submitted["clock"]["days_left"], 80);
+
+    // Sent back: the clock pauses; ten days later it reads ten days paused and the due date moved.
+    let back = ReturnClaim {
+        fund_id: FUND.into(),
+        proposal_id,
+        claim_id: first,
+        missing: "payslips of the first month".into(),
+    };
+    accepted(&app, "pruefer", &back).await;
+    let paused = app
+        .get_until(&format!("/v1/claims/{first}?as_of={}", day(10)), |_, b| {
+            b["status"] == "returned"
+        })
+        .await;
+    assert_eq!(paused["clock"]["paused"], true, "{paused}");
+    assert_eq!(paused["clock"]["days_paused"], 10);
+    assert_eq!(paused["clock"]["due_date"], day(90).to_string());
+    let again = ResubmitClaim {
+        fund_id: FUND.into(),
+        proposal_id,
+        claim_id: first,
+        receipts_reference: "BL-2027-Q1-b".into(),
+    };
+    accepted(&app, "traeger", &again).await;
+
+    // Verified with a cut, by another than the submitter.
+    let verify = VerifyClaim {
+        fund_id: FUND.into(),
+        proposal_id,
+        claim_id: first,
+        cuts: vec![ClaimCut {
+            esf_cents: Cents(100_000),
+            land_cents: Cents(0),
+            reason: "receipt 3 lies outside the period".into(),
+        }],
+    };
+    refused_with(&app, "traeger", &verify, "verifier_is_submitter").await;
+    accepted(&app, "pruefer", &verify).await;
+
+    // Four eyes: the verifier may not approve the payment; another officer does.
+    let approve = ApproveClaim {
+        fund_id: FUND.into(),
+        proposal_id,
+        claim_id: first,
+        payment_reference: "NB-AUSZ-7001".into(),
+        value_date: today(),
+    };
+    refused_with(&app, "pruefer", &approve, "four_eyes_violation").await;
+    accepted(&app, "freigabe", &approve).await;
+
+    let paid = app
+        .get_until(&format!("/v1/claims/{first}?as_of={}", day(5)), |_, b| {
+            b["status"] == "paid"
+        })
+        .await;
+    assert_eq!(paid["accepted"]["esf_cents"], 1_400_000, "{paid}");
+    assert_eq!(paid["accepted"]["land_cents"], 250_000);
+    assert_eq!(paid["verified_by"], "pruefer");
+    assert_eq!(paid["approved_by"], "freigabe");
+    assert_eq!(paid["paid_on"], today().to_string());
+    assert_eq!(paid["clock"]["overdue"], false);
+    let fund = app
+        .get_until(&format!("/v1/funds/{FUND}"), |_, b| {
+            b["total"]["disbursed"] == 1_650_000
+        })
+        .await;
+    assert_eq!(fund["esf_plus"]["disbursed"], 1_400_000, "{fund}");
+    assert_eq!(fund["land"]["disbursed"], 250_000, "{fund}");
+
+    // A second claim may not overlap the first, and stays open: due within ten days on day 75,
+    // overdue on day 81, never listed as due on the day it was submitted.
+    let second = Uuid::new_v4();
+    refused_with(
+        &app,
+        "traeger",
+        &claim(proposal_id, second, 120, 200),
+        "claim_period_overlaps",
+    )
+    .await;
+    accepted(&app, "traeger", &claim(proposal_id, second, 121, 200)).await;
+    claim_as_of(&app, second, today()).await;
+    let ids = |items: Vec<Value>| -> Vec<String> {
+        items
+            .iter()
+            .map(|c| c["claim_id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let base = format!("proposal_id={proposal_id}");
+    assert_eq!(
+        ids(listed(
+            &app,
+            &format!("{base}&due_within_days=10&as_of={}", day(75))
+        )
+        .await),
+        [second.to_string()]
+    );
+    assert!(listed(
+        &app,
+        &format!("{base}&due_within_days=10&as_of={}", today())
+    )
+    .await
+    .is_empty());
+    assert_eq!(
+        ids(listed(&app, &format!("{base}&overdue=true&as_of={}", day(81))).await),
+        [second.to_string()]
+    );
+    assert_eq!(listed(&app, &base).await.len(), 2);
+    let (status, bad) = app.get("/v1/claims?status=lost").await;
+    assert_eq!(status, 400, "{bad}");
+
+    // The auditor's replay of the stream (claim rules included) and of the read models is clean.
+    let report =
+        buendel_audit::verify_online(&app.store, Some(&app.pool), &Options::default(), |_, _| {})
+            .await
+            .expect("verify");
+    assert!(report.ok, "{}", buendel_audit::human(&report));
+    app.cleanup().await;
+}
