@@ -219,3 +219,167 @@ async fn a_claim_is_verified_by_one_officer_approved_by_another_and_paid_to_the_
     assert!(report.ok, "{}", buendel_audit::human(&report));
     app.cleanup().await;
 }
+
+/// `principal × rate × days / (10,000 × 365)`, rounded half to even: the § 49a rule written out
+/// independently of `buendel_grant` for one period at one rate.
+fn interest(principal: i64, rate_bp: i64, days: i64) -> i64 {
+    let numerator = i128::from(principal) * i128::from(rate_bp) * i128::from(days);
+    let (quotient, rest) = (numerator / 3_650_000, numerator % 3_650_000);
+    let up = rest * 2 > 3_650_000 || (rest * 2 == 3_650_000 && quotient % 2 == 1);
+    i64::try_from(quotient + i128::from(up)).expect("fits")
+}
+
+#[tokio::test]
+async fn a_final_report_recovers_what_was_paid_beyond_it_with_interest_and_a_repayment_to_the_cent()
+{
+    use buendel_contract::commands::{ChargeInterest, CheckFinalReport, RecordInterestPayment};
+    let app = spawn_app().await;
+    ledger_ok(&app, &allocation(200_571_429, 33_428_571)).await;
+    let proposal_id = proposal_in_review(&app).await;
+    positive_statement(&app, proposal_id).await;
+    let reply = send_json(&app, &grant(proposal_id)).await;
+    assert_eq!(reply["ok"], true, "{reply}");
+    // 17,500.00 paid through a claim: 15,000.00 ESF+ and 2,500.00 Land.
+    let paid = Uuid::new_v4();
+    accepted(&app, "traeger", &claim(proposal_id, paid, 30, 120)).await;
+    let verify = VerifyClaim {
+        fund_id: FUND.into(),
+        proposal_id,
+        claim_id: paid,
+        cuts: vec![],
+    };
+    accepted(&app, "pruefer", &verify).await;
+    let approve = ApproveClaim {
+        fund_id: FUND.into(),
+        proposal_id,
+        claim_id: paid,
+        payment_reference: "NB-AUSZ-8001".into(),
+        value_date: today(),
+    };
+    accepted(&app, "freigabe", &approve).await;
+
+    // The final report: 20,000.00 eligible → final grant 14,000.00 (12,000.00 + 2,000.00); of
+    // the 17,500.00 paid, 3,000.00 ESF+ and 500.00 Land are recovered; the project is closed.
+    let report = CheckFinalReport {
+        fund_id: FUND.into(),
+        proposal_id,
+        report_reference: "VN-2027-1".into(),
+        eligible_cost_cents: Cents(2_000_000),
+    };
+    accepted(&app, "pruefer", &report).await;
+    let repay = buendel_contract::commands::RecordRepayment {
+        fund_id: FUND.into(),
+        proposal_id,
+        esf_cents: Cents(100_000),
+        land_cents: Cents(0),
+        value_date: today(),
+    };
+    accepted(&app, "bank", &repay).await;
+    let path = format!("/v1/proposals/{proposal_id}/recovery?as_of={}", day(30));
+    let owed = app
+        .get_until(&path, |s, b| {
+            s == 200 && b["principal"]["repaid"]["total_cents"] == 100_000
+        })
+        .await;
+    assert_eq!(owed["final_grant"]["esf_cents"], 1_200_000, "{owed}");
+    assert_eq!(owed["final_grant"]["land_cents"], 200_000, "{owed}");
+    assert_eq!(
+        owed["principal"]["assessed"]["esf_cents"], 300_000,
+        "{owed}"
+    );
+    assert_eq!(
+        owed["principal"]["assessed"]["land_cents"], 50_000,
+        "{owed}"
+    );
+    assert_eq!(owed["principal"]["owed"]["esf_cents"], 200_000, "{owed}");
+    assert_eq!(owed["principal"]["owed"]["land_cents"], 50_000, "{owed}");
+    let (_, money) = app.get(&format!("/v1/proposals/{proposal_id}")).await;
+    assert_eq!(money["money"]["status"], "closed", "{money}");
+
+    let covered = buendel_grant::base_rate::published().covered_until();
+    let charge = ChargeInterest {
+        fund_id: FUND.into(),
+        proposal_id,
+        until: day(1),
+    };
+    if day(31) <= covered {
+        // Interest from the check's day, 31 days to the end of day 30, at the base rate of the
+        // half year plus 5 points (every day of it in one half year of the table).
+        let rate = i64::from(
+            buendel_grant::base_rate::published()
+                .rate_on(today())
+                .expect("covered")
+                + 500,
+        );
+        assert_eq!(
+            rate,
+            i64::from(
+                buendel_grant::base_rate::published()
+                    .rate_on(day(30))
+                    .expect("covered")
+            ) + 500
+        );
+        assert_eq!(
+            owed["interest"]["accrued"]["esf_cents"],
+            interest(200_000, rate, 31),
+            "{owed}"
+        );
+        assert_eq!(
+            owed["interest"]["accrued"]["land_cents"],
+            interest(50_000, rate, 31),
+            "{owed}"
+        );
+        // Charged for the day of the check, then paid: booked apart from the principal.
+        accepted(&app, "bank", &charge).await;
+        let (esf, land) = (interest(200_000, rate, 1), interest(50_000, rate, 1));
+        let pay = RecordInterestPayment {
+            fund_id: FUND.into(),
+            proposal_id,
+            esf_cents: Cents(esf),
+            land_cents: Cents(land),
+            value_date: today(),
+        };
+        accepted(&app, "bank", &pay).await;
+        let settled = app
+            .get_until(&path, |_, b| {
+                b["interest"]["paid"]["total_cents"] == esf + land
+            })
+            .await;
+        assert_eq!(
+            settled["interest"]["charged"]["esf_cents"], esf,
+            "{settled}"
+        );
+        assert_eq!(
+            settled["interest"]["charged"]["land_cents"], land,
+            "{settled}"
+        );
+        assert_eq!(
+            settled["interest"]["owed"]["total_cents"],
+            interest(200_000, rate, 31) + interest(50_000, rate, 31) - esf - land
+        );
+    } else {
+        // The business date lies after the last half year of the base-rate table: no interest
+        // can be computed, and both the ledger and the API say so.
+        assert!(owed["interest"]["accrued"].is_null(), "{owed}");
+        assert!(
+            owed["interest"]["note"]
+                .as_str()
+                .is_some_and(|n| n.contains("base_rate_unknown")),
+            "{owed}"
+        );
+        refused_with(&app, "bank", &charge, "base_rate_unknown").await;
+    }
+    let fund = app
+        .get_until(&format!("/v1/funds/{FUND}"), |_, b| {
+            b["total"]["repaid"] == 100_000
+        })
+        .await;
+    assert_eq!(fund["total"]["recovered"], 350_000, "{fund}");
+    assert_eq!(fund["total"]["disbursed"], 1_750_000, "{fund}");
+    let report =
+        buendel_audit::verify_online(&app.store, Some(&app.pool), &Options::default(), |_, _| {})
+            .await
+            .expect("verify");
+    assert!(report.ok, "{}", buendel_audit::human(&report));
+    app.cleanup().await;
+}

@@ -98,7 +98,8 @@ pub struct Split {
 }
 
 impl Split {
-    fn of(esf: i64, land: i64) -> Self {
+    /// The parts and their sum (saturating).
+    pub fn of(esf: i64, land: i64) -> Self {
         Self {
             esf_cents: esf,
             land_cents: land,

@@ -28,6 +28,7 @@ pub mod money;
 pub mod page;
 pub mod proposals;
 pub mod quarantine;
+pub mod recovery;
 pub mod review;
 pub mod status;
 
@@ -93,6 +94,8 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/v1/funds", get(funds::list)),
         ("/v1/funds/{id}", get(funds::get)),
         ("/v1/funds/{id}/entries", get(funds::entries)),
+        ("/v1/proposals/{id}/recovery", get(recovery::get)),
+        ("/v1/retention", get(recovery::list)),
         ("/v1/claims", get(claims::list)),
         ("/v1/claims/{id}", get(claims::get)),
         ("/v1/deadletters", get(deadletters::list)),

@@ -1035,6 +1035,40 @@ async fn every_documented_response_body_fits_its_openapi_schema_field_by_field()
         .check("/v1/claims/{id}", &format!("/v1/claims/{}", Uuid::new_v4()))
         .await;
     requests.check("/v1/claims/{id}", "/v1/claims/x").await;
+    let recovery = format!("/v1/proposals/{granted}/recovery?as_of=2026-04-30");
+    let owed = requests
+        .check("/v1/proposals/{id}/recovery", &recovery)
+        .await;
+    // 3,500.00 assessed on 2026-03-01 (3,000.00 + 500.00), 2,500.00 repaid on 2026-04-01; the
+    // interest at 1.27 % + 5 = 6.27 %: ESF+ 300000·627·31 + 100000·627·30 = 7,712,100,000 →
+    // 2,112.90 → 2,113 cents; Land 50000·627·31 = 971,850,000 → 266.26 → 266 cents.
+    assert_eq!(owed["principal"]["owed"]["total_cents"], 100_000, "{owed}");
+    assert_eq!(owed["interest"]["accrued"]["esf_cents"], 2_113, "{owed}");
+    assert_eq!(owed["interest"]["accrued"]["land_cents"], 266, "{owed}");
+    let unknown = format!("/v1/proposals/{granted}/recovery?as_of=2026-12-01");
+    let unknown = requests
+        .check("/v1/proposals/{id}/recovery", &unknown)
+        .await;
+    assert!(unknown["interest"]["accrued"].is_null(), "{unknown}");
+    requests
+        .check(
+            "/v1/proposals/{id}/recovery",
+            &format!("/v1/proposals/{}/recovery", Uuid::new_v4()),
+        )
+        .await;
+    requests
+        .check("/v1/proposals/{id}/recovery", "/v1/proposals/x/recovery")
+        .await;
+    let retention = requests
+        .check("/v1/retention", "/v1/retention?limit=1")
+        .await;
+    assert_eq!(
+        retention["items"][0]["retention_until"], "2030-12-31",
+        "{retention}"
+    );
+    requests
+        .check("/v1/retention", "/v1/retention?cursor=x")
+        .await;
     // No log service ran: every log answer is a documented error (the 200s are text, checked
     // end to end in tests/e2e/transparency.rs).
     requests

@@ -9,6 +9,9 @@ use buendel_contract::commands::{
     CommandData, DeclareConflict, IssueStatement, RecordDisbursement, RecordGrant, RecordRefusal,
     RecordRepayment, ResubmitClaim, ReturnClaim, Submit, SubmitClaim, VerifyClaim, Vote, Withdraw,
 };
+use buendel_contract::commands::{
+    ChargeInterest, CheckFinalReport, RecordInterestPayment, RevokeGrant,
+};
 use buendel_contract::ledger::Source;
 use buendel_contract::review::{Verdict, VoteChoice};
 use buendel_contract::{BasisPoints, Cents};
@@ -198,6 +201,57 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: ClaimAction,
+    },
+    /// Check a project's final report (Verwendungsnachweis): the final grant from the eligible
+    /// costs incurred; frees the unused commitment, recovers what was paid beyond it.
+    FinalReport {
+        /// The fund.
+        #[arg(long)]
+        fund: String,
+        /// The proposal (project).
+        proposal: uuid::Uuid,
+        /// The report's reference.
+        #[arg(long)]
+        report: String,
+        /// The eligible costs incurred, in cents.
+        #[arg(long)]
+        eligible_cost_cents: i64,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// Withdraw (§ 48 VwVfG) or revoke (§ 49) a grant, leaving `--remaining-*` of it.
+    Revoke {
+        /// The fund.
+        #[arg(long)]
+        fund: String,
+        /// The proposal (project).
+        proposal: uuid::Uuid,
+        /// `vwvfg_48` (withdrawal) or `vwvfg_49` (revocation).
+        #[arg(long, value_parser = wire::<buendel_contract::ledger::LegalBasis>)]
+        legal_basis: buendel_contract::ledger::LegalBasis,
+        /// `ex_tunc` (for the past: recovers what was paid beyond) or `ex_nunc`.
+        #[arg(long, value_parser = wire::<buendel_contract::ledger::Effect>)]
+        effect: buendel_contract::ledger::Effect,
+        /// The ESF+ grant that remains, in cents (0: revoked in whole).
+        #[arg(long, default_value_t = 0)]
+        remaining_esf_cents: i64,
+        /// The Land grant that remains, in cents.
+        #[arg(long, default_value_t = 0)]
+        remaining_land_cents: i64,
+        /// The day a recovery bears interest from (YYYY-MM-DD).
+        #[arg(long)]
+        interest_from: chrono::NaiveDate,
+        /// The decision's reference and grounds.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// Interest on a recovery (§ 49a VwVfG): charge it up to a day, or record a payment of it.
+    Interest {
+        /// What to do.
+        #[command(subcommand)]
+        action: InterestAction,
     },
     /// Record a tranche paid to a project (payment reference, cents per source, value date).
     Disburse {
@@ -415,6 +469,43 @@ pub enum ClaimAction {
         #[arg(long)]
         payment_reference: String,
         /// Value date (YYYY-MM-DD); never before the last one booked on the fund.
+        #[arg(long)]
+        value_date: chrono::NaiveDate,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+}
+
+/// `buendel interest …`
+#[derive(Debug, clap::Subcommand)]
+pub enum InterestAction {
+    /// Charge the interest due for the days before `--until`, less what was charged.
+    Charge {
+        /// The fund.
+        #[arg(long)]
+        fund: String,
+        /// The proposal (project).
+        proposal: uuid::Uuid,
+        /// Interest is charged for the days before this one (YYYY-MM-DD).
+        #[arg(long)]
+        until: chrono::NaiveDate,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// Record interest the project paid.
+    Pay {
+        /// The fund.
+        #[arg(long)]
+        fund: String,
+        /// The proposal (project).
+        proposal: uuid::Uuid,
+        /// ESF+ cents paid.
+        #[arg(long)]
+        esf_cents: i64,
+        /// Land cents paid.
+        #[arg(long)]
+        land_cents: i64,
+        /// Value date (YYYY-MM-DD).
         #[arg(long)]
         value_date: chrono::NaiveDate,
         #[command(flatten)]
@@ -708,6 +799,80 @@ impl Cli {
                 send(&settings, common, &command).await
             }
             Command::Claim { action } => claim(&settings, action).await,
+            Command::FinalReport {
+                fund,
+                proposal,
+                report,
+                eligible_cost_cents,
+                common,
+            } => {
+                let command = CheckFinalReport {
+                    fund_id: fund,
+                    proposal_id: proposal,
+                    report_reference: report,
+                    eligible_cost_cents: Cents(eligible_cost_cents),
+                };
+                send(&settings, common, &command).await
+            }
+            Command::Revoke {
+                fund,
+                proposal,
+                legal_basis,
+                effect,
+                remaining_esf_cents,
+                remaining_land_cents,
+                interest_from,
+                reason,
+                common,
+            } => {
+                let command = RevokeGrant {
+                    fund_id: fund,
+                    proposal_id: proposal,
+                    legal_basis,
+                    effect,
+                    remaining_esf_cents: Cents(remaining_esf_cents),
+                    remaining_land_cents: Cents(remaining_land_cents),
+                    interest_from,
+                    reason,
+                };
+                send(&settings, common, &command).await
+            }
+            Command::Interest {
+                action:
+                    InterestAction::Charge {
+                        fund,
+                        proposal,
+                        until,
+                        common,
+                    },
+            } => {
+                let command = ChargeInterest {
+                    fund_id: fund,
+                    proposal_id: proposal,
+                    until,
+                };
+                send(&settings, common, &command).await
+            }
+            Command::Interest {
+                action:
+                    InterestAction::Pay {
+                        fund,
+                        proposal,
+                        esf_cents,
+                        land_cents,
+                        value_date,
+                        common,
+                    },
+            } => {
+                let command = RecordInterestPayment {
+                    fund_id: fund,
+                    proposal_id: proposal,
+                    esf_cents: Cents(esf_cents),
+                    land_cents: Cents(land_cents),
+                    value_date,
+                };
+                send(&settings, common, &command).await
+            }
             Command::Disburse {
                 fund,
                 proposal,

@@ -12,7 +12,9 @@ use chrono::NaiveDate;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use buendel_contract::ledger::{is_valid_fund_id, Amounts, ClaimCut, ReleaseReason, Source};
+use buendel_contract::ledger::{
+    is_valid_fund_id, Amounts, ClaimCut, Effect, LegalBasis, ReleaseReason, Source,
+};
 use buendel_contract::reply::FieldError;
 use buendel_contract::Cents;
 
@@ -42,7 +44,11 @@ impl Request {
             | Command::VerifyClaim { proposal_id, .. }
             | Command::ReturnClaim { proposal_id, .. }
             | Command::ResubmitClaim { proposal_id, .. }
-            | Command::ApproveClaim { proposal_id, .. } => Some(*proposal_id),
+            | Command::ApproveClaim { proposal_id, .. }
+            | Command::CheckFinalReport { proposal_id, .. }
+            | Command::RevokeGrant { proposal_id, .. }
+            | Command::ChargeInterest { proposal_id, .. }
+            | Command::RecordInterestPayment { proposal_id, .. } => Some(*proposal_id),
             Command::AllocateBudget { .. }
             | Command::AdjustBudget { .. }
             | Command::ExpireUnbound { .. } => None,
@@ -75,6 +81,10 @@ pub fn parse(
         "return_claim" => return_claim(data, today, actor),
         "resubmit_claim" => resubmit_claim(data, today),
         "approve_claim" => approve_claim(data, today, actor),
+        "check_final_report" => check_final_report(data, today, actor),
+        "revoke_grant" => revoke_grant(data, today),
+        "charge_interest" => charge_interest(data, today),
+        "record_interest_payment" => record_interest_payment(data, today),
         _ => return None,
     };
     Some(parsed)
@@ -402,6 +412,137 @@ fn approve_claim(data: &Value, today: NaiveDate, actor: &str) -> Result<Request,
     })
 }
 
+fn check_final_report(
+    data: &Value,
+    today: NaiveDate,
+    actor: &str,
+) -> Result<Request, Vec<FieldError>> {
+    let mut f = Fields::new(
+        data,
+        &[
+            "fund_id",
+            "proposal_id",
+            "report_reference",
+            "eligible_cost_cents",
+        ],
+    )?;
+    let fund_id = f.fund_id();
+    let proposal_id = f.proposal_id();
+    let report_reference = f.text("report_reference");
+    let eligible = f.cents("eligible_cost_cents", 0);
+    f.finish(|| {
+        Some(Request {
+            fund_id: fund_id?,
+            command: Command::CheckFinalReport {
+                proposal_id: proposal_id?,
+                report_reference: report_reference?,
+                eligible: eligible?,
+                actor: actor.to_owned(),
+                today,
+            },
+        })
+    })
+}
+
+fn revoke_grant(data: &Value, today: NaiveDate) -> Result<Request, Vec<FieldError>> {
+    let mut f = Fields::new(
+        data,
+        &[
+            "fund_id",
+            "proposal_id",
+            "legal_basis",
+            "effect",
+            "remaining_esf_cents",
+            "remaining_land_cents",
+            "interest_from",
+            "reason",
+        ],
+    )?;
+    let fund_id = f.fund_id();
+    let proposal_id = f.proposal_id();
+    let legal_basis = f.choice(
+        "legal_basis",
+        &[
+            ("vwvfg_48", LegalBasis::Withdrawal),
+            ("vwvfg_49", LegalBasis::Revocation),
+        ],
+    );
+    let effect = f.choice(
+        "effect",
+        &[("ex_tunc", Effect::ExTunc), ("ex_nunc", Effect::ExNunc)],
+    );
+    let esf = f.cents("remaining_esf_cents", 0);
+    let land = f.cents("remaining_land_cents", 0);
+    let interest_from = f.date("interest_from");
+    let reason = f.text("reason");
+    f.finish(|| {
+        Some(Request {
+            fund_id: fund_id?,
+            command: Command::RevokeGrant {
+                proposal_id: proposal_id?,
+                legal_basis: legal_basis?,
+                effect: effect?,
+                remaining: Amounts {
+                    esf_cents: esf?,
+                    land_cents: land?,
+                },
+                interest_from: interest_from?,
+                reason: reason?,
+                today,
+            },
+        })
+    })
+}
+
+fn charge_interest(data: &Value, today: NaiveDate) -> Result<Request, Vec<FieldError>> {
+    let mut f = Fields::new(data, &["fund_id", "proposal_id", "until"])?;
+    let fund_id = f.fund_id();
+    let proposal_id = f.proposal_id();
+    let until = f.date("until");
+    f.finish(|| {
+        Some(Request {
+            fund_id: fund_id?,
+            command: Command::ChargeInterest {
+                proposal_id: proposal_id?,
+                until: until?,
+                today,
+            },
+        })
+    })
+}
+
+fn record_interest_payment(data: &Value, today: NaiveDate) -> Result<Request, Vec<FieldError>> {
+    let mut f = Fields::new(
+        data,
+        &[
+            "fund_id",
+            "proposal_id",
+            "esf_cents",
+            "land_cents",
+            "value_date",
+        ],
+    )?;
+    let fund_id = f.fund_id();
+    let proposal_id = f.proposal_id();
+    let esf = f.cents("esf_cents", 0);
+    let land = f.cents("land_cents", 0);
+    let value_date = f.date("value_date");
+    f.finish(|| {
+        Some(Request {
+            fund_id: fund_id?,
+            command: Command::RecordInterestPayment {
+                proposal_id: proposal_id?,
+                paid: Amounts {
+                    esf_cents: esf?,
+                    land_cents: land?,
+                },
+                value_date: value_date?,
+                today,
+            },
+        })
+    })
+}
+
 struct Fields<'a> {
     /// The object.
     data: &'a Map<String, Value>,
@@ -594,6 +735,17 @@ impl<'a> Fields<'a> {
                 None
             }
         }
+    }
+
+    /// One of `choices` by its wire name.
+    fn choice<T: Copy>(&mut self, name: &str, choices: &[(&str, T)]) -> Option<T> {
+        let s = self.string(name, 32)?;
+        if let Some((_, value)) = choices.iter().find(|(wire, _)| *wire == s) {
+            return Some(*value);
+        }
+        let names: Vec<&str> = choices.iter().map(|(wire, _)| *wire).collect();
+        self.error(name, format!("must be one of {}", names.join(", ")));
+        None
     }
 
     fn source(&mut self) -> Option<Source> {

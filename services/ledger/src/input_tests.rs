@@ -16,7 +16,8 @@ use buendel_contract::commands::{
     RecordDisbursement, RecordRepayment, ReleaseReservation, Service,
 };
 use buendel_contract::commands::{
-    ApproveClaim, ResubmitClaim, ReturnClaim, SubmitClaim, VerifyClaim,
+    ApproveClaim, ChargeInterest, CheckFinalReport, RecordInterestPayment, ResubmitClaim,
+    ReturnClaim, RevokeGrant, SubmitClaim, VerifyClaim,
 };
 use buendel_contract::ledger::{ReleaseReason, Source};
 use buendel_contract::reply::FieldError;
@@ -237,6 +238,26 @@ fn samples() -> Vec<(&'static str, Value)> {
             json!({"fund_id": fund, "proposal_id": id, "claim_id": id, "payment_reference": "NB-4711",
                    "value_date": "2026-04-15"}),
         ),
+        (
+            CheckFinalReport::NAME,
+            json!({"fund_id": fund, "proposal_id": id, "report_reference": "VN-2027-3",
+                   "eligible_cost_cents": 28_000_000}),
+        ),
+        (
+            RevokeGrant::NAME,
+            json!({"fund_id": fund, "proposal_id": id, "legal_basis": "vwvfg_49", "effect": "ex_tunc",
+                   "remaining_esf_cents": 0, "remaining_land_cents": 0, "interest_from": "2026-02-01",
+                   "reason": "Bescheid 2026-17: purpose not met"}),
+        ),
+        (
+            ChargeInterest::NAME,
+            json!({"fund_id": fund, "proposal_id": id, "until": "2026-05-01"}),
+        ),
+        (
+            RecordInterestPayment::NAME,
+            json!({"fund_id": fund, "proposal_id": id, "esf_cents": 100, "land_cents": 0,
+                   "value_date": "2026-05-01"}),
+        ),
     ]
 }
 
@@ -351,7 +372,14 @@ fn a_claim_command_records_its_actor_and_every_bad_cut_is_named_by_its_path() {
 #[test]
 fn a_date_not_written_yyyy_mm_dd_is_refused_by_the_parser_as_its_schema_says() {
     for (name, data) in samples() {
-        for field in ["commit_deadline", "value_date", "period_from", "period_to"] {
+        for field in [
+            "commit_deadline",
+            "value_date",
+            "period_from",
+            "period_to",
+            "interest_from",
+            "until",
+        ] {
             if data.get(field).is_none() {
                 continue;
             }

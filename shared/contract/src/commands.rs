@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::ledger::{ReleaseReason, Source};
+use crate::ledger::{Effect, LegalBasis, ReleaseReason, Source};
 use crate::money::{BasisPoints, Cents};
 use crate::proposal::{self, Terms};
 use crate::reference::{self, RegionCategory};
@@ -112,7 +112,7 @@ const fn spec<T: CommandData>() -> CommandSpec {
 }
 
 /// Every command of every service, in the services' order.
-pub const ALL: [CommandSpec; 24] = [
+pub const ALL: [CommandSpec; 28] = [
     spec::<Submit>(),
     spec::<Revise>(),
     spec::<Withdraw>(),
@@ -137,6 +137,10 @@ pub const ALL: [CommandSpec; 24] = [
     spec::<ReturnClaim>(),
     spec::<ResubmitClaim>(),
     spec::<ApproveClaim>(),
+    spec::<CheckFinalReport>(),
+    spec::<RevokeGrant>(),
+    spec::<ChargeInterest>(),
+    spec::<RecordInterestPayment>(),
 ];
 
 /// The command `name` of `service`, if it has one.
@@ -763,6 +767,97 @@ pub struct ApproveClaim {
 impl CommandData for ApproveClaim {
     const SERVICE: Service = Service::Ledger;
     const NAME: &'static str = "approve_claim";
+}
+
+/// `check_final_report`: the checked final report (Verwendungsnachweis) of a granted project.
+/// The final grant is the eligible costs incurred at the grant's rates, never above the grant;
+/// the unused commitment is freed, what was paid beyond the final grant is recovered (bearing
+/// interest from the check's date), and what is still due is left for a final claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckFinalReport {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal (project).
+    pub proposal_id: Uuid,
+    /// The report's reference.
+    pub report_reference: String,
+    /// The eligible costs incurred, as checked.
+    pub eligible_cost_cents: Cents,
+}
+
+impl CommandData for CheckFinalReport {
+    const SERVICE: Service = Service::Ledger;
+    const NAME: &'static str = "check_final_report";
+}
+
+/// `revoke_grant`: a withdrawal (§ 48 VwVfG) or revocation (§ 49) of a grant, leaving
+/// `remaining_*_cents` of it (zero: in whole). Ex nunc frees the unpaid commitment above the
+/// remaining grant; ex tunc also recovers what was paid beyond it, bearing interest from
+/// `interest_from` (the day the decision ceases to have effect, or the payment's day).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeGrant {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal (project).
+    pub proposal_id: Uuid,
+    /// `vwvfg_48` or `vwvfg_49`.
+    pub legal_basis: LegalBasis,
+    /// `ex_tunc` or `ex_nunc`.
+    pub effect: Effect,
+    /// The ESF+ grant that remains.
+    pub remaining_esf_cents: Cents,
+    /// The Land grant that remains.
+    pub remaining_land_cents: Cents,
+    /// The day from which a recovery bears interest; not after today.
+    pub interest_from: NaiveDate,
+    /// The decision's reference and grounds.
+    pub reason: String,
+}
+
+impl CommandData for RevokeGrant {
+    const SERVICE: Service = Service::Ledger;
+    const NAME: &'static str = "revoke_grant";
+}
+
+/// `charge_interest`: charges § 49a VwVfG interest on the project's recovered principal for the
+/// days before `until` (at most today + 1), less what was charged before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChargeInterest {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal (project).
+    pub proposal_id: Uuid,
+    /// Interest is charged for the days before this one.
+    pub until: NaiveDate,
+}
+
+impl CommandData for ChargeInterest {
+    const SERVICE: Service = Service::Ledger;
+    const NAME: &'static str = "charge_interest";
+}
+
+/// `record_interest_payment`: interest a project paid, at most what was charged and is unpaid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordInterestPayment {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal (project).
+    pub proposal_id: Uuid,
+    /// ESF+ interest paid.
+    pub esf_cents: Cents,
+    /// Land interest paid.
+    pub land_cents: Cents,
+    /// Value date.
+    pub value_date: NaiveDate,
+}
+
+impl CommandData for RecordInterestPayment {
+    const SERVICE: Service = Service::Ledger;
+    const NAME: &'static str = "record_interest_payment";
 }
 
 #[cfg(test)]

@@ -21,6 +21,12 @@
 //! | `receivable` | project | assessed for recovery (clawback principal), not yet repaid | ≥ 0 |
 //! | `repaid` | project | recovered principal the beneficiary paid back | ≥ 0 |
 //! | `expired` | fund | freed after the commitment deadline: can never be bound again | ≥ 0 |
+//! | `interest` | fund | the funders' side of interest charged on recoveries (§ 49a VwVfG) | ≤ 0 |
+//! | `interest_receivable` | project | interest charged, not yet paid | ≥ 0 |
+//! | `interest_paid` | project | interest the beneficiary paid | ≥ 0 |
+//!
+//! Interest is outside the grant's money: it never counts in *allocated* or its parts, and is
+//! booked separately from the principal (`receivable`, `repaid`).
 //!
 //! Every money invariant of the ledger is "no balance negative" (and `budget` never positive):
 //! `available ≥ 0` is *reserved + committed + expired ≤ allocated*; `committed(p) ≥ 0` is *disbursed ≤
@@ -70,6 +76,10 @@
 //! | `recovery_assessed` | receivable(p) ← disbursed(p) |
 //! | `repayment_received` | repaid(p) ← receivable(p) |
 //! | `funds_expired` | expired ← available |
+//! | `final_report_checked` | available or expired (`freed_to`) ← committed(p) (`released`: the commitment the final grant does not use) |
+//! | `grant_revoked` | available or expired (`freed_to`) ← committed(p) (`released`) |
+//! | `interest_charged` | interest_receivable(p) ← interest |
+//! | `interest_paid` | interest_paid(p) ← interest_receivable(p) |
 //! | `grant_terms_recorded` | none (the grant's period and rates, which claims are checked against) |
 //! | `claim_submitted`, `claim_verified`, `claim_returned`, `claim_resubmitted` | none (a payment claim's way through management verification) |
 //! | `claim_approved` | disbursed(p) ← committed(p) (the verified claim is paid) |
@@ -230,6 +240,18 @@ pub enum Account {
     },
     /// Freed after the commitment deadline; never bound again.
     Expired,
+    /// The funders' side of interest charged on recoveries; its balance is minus what was charged.
+    Interest,
+    /// Interest charged to a project, not yet paid.
+    InterestReceivable {
+        /// The project.
+        proposal_id: Uuid,
+    },
+    /// Interest a project paid.
+    InterestPaid {
+        /// The project.
+        proposal_id: Uuid,
+    },
 }
 
 /// The kind of an account, without its project: what the read models key balances by and what
@@ -252,11 +274,17 @@ pub enum AccountKind {
     Repaid,
     /// See [`Account::Expired`].
     Expired,
+    /// See [`Account::Interest`].
+    Interest,
+    /// See [`Account::InterestReceivable`].
+    InterestReceivable,
+    /// See [`Account::InterestPaid`].
+    InterestPaid,
 }
 
 impl AccountKind {
     /// Every account kind, in the order of the chart of accounts.
-    pub const ALL: [AccountKind; 8] = [
+    pub const ALL: [AccountKind; 11] = [
         AccountKind::Budget,
         AccountKind::Available,
         AccountKind::Reserved,
@@ -265,6 +293,9 @@ impl AccountKind {
         AccountKind::Receivable,
         AccountKind::Repaid,
         AccountKind::Expired,
+        AccountKind::Interest,
+        AccountKind::InterestReceivable,
+        AccountKind::InterestPaid,
     ];
 
     /// The wire name, e.g. `reserved` (the `kind` of an account in events and read models).
@@ -278,6 +309,9 @@ impl AccountKind {
             AccountKind::Receivable => "receivable",
             AccountKind::Repaid => "repaid",
             AccountKind::Expired => "expired",
+            AccountKind::Interest => "interest",
+            AccountKind::InterestReceivable => "interest_receivable",
+            AccountKind::InterestPaid => "interest_paid",
         }
     }
 
@@ -312,6 +346,9 @@ impl Account {
             Account::Receivable { .. } => AccountKind::Receivable,
             Account::Repaid { .. } => AccountKind::Repaid,
             Account::Expired => AccountKind::Expired,
+            Account::Interest => AccountKind::Interest,
+            Account::InterestReceivable { .. } => AccountKind::InterestReceivable,
+            Account::InterestPaid { .. } => AccountKind::InterestPaid,
         }
     }
 
@@ -323,18 +360,20 @@ impl Account {
     /// The project of a project account; `None` for the fund accounts.
     pub fn proposal_id(&self) -> Option<Uuid> {
         match self {
-            Account::Budget | Account::Available | Account::Expired => None,
+            Account::Budget | Account::Available | Account::Expired | Account::Interest => None,
             Account::Reserved { proposal_id }
             | Account::Committed { proposal_id }
             | Account::Disbursed { proposal_id }
             | Account::Receivable { proposal_id }
-            | Account::Repaid { proposal_id } => Some(*proposal_id),
+            | Account::Repaid { proposal_id }
+            | Account::InterestReceivable { proposal_id }
+            | Account::InterestPaid { proposal_id } => Some(*proposal_id),
         }
     }
 
-    /// True for `budget`, the only account whose balance is never positive.
+    /// True for `budget` and `interest`, the accounts whose balance is never positive.
     pub fn is_credit_normal(&self) -> bool {
-        matches!(self, Account::Budget)
+        matches!(self, Account::Budget | Account::Interest)
     }
 }
 
@@ -834,6 +873,128 @@ pub struct ClaimApproved {
     pub postings: Vec<Posting>,
 }
 
+/// The legal basis of a revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum LegalBasis {
+    /// § 48 VwVfG: withdrawal of an unlawful grant (Rücknahme).
+    #[serde(rename = "vwvfg_48")]
+    Withdrawal,
+    /// § 49 VwVfG: revocation of a lawful grant (Widerruf), e.g. for purposes not met.
+    #[serde(rename = "vwvfg_49")]
+    Revocation,
+}
+
+/// Whether a revocation reaches into the past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// With effect for the past (ex tunc): what was paid beyond the remaining grant is recovered.
+    ExTunc,
+    /// For the future only (ex nunc): nothing paid is recovered; the unpaid commitment is freed.
+    ExNunc,
+}
+
+/// `buendel.ledger.final_report_checked.v1`: the final report (Verwendungsnachweis) was checked;
+/// the final grant is recomputed from the eligible costs incurred at the grant's rates (never
+/// above the grant). The commitment the final grant does not use is freed; what was paid beyond
+/// it is recovered by the `recovery_assessed` of the same decision; what is still due is paid by
+/// a final claim. With nothing still due the project is closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FinalReportChecked {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal.
+    pub proposal_id: Uuid,
+    /// The report's reference.
+    pub report_reference: String,
+    /// The eligible costs incurred, as checked.
+    pub eligible_cost_cents: Cents,
+    /// The final grant per source.
+    pub final_grant: Amounts,
+    /// What was paid and not recovered before the check.
+    pub paid: Amounts,
+    /// What was paid beyond the final grant: recovered.
+    pub recovery: Amounts,
+    /// What is still due to the project: paid by a final claim.
+    pub final_payment: Amounts,
+    /// The commitment freed.
+    pub released: Amounts,
+    /// Back to `available` (up to the deadline) or `expired` (after it).
+    pub freed_to: FreedTo,
+    /// Who checked it.
+    pub checked_by: String,
+    /// The day the entry takes effect.
+    pub value_date: NaiveDate,
+    /// The journal entry.
+    pub postings: Vec<Posting>,
+}
+
+/// `buendel.ledger.grant_revoked.v1`: the grant was withdrawn (§ 48 VwVfG) or revoked (§ 49),
+/// in whole or in part, with or without effect for the past. The unpaid commitment above the
+/// remaining grant is freed; what was paid beyond it (ex tunc) is recovered by the
+/// `recovery_assessed` of the same decision, bearing interest from `interest_from`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GrantRevoked {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal.
+    pub proposal_id: Uuid,
+    /// § 48 or § 49 VwVfG.
+    pub legal_basis: LegalBasis,
+    /// Ex tunc or ex nunc.
+    pub effect: Effect,
+    /// The grant that remains per source (zero: revoked in whole).
+    pub remaining_grant: Amounts,
+    /// The commitment freed.
+    pub released: Amounts,
+    /// Back to `available` (up to the deadline) or `expired` (after it).
+    pub freed_to: FreedTo,
+    /// The day from which the recovered amount bears interest (§ 49a (3) VwVfG).
+    pub interest_from: NaiveDate,
+    /// The decision's reference and grounds.
+    pub reason: String,
+    /// The day the entry takes effect.
+    pub value_date: NaiveDate,
+    /// The journal entry.
+    pub postings: Vec<Posting>,
+}
+
+/// `buendel.ledger.interest_charged.v1`: interest under § 49a (3) VwVfG on the recovered
+/// principal of a project, charged up to `until` (exclusive), computed with the base-rate table
+/// named; booked separately from the principal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct InterestCharged {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal.
+    pub proposal_id: Uuid,
+    /// The interest charged now per source (the total up to `until` less what was charged before).
+    pub interest: Amounts,
+    /// Interest is charged for the days before this one.
+    pub until: NaiveDate,
+    /// The version of the base-rate table used.
+    pub base_rate_table: String,
+    /// The day the entry takes effect.
+    pub value_date: NaiveDate,
+    /// The journal entry.
+    pub postings: Vec<Posting>,
+}
+
+/// `buendel.ledger.interest_paid.v1`: the beneficiary paid charged interest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct InterestPaid {
+    /// The fund.
+    pub fund_id: String,
+    /// The proposal.
+    pub proposal_id: Uuid,
+    /// What was paid per source.
+    pub paid: Amounts,
+    /// The payment's value date.
+    pub value_date: NaiveDate,
+    /// The journal entry.
+    pub postings: Vec<Posting>,
+}
+
 /// Every event of the Fund aggregate. Published variants are never edited: add a `v2`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
@@ -889,6 +1050,18 @@ pub enum LedgerEvent {
     /// See [`ClaimApproved`].
     #[serde(rename = "buendel.ledger.claim_approved.v1")]
     ClaimApproved(ClaimApproved),
+    /// See [`FinalReportChecked`].
+    #[serde(rename = "buendel.ledger.final_report_checked.v1")]
+    FinalReportChecked(FinalReportChecked),
+    /// See [`GrantRevoked`].
+    #[serde(rename = "buendel.ledger.grant_revoked.v1")]
+    GrantRevoked(GrantRevoked),
+    /// See [`InterestCharged`].
+    #[serde(rename = "buendel.ledger.interest_charged.v1")]
+    InterestCharged(InterestCharged),
+    /// See [`InterestPaid`].
+    #[serde(rename = "buendel.ledger.interest_paid.v1")]
+    InterestPaid(InterestPaid),
 }
 
 /// `buendel.ledger.budget_allocated.v1`
@@ -925,9 +1098,17 @@ pub const CLAIM_RETURNED_V1: &str = "buendel.ledger.claim_returned.v1";
 pub const CLAIM_RESUBMITTED_V1: &str = "buendel.ledger.claim_resubmitted.v1";
 /// `buendel.ledger.claim_approved.v1`
 pub const CLAIM_APPROVED_V1: &str = "buendel.ledger.claim_approved.v1";
+/// `buendel.ledger.final_report_checked.v1`
+pub const FINAL_REPORT_CHECKED_V1: &str = "buendel.ledger.final_report_checked.v1";
+/// `buendel.ledger.grant_revoked.v1`
+pub const GRANT_REVOKED_V1: &str = "buendel.ledger.grant_revoked.v1";
+/// `buendel.ledger.interest_charged.v1`
+pub const INTEREST_CHARGED_V1: &str = "buendel.ledger.interest_charged.v1";
+/// `buendel.ledger.interest_paid.v1`
+pub const INTEREST_PAID_V1: &str = "buendel.ledger.interest_paid.v1";
 
 /// The operator commands of the ledger service, served on `<ns>.cmd.ledger.<command>`.
-pub const COMMANDS: [&str; 13] = [
+pub const COMMANDS: [&str; 17] = [
     "allocate_budget",
     "adjust_budget",
     "release_reservation",
@@ -941,6 +1122,10 @@ pub const COMMANDS: [&str; 13] = [
     "return_claim",
     "resubmit_claim",
     "approve_claim",
+    "check_final_report",
+    "revoke_grant",
+    "charge_interest",
+    "record_interest_payment",
 ];
 
 impl EventKind for LedgerEvent {
@@ -963,6 +1148,10 @@ impl EventKind for LedgerEvent {
             LedgerEvent::ClaimReturned(_) => CLAIM_RETURNED_V1,
             LedgerEvent::ClaimResubmitted(_) => CLAIM_RESUBMITTED_V1,
             LedgerEvent::ClaimApproved(_) => CLAIM_APPROVED_V1,
+            LedgerEvent::FinalReportChecked(_) => FINAL_REPORT_CHECKED_V1,
+            LedgerEvent::GrantRevoked(_) => GRANT_REVOKED_V1,
+            LedgerEvent::InterestCharged(_) => INTEREST_CHARGED_V1,
+            LedgerEvent::InterestPaid(_) => INTEREST_PAID_V1,
         }
     }
 
@@ -985,6 +1174,10 @@ impl EventKind for LedgerEvent {
             CLAIM_RETURNED_V1,
             CLAIM_RESUBMITTED_V1,
             CLAIM_APPROVED_V1,
+            FINAL_REPORT_CHECKED_V1,
+            GRANT_REVOKED_V1,
+            INTEREST_CHARGED_V1,
+            INTEREST_PAID_V1,
         ]
     }
 }
@@ -1015,6 +1208,10 @@ impl LedgerEvent {
             LedgerEvent::ClaimReturned(e) => &e.fund_id,
             LedgerEvent::ClaimResubmitted(e) => &e.fund_id,
             LedgerEvent::ClaimApproved(e) => &e.fund_id,
+            LedgerEvent::FinalReportChecked(e) => &e.fund_id,
+            LedgerEvent::GrantRevoked(e) => &e.fund_id,
+            LedgerEvent::InterestCharged(e) => &e.fund_id,
+            LedgerEvent::InterestPaid(e) => &e.fund_id,
         }
     }
 
@@ -1038,6 +1235,10 @@ impl LedgerEvent {
             LedgerEvent::ClaimReturned(e) => Some(e.proposal_id),
             LedgerEvent::ClaimResubmitted(e) => Some(e.proposal_id),
             LedgerEvent::ClaimApproved(e) => Some(e.proposal_id),
+            LedgerEvent::FinalReportChecked(e) => Some(e.proposal_id),
+            LedgerEvent::GrantRevoked(e) => Some(e.proposal_id),
+            LedgerEvent::InterestCharged(e) => Some(e.proposal_id),
+            LedgerEvent::InterestPaid(e) => Some(e.proposal_id),
         }
     }
 
@@ -1090,6 +1291,30 @@ impl LedgerEvent {
             LedgerEvent::ClaimReturned(e) => Some((e.proposal_id, ProjectChange::default())),
             LedgerEvent::ClaimResubmitted(e) => Some((e.proposal_id, ProjectChange::default())),
             LedgerEvent::ClaimApproved(e) => Some((e.proposal_id, ProjectChange::default())),
+            LedgerEvent::FinalReportChecked(e) => {
+                let closes = e.final_payment.is_zero();
+                Some((
+                    e.proposal_id,
+                    if closes {
+                        to(ProjectStatus::Closed)
+                    } else {
+                        ProjectChange::default()
+                    },
+                ))
+            }
+            LedgerEvent::GrantRevoked(e) => {
+                let whole = e.remaining_grant.is_zero();
+                Some((
+                    e.proposal_id,
+                    if whole {
+                        to(ProjectStatus::Closed)
+                    } else {
+                        ProjectChange::default()
+                    },
+                ))
+            }
+            LedgerEvent::InterestCharged(e) => Some((e.proposal_id, ProjectChange::default())),
+            LedgerEvent::InterestPaid(e) => Some((e.proposal_id, ProjectChange::default())),
         }
     }
 
@@ -1113,6 +1338,10 @@ impl LedgerEvent {
             LedgerEvent::ClaimReturned(e) => e.value_date,
             LedgerEvent::ClaimResubmitted(e) => e.value_date,
             LedgerEvent::ClaimApproved(e) => e.value_date,
+            LedgerEvent::FinalReportChecked(e) => e.value_date,
+            LedgerEvent::GrantRevoked(e) => e.value_date,
+            LedgerEvent::InterestCharged(e) => e.value_date,
+            LedgerEvent::InterestPaid(e) => e.value_date,
         }
     }
 
@@ -1136,6 +1365,10 @@ impl LedgerEvent {
             LedgerEvent::ClaimReturned(e) => &e.postings,
             LedgerEvent::ClaimResubmitted(e) => &e.postings,
             LedgerEvent::ClaimApproved(e) => &e.postings,
+            LedgerEvent::FinalReportChecked(e) => &e.postings,
+            LedgerEvent::GrantRevoked(e) => &e.postings,
+            LedgerEvent::InterestCharged(e) => &e.postings,
+            LedgerEvent::InterestPaid(e) => &e.postings,
         }
     }
 
@@ -1158,6 +1391,10 @@ impl LedgerEvent {
             LedgerEvent::ClaimReturned(e) => &mut e.postings,
             LedgerEvent::ClaimResubmitted(e) => &mut e.postings,
             LedgerEvent::ClaimApproved(e) => &mut e.postings,
+            LedgerEvent::FinalReportChecked(e) => &mut e.postings,
+            LedgerEvent::GrantRevoked(e) => &mut e.postings,
+            LedgerEvent::InterestCharged(e) => &mut e.postings,
+            LedgerEvent::InterestPaid(e) => &mut e.postings,
         }
     }
 
@@ -1256,6 +1493,33 @@ impl LedgerEvent {
                     proposal_id: e.proposal_id,
                 };
                 entry.per_source(&[(e.paid, disbursed, committed)]);
+            }
+            LedgerEvent::FinalReportChecked(e) => {
+                let committed = Account::Committed {
+                    proposal_id: e.proposal_id,
+                };
+                entry.per_source(&[(e.released, e.freed_to.account(), committed)]);
+            }
+            LedgerEvent::GrantRevoked(e) => {
+                let committed = Account::Committed {
+                    proposal_id: e.proposal_id,
+                };
+                entry.per_source(&[(e.released, e.freed_to.account(), committed)]);
+            }
+            LedgerEvent::InterestCharged(e) => {
+                let receivable = Account::InterestReceivable {
+                    proposal_id: e.proposal_id,
+                };
+                entry.per_source(&[(e.interest, receivable, Account::Interest)]);
+            }
+            LedgerEvent::InterestPaid(e) => {
+                let receivable = Account::InterestReceivable {
+                    proposal_id: e.proposal_id,
+                };
+                let paid = Account::InterestPaid {
+                    proposal_id: e.proposal_id,
+                };
+                entry.per_source(&[(e.paid, paid, receivable)]);
             }
         }
         entry.postings
@@ -1415,7 +1679,7 @@ impl AccountBook {
 /// the figures of each batch's changes to the stored ones, the API and the ledger compute them
 /// from whole balances, with the same function.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct KindBalances([i128; 8]);
+pub struct KindBalances([i128; 11]);
 
 impl KindBalances {
     /// Adds `cents` to the balance of `kind`.
@@ -1917,6 +2181,9 @@ mod tests {
             Account::Receivable { proposal_id: p },
             Account::Repaid { proposal_id: p },
             Account::Expired,
+            Account::Interest,
+            Account::InterestReceivable { proposal_id: p },
+            Account::InterestPaid { proposal_id: p },
         ];
         let kinds: Vec<AccountKind> = accounts.iter().map(Account::account_kind).collect();
         assert_eq!(kinds, AccountKind::ALL);

@@ -174,6 +174,22 @@ pub fn event_schemas() -> Vec<(&'static str, Value)> {
             ledger::CLAIM_APPROVED_V1,
             schema_of::<ledger::ClaimApproved>(ledger::CLAIM_APPROVED_V1),
         ),
+        (
+            ledger::FINAL_REPORT_CHECKED_V1,
+            schema_of::<ledger::FinalReportChecked>(ledger::FINAL_REPORT_CHECKED_V1),
+        ),
+        (
+            ledger::GRANT_REVOKED_V1,
+            schema_of::<ledger::GrantRevoked>(ledger::GRANT_REVOKED_V1),
+        ),
+        (
+            ledger::INTEREST_CHARGED_V1,
+            schema_of::<ledger::InterestCharged>(ledger::INTEREST_CHARGED_V1),
+        ),
+        (
+            ledger::INTEREST_PAID_V1,
+            schema_of::<ledger::InterestPaid>(ledger::INTEREST_PAID_V1),
+        ),
     ]
 }
 

@@ -250,6 +250,97 @@ pub fn interest(
     })
 }
 
+/// A change of the principal that bears interest: `cents > 0` is an amount to be repaid that
+/// bears interest from `on` (an assessment, dated from its interest start); `cents < 0` a
+/// repayment, which reduces the principal from its value date `on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Movement {
+    /// The day the change takes effect.
+    pub on: NaiveDate,
+    /// Signed: more principal (> 0) or a repayment (< 0).
+    pub cents: i64,
+}
+
+/// The interest on a principal that several assessments and repayments change, for the days
+/// before `until`: the same rule as [`interest`] (periods cut at every half year and every
+/// movement, actual/365, rounded once at the end, half to even), on the running sum of the
+/// movements. Movements on or after `until` change no interest. Refused when the principal
+/// would go below zero.
+pub fn on_balance(
+    table: &BaseRateTable,
+    movements: &[Movement],
+    until: NaiveDate,
+) -> Result<InterestStatement, InterestError> {
+    let mut movements = movements.to_vec();
+    // Stable: an assessment and a repayment on one day apply together.
+    movements.sort_by_key(|movement| movement.on);
+    let from = movements.first().map_or(until, |m| m.on.min(until));
+    let mut assessed = Cents::ZERO;
+    let mut outstanding = Cents::ZERO;
+    let mut lines = Vec::new();
+    let mut pending = movements.iter().peekable();
+    let mut cursor = from;
+    loop {
+        while let Some(movement) = pending.next_if(|m| m.on <= cursor) {
+            if movement.cents > 0 {
+                assessed = assessed
+                    .checked_add(Cents(movement.cents))
+                    .ok_or(InterestError::Overflow)?;
+            }
+            outstanding = outstanding
+                .checked_add(Cents(movement.cents))
+                .ok_or(InterestError::Overflow)?;
+            if outstanding < Cents::ZERO {
+                return Err(InterestError::RepaidMoreThanPrincipal);
+            }
+        }
+        if cursor >= until {
+            break;
+        }
+        let mut end = half_year_end(cursor).min(until);
+        if let Some(next) = pending.peek() {
+            end = end.min(next.on);
+        }
+        if outstanding > Cents::ZERO {
+            let base_rate_bp = table
+                .rate_on(cursor)
+                .ok_or(InterestError::BaseRateUnknown { day: cursor })?;
+            let rate_bp = base_rate_bp
+                .checked_add(SURCHARGE_BP)
+                .ok_or(InterestError::Overflow)?;
+            let days = (end - cursor).num_days();
+            let numerator = i128::from(outstanding.0)
+                .checked_mul(i128::from(rate_bp))
+                .and_then(|n| n.checked_mul(i128::from(days)))
+                .ok_or(InterestError::Overflow)?;
+            lines.push(InterestLine {
+                from: cursor,
+                until: end,
+                days,
+                principal_cents: outstanding,
+                base_rate_bp,
+                rate_bp,
+                numerator,
+            });
+        }
+        cursor = end;
+    }
+    let total = lines.iter().try_fold(0i128, |sum, line| {
+        sum.checked_add(line.numerator)
+            .ok_or(InterestError::Overflow)
+    })?;
+    let interest_cents = round_half_even(total).ok_or(InterestError::Overflow)?;
+    Ok(InterestStatement {
+        principal_cents: assessed,
+        outstanding_cents: outstanding,
+        from,
+        until,
+        table_version: table.version.clone(),
+        lines,
+        interest_cents,
+    })
+}
+
 /// Serde for an `i128` as a decimal string: JSON numbers above 2^53 are not safe to read.
 mod i128_as_string {
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
@@ -605,7 +696,73 @@ mod tests {
         assert_eq!(published().covered_until(), day(2026, 6, 30));
     }
 
+    #[test]
+    fn two_assessments_and_a_repayment_bear_interest_on_the_running_balance() {
+        // 9,000.00 from 2024-05-01 and 1,000.00 more from 2024-08-01, 4,000.00 repaid on
+        // 2024-08-01: the balance is 9,000.00 for 61 days at 862 bp, 9,000.00 for 31 days at
+        // 837 bp, then 6,000.00 for 31 days at 837 bp:
+        // 900000*862*61 + 900000*837*31 + 600000*837*31
+        //   = 47_323_800_000 + 23_352_300_000 + 15_568_200_000 = 86_244_300_000
+        // / 3_650_000 = 23_628.57… → 23_629 cents.
+        let movements = [
+            Movement {
+                on: day(2024, 5, 1),
+                cents: 900_000,
+            },
+            Movement {
+                on: day(2024, 8, 1),
+                cents: 100_000,
+            },
+            Movement {
+                on: day(2024, 8, 1),
+                cents: -400_000,
+            },
+        ];
+        let statement = on_balance(published(), &movements, day(2024, 9, 1)).expect("interest");
+        assert_eq!(sum_of_numerators(&statement), 86_244_300_000);
+        assert_eq!(statement.interest_cents, Cents(23_629));
+        assert_eq!(statement.principal_cents, Cents(1_000_000));
+        assert_eq!(statement.outstanding_cents, Cents(600_000));
+        let too_much = [
+            movements[0],
+            Movement {
+                on: day(2024, 6, 1),
+                cents: -900_001,
+            },
+        ];
+        assert_eq!(
+            on_balance(published(), &too_much, day(2024, 9, 1)),
+            Err(InterestError::RepaidMoreThanPrincipal)
+        );
+    }
+
     proptest! {
+        /// One assessment with repayments bears on the balance exactly what [`interest`] gives.
+        #[test]
+        fn on_balance_of_one_assessment_is_interest(
+            principal in 1i64..100_000_000,
+            start in 0u64..700,
+            span in 0u64..700,
+            repaid in 0i64..100_000_000,
+            after in 0u64..700,
+        ) {
+            let from = day(2020, 1, 1) + chrono::Days::new(start);
+            let until = from + chrono::Days::new(span);
+            let repaid = repaid.min(principal);
+            let on = from + chrono::Days::new(after.min(span));
+            let repayments: Vec<Repayment> = (repaid > 0)
+                .then_some(Repayment { value_date: on, cents: Cents(repaid) })
+                .into_iter()
+                .collect();
+            let direct = interest(published(), Cents(principal), from, until, &repayments)
+                .expect("interest");
+            let mut movements = vec![Movement { on: from, cents: principal }];
+            movements.extend(repayments.iter().map(|r| Movement { on: r.value_date, cents: -r.cents.0 }));
+            let balance = on_balance(published(), &movements, until).expect("interest");
+            prop_assert_eq!(balance.interest_cents, direct.interest_cents);
+            prop_assert_eq!(sum_of_numerators(&balance), sum_of_numerators(&direct));
+        }
+
 
         #[test]
         fn splitting_a_span_at_any_day_keeps_the_exact_sum(

@@ -22,6 +22,8 @@ pub mod settlement;
 
 pub use base_rate::{BaseRate, BaseRateTable, TableError};
 pub use clock::{ClockError, ClockReading, PaymentClock, PAYMENT_DAYS};
-pub use interest::{interest, InterestError, InterestLine, InterestStatement, Repayment};
+pub use interest::{
+    interest, on_balance, InterestError, InterestLine, InterestStatement, Movement, Repayment,
+};
 pub use retention::retention_until;
 pub use settlement::{final_grant, settle, Settlement};

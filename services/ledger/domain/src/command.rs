@@ -7,7 +7,9 @@
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-use buendel_contract::ledger::{ClaimCut, GrantTerms, ReleaseReason, Source};
+use buendel_contract::ledger::{
+    Amounts, ClaimCut, Effect, GrantTerms, LegalBasis, ReleaseReason, Source,
+};
 use buendel_contract::Cents;
 
 use super::claims::NewClaim;
@@ -175,6 +177,56 @@ pub enum Command {
         /// The business date.
         today: NaiveDate,
     },
+    /// The checked final report of a granted project (`check_final_report`).
+    CheckFinalReport {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// The report's reference.
+        report_reference: String,
+        /// The eligible costs incurred.
+        eligible: Cents,
+        /// Who checked it (the command's actor).
+        actor: String,
+        /// The business date.
+        today: NaiveDate,
+    },
+    /// A withdrawal or revocation of a grant (`revoke_grant`).
+    RevokeGrant {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// § 48 or § 49 VwVfG.
+        legal_basis: LegalBasis,
+        /// Ex tunc or ex nunc.
+        effect: Effect,
+        /// The grant that remains.
+        remaining: Amounts,
+        /// The day a recovery bears interest from.
+        interest_from: NaiveDate,
+        /// The decision's reference and grounds.
+        reason: String,
+        /// The business date.
+        today: NaiveDate,
+    },
+    /// Charges interest on a project's recovery up to a day (`charge_interest`).
+    ChargeInterest {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// Interest is charged for the days before this one.
+        until: NaiveDate,
+        /// The business date.
+        today: NaiveDate,
+    },
+    /// Records interest paid (`record_interest_payment`).
+    RecordInterestPayment {
+        /// The proposal.
+        proposal_id: Uuid,
+        /// What was paid per source.
+        paid: Amounts,
+        /// The payment's value date.
+        value_date: NaiveDate,
+        /// The business date.
+        today: NaiveDate,
+    },
     /// Approves the payment of a verified claim (`approve_claim`), never by its verifier.
     ApproveClaim {
         /// The proposal.
@@ -210,7 +262,11 @@ impl Command {
             | Command::VerifyClaim { today, .. }
             | Command::ReturnClaim { today, .. }
             | Command::ResubmitClaim { today, .. }
-            | Command::ApproveClaim { today, .. } => *today,
+            | Command::ApproveClaim { today, .. }
+            | Command::CheckFinalReport { today, .. }
+            | Command::RevokeGrant { today, .. }
+            | Command::ChargeInterest { today, .. }
+            | Command::RecordInterestPayment { today, .. } => *today,
         }
     }
 
@@ -232,6 +288,10 @@ impl Command {
             Command::ReturnClaim { .. } => "return_claim",
             Command::ResubmitClaim { .. } => "resubmit_claim",
             Command::ApproveClaim { .. } => "approve_claim",
+            Command::CheckFinalReport { .. } => "check_final_report",
+            Command::RevokeGrant { .. } => "revoke_grant",
+            Command::ChargeInterest { .. } => "charge_interest",
+            Command::RecordInterestPayment { .. } => "record_interest_payment",
         }
     }
 }

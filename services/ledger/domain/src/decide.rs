@@ -234,6 +234,41 @@ impl Fund {
                 actor,
                 *today,
             ),
+            Command::CheckFinalReport {
+                proposal_id,
+                report_reference,
+                eligible,
+                actor,
+                today,
+            } => self.check_final_report(*proposal_id, report_reference, *eligible, actor, *today),
+            Command::RevokeGrant {
+                proposal_id,
+                legal_basis,
+                effect,
+                remaining,
+                interest_from,
+                reason,
+                today,
+            } => self.revoke_grant(
+                *proposal_id,
+                *legal_basis,
+                *effect,
+                *remaining,
+                *interest_from,
+                reason,
+                *today,
+            ),
+            Command::ChargeInterest {
+                proposal_id,
+                until,
+                today,
+            } => self.charge_interest(*proposal_id, *until, *today),
+            Command::RecordInterestPayment {
+                proposal_id,
+                paid,
+                value_date,
+                today,
+            } => self.record_interest_payment(*proposal_id, *paid, *value_date, *today),
         }
     }
 

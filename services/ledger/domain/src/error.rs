@@ -215,6 +215,64 @@ pub enum LedgerError {
         /// The actor.
         actor: String,
     },
+    /// `final_report_checked`: the project's final report was checked already.
+    #[error("the final report of {proposal_id} was checked already")]
+    FinalReportChecked {
+        /// The proposal.
+        proposal_id: Uuid,
+    },
+    /// `claims_open`: a claim is still open; it is paid or cut before the final report.
+    #[error("claim {claim_id} is still open")]
+    ClaimsOpen {
+        /// The open claim.
+        claim_id: Uuid,
+    },
+    /// `remaining_not_below_grant`: a revocation leaves less than the grant, never more.
+    #[error("the remaining grant must be below the grant committed ({granted})")]
+    RemainingNotBelowGrant {
+        /// What is committed now, paid included.
+        granted: Amounts,
+    },
+    /// `interest_from_in_future`: interest runs from a day not after today.
+    #[error("interest cannot run from {interest_from}, after {today}")]
+    InterestFromInFuture {
+        /// The day given.
+        interest_from: NaiveDate,
+        /// The booking date.
+        today: NaiveDate,
+    },
+    /// `nothing_recovered`: no recovery was assessed on the project.
+    #[error("nothing was recovered from {proposal_id}")]
+    NothingRecovered {
+        /// The proposal.
+        proposal_id: Uuid,
+    },
+    /// `interest_already_charged`: interest was charged up to this day or later already.
+    #[error("interest is charged up to {until} already")]
+    InterestAlreadyCharged {
+        /// The day.
+        until: NaiveDate,
+    },
+    /// `base_rate_unknown`: the base-rate table has no rate for a day interest runs on.
+    #[error("the base-rate table {version} has no rate for {day}; add the half year's rate")]
+    BaseRateUnknown {
+        /// The day.
+        day: NaiveDate,
+        /// The table's version.
+        version: String,
+    },
+    /// `interest_not_computed`: the interest could not be computed (forged history).
+    #[error("the interest cannot be computed: {reason}")]
+    InterestNotComputed {
+        /// Why.
+        reason: String,
+    },
+    /// `interest_payment_above_charged`: more paid than is charged and unpaid.
+    #[error("more interest paid than is owed ({owed})")]
+    InterestPaymentAboveCharged {
+        /// The interest owed per source.
+        owed: Amounts,
+    },
     /// `duplicate_payment_reference`: this payment is already recorded on this fund.
     #[error("payment {payment_reference} is already recorded on this fund")]
     DuplicatePaymentReference {
@@ -296,6 +354,15 @@ impl DomainError for LedgerError {
             LedgerError::CutAboveAsked { .. } => "cut_above_asked",
             LedgerError::VerifierIsSubmitter { .. } => "verifier_is_submitter",
             LedgerError::FourEyes { .. } => "four_eyes_violation",
+            LedgerError::FinalReportChecked { .. } => "final_report_checked",
+            LedgerError::ClaimsOpen { .. } => "claims_open",
+            LedgerError::RemainingNotBelowGrant { .. } => "remaining_not_below_grant",
+            LedgerError::InterestFromInFuture { .. } => "interest_from_in_future",
+            LedgerError::NothingRecovered { .. } => "nothing_recovered",
+            LedgerError::InterestAlreadyCharged { .. } => "interest_already_charged",
+            LedgerError::BaseRateUnknown { .. } => "base_rate_unknown",
+            LedgerError::InterestNotComputed { .. } => "interest_not_computed",
+            LedgerError::InterestPaymentAboveCharged { .. } => "interest_payment_above_charged",
         }
     }
 
@@ -317,6 +384,14 @@ impl DomainError for LedgerError {
                 per_source(remainder, "committed remainder:")
             }
             LedgerError::CutAboveAsked { asked } => per_source(asked, "asked:"),
+            LedgerError::RemainingNotBelowGrant { granted } => per_source(granted, "granted:"),
+            LedgerError::InterestPaymentAboveCharged { owed } => per_source(owed, "owed:"),
+            LedgerError::InterestFromInFuture { .. } => {
+                vec![FieldError::new("interest_from", self.to_string())]
+            }
+            LedgerError::InterestAlreadyCharged { .. } | LedgerError::BaseRateUnknown { .. } => {
+                vec![FieldError::new("until", self.to_string())]
+            }
             LedgerError::OutsideGrantPeriod { .. } | LedgerError::ClaimPeriodOverlaps { .. } => {
                 vec![FieldError::new("period_from", self.to_string())]
             }
@@ -352,7 +427,11 @@ impl DomainError for LedgerError {
             | LedgerError::NoGrantTerms { .. }
             | LedgerError::UnknownClaim { .. }
             | LedgerError::ClaimExists { .. }
-            | LedgerError::ClaimWrongStatus { .. } => Vec::new(),
+            | LedgerError::ClaimWrongStatus { .. }
+            | LedgerError::FinalReportChecked { .. }
+            | LedgerError::ClaimsOpen { .. }
+            | LedgerError::NothingRecovered { .. }
+            | LedgerError::InterestNotComputed { .. } => Vec::new(),
         }
     }
 }

@@ -26,6 +26,7 @@ use super::claims::{fold_claim, Claim};
 use super::command::Command;
 use super::error::LedgerError;
 use super::invariants::{InvariantViolation, SourceTotals};
+use super::settle::{fold_settle, Recovery};
 use super::state::FundState;
 
 /// Where a project stands in the fund: the contract's status, set by the rule
@@ -47,6 +48,8 @@ pub struct Project {
     pub terms: Option<GrantTerms>,
     /// Its payment claims, in the order submitted.
     pub claims: Vec<Claim>,
+    /// What it owes back: principal changes, interest charged, the final grant.
+    pub recovery: Recovery,
 }
 
 /// The part of a fund's state that is not a collection: a few words, copied whole into a draft.
@@ -289,8 +292,39 @@ pub(super) fn fold<S: FundState>(state: &mut S, event: &LedgerEvent) {
                 e.proposal_id,
                 &[Some(Committed), Some(Closed)],
             );
+            fold_settle(state, event);
         }
         LedgerEvent::RepaymentReceived(e) => {
+            expect_status(
+                state,
+                event,
+                e.proposal_id,
+                &[Some(Committed), Some(Closed)],
+            );
+            fold_settle(state, event);
+        }
+        LedgerEvent::FinalReportChecked(e) => {
+            expect_status(state, event, e.proposal_id, &[Some(Committed)]);
+            let holds = e.freed_to == state.scalars().freed_to(on);
+            expect_deadline(state, holds, FREED_TO_RULE);
+            fold_settle(state, event);
+        }
+        LedgerEvent::GrantRevoked(e) => {
+            expect_status(state, event, e.proposal_id, &[Some(Committed)]);
+            let holds = e.freed_to == state.scalars().freed_to(on);
+            expect_deadline(state, holds, FREED_TO_RULE);
+            fold_settle(state, event);
+        }
+        LedgerEvent::InterestCharged(e) => {
+            expect_status(
+                state,
+                event,
+                e.proposal_id,
+                &[Some(Committed), Some(Closed)],
+            );
+            fold_settle(state, event);
+        }
+        LedgerEvent::InterestPaid(e) => {
             expect_status(
                 state,
                 event,
@@ -387,6 +421,7 @@ fn apply_change<S: FundState>(state: &mut S, proposal_id: Uuid, change: ProjectC
                 release_reason: None,
                 terms: None,
                 claims: Vec::new(),
+                recovery: Recovery::default(),
             },
         ),
     }

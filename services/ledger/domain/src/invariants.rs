@@ -69,6 +69,8 @@ pub struct SourceTotals {
     receivable: i128,
     repaid: i128,
     expired: i128,
+    /// `interest`, `interest_receivable` and `interest_paid` together (outside the figures).
+    interest: i128,
 }
 
 impl SourceTotals {
@@ -83,6 +85,9 @@ impl SourceTotals {
             Account::Receivable { .. } => &mut self.receivable,
             Account::Repaid { .. } => &mut self.repaid,
             Account::Expired => &mut self.expired,
+            Account::Interest
+            | Account::InterestReceivable { .. }
+            | Account::InterestPaid { .. } => &mut self.interest,
         };
         *slot += cents;
     }
@@ -97,6 +102,7 @@ impl SourceTotals {
             + self.receivable
             + self.repaid
             + self.expired
+            + self.interest
     }
 
     /// The figures `parts_sum_to_whole` compares, narrowed to cents as `fund_balances` narrows
@@ -195,6 +201,15 @@ pub enum InvariantViolation {
         event_type: &'static str,
         /// The project's status before it (`unknown` if the fund had not seen it).
         status: &'static str,
+    },
+    /// `money_rule`: a settlement, revocation or interest event breaks a rule of
+    /// [`crate::settle`].
+    #[error("entry {entry}: {rule}")]
+    MoneyRule {
+        /// The event.
+        entry: u64,
+        /// The rule broken.
+        rule: &'static str,
     },
     /// `claim_rule`: a payment claim event breaks a rule of [`crate::claims`].
     #[error("entry {entry}: claim {claim_id}: {rule}")]
@@ -300,6 +315,7 @@ impl InvariantViolation {
             InvariantViolation::InvalidTransition { .. } => "invalid_transition",
             InvariantViolation::DuplicatePaymentReference { .. } => "duplicate_payment_reference",
             InvariantViolation::ClaimRule { .. } => "claim_rule",
+            InvariantViolation::MoneyRule { .. } => "money_rule",
             InvariantViolation::NegativeBalance { .. } => "negative_balance",
             InvariantViolation::TrialBalance { .. } => "trial_balance",
             InvariantViolation::PartsNotWhole { .. } => "parts_not_whole",

@@ -10,6 +10,7 @@
 //!   break an invariant (`invariant_violation`), without copying the fund.
 //! - [`balances`]: [`Fund::balances`], the figures per source and per project.
 //! - [`claims`]: payment claims, their verification with four eyes, and the rules they keep.
+//! - [`settle`]: the final report and its settlement, revocation, interest on recoveries.
 //! - [`saga`]: the saga with approval, the pure half: which ledger command a review event asks for.
 //!
 //! The event contract, the chart of accounts and the journal entry of each event are documented in
@@ -44,6 +45,7 @@ pub mod error;
 pub mod fund;
 pub mod invariants;
 pub mod saga;
+pub mod settle;
 mod state;
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod claims;
 mod examples;
 mod props;
 mod rules;
+mod settle;
 
 use chrono::NaiveDate;
 use uuid::Uuid;
@@ -146,7 +147,11 @@ pub(super) fn on(mut command: Command, date: NaiveDate) -> Command {
         | Command::VerifyClaim { today, .. }
         | Command::ReturnClaim { today, .. }
         | Command::ResubmitClaim { today, .. }
-        | Command::ApproveClaim { today, .. } => *today = date,
+        | Command::ApproveClaim { today, .. }
+        | Command::CheckFinalReport { today, .. }
+        | Command::RevokeGrant { today, .. }
+        | Command::ChargeInterest { today, .. }
+        | Command::RecordInterestPayment { today, .. } => *today = date,
     }
     command
 }

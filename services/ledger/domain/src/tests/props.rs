@@ -167,7 +167,11 @@ impl Oracle {
             | LedgerEvent::ClaimSubmitted(_)
             | LedgerEvent::ClaimVerified(_)
             | LedgerEvent::ClaimReturned(_)
-            | LedgerEvent::ClaimResubmitted(_) => {}
+            | LedgerEvent::ClaimResubmitted(_)
+            | LedgerEvent::FinalReportChecked(_)
+            | LedgerEvent::GrantRevoked(_)
+            | LedgerEvent::InterestCharged(_)
+            | LedgerEvent::InterestPaid(_) => {}
         }
     }
 
