@@ -1,10 +1,14 @@
-//! `GET /v1/funds`, `GET /v1/funds/{id}` (optionally `?as_of=YYYY-MM-DD`) and
+//! `GET /v1/funds`, `GET /v1/funds/{id}` (optionally `?as_of=YYYY-MM-DD` and
+//! `?known_at=<RFC 3339 time>`) and
 //! `GET /v1/funds/{id}/entries` (JSON pages, or `?format=csv` with one line per posting).
 //!
 //! The figures are those of [`buendel_contract::ledger`] ("Balances"), per source and in total,
 //! computed from the balance of each account kind by the contract's [`KindBalances`]: the current ones from
 //! `fund_balances` (a handful of rows per fund, kept up to date by the projector), the ones `as_of`
-//! a date from the postings with a value date on or before it. The trial balance is the sum of the
+//! a date from the postings with a value date on or before it. The ledger is bi-temporal: every
+//! entry has its value date and its recording time (the event's `time`), so `known_at` gives the
+//! books as they were known at a moment (only entries recorded by then), alone or with `as_of`:
+//! "what did the books say on 30 June about 31 March". The trial balance is the sum of the
 //! balances of all accounts (`account_balances`), which double entry keeps at zero per source; the
 //! API computes it on every request and says whether it is zero. Money is integer cents.
 
@@ -47,6 +51,8 @@ pub struct ListQuery {
 pub struct GetQuery {
     /// `YYYY-MM-DD`: the balances at the end of that day.
     as_of: Option<String>,
+    /// RFC 3339: the balances as known at that moment (entries recorded by then).
+    known_at: Option<String>,
 }
 
 /// The query parameters of `GET /v1/funds/{id}/entries`.
@@ -72,6 +78,8 @@ pub struct Fund {
     pub commit_deadline: Option<NaiveDate>,
     /// `null` for the current figures; the day whose end they describe with `?as_of`.
     pub as_of: Option<NaiveDate>,
+    /// `null`, or the moment of `?known_at`: only entries recorded by then count.
+    pub known_at: Option<DateTime<Utc>>,
     /// Entries booked (up to `as_of`, if given).
     pub entries: i64,
     /// The latest value date booked (up to `as_of`); `null` if none.
@@ -121,7 +129,7 @@ struct Book {
 }
 
 impl Book {
-    fn fund(&self, row: &Row, as_of: Option<(NaiveDate, Head)>) -> Fund {
+    fn fund(&self, row: &Row, as_of: Option<(View, Head)>) -> Fund {
         let esf_plus = figures(&self.kinds, "esf_plus");
         let land = figures(&self.kinds, "land");
         let trial_balance: i128 = self.trial.values().sum();
@@ -143,7 +151,8 @@ impl Book {
             fund_id: row.fund_id.clone(),
             alliance_id: row.alliance_id.clone(),
             commit_deadline: row.commit_deadline,
-            as_of: as_of.map(|(date, _)| date),
+            as_of: as_of.as_ref().and_then(|(view, _)| view.as_of),
+            known_at: as_of.as_ref().and_then(|(view, _)| view.known_at),
             entries,
             last_value_date,
             last_sequence,
@@ -227,11 +236,14 @@ pub async fn get(
     query: Result<Query<GetQuery>, QueryRejection>,
 ) -> Result<Json<Fund>, ApiError> {
     let Query(query) = query.map_err(invalid_query)?;
-    let as_of = query.as_of.as_deref().map(parse_date).transpose()?;
+    let view = View {
+        as_of: query.as_of.as_deref().map(parse_date).transpose()?,
+        known_at: query.known_at.as_deref().map(parse_time).transpose()?,
+    };
     let mut snapshot = crate::snapshot(&state.pool).await?;
     let row = fund_row(&mut snapshot, &id).await?;
-    let fund = match as_of {
-        None => {
+    let fund = match (view.as_of, view.known_at) {
+        (None, None) => {
             let mut books =
                 current_books(&mut snapshot, std::slice::from_ref(&row.fund_id)).await?;
             books
@@ -239,14 +251,32 @@ pub async fn get(
                 .unwrap_or_default()
                 .fund(&row, None)
         }
-        Some(date) => {
-            let book = book_as_of(&mut snapshot, &row.fund_id, date).await?;
-            let head = head_as_of(&mut snapshot, &row.fund_id, date).await?;
-            book.fund(&row, Some((date, head)))
+        _ => {
+            let book = book_as_of(&mut snapshot, &row.fund_id, &view).await?;
+            let head = head_as_of(&mut snapshot, &row.fund_id, &view).await?;
+            book.fund(&row, Some((view, head)))
         }
     };
     snapshot.commit().await?;
     Ok(Json(fund))
+}
+
+/// Which entries count: value date on or before `as_of`, recorded by `known_at`.
+#[derive(Debug, Clone, Copy, Default)]
+struct View {
+    as_of: Option<NaiveDate>,
+    known_at: Option<DateTime<Utc>>,
+}
+
+/// An RFC 3339 time, or 400 `invalid_query`.
+fn parse_time(raw: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|_| {
+            ApiError::InvalidQuery(format!(
+                "known_at {raw:?} is not an RFC 3339 time (2026-06-30T23:59:59Z)"
+            ))
+        })
 }
 
 /// A `YYYY-MM-DD` date, or 400 `invalid_query`.
@@ -312,19 +342,23 @@ async fn current_books(
     Ok(books)
 }
 
-/// The balances by kind and the trial balance at the end of `date`, from the postings with a value
-/// date on or before it.
+/// The balances by kind and the trial balance of the entries `view` counts: value date on or
+/// before `as_of`, recorded by `known_at`.
 async fn book_as_of(
     conn: &mut PgConnection,
     fund_id: &str,
-    date: NaiveDate,
+    view: &View,
 ) -> Result<Book, sqlx::Error> {
     let sums: Vec<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT source, debit_kind, credit_kind, SUM(amount_cents)::bigint FROM ledger_postings \
-         WHERE fund_id = $1 AND value_date <= $2 GROUP BY source, debit_kind, credit_kind",
+        "SELECT p.source, p.debit_kind, p.credit_kind, SUM(p.amount_cents)::bigint \
+         FROM ledger_postings p JOIN ledger_entries e ON e.sequence = p.sequence \
+         WHERE p.fund_id = $1 AND ($2::date IS NULL OR p.value_date <= $2) \
+           AND ($3::timestamptz IS NULL OR e.time <= $3) \
+         GROUP BY p.source, p.debit_kind, p.credit_kind",
     )
     .bind(fund_id)
-    .bind(date)
+    .bind(view.as_of)
+    .bind(view.known_at)
     .fetch_all(&mut *conn)
     .await?;
     let mut book = Book::default();
@@ -339,18 +373,20 @@ async fn book_as_of(
     Ok(book)
 }
 
-/// The last entry with a value date on or before `date`.
+/// The last entry `view` counts.
 async fn head_as_of(
     conn: &mut PgConnection,
     fund_id: &str,
-    date: NaiveDate,
+    view: &View,
 ) -> Result<Head, sqlx::Error> {
     let head: Option<(i64, i64, NaiveDate, Option<String>)> = sqlx::query_as(
         "SELECT sequence, version, value_date, hash FROM ledger_entries \
-         WHERE fund_id = $1 AND value_date <= $2 ORDER BY sequence DESC LIMIT 1",
+         WHERE fund_id = $1 AND ($2::date IS NULL OR value_date <= $2) \
+           AND ($3::timestamptz IS NULL OR time <= $3) ORDER BY sequence DESC LIMIT 1",
     )
     .bind(fund_id)
-    .bind(date)
+    .bind(view.as_of)
+    .bind(view.known_at)
     .fetch_optional(&mut *conn)
     .await?;
     Ok(

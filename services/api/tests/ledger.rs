@@ -579,6 +579,52 @@ async fn a_funds_figures_equal_the_aggregates_to_the_cent_now_and_as_of_a_middle
 }
 
 #[tokio::test]
+async fn the_books_as_known_at_a_moment_count_only_the_entries_recorded_by_then() {
+    // Bi-temporal: entry k (1-based) is recorded at 2026-04-01 09:00:00 + k seconds; its value
+    // date is its own. Known at the fourth entry's time, about 2025-12-31 and without a value
+    // date, the books are the fold of the first four entries (filtered by value date).
+    let mut db = TestDb::new().await;
+    let project = Uuid::new_v4();
+    for command in full_path(project) {
+        db.ledger([command]).await;
+    }
+    let app = db.app();
+    let recorded = |k: usize| db.ledger.events[k - 1].time;
+    let known = |k: usize, as_of: Option<NaiveDate>| {
+        db.ledger.events[..k]
+            .iter()
+            .filter(|e| as_of.is_none_or(|date| e.event.value_date() <= date))
+            .fold(Fund::default(), |fund, e| fund.apply(&e.event))
+    };
+    for k in [1, 4, 6, 8] {
+        let at = recorded(k).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let at = at.replace('+', "%2B");
+        let (status, then) = get_json(&app, &format!("/v1/funds/{FUND}?known_at={at}")).await;
+        assert_eq!(status, StatusCode::OK, "{then}");
+        assert_eq!(
+            figures_of(&then),
+            figures(&known(k, None)),
+            "known at entry {k}"
+        );
+        assert_eq!(then["entries"], k, "{then}");
+        assert_eq!(then["known_at"], json!(recorded(k)), "{then}");
+        let (_, both) = get_json(
+            &app,
+            &format!("/v1/funds/{FUND}?as_of=2025-06-30&known_at={at}"),
+        )
+        .await;
+        assert_eq!(
+            figures_of(&both),
+            figures(&known(k, Some(day(2025, 6, 30)))),
+            "known at entry {k} about 2025-06-30"
+        );
+    }
+    let (status, bad) = get_json(&app, &format!("/v1/funds/{FUND}?known_at=2026-06-30")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    db.drop_database().await;
+}
+
+#[tokio::test]
 async fn a_bad_date_fund_id_or_format_is_a_400_and_an_unknown_fund_a_404() {
     let mut db = TestDb::new().await;
     db.ledger([allocate(1_000, 100)]).await;

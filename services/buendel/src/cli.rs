@@ -10,7 +10,7 @@ use buendel_contract::commands::{
     RecordRepayment, ResubmitClaim, ReturnClaim, Submit, SubmitClaim, VerifyClaim, Vote, Withdraw,
 };
 use buendel_contract::commands::{
-    ChargeInterest, CheckFinalReport, RecordInterestPayment, RevokeGrant,
+    ChargeInterest, CheckFinalReport, LockPeriod, RecordInterestPayment, RevokeGrant,
 };
 use buendel_contract::ledger::Source;
 use buendel_contract::review::{Verdict, VoteChoice};
@@ -242,6 +242,21 @@ pub enum Command {
         #[arg(long)]
         interest_from: chrono::NaiveDate,
         /// The decision's reference and grounds.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// Lock a fund's accounting periods up to a day before today: no later entry may carry a
+    /// value date in them.
+    LockPeriod {
+        /// The fund.
+        #[arg(long)]
+        fund: String,
+        /// The last day locked (YYYY-MM-DD).
+        #[arg(long)]
+        until: chrono::NaiveDate,
+        /// Why (the closing of the accounts).
         #[arg(long)]
         reason: String,
         #[command(flatten)]
@@ -799,6 +814,19 @@ impl Cli {
                 send(&settings, common, &command).await
             }
             Command::Claim { action } => claim(&settings, action).await,
+            Command::LockPeriod {
+                fund,
+                until,
+                reason,
+                common,
+            } => {
+                let command = LockPeriod {
+                    fund_id: fund,
+                    until,
+                    reason,
+                };
+                send(&settings, common, &command).await
+            }
             Command::FinalReport {
                 fund,
                 proposal,

@@ -51,7 +51,8 @@ impl Request {
             | Command::RecordInterestPayment { proposal_id, .. } => Some(*proposal_id),
             Command::AllocateBudget { .. }
             | Command::AdjustBudget { .. }
-            | Command::ExpireUnbound { .. } => None,
+            | Command::ExpireUnbound { .. }
+            | Command::LockPeriod { .. } => None,
         }
     }
 }
@@ -85,6 +86,7 @@ pub fn parse(
         "revoke_grant" => revoke_grant(data, today),
         "charge_interest" => charge_interest(data, today),
         "record_interest_payment" => record_interest_payment(data, today),
+        "lock_period" => lock_period(data, today),
         _ => return None,
     };
     Some(parsed)
@@ -537,6 +539,23 @@ fn record_interest_payment(data: &Value, today: NaiveDate) -> Result<Request, Ve
                     land_cents: land?,
                 },
                 value_date: value_date?,
+                today,
+            },
+        })
+    })
+}
+
+fn lock_period(data: &Value, today: NaiveDate) -> Result<Request, Vec<FieldError>> {
+    let mut f = Fields::new(data, &["fund_id", "until", "reason"])?;
+    let fund_id = f.fund_id();
+    let until = f.date("until");
+    let reason = f.text("reason");
+    f.finish(|| {
+        Some(Request {
+            fund_id: fund_id?,
+            command: Command::LockPeriod {
+                until: until?,
+                reason: reason?,
                 today,
             },
         })

@@ -112,7 +112,7 @@ const fn spec<T: CommandData>() -> CommandSpec {
 }
 
 /// Every command of every service, in the services' order.
-pub const ALL: [CommandSpec; 28] = [
+pub const ALL: [CommandSpec; 29] = [
     spec::<Submit>(),
     spec::<Revise>(),
     spec::<Withdraw>(),
@@ -141,6 +141,7 @@ pub const ALL: [CommandSpec; 28] = [
     spec::<RevokeGrant>(),
     spec::<ChargeInterest>(),
     spec::<RecordInterestPayment>(),
+    spec::<LockPeriod>(),
 ];
 
 /// The command `name` of `service`, if it has one.
@@ -858,6 +859,24 @@ pub struct RecordInterestPayment {
 impl CommandData for RecordInterestPayment {
     const SERVICE: Service = Service::Ledger;
     const NAME: &'static str = "record_interest_payment";
+}
+
+/// `lock_period`: closes the accounting periods up to `until` (a day before today); no later
+/// entry may carry a value date on or before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockPeriod {
+    /// The fund.
+    pub fund_id: String,
+    /// The last day of the locked periods.
+    pub until: NaiveDate,
+    /// Why.
+    pub reason: String,
+}
+
+impl CommandData for LockPeriod {
+    const SERVICE: Service = Service::Ledger;
+    const NAME: &'static str = "lock_period";
 }
 
 #[cfg(test)]

@@ -80,6 +80,7 @@
 //! | `grant_revoked` | available or expired (`freed_to`) ← committed(p) (`released`) |
 //! | `interest_charged` | interest_receivable(p) ← interest |
 //! | `interest_paid` | interest_paid(p) ← interest_receivable(p) |
+//! | `period_locked` | none (no entry may carry a value date on or before `locked_until` after it) |
 //! | `grant_terms_recorded` | none (the grant's period and rates, which claims are checked against) |
 //! | `claim_submitted`, `claim_verified`, `claim_returned`, `claim_resubmitted` | none (a payment claim's way through management verification) |
 //! | `claim_approved` | disbursed(p) ← committed(p) (the verified claim is paid) |
@@ -995,6 +996,22 @@ pub struct InterestPaid {
     pub postings: Vec<Posting>,
 }
 
+/// `buendel.ledger.period_locked.v1`: the accounting periods up to `locked_until` are closed; no
+/// later entry may carry a value date on or before it (a correction goes into the open period).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PeriodLocked {
+    /// The fund.
+    pub fund_id: String,
+    /// The last day of the locked periods.
+    pub locked_until: NaiveDate,
+    /// Why (the closing of the accounts, the audit it was given to).
+    pub reason: String,
+    /// The day the entry takes effect.
+    pub value_date: NaiveDate,
+    /// The journal entry (always empty).
+    pub postings: Vec<Posting>,
+}
+
 /// Every event of the Fund aggregate. Published variants are never edited: add a `v2`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
@@ -1062,6 +1079,9 @@ pub enum LedgerEvent {
     /// See [`InterestPaid`].
     #[serde(rename = "buendel.ledger.interest_paid.v1")]
     InterestPaid(InterestPaid),
+    /// See [`PeriodLocked`].
+    #[serde(rename = "buendel.ledger.period_locked.v1")]
+    PeriodLocked(PeriodLocked),
 }
 
 /// `buendel.ledger.budget_allocated.v1`
@@ -1106,9 +1126,11 @@ pub const GRANT_REVOKED_V1: &str = "buendel.ledger.grant_revoked.v1";
 pub const INTEREST_CHARGED_V1: &str = "buendel.ledger.interest_charged.v1";
 /// `buendel.ledger.interest_paid.v1`
 pub const INTEREST_PAID_V1: &str = "buendel.ledger.interest_paid.v1";
+/// `buendel.ledger.period_locked.v1`
+pub const PERIOD_LOCKED_V1: &str = "buendel.ledger.period_locked.v1";
 
 /// The operator commands of the ledger service, served on `<ns>.cmd.ledger.<command>`.
-pub const COMMANDS: [&str; 17] = [
+pub const COMMANDS: [&str; 18] = [
     "allocate_budget",
     "adjust_budget",
     "release_reservation",
@@ -1126,6 +1148,7 @@ pub const COMMANDS: [&str; 17] = [
     "revoke_grant",
     "charge_interest",
     "record_interest_payment",
+    "lock_period",
 ];
 
 impl EventKind for LedgerEvent {
@@ -1152,6 +1175,7 @@ impl EventKind for LedgerEvent {
             LedgerEvent::GrantRevoked(_) => GRANT_REVOKED_V1,
             LedgerEvent::InterestCharged(_) => INTEREST_CHARGED_V1,
             LedgerEvent::InterestPaid(_) => INTEREST_PAID_V1,
+            LedgerEvent::PeriodLocked(_) => PERIOD_LOCKED_V1,
         }
     }
 
@@ -1178,6 +1202,7 @@ impl EventKind for LedgerEvent {
             GRANT_REVOKED_V1,
             INTEREST_CHARGED_V1,
             INTEREST_PAID_V1,
+            PERIOD_LOCKED_V1,
         ]
     }
 }
@@ -1212,6 +1237,7 @@ impl LedgerEvent {
             LedgerEvent::GrantRevoked(e) => &e.fund_id,
             LedgerEvent::InterestCharged(e) => &e.fund_id,
             LedgerEvent::InterestPaid(e) => &e.fund_id,
+            LedgerEvent::PeriodLocked(e) => &e.fund_id,
         }
     }
 
@@ -1239,6 +1265,7 @@ impl LedgerEvent {
             LedgerEvent::GrantRevoked(e) => Some(e.proposal_id),
             LedgerEvent::InterestCharged(e) => Some(e.proposal_id),
             LedgerEvent::InterestPaid(e) => Some(e.proposal_id),
+            LedgerEvent::PeriodLocked(_) => None,
         }
     }
 
@@ -1315,6 +1342,7 @@ impl LedgerEvent {
             }
             LedgerEvent::InterestCharged(e) => Some((e.proposal_id, ProjectChange::default())),
             LedgerEvent::InterestPaid(e) => Some((e.proposal_id, ProjectChange::default())),
+            LedgerEvent::PeriodLocked(_) => None,
         }
     }
 
@@ -1342,6 +1370,7 @@ impl LedgerEvent {
             LedgerEvent::GrantRevoked(e) => e.value_date,
             LedgerEvent::InterestCharged(e) => e.value_date,
             LedgerEvent::InterestPaid(e) => e.value_date,
+            LedgerEvent::PeriodLocked(e) => e.value_date,
         }
     }
 
@@ -1369,6 +1398,7 @@ impl LedgerEvent {
             LedgerEvent::GrantRevoked(e) => &e.postings,
             LedgerEvent::InterestCharged(e) => &e.postings,
             LedgerEvent::InterestPaid(e) => &e.postings,
+            LedgerEvent::PeriodLocked(e) => &e.postings,
         }
     }
 
@@ -1395,6 +1425,7 @@ impl LedgerEvent {
             LedgerEvent::GrantRevoked(e) => &mut e.postings,
             LedgerEvent::InterestCharged(e) => &mut e.postings,
             LedgerEvent::InterestPaid(e) => &mut e.postings,
+            LedgerEvent::PeriodLocked(e) => &mut e.postings,
         }
     }
 
@@ -1484,7 +1515,8 @@ impl LedgerEvent {
             | LedgerEvent::ClaimSubmitted(_)
             | LedgerEvent::ClaimVerified(_)
             | LedgerEvent::ClaimReturned(_)
-            | LedgerEvent::ClaimResubmitted(_) => {}
+            | LedgerEvent::ClaimResubmitted(_)
+            | LedgerEvent::PeriodLocked(_) => {}
             LedgerEvent::ClaimApproved(e) => {
                 let committed = Account::Committed {
                     proposal_id: e.proposal_id,

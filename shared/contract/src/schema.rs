@@ -190,6 +190,10 @@ pub fn event_schemas() -> Vec<(&'static str, Value)> {
             ledger::INTEREST_PAID_V1,
             schema_of::<ledger::InterestPaid>(ledger::INTEREST_PAID_V1),
         ),
+        (
+            ledger::PERIOD_LOCKED_V1,
+            schema_of::<ledger::PeriodLocked>(ledger::PERIOD_LOCKED_V1),
+        ),
     ]
 }
 

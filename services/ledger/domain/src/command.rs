@@ -227,6 +227,15 @@ pub enum Command {
         /// The business date.
         today: NaiveDate,
     },
+    /// Locks the accounting periods up to a day before the booking date (`lock_period`).
+    LockPeriod {
+        /// The last day of the locked periods.
+        until: NaiveDate,
+        /// Why.
+        reason: String,
+        /// The business date.
+        today: NaiveDate,
+    },
     /// Approves the payment of a verified claim (`approve_claim`), never by its verifier.
     ApproveClaim {
         /// The proposal.
@@ -266,7 +275,8 @@ impl Command {
             | Command::CheckFinalReport { today, .. }
             | Command::RevokeGrant { today, .. }
             | Command::ChargeInterest { today, .. }
-            | Command::RecordInterestPayment { today, .. } => *today,
+            | Command::RecordInterestPayment { today, .. }
+            | Command::LockPeriod { today, .. } => *today,
         }
     }
 
@@ -292,6 +302,7 @@ impl Command {
             Command::RevokeGrant { .. } => "revoke_grant",
             Command::ChargeInterest { .. } => "charge_interest",
             Command::RecordInterestPayment { .. } => "record_interest_payment",
+            Command::LockPeriod { .. } => "lock_period",
         }
     }
 }

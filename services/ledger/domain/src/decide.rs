@@ -9,8 +9,8 @@ use uuid::Uuid;
 use buendel_contract::ledger::{
     is_valid_fund_id, Account, Amounts, BudgetAdjusted, BudgetAllocated, CommitmentReleased,
     DeclineReason, DisbursementRecorded, FundsCommitted, FundsExpired, FundsReserved, GrantTerms,
-    GrantTermsRecorded, LedgerEvent, RecoveryAssessed, ReleaseReason, RepaymentReceived,
-    ReservationDeclined, ReservationReleased, Source,
+    GrantTermsRecorded, LedgerEvent, PeriodLocked, RecoveryAssessed, ReleaseReason,
+    RepaymentReceived, ReservationDeclined, ReservationReleased, Source,
 };
 use buendel_contract::Cents;
 
@@ -104,12 +104,25 @@ impl Fund {
         if value_date > today {
             return Err(LedgerError::ValueDateInFuture { value_date, today });
         }
+        // A locked period says more than a back-dated entry (both would refuse it).
+        self.unlocked(value_date)?;
         if let Some(last) = self.scalars.last_value_date {
             if value_date < last {
                 return Err(LedgerError::BackDated { value_date, last });
             }
         }
         Ok(value_date)
+    }
+
+    /// Refuses a value date inside the locked periods.
+    pub(super) fn unlocked(&self, value_date: NaiveDate) -> Result<(), LedgerError> {
+        match self.scalars.locked_until {
+            Some(locked_until) if value_date <= locked_until => Err(LedgerError::PeriodLocked {
+                value_date,
+                locked_until,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// A project that has a committed grant (open or closed, as `closed_ok` says).
@@ -269,7 +282,34 @@ impl Fund {
                 value_date,
                 today,
             } => self.record_interest_payment(*proposal_id, *paid, *value_date, *today),
+            Command::LockPeriod {
+                until,
+                reason,
+                today,
+            } => self.lock_period(*until, reason, *today),
         }
+    }
+
+    fn lock_period(
+        &self,
+        until: NaiveDate,
+        reason: &str,
+        today: NaiveDate,
+    ) -> Result<Vec<LedgerEvent>, LedgerError> {
+        let open = self.open()?;
+        text("reason", reason)?;
+        let on = self.booking_date(today);
+        let after = self.scalars.locked_until.unwrap_or(NaiveDate::MIN);
+        if until <= after || until >= on {
+            return Err(LedgerError::LockNotForward { after, before: on });
+        }
+        Ok(vec![LedgerEvent::PeriodLocked(PeriodLocked {
+            fund_id: open.fund_id.to_owned(),
+            locked_until: until,
+            reason: reason.to_owned(),
+            value_date: on,
+            postings: Vec::new(),
+        })])
     }
 
     fn allocate(

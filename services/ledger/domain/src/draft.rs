@@ -55,6 +55,7 @@ impl<'a> Draft<'a> {
             fund_id: base.scalars.fund_id.clone(),
             commit_deadline: base.scalars.commit_deadline,
             last_value_date: base.scalars.last_value_date,
+            locked_until: base.scalars.locked_until,
             totals: base.scalars.totals,
             entries: base.scalars.entries,
             first_violation: None,

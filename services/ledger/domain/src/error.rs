@@ -273,6 +273,23 @@ pub enum LedgerError {
         /// The interest owed per source.
         owed: Amounts,
     },
+    /// `period_locked`: the value date lies in a locked accounting period; book the correction in
+    /// the open period.
+    #[error("{value_date} lies in the accounting periods locked until {locked_until}")]
+    PeriodLocked {
+        /// The value date asked for.
+        value_date: NaiveDate,
+        /// The last locked day.
+        locked_until: NaiveDate,
+    },
+    /// `lock_not_forward`: a lock moves forward, to a day before the booking date.
+    #[error("the periods can be locked to a day after {after} and before {before} only")]
+    LockNotForward {
+        /// The current lock (or the first day before the fund's first entry).
+        after: NaiveDate,
+        /// The booking date.
+        before: NaiveDate,
+    },
     /// `duplicate_payment_reference`: this payment is already recorded on this fund.
     #[error("payment {payment_reference} is already recorded on this fund")]
     DuplicatePaymentReference {
@@ -354,6 +371,8 @@ impl DomainError for LedgerError {
             LedgerError::CutAboveAsked { .. } => "cut_above_asked",
             LedgerError::VerifierIsSubmitter { .. } => "verifier_is_submitter",
             LedgerError::FourEyes { .. } => "four_eyes_violation",
+            LedgerError::PeriodLocked { .. } => "period_locked",
+            LedgerError::LockNotForward { .. } => "lock_not_forward",
             LedgerError::FinalReportChecked { .. } => "final_report_checked",
             LedgerError::ClaimsOpen { .. } => "claims_open",
             LedgerError::RemainingNotBelowGrant { .. } => "remaining_not_below_grant",
@@ -374,6 +393,12 @@ impl DomainError for LedgerError {
             | LedgerError::MissingField { field }
             | LedgerError::TextTooLong { field, .. } => {
                 vec![FieldError::new(*field, self.to_string())]
+            }
+            LedgerError::PeriodLocked { .. } => {
+                vec![FieldError::new("value_date", self.to_string())]
+            }
+            LedgerError::LockNotForward { .. } => {
+                vec![FieldError::new("until", self.to_string())]
             }
             LedgerError::BackDated { .. } | LedgerError::ValueDateInFuture { .. } => {
                 vec![FieldError::new("value_date", self.to_string())]

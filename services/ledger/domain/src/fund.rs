@@ -61,6 +61,8 @@ pub(super) struct Scalars {
     pub(super) commit_deadline: Option<NaiveDate>,
     /// The latest value date booked.
     pub(super) last_value_date: Option<NaiveDate>,
+    /// The last day of the locked accounting periods: no entry may be dated on or before it.
+    pub(super) locked_until: Option<NaiveDate>,
     /// Running sums of the balances per source and account kind, kept with the book by
     /// [`check_event`], so that the fund-level invariants are checked in O(1) after every event.
     pub(super) totals: [SourceTotals; 2],
@@ -125,6 +127,11 @@ impl Fund {
     /// The last day on which money may be reserved or committed.
     pub fn commit_deadline(&self) -> Option<NaiveDate> {
         self.scalars.commit_deadline
+    }
+
+    /// The last day of the locked accounting periods.
+    pub fn locked_until(&self) -> Option<NaiveDate> {
+        self.scalars.locked_until
     }
 
     /// The latest value date booked on the fund; no entry may be booked before it.
@@ -332,6 +339,18 @@ pub(super) fn fold<S: FundState>(state: &mut S, event: &LedgerEvent) {
                 &[Some(Committed), Some(Closed)],
             );
         }
+        LedgerEvent::PeriodLocked(e) => {
+            let scalars = state.scalars_mut();
+            if scalars.locked_until.is_some_and(|l| e.locked_until <= l) || e.locked_until >= on {
+                let entry = scalars.entries;
+                scalars.note(InvariantViolation::LockedPeriod {
+                    entry,
+                    value_date: e.locked_until,
+                    locked_until: scalars.locked_until.unwrap_or(e.locked_until),
+                });
+            }
+            scalars.locked_until = Some(e.locked_until);
+        }
         LedgerEvent::FundsExpired(_) => {
             let holds = state.scalars().is_after_deadline(on);
             expect_deadline(state, holds, "money expires only after the deadline");
@@ -460,6 +479,15 @@ fn check_event<S: FundState>(state: &mut S, event: &LedgerEvent) {
         scalars.note(violation);
     }
     let value_date = event.value_date();
+    if let Some(locked_until) = scalars.locked_until {
+        if value_date <= locked_until {
+            scalars.note(InvariantViolation::LockedPeriod {
+                entry,
+                value_date,
+                locked_until,
+            });
+        }
+    }
     if let Some(last) = scalars.last_value_date {
         if value_date < last {
             scalars.note(InvariantViolation::ValueDateBackwards {

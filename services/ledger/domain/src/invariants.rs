@@ -211,6 +211,19 @@ pub enum InvariantViolation {
         /// The rule broken.
         rule: &'static str,
     },
+    /// `locked_period`: an entry dated inside a locked accounting period (or a lock that does not
+    /// move forward to a day before its own).
+    #[error(
+        "entry {entry}: value date {value_date} lies in the periods locked until {locked_until}"
+    )]
+    LockedPeriod {
+        /// The event.
+        entry: u64,
+        /// Its value date (for a lock: the day it locks to).
+        value_date: NaiveDate,
+        /// The last locked day.
+        locked_until: NaiveDate,
+    },
     /// `claim_rule`: a payment claim event breaks a rule of [`crate::claims`].
     #[error("entry {entry}: claim {claim_id}: {rule}")]
     ClaimRule {
@@ -316,6 +329,7 @@ impl InvariantViolation {
             InvariantViolation::DuplicatePaymentReference { .. } => "duplicate_payment_reference",
             InvariantViolation::ClaimRule { .. } => "claim_rule",
             InvariantViolation::MoneyRule { .. } => "money_rule",
+            InvariantViolation::LockedPeriod { .. } => "locked_period",
             InvariantViolation::NegativeBalance { .. } => "negative_balance",
             InvariantViolation::TrialBalance { .. } => "trial_balance",
             InvariantViolation::PartsNotWhole { .. } => "parts_not_whole",

@@ -151,7 +151,8 @@ pub(super) fn on(mut command: Command, date: NaiveDate) -> Command {
         | Command::CheckFinalReport { today, .. }
         | Command::RevokeGrant { today, .. }
         | Command::ChargeInterest { today, .. }
-        | Command::RecordInterestPayment { today, .. } => *today = date,
+        | Command::RecordInterestPayment { today, .. }
+        | Command::LockPeriod { today, .. } => *today = date,
     }
     command
 }

@@ -171,7 +171,8 @@ impl Oracle {
             | LedgerEvent::FinalReportChecked(_)
             | LedgerEvent::GrantRevoked(_)
             | LedgerEvent::InterestCharged(_)
-            | LedgerEvent::InterestPaid(_) => {}
+            | LedgerEvent::InterestPaid(_)
+            | LedgerEvent::PeriodLocked(_) => {}
         }
     }
 

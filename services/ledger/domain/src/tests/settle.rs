@@ -298,3 +298,53 @@ proptest! {
         prop_assert!(fund.check_invariants().is_ok());
     }
 }
+
+#[test]
+fn after_a_lock_no_entry_is_dated_inside_the_locked_periods() {
+    let h = p(1);
+    let lock = |until, on| Command::LockPeriod {
+        until,
+        reason: "Jahresabschluss 2024/25".into(),
+        today: on,
+    };
+    let given = with(granted(h), &[lock(day(2025, 2, 28), day(2025, 4, 1))]);
+    let (fund, _) = run(&given);
+    assert_eq!(fund.locked_until(), Some(day(2025, 2, 28)));
+    let back = Command::RecordDisbursement {
+        proposal_id: h,
+        payment_reference: "NB-9".into(),
+        esf: Cents(100),
+        land: Cents(0),
+        value_date: day(2025, 2, 28),
+        today: day(2025, 4, 2),
+    };
+    assert_eq!(
+        fund.decide(&back).expect_err("locked").code(),
+        "period_locked"
+    );
+    // A lock moves forward only, and never to the booking date or after it.
+    for (until, on) in [
+        (day(2025, 1, 31), day(2025, 4, 2)),
+        (day(2025, 4, 2), day(2025, 4, 2)),
+    ] {
+        assert_eq!(
+            fund.decide(&lock(until, on))
+                .expect_err("not forward")
+                .code(),
+            "lock_not_forward"
+        );
+    }
+    // A forged entry dated inside the lock is noted by the replay.
+    let (_, mut events) = run(&with(
+        given,
+        &[disburse(h, "NB-10", 100, 0, day(2025, 4, 2))],
+    ));
+    if let Some(LedgerEvent::DisbursementRecorded(d)) = events.last_mut() {
+        d.value_date = day(2025, 2, 1);
+    }
+    let forged = events.iter().fold(Fund::default(), |f, e| f.apply(e));
+    assert!(matches!(
+        forged.check_invariants(),
+        Err(InvariantViolation::LockedPeriod { .. })
+    ));
+}
