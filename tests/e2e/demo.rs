@@ -45,6 +45,57 @@ async fn the_demo_drives_every_project_to_its_state_and_loading_it_twice_changes
     let (_, letters) = app.get("/v1/deadletters").await;
     assert_eq!(letters["items"].as_array().map(Vec::len), Some(1));
 
+    // Payment claims in every state, each paid one approved by another officer than its verifier.
+    let claims = app
+        .get_until("/v1/claims?limit=100", |_, body| {
+            body["items"].as_array().map(Vec::len) == Some(6)
+        })
+        .await;
+    let mut states: Vec<&str> = claims["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| c["status"].as_str().unwrap_or("?"))
+        .collect();
+    states.sort_unstable();
+    states.dedup();
+    assert_eq!(
+        states,
+        ["paid", "resubmitted", "returned", "submitted", "verified"],
+        "{claims}"
+    );
+    for paid in claims["items"].as_array().into_iter().flatten() {
+        if paid["status"] == "paid" {
+            assert_ne!(paid["approved_by"], paid["verified_by"], "{paid}");
+        }
+    }
+    // The final report of the scouts in Harburg: recovered, half of it repaid.
+    let harburg = buendel::demo::demo_id("proposal", "Fachkräftescouts Harburg");
+    let (_, owed) = app.get(&format!("/v1/proposals/{harburg}/recovery")).await;
+    let assessed = owed["principal"]["assessed"]["total_cents"]
+        .as_i64()
+        .unwrap_or(0);
+    assert!(assessed > 0, "{owed}");
+    assert_eq!(
+        owed["principal"]["repaid"]["total_cents"].as_i64(),
+        Some(assessed / 2),
+        "{owed}"
+    );
+    let (_, journal) = app.get("/v1/funds/non-2021-2027/entries?limit=500").await;
+    let types: Vec<&str> = journal["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    for wanted in [
+        "buendel.ledger.final_report_checked.v1",
+        "buendel.ledger.grant_revoked.v1",
+        "buendel.ledger.claim_approved.v1",
+    ] {
+        assert!(types.contains(&wanted), "{wanted} in {types:?}");
+    }
+
     let ledger_events = app
         .store
         .stream_last_sequence(buendel_contract::namespace::StreamKind::Ledger)

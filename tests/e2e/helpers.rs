@@ -238,7 +238,9 @@ impl TestApp {
     }
 
     async fn get_bytes(&self, path: &str) -> (u16, bytes::Bytes) {
-        let app = buendel_api::app(buendel_api::AppState::new(self.pool.clone()));
+        let app = buendel_api::app(
+            buendel_api::AppState::new(self.pool.clone()).with_clock(self.settings.clock),
+        );
         let request = axum::http::Request::get(path)
             .body(Body::empty())
             .expect("request");

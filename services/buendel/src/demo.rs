@@ -5,9 +5,11 @@
 use chrono::{Datelike as _, Months, NaiveDate};
 
 use buendel_contract::commands::{
-    AllocateBudget, AssessRecovery, CloseProject, CommandData, DeclareConflict, IssueStatement,
-    RecordDisbursement, RecordGrant, RecordRefusal, RecordRepayment, Vote, Withdraw,
+    AllocateBudget, ApproveClaim, CheckFinalReport, CloseProject, CommandData, DeclareConflict,
+    IssueStatement, RecordDisbursement, RecordGrant, RecordRefusal, RecordRepayment, ResubmitClaim,
+    ReturnClaim, RevokeGrant, SubmitClaim, VerifyClaim, Vote, Withdraw,
 };
+use buendel_contract::ledger::{Effect, LegalBasis};
 use buendel_contract::money::{BasisPoints, Cents, Split};
 use buendel_contract::reference::{builtin_alliances, ProgramRules};
 use buendel_contract::review::{Verdict, VoteChoice};
@@ -30,14 +32,17 @@ enum Target {
     FundsReserved,
     /// Positive statement after the budget ran out: waitlisted.
     Waitlisted,
-    /// Granted and committed, no payment yet.
-    Granted,
-    /// Granted, with tranches paid.
+    /// Granted, paid through payment claims verified and approved by two officers, with later
+    /// claims in every other state (sent back, resubmitted, verified, submitted).
     Paying,
     /// Granted, paid in part, closed under budget (the rest freed).
     ClosedUnderBudget,
-    /// Granted, paid, closed, then part of the payment clawed back and repaid.
+    /// Granted, paid, then its final report shows lower costs: the final grant is recomputed,
+    /// what was paid beyond it recovered (bearing interest), and part of it repaid.
     ClawedBack,
+    /// Granted, then revoked in part for the future (§ 49 VwVfG): the unpaid rest above what
+    /// remains is freed.
+    RevokedInPart,
     /// The bank refused the grant; the reservation was released.
     Refused,
     /// The applicant withdrew it during the review.
@@ -251,7 +256,7 @@ const PROJECTS: &[Project] = &[
         &["recruit_retain", "good_work"],
         &["uelzen"],
         50_000_000,
-        Target::Granted,
+        Target::RevokedInPart,
     ),
     project(
         "non",
@@ -378,9 +383,19 @@ impl Operator<'_> {
     /// Sends a command with a stable id (so the demo can be loaded twice); retries while the
     /// services have not caught up yet (e.g. a review not opened, a grant not committed).
     async fn send<T: CommandData>(&self, key: &str, data: &T) -> anyhow::Result<Value> {
+        self.send_by(key, "demo-office", data).await
+    }
+
+    /// [`Operator::send`] as `actor` (a project, a verifying or an approving officer).
+    async fn send_by<T: CommandData>(
+        &self,
+        key: &str,
+        actor: &str,
+        data: &T,
+    ) -> anyhow::Result<Value> {
         let command = T::NAME;
         let prefix = self.store.namespace().command_prefix(T::SERVICE.as_str());
-        let payload = crate::commands::envelope(demo_id("command", key), "demo-office", data);
+        let payload = crate::commands::envelope(demo_id("command", key), actor, data);
         let deadline =
             std::time::Instant::now() + std::time::Duration::from_millis(STEP_TIMEOUT_MS);
         loop {
@@ -491,8 +506,10 @@ pub async fn load(
     }
     Ok(format!(
         "allocated non-2021-2027 (234,000,000 cents: ESF+ 200,571,429 + Land 33,428,571, split assumed 60:10) \
-         and son-2021-2027 (ESF+ 144,000,000 + Land 108,000,000 assumed); drove {} projects through every state, \
-         and published one malformed event that lands in the dead letters",
+         and son-2021-2027 (ESF+ 144,000,000 + Land 108,000,000 assumed); drove {} projects through every state \
+         (payment claims in every state, verified and approved by two officers; a final report with its \
+         recovery and a repayment; a revocation in part), and published one malformed event that lands \
+         in the dead letters",
         PROJECTS.len()
     ))
 }
@@ -591,8 +608,28 @@ async fn drive(op: &Operator<'_>, project: &Project, today: NaiveDate) -> anyhow
     op.send(&key("grant"), &grant).await?;
     let fund = fund_of(project);
     let (esf, land) = (grant.esf_cents.0, grant.land_cents.0);
+    match project.target {
+        Target::Paying => return claims(op, project, &grant, today).await,
+        Target::RevokedInPart => {
+            let revoke = RevokeGrant {
+                fund_id: fund,
+                proposal_id: id,
+                legal_basis: LegalBasis::Revocation,
+                effect: Effect::ExNunc,
+                remaining_esf_cents: Cents(esf / 5 * 4),
+                remaining_land_cents: Cents(land / 5 * 4),
+                interest_from: today,
+                reason: "Bescheid W-2026-04: one of five modules dropped (§ 49 (2) No. 1 VwVfG)"
+                    .into(),
+            };
+            op.send_by(&key("revocation"), "bewilligung-nbank", &revoke)
+                .await?;
+            return Ok(());
+        }
+        _ => {}
+    }
     let tranches = match project.target {
-        Target::Paying | Target::ClosedUnderBudget | Target::ClawedBack => 2,
+        Target::ClosedUnderBudget | Target::ClawedBack => 2,
         _ => 0,
     };
     for n in 0..tranches {
@@ -607,10 +644,7 @@ async fn drive(op: &Operator<'_>, project: &Project, today: NaiveDate) -> anyhow
         };
         op.send(&key(&format!("tranche/{n}")), &tranche).await?;
     }
-    if matches!(
-        project.target,
-        Target::ClosedUnderBudget | Target::ClawedBack
-    ) {
+    if project.target == Target::ClosedUnderBudget {
         let close = CloseProject {
             fund_id: fund.clone(),
             proposal_id: id,
@@ -618,24 +652,122 @@ async fn drive(op: &Operator<'_>, project: &Project, today: NaiveDate) -> anyhow
         op.send(&key("close"), &close).await?;
     }
     if project.target == Target::ClawedBack {
-        // The final report shows lower eligible costs: part of what was paid is recovered.
-        let recovery = AssessRecovery {
+        // Half the grant was paid; the final report shows 40 % of the planned costs: the final
+        // grant is recomputed at the grant's rates, what was paid beyond it is recovered (and
+        // bears interest from today, § 49a VwVfG), half of that is repaid at once.
+        let report = CheckFinalReport {
             fund_id: fund.clone(),
             proposal_id: id,
-            esf_cents: Cents(900_000),
-            land_cents: Cents(150_000),
-            reason: "final report: eligible costs lower than paid (ANBest No. 2, § 49a VwVfG)"
-                .into(),
+            report_reference: format!("VN-{}-{}", today.year(), &id.simple().to_string()[..6]),
+            eligible_cost_cents: Cents(project.eligible_cost_cents / 10 * 4),
         };
-        op.send(&key("recovery"), &recovery).await?;
+        op.send_by(&key("final-report"), "pruefer-nbank", &report)
+            .await?;
         let repayment = RecordRepayment {
             fund_id: fund,
             proposal_id: id,
-            esf_cents: Cents(900_000),
-            land_cents: Cents(150_000),
+            esf_cents: Cents(esf / 20),
+            land_cents: Cents(land / 20),
             value_date: today,
         };
-        op.send(&key("repayment"), &repayment).await?;
+        op.send_by(&key("repayment"), "bank", &repayment).await?;
+    }
+    Ok(())
+}
+
+/// A paying project's claims, one per quarter of the grant period, each a tenth of the grant:
+/// the first paid (verified with a cut, approved by a second officer), the second sent back
+/// (Heidekreis) or verified and waiting for approval, the third resubmitted or just submitted.
+async fn claims(
+    op: &Operator<'_>,
+    project: &Project,
+    grant: &RecordGrant,
+    today: NaiveDate,
+) -> anyhow::Result<()> {
+    let id = grant.proposal_id;
+    let fund = fund_of(project);
+    let key = |step: &str| format!("{}/{step}", project.title);
+    let applicant = format!("traeger:{}", &id.simple().to_string()[..8]);
+    let heidekreis = project.title.contains("Heidekreis");
+    let declared = Cents(grant.eligible_cost_cents.0 / 10);
+    let Some(asked) = Split::compute(declared, grant.total_rate_bp, grant.esf_rate_bp) else {
+        return Ok(());
+    };
+    for n in 0..3u32 {
+        let claim_id = demo_id("claim", &key(&format!("claim/{n}")));
+        let period_from = grant
+            .period_from
+            .checked_add_months(Months::new(3 * n))
+            .unwrap_or(grant.period_from);
+        let period_to = period_from
+            .checked_add_months(Months::new(3))
+            .and_then(|d| d.pred_opt())
+            .unwrap_or(period_from)
+            .min(grant.period_to);
+        let submit = SubmitClaim {
+            fund_id: fund.clone(),
+            proposal_id: id,
+            claim_id,
+            period_from,
+            period_to,
+            declared_eligible_cents: declared,
+            esf_cents: asked.esf_cents,
+            land_cents: asked.land_cents,
+            receipts_reference: format!("BL-{}-Q{}", period_from.year(), n + 1),
+        };
+        op.send_by(&key(&format!("claim/{n}/submit")), &applicant, &submit)
+            .await?;
+        let verify = |cuts| VerifyClaim {
+            fund_id: fund.clone(),
+            proposal_id: id,
+            claim_id,
+            cuts,
+        };
+        match (n, heidekreis) {
+            (0, _) => {
+                let cut = buendel_contract::commands::ClaimCut {
+                    esf_cents: Cents(asked.esf_cents.0 / 50),
+                    land_cents: Cents(0),
+                    reason: "receipt 4: catering is not an eligible cost".into(),
+                };
+                op.send_by(&key("claim/0/verify"), "pruefer-nbank", &verify(vec![cut]))
+                    .await?;
+                let approve = ApproveClaim {
+                    fund_id: fund.clone(),
+                    proposal_id: id,
+                    claim_id,
+                    payment_reference: format!("ZA-{}-C0", &id.simple().to_string()[..8]),
+                    value_date: today,
+                };
+                op.send_by(&key("claim/0/approve"), "freigabe-nbank", &approve)
+                    .await?;
+            }
+            (1, true) | (2, true) => {
+                let back = ReturnClaim {
+                    fund_id: fund.clone(),
+                    proposal_id: id,
+                    claim_id,
+                    missing: "the payslips of the quarter's third month".into(),
+                };
+                op.send_by(&key(&format!("claim/{n}/return")), "pruefer-nbank", &back)
+                    .await?;
+                if n == 2 {
+                    let again = ResubmitClaim {
+                        fund_id: fund.clone(),
+                        proposal_id: id,
+                        claim_id,
+                        receipts_reference: format!("BL-{}-Q3-b", period_from.year()),
+                    };
+                    op.send_by(&key("claim/2/resubmit"), &applicant, &again)
+                        .await?;
+                }
+            }
+            (1, false) => {
+                op.send_by(&key("claim/1/verify"), "pruefer-nbank", &verify(vec![]))
+                    .await?;
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
