@@ -158,3 +158,46 @@ async fn two_operators_issuing_a_statement_at_the_same_moment_produce_one_statem
     assert_eq!(statements, 1);
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn an_alliance_registered_by_command_receives_proposals_like_a_builtin_one() {
+    use buendel_contract::commands::{PartnerInput, RegisterAlliance};
+    let app = spawn_app().await;
+    let register = RegisterAlliance {
+        alliance_id: "nordwest".into(),
+        name: "Fachkräftebündnis Nordwest".into(),
+        region: buendel_contract::reference::RegionCategory::Transition,
+        districts: Some(vec!["heidekreis".into()]),
+        focus_areas: None,
+        partners: ["ihk-ol", "hwk-ol", "lk-ammerland"]
+            .into_iter()
+            .map(|id| PartnerInput {
+                id: id.into(),
+                name: id.to_uppercase(),
+            })
+            .collect(),
+        quorum: None,
+        rules_version: None,
+        application_deadline: buendel_testing::test_day(400),
+    };
+    let reply = send_json(&app, &register).await;
+    assert_eq!(reply["ok"], true, "{reply}");
+    // Published to the intake with the district as people write it: received, screened, in review.
+    let proposal_id = Uuid::new_v4();
+    let mut event = submitted_event(proposal_id);
+    event["data"]["alliance_id"] = serde_json::json!("nordwest");
+    event["data"]["districts"] = serde_json::json!(["Landkreis Heidekreis"]);
+    app.publish_event(&event).await;
+    let proposal = app
+        .get_until(&format!("/v1/proposals/{proposal_id}"), |status, body| {
+            status == 200 && body["status"] == "in_review"
+        })
+        .await;
+    assert_eq!(proposal["alliance_id"], "nordwest", "{proposal}");
+    assert_eq!(
+        proposal["districts"],
+        serde_json::json!(["heidekreis"]),
+        "{proposal}"
+    );
+    app.cleanup().await;
+}

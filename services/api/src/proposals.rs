@@ -238,9 +238,14 @@ pub async fn list(
             .push_bind(focus_area)
             .push("]::text[]");
     }
-    if let Some(district) = query.district {
-        sql.push(" AND districts @> ARRAY[")
-            .push_bind(district)
+    if let Some(written) = query.district {
+        // As written, or the district's id it names (the intake stores ids; events from before
+        // the intake normalised them carry the publisher's spelling).
+        let id = buendel_contract::district::normalised_id(&written);
+        sql.push(" AND districts && ARRAY[")
+            .push_bind(written)
+            .push(", ")
+            .push_bind(id)
             .push("]::text[]");
     }
     sql.push(" ORDER BY created_sequence LIMIT ")

@@ -9,6 +9,11 @@
 //!
 //! Commands: `<ns>.cmd.submission.{submit,revise,withdraw}` through the runtime's one command
 //! endpoint ([`micro::serve_commands`]).
+//!
+//! Alliances: the built-in ones, and every alliance registered by command (`register_alliance`,
+//! an Alliance aggregate in REVIEWS). A request naming an alliance this instance has not seen is
+//! looked up in REVIEWS before it is refused, so a proposal for a newly registered alliance is
+//! received like one for a built-in alliance.
 
 use std::sync::Arc;
 
@@ -55,8 +60,10 @@ pub struct Submission {
     clock: Clock,
     /// Proposal aggregates.
     repo: Repository<Proposal>,
-    /// Known alliances (reference data).
-    alliances: Vec<Alliance>,
+    /// Known alliances: the built-in ones, then those registered by command, as seen.
+    alliances: std::sync::RwLock<Vec<Alliance>>,
+    /// Alliance aggregates (REVIEWS), to look up an alliance registered by command.
+    registered: Repository<buendel_approval_domain::alliance::Alliance>,
     /// The program rules in force.
     rules: ProgramRules,
 }
@@ -66,8 +73,13 @@ impl Submission {
     pub fn new(store: EventStore, clock: Clock) -> Self {
         Self {
             clock,
-            repo: Repository::new(store, StreamKind::Proposals, format!("/buendel/{SERVICE}")),
-            alliances: builtin_alliances(),
+            repo: Repository::new(
+                store.clone(),
+                StreamKind::Proposals,
+                format!("/buendel/{SERVICE}"),
+            ),
+            registered: Repository::new(store, StreamKind::Reviews, format!("/buendel/{SERVICE}")),
+            alliances: std::sync::RwLock::new(builtin_alliances()),
             rules: ProgramRules::esf_plus_2021_2027(),
         }
     }
@@ -76,8 +88,51 @@ impl Submission {
         self.repo.store()
     }
 
-    fn alliance(&self, id: &str) -> Option<&Alliance> {
-        self.alliances.iter().find(|a| a.id == id)
+    /// The alliances known now (a handful).
+    fn alliances(&self) -> Vec<Alliance> {
+        self.alliances
+            .read()
+            .map(|known| known.clone())
+            .unwrap_or_default()
+    }
+
+    fn is_known(&self, id: &str) -> bool {
+        self.alliances
+            .read()
+            .is_ok_and(|known| known.iter().any(|a| a.id == id))
+    }
+
+    /// Looks `id` up among the alliances registered by command (REVIEWS) when it is not known
+    /// yet; true when it is known afterwards.
+    async fn learn_alliance(&self, id: &str) -> Result<bool, StoreError> {
+        if self.is_known(id) {
+            return Ok(true);
+        }
+        if !buendel_contract::alliance::is_valid_alliance_id(id) {
+            return Ok(false);
+        }
+        let loaded = self
+            .registered
+            .load_fresh(&buendel_contract::alliance::subject_id(id))
+            .await?;
+        let Some(registered) = loaded.state.registered() else {
+            return Ok(false);
+        };
+        let alliance = Alliance {
+            id: registered.alliance_id.clone(),
+            name: registered.name.clone(),
+            region: registered.region,
+            districts: registered.districts.clone(),
+            focus_areas: registered.focus_areas.clone(),
+            application_deadline: registered.application_deadline,
+            partners: loaded.state.partners().to_vec(),
+        };
+        if let Ok(mut known) = self.alliances.write() {
+            if !known.iter().any(|a| a.id == alliance.id) {
+                known.push(alliance);
+            }
+        }
+        Ok(true)
     }
 
     fn meta(&self, actor: &str, correlation: Option<String>, proposal_id: Uuid) -> Meta {
@@ -100,10 +155,16 @@ impl Submission {
     ) -> Result<Outcome, CommandError> {
         let id = request.proposal_id().to_string();
         let today = meta.time.date_naive();
+        let alliances = self.alliances();
         let outcome = self
             .repo
             .execute(&id, cause, meta, |state| {
-                request.decide(state, |id| self.alliance(id), &self.rules, today)
+                request.decide(
+                    state,
+                    |id| alliances.iter().find(|a| a.id == id),
+                    &self.rules,
+                    today,
+                )
             })
             .await?;
         Ok(outcome)
@@ -141,7 +202,12 @@ impl Submission {
     ) -> Result<Outcome, CommandError> {
         let event_type =
             intake::event_type_of_command(name).ok_or_else(|| CommandError::unknown(name))?;
-        let known = |id: &str| self.alliance(id).is_some();
+        if let Some(alliance) = envelope.data.get("alliance_id").and_then(|a| a.as_str()) {
+            self.learn_alliance(alliance)
+                .await
+                .map_err(|error| CommandError::Transient(error.to_string()))?;
+        }
+        let known = |id: &str| self.is_known(id);
         let request = intake::validate_data(event_type, &envelope.data, "data", &known)
             .map_err(CommandError::invalid)?;
         let meta = self.meta(
@@ -212,6 +278,27 @@ impl Submission {
     }
 }
 
+/// True when a refusal names an unknown alliance among its reasons.
+fn names_unknown_alliance(rejected: &Rejected) -> bool {
+    rejected
+        .reasons
+        .iter()
+        .any(|r| r.field == "data.alliance_id" && r.reason.starts_with("unknown alliance"))
+}
+
+impl Submission {
+    /// Looks up the alliance an intake message names; true when it is known now.
+    async fn relearn(&self, payload: &[u8]) -> Result<bool, StoreError> {
+        let alliance = serde_json::from_slice::<serde_json::Value>(payload)
+            .ok()
+            .and_then(|v| v["data"]["alliance_id"].as_str().map(str::to_owned));
+        match alliance {
+            Some(id) => self.learn_alliance(&id).await,
+            None => Ok(false),
+        }
+    }
+}
+
 /// The submission's reaction to INTAKE: validate, record the receipt, decide and screen.
 struct Intake(Arc<Submission>);
 
@@ -219,7 +306,7 @@ impl Reaction for Intake {
     type Read = Result<IntakeEvent, Rejected>;
 
     fn read(&self, delivery: &Delivery) -> Self::Read {
-        let known = |id: &str| self.0.alliance(id).is_some();
+        let known = |id: &str| self.0.is_known(id);
         intake::validate_event(&delivery.payload, &known)
     }
 
@@ -233,6 +320,22 @@ impl Reaction for Intake {
     }
 
     async fn handle(&self, delivery: &Delivery, read: Self::Read) -> Verdict {
+        let read = match read {
+            // An alliance this instance has not seen may have been registered by command since.
+            Err(rejected) if names_unknown_alliance(&rejected) => {
+                match self.0.relearn(&delivery.payload).await {
+                    Ok(true) => {
+                        let known = |id: &str| self.0.is_known(id);
+                        intake::validate_event(&delivery.payload, &known)
+                    }
+                    Ok(false) => Err(rejected),
+                    Err(error) => {
+                        return Verdict::Retry(format!("alliance not looked up: {error}"))
+                    }
+                }
+            }
+            other => other,
+        };
         let event = match read {
             Ok(event) => event,
             Err(rejected) => {

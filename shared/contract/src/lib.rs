@@ -26,6 +26,7 @@ pub mod alliance;
 pub mod canonical;
 pub mod commands;
 pub mod deadletter;
+pub mod district;
 pub mod envelope;
 pub mod ijson;
 pub mod ledger;

@@ -567,7 +567,8 @@ impl<'a> Fields<'a> {
         Some(Applicant {
             name: name?,
             kind: kind?,
-            district: district?,
+            // Official names in any spelling and district keys become the district's id.
+            district: buendel_contract::district::normalised_id(&district?),
         })
     }
 
@@ -590,7 +591,23 @@ impl<'a> Fields<'a> {
                 }
             });
         let focus_areas = self.string_list("focus_areas");
-        let districts = self.string_list("districts");
+        let districts = self.string_list("districts").and_then(|list| {
+            // Official names in any spelling and district keys become the district's id; two
+            // spellings of one district are one district listed twice.
+            let mut ids: Vec<String> = Vec::with_capacity(list.len());
+            for (i, written) in list.iter().enumerate() {
+                let id = buendel_contract::district::normalised_id(written);
+                if ids.contains(&id) {
+                    self.error(
+                        &format!("districts[{i}]"),
+                        format!("{written:?} names {id}, which is listed already"),
+                    );
+                    return None;
+                }
+                ids.push(id);
+            }
+            Some(ids)
+        });
         let planned_start = self.date("planned_start");
         let duration = self.integer("duration_months", 1, DURATION_MONTHS_MAX);
         let eligible = self.integer("eligible_cost_cents", 1, AMOUNT_CENTS_MAX);

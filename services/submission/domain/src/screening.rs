@@ -89,9 +89,10 @@ pub fn screen(
                     "every district lies in the alliance's region".into()
                 } else {
                     format!(
-                        "outside the region of {}: {}",
+                        "outside the region of {}: {} (its districts: {})",
                         alliance.id,
-                        outside.join(", ")
+                        outside.join(", "),
+                        buendel_contract::district::describe(&alliance.districts)
                     )
                 },
             );

@@ -333,6 +333,62 @@ fn a_valid_intake_event_becomes_a_submit_request() {
 }
 
 #[test]
+fn districts_as_publishers_write_them_become_the_districts_ids() {
+    // Given official names in any case and with umlauts, and official district keys,
+    let mut event = valid_event(Uuid::new_v4());
+    event["data"]["applicant"]["district"] = json!("LANDKREIS HEIDEKREIS");
+    event["data"]["districts"] = json!(["Lüneburg", "03360", "Lüchow-Dannenberg"]);
+    let bytes = serde_json::to_vec(&event).expect("json");
+    // when the intake reads them, then each is the district's one id.
+    let Request::Submit(submitted) = validate_event(&bytes, &known).expect("valid").request else {
+        panic!("submit")
+    };
+    assert_eq!(submitted.applicant.district, "heidekreis");
+    assert_eq!(
+        submitted.terms.districts,
+        ["lueneburg", "uelzen", "luechow_dannenberg"]
+    );
+    // Two spellings of one district are one district listed twice.
+    event["data"]["districts"] = json!(["Celle", "03351"]);
+    let bytes = serde_json::to_vec(&event).expect("json");
+    let rejected = validate_event(&bytes, &known).expect_err("listed twice");
+    assert!(
+        rejected
+            .reasons
+            .iter()
+            .any(|e| e.field == "data.districts[1]"),
+        "{:?}",
+        rejected.reasons
+    );
+}
+
+#[test]
+fn a_district_outside_the_region_is_screened_out_with_the_regions_districts_named() {
+    let mut terms = terms();
+    terms.districts = vec!["atlantis".into()];
+    let alliances = builtin_alliances();
+    let screened = screen(
+        Uuid::new_v4(),
+        "non",
+        &terms,
+        Some(&alliances[0]),
+        &ProgramRules::esf_plus_2021_2027(),
+        date(2026, 1, 5),
+    );
+    let rule = screened
+        .results
+        .iter()
+        .find(|r| r.rule == "districts_in_region")
+        .expect("the rule");
+    assert!(!rule.passed);
+    assert!(
+        rule.message.contains("Lüchow-Dannenberg (03354)") && rule.message.contains("atlantis"),
+        "{}",
+        rule.message
+    );
+}
+
+#[test]
 fn intake_reports_every_reason_at_once() {
     let mut event = valid_event(Uuid::new_v4());
     event["data"]["eligible_cost_cents"] = json!(300000.5);
