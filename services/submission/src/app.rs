@@ -64,8 +64,8 @@ pub struct Submission {
     alliances: std::sync::RwLock<Vec<Alliance>>,
     /// Alliance aggregates (REVIEWS), to look up an alliance registered by command.
     registered: Repository<buendel_approval_domain::alliance::Alliance>,
-    /// The program rules in force.
-    rules: ProgramRules,
+    /// Every version of the program rules, oldest first.
+    rules: Vec<ProgramRules>,
 }
 
 impl Submission {
@@ -80,7 +80,7 @@ impl Submission {
             ),
             registered: Repository::new(store, StreamKind::Reviews, format!("/buendel/{SERVICE}")),
             alliances: std::sync::RwLock::new(builtin_alliances()),
-            rules: ProgramRules::esf_plus_2021_2027(),
+            rules: ProgramRules::versions(),
         }
     }
 
@@ -159,7 +159,7 @@ impl Submission {
         let outcome = self
             .repo
             .execute(&id, cause, meta, |state| {
-                request.decide(
+                request.decide_versioned(
                     state,
                     |id| alliances.iter().find(|a| a.id == id),
                     &self.rules,

@@ -190,6 +190,9 @@ pub fn builtin_alliances() -> Vec<Alliance> {
 pub struct ProgramRules {
     /// Recorded in every `screened` event.
     pub version: String,
+    /// The first day this version is in force: a proposal is screened under the version in force
+    /// on the day it was submitted ([`ProgramRules::in_force_on`]).
+    pub effective_from: NaiveDate,
     /// Total grant at most this share of eligible costs.
     pub max_total_rate_bp: BasisPoints,
     /// ESF+ share cap in a transition region.
@@ -219,6 +222,7 @@ impl ProgramRules {
     pub fn esf_plus_2021_2027() -> Self {
         Self {
             version: "esf-plus-2021-2027/v1".into(),
+            effective_from: NaiveDate::from_ymd_opt(2021, 1, 1).unwrap_or_default(),
             max_total_rate_bp: BasisPoints(7_000),
             max_esf_rate_transition_bp: BasisPoints(6_000),
             max_esf_rate_more_developed_bp: BasisPoints(4_000),
@@ -231,6 +235,24 @@ impl ProgramRules {
             eligible_from: NaiveDate::from_ymd_opt(2021, 1, 1).unwrap_or_default(),
             eligible_until: NaiveDate::from_ymd_opt(2029, 12, 31).unwrap_or_default(),
         }
+    }
+
+    /// Every version of the programme's rules, oldest first. A new version is added here with
+    /// its `effective_from`; it screens what is submitted from that day on and never re-screens
+    /// what was submitted before (a revision is screened under the version of its first
+    /// screening).
+    pub fn versions() -> Vec<ProgramRules> {
+        vec![ProgramRules::esf_plus_2021_2027()]
+    }
+
+    /// The version in force on `day` among `versions` (oldest first): the last one effective on
+    /// or before it, or the first when `day` is before every one; `None` only for no versions.
+    pub fn in_force_on(versions: &[ProgramRules], day: NaiveDate) -> Option<&ProgramRules> {
+        versions
+            .iter()
+            .rev()
+            .find(|v| v.effective_from <= day)
+            .or_else(|| versions.first())
     }
 
     /// The ESF+ cap of a region category.
@@ -253,6 +275,23 @@ impl ProgramRules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_version_in_force_on_a_day_is_the_last_one_effective_by_then() {
+        let v1 = ProgramRules::esf_plus_2021_2027();
+        let mut v2 = v1.clone();
+        v2.version = "esf-plus-2021-2027/v2".into();
+        v2.effective_from = NaiveDate::from_ymd_opt(2026, 7, 1).expect("a date");
+        let versions = [v1, v2];
+        let on = |y, m, d| {
+            ProgramRules::in_force_on(&versions, NaiveDate::from_ymd_opt(y, m, d).expect("a date"))
+                .map(|v| v.version.as_str())
+        };
+        assert_eq!(on(2026, 6, 30), Some("esf-plus-2021-2027/v1"));
+        assert_eq!(on(2026, 7, 1), Some("esf-plus-2021-2027/v2"));
+        assert_eq!(on(2019, 1, 1), Some("esf-plus-2021-2027/v1"));
+        assert_eq!(ProgramRules::in_force_on(&[], NaiveDate::MIN), None);
+    }
 
     #[test]
     fn the_builtin_alliances_have_their_real_partner_counts() {

@@ -69,6 +69,7 @@ impl Request {
     /// Decides this request on a proposal, with its screening in the same decision when it
     /// changes the terms (a submission or a revision): the one decision the submission service
     /// appends, and the deterministic simulation too. `alliance` looks an alliance up by id.
+    /// See [`Request::decide_versioned`] for the rules of a programme with several versions.
     pub fn decide<'a>(
         &self,
         state: &crate::Proposal,
@@ -101,6 +102,35 @@ impl Request {
             events.extend(after.decide(&screen)?);
         }
         Ok(events)
+    }
+}
+
+impl Request {
+    /// [`Request::decide`] under the version of the programme rules that applies: for a
+    /// submission the version in force on `today` (its submission date), for a revision the
+    /// version of the proposal's first screening (a new version never re-screens what was
+    /// submitted before it), falling back to the version in force today when that version is not
+    /// among `versions` or the proposal was never screened.
+    pub fn decide_versioned<'a>(
+        &self,
+        state: &crate::Proposal,
+        alliance: impl Fn(&str) -> Option<&'a buendel_contract::reference::Alliance>,
+        versions: &[buendel_contract::reference::ProgramRules],
+        today: chrono::NaiveDate,
+    ) -> Result<Vec<buendel_contract::proposal::ProposalEvent>, crate::ProposalError> {
+        use buendel_contract::reference::ProgramRules;
+        let first = match self {
+            Request::Revise { .. } => state
+                .rules_version
+                .as_deref()
+                .and_then(|named| versions.iter().find(|v| v.version == named)),
+            Request::Submit(_) | Request::Withdraw { .. } => None,
+        };
+        let fallback = ProgramRules::esf_plus_2021_2027();
+        let rules = first
+            .or_else(|| ProgramRules::in_force_on(versions, today))
+            .unwrap_or(&fallback);
+        self.decide(state, alliance, rules, today)
     }
 }
 

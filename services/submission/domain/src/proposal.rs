@@ -41,6 +41,9 @@ pub struct Proposal {
     pub terms: Option<Terms>,
     /// How many times it was screened.
     pub screenings: u32,
+    /// The version of the programme rules of its first screening: a revision is screened under
+    /// it, never under a version that came into force later.
+    pub rules_version: Option<String>,
     /// How far the review has come, as recorded on the proposal (`review_recorded`).
     pub review: ReviewFacts,
 }
@@ -136,6 +139,9 @@ impl Aggregate for Proposal {
             }
             ProposalEvent::Screened(e) => {
                 self.screenings += 1;
+                if self.rules_version.is_none() {
+                    self.rules_version = Some(e.rules_version.clone());
+                }
                 self.status = if e.passed {
                     Status::InReview
                 } else {

@@ -526,3 +526,67 @@ fn a_review_of_an_unknown_proposal_is_refused() {
         .expect_err("refused");
     assert_eq!(error.code(), "unknown_proposal");
 }
+
+/// Two versions: v2 (in force from 2026-07-01) caps structure projects at 250,000.00 EUR.
+fn two_versions() -> Vec<ProgramRules> {
+    let v1 = ProgramRules::esf_plus_2021_2027();
+    let mut v2 = v1.clone();
+    v2.version = "esf-plus-2021-2027/v2".into();
+    v2.effective_from = date(2026, 7, 1);
+    v2.max_eligible_structure_cents = Cents(25_000_000);
+    vec![v1, v2]
+}
+
+fn screened_version(events: &[ProposalEvent]) -> (String, bool) {
+    events
+        .iter()
+        .find_map(|e| match e {
+            ProposalEvent::Screened(s) => Some((s.rules_version.clone(), s.passed)),
+            _ => None,
+        })
+        .expect("screened")
+}
+
+#[test]
+fn a_proposal_is_screened_under_the_version_in_force_on_its_submission_date_and_revised_under_it() {
+    let alliances = builtin_alliances();
+    let alliance = |id: &str| alliances.iter().find(|a| a.id == id);
+    let versions = two_versions();
+    // Given 300,000.00 EUR eligible, submitted the day before v2 comes into force: v1, passed.
+    let id = Uuid::new_v4();
+    let submit = Request::Submit(submitted(id));
+    let events = submit
+        .decide_versioned(&Proposal::default(), alliance, &versions, date(2026, 6, 30))
+        .expect("submitted");
+    assert_eq!(
+        screened_version(&events),
+        ("esf-plus-2021-2027/v1".into(), true)
+    );
+    // The same submitted on the day v2 is in force: v2 caps it, screened out, the version named.
+    let late = Request::Submit(submitted(Uuid::new_v4()));
+    let events_v2 = late
+        .decide_versioned(&Proposal::default(), alliance, &versions, date(2026, 7, 1))
+        .expect("submitted");
+    assert_eq!(
+        screened_version(&events_v2),
+        ("esf-plus-2021-2027/v2".into(), false)
+    );
+    // A revision of the first proposal after v2 came into force is screened under v1 still.
+    let state = events
+        .iter()
+        .fold(Proposal::default(), |state, event| state.apply(event));
+    let mut revised = terms();
+    revised.eligible_cost_cents = Cents(29_000_000);
+    let revise = Request::Revise {
+        proposal_id: id,
+        terms: revised,
+        reason: "cheaper venue".into(),
+    };
+    let events = revise
+        .decide_versioned(&state, alliance, &versions, date(2026, 9, 1))
+        .expect("revised");
+    assert_eq!(
+        screened_version(&events),
+        ("esf-plus-2021-2027/v1".into(), true)
+    );
+}
