@@ -262,6 +262,23 @@ pub enum Command {
         #[command(flatten)]
         common: CommandArgs,
     },
+    /// Name the entry a later entry (booked in the open period) corrects.
+    NoteCorrection {
+        /// The fund.
+        #[arg(long)]
+        fund: String,
+        /// The entry corrected (the fund's entry number, 1-based).
+        #[arg(long)]
+        corrects_entry: u64,
+        /// The later entry that corrects it.
+        #[arg(long)]
+        by_entry: u64,
+        /// What was wrong.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
     /// Interest on a recovery (§ 49a VwVfG): charge it up to a day, or record a payment of it.
     Interest {
         /// What to do.
@@ -814,6 +831,21 @@ impl Cli {
                 send(&settings, common, &command).await
             }
             Command::Claim { action } => claim(&settings, action).await,
+            Command::NoteCorrection {
+                fund,
+                corrects_entry,
+                by_entry,
+                reason,
+                common,
+            } => {
+                let command = buendel_contract::commands::NoteCorrection {
+                    fund_id: fund,
+                    corrects_entry,
+                    by_entry,
+                    reason,
+                };
+                send(&settings, common, &command).await
+            }
             Command::LockPeriod {
                 fund,
                 until,

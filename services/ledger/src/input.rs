@@ -52,7 +52,8 @@ impl Request {
             Command::AllocateBudget { .. }
             | Command::AdjustBudget { .. }
             | Command::ExpireUnbound { .. }
-            | Command::LockPeriod { .. } => None,
+            | Command::LockPeriod { .. }
+            | Command::NoteCorrection { .. } => None,
         }
     }
 }
@@ -87,6 +88,7 @@ pub fn parse(
         "charge_interest" => charge_interest(data, today),
         "record_interest_payment" => record_interest_payment(data, today),
         "lock_period" => lock_period(data, today),
+        "note_correction" => note_correction(data, today),
         _ => return None,
     };
     Some(parsed)
@@ -545,6 +547,25 @@ fn record_interest_payment(data: &Value, today: NaiveDate) -> Result<Request, Ve
     })
 }
 
+fn note_correction(data: &Value, today: NaiveDate) -> Result<Request, Vec<FieldError>> {
+    let mut f = Fields::new(data, &["fund_id", "corrects_entry", "by_entry", "reason"])?;
+    let fund_id = f.fund_id();
+    let corrects = f.entry("corrects_entry");
+    let by = f.entry("by_entry");
+    let reason = f.text("reason");
+    f.finish(|| {
+        Some(Request {
+            fund_id: fund_id?,
+            command: Command::NoteCorrection {
+                corrects_entry: corrects?,
+                by_entry: by?,
+                reason: reason?,
+                today,
+            },
+        })
+    })
+}
+
 fn lock_period(data: &Value, today: NaiveDate) -> Result<Request, Vec<FieldError>> {
     let mut f = Fields::new(data, &["fund_id", "until", "reason"])?;
     let fund_id = f.fund_id();
@@ -751,6 +772,18 @@ impl<'a> Fields<'a> {
             Some(date) => Some(date),
             None => {
                 self.error(name, format!("{s:?} is not a real date YYYY-MM-DD"));
+                None
+            }
+        }
+    }
+
+    /// An entry number of a fund: an integer ≥ 1.
+    fn entry(&mut self, name: &str) -> Option<u64> {
+        let value = self.required(name)?;
+        match value.as_u64() {
+            Some(n) if n >= 1 => Some(n),
+            _ => {
+                self.error(name, "must be an entry number, an integer from 1");
                 None
             }
         }

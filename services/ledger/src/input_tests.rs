@@ -16,8 +16,8 @@ use buendel_contract::commands::{
     RecordDisbursement, RecordRepayment, ReleaseReservation, Service,
 };
 use buendel_contract::commands::{
-    ApproveClaim, ChargeInterest, CheckFinalReport, LockPeriod, RecordInterestPayment,
-    ResubmitClaim, ReturnClaim, RevokeGrant, SubmitClaim, VerifyClaim,
+    ApproveClaim, ChargeInterest, CheckFinalReport, LockPeriod, NoteCorrection,
+    RecordInterestPayment, ResubmitClaim, ReturnClaim, RevokeGrant, SubmitClaim, VerifyClaim,
 };
 use buendel_contract::ledger::{ReleaseReason, Source};
 use buendel_contract::reply::FieldError;
@@ -252,6 +252,10 @@ fn samples() -> Vec<(&'static str, Value)> {
         (
             ChargeInterest::NAME,
             json!({"fund_id": fund, "proposal_id": id, "until": "2026-05-01"}),
+        ),
+        (
+            NoteCorrection::NAME,
+            json!({"fund_id": fund, "corrects_entry": 3, "by_entry": 9, "reason": "wrong source"}),
         ),
         (
             LockPeriod::NAME,

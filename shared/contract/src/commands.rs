@@ -112,7 +112,7 @@ const fn spec<T: CommandData>() -> CommandSpec {
 }
 
 /// Every command of every service, in the services' order.
-pub const ALL: [CommandSpec; 29] = [
+pub const ALL: [CommandSpec; 30] = [
     spec::<Submit>(),
     spec::<Revise>(),
     spec::<Withdraw>(),
@@ -142,6 +142,7 @@ pub const ALL: [CommandSpec; 29] = [
     spec::<ChargeInterest>(),
     spec::<RecordInterestPayment>(),
     spec::<LockPeriod>(),
+    spec::<NoteCorrection>(),
 ];
 
 /// The command `name` of `service`, if it has one.
@@ -877,6 +878,27 @@ pub struct LockPeriod {
 impl CommandData for LockPeriod {
     const SERVICE: Service = Service::Ledger;
     const NAME: &'static str = "lock_period";
+}
+
+/// `note_correction`: entry `by_entry` of the fund corrects entry `corrects_entry` (entry numbers
+/// are the fund's versions, 1-based): a correction goes into the open period and names what it
+/// corrects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteCorrection {
+    /// The fund.
+    pub fund_id: String,
+    /// The entry corrected.
+    pub corrects_entry: u64,
+    /// The later entry that corrects it.
+    pub by_entry: u64,
+    /// What was wrong.
+    pub reason: String,
+}
+
+impl CommandData for NoteCorrection {
+    const SERVICE: Service = Service::Ledger;
+    const NAME: &'static str = "note_correction";
 }
 
 #[cfg(test)]

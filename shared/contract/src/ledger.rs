@@ -81,6 +81,7 @@
 //! | `interest_charged` | interest_receivable(p) ← interest |
 //! | `interest_paid` | interest_paid(p) ← interest_receivable(p) |
 //! | `period_locked` | none (no entry may carry a value date on or before `locked_until` after it) |
+//! | `correction_noted` | none (names the entry a later entry corrects) |
 //! | `grant_terms_recorded` | none (the grant's period and rates, which claims are checked against) |
 //! | `claim_submitted`, `claim_verified`, `claim_returned`, `claim_resubmitted` | none (a payment claim's way through management verification) |
 //! | `claim_approved` | disbursed(p) ← committed(p) (the verified claim is paid) |
@@ -1012,6 +1013,25 @@ pub struct PeriodLocked {
     pub postings: Vec<Posting>,
 }
 
+/// `buendel.ledger.correction_noted.v1`: entry `by_entry` of the fund (booked in the open period)
+/// corrects entry `corrects_entry` (often one in a locked period, which nothing may change). Entry
+/// numbers are the fund's versions (1-based), as `GET /v1/funds/{id}/entries` shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CorrectionNoted {
+    /// The fund.
+    pub fund_id: String,
+    /// The entry corrected.
+    pub corrects_entry: u64,
+    /// The entry that corrects it (later than the corrected one, before this note).
+    pub by_entry: u64,
+    /// What was wrong.
+    pub reason: String,
+    /// The day the entry takes effect.
+    pub value_date: NaiveDate,
+    /// The journal entry (always empty).
+    pub postings: Vec<Posting>,
+}
+
 /// Every event of the Fund aggregate. Published variants are never edited: add a `v2`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
@@ -1082,6 +1102,9 @@ pub enum LedgerEvent {
     /// See [`PeriodLocked`].
     #[serde(rename = "buendel.ledger.period_locked.v1")]
     PeriodLocked(PeriodLocked),
+    /// See [`CorrectionNoted`].
+    #[serde(rename = "buendel.ledger.correction_noted.v1")]
+    CorrectionNoted(CorrectionNoted),
 }
 
 /// `buendel.ledger.budget_allocated.v1`
@@ -1128,9 +1151,11 @@ pub const INTEREST_CHARGED_V1: &str = "buendel.ledger.interest_charged.v1";
 pub const INTEREST_PAID_V1: &str = "buendel.ledger.interest_paid.v1";
 /// `buendel.ledger.period_locked.v1`
 pub const PERIOD_LOCKED_V1: &str = "buendel.ledger.period_locked.v1";
+/// `buendel.ledger.correction_noted.v1`
+pub const CORRECTION_NOTED_V1: &str = "buendel.ledger.correction_noted.v1";
 
 /// The operator commands of the ledger service, served on `<ns>.cmd.ledger.<command>`.
-pub const COMMANDS: [&str; 18] = [
+pub const COMMANDS: [&str; 19] = [
     "allocate_budget",
     "adjust_budget",
     "release_reservation",
@@ -1149,6 +1174,7 @@ pub const COMMANDS: [&str; 18] = [
     "charge_interest",
     "record_interest_payment",
     "lock_period",
+    "note_correction",
 ];
 
 impl EventKind for LedgerEvent {
@@ -1176,6 +1202,7 @@ impl EventKind for LedgerEvent {
             LedgerEvent::InterestCharged(_) => INTEREST_CHARGED_V1,
             LedgerEvent::InterestPaid(_) => INTEREST_PAID_V1,
             LedgerEvent::PeriodLocked(_) => PERIOD_LOCKED_V1,
+            LedgerEvent::CorrectionNoted(_) => CORRECTION_NOTED_V1,
         }
     }
 
@@ -1203,6 +1230,7 @@ impl EventKind for LedgerEvent {
             INTEREST_CHARGED_V1,
             INTEREST_PAID_V1,
             PERIOD_LOCKED_V1,
+            CORRECTION_NOTED_V1,
         ]
     }
 }
@@ -1238,6 +1266,7 @@ impl LedgerEvent {
             LedgerEvent::InterestCharged(e) => &e.fund_id,
             LedgerEvent::InterestPaid(e) => &e.fund_id,
             LedgerEvent::PeriodLocked(e) => &e.fund_id,
+            LedgerEvent::CorrectionNoted(e) => &e.fund_id,
         }
     }
 
@@ -1265,7 +1294,7 @@ impl LedgerEvent {
             LedgerEvent::GrantRevoked(e) => Some(e.proposal_id),
             LedgerEvent::InterestCharged(e) => Some(e.proposal_id),
             LedgerEvent::InterestPaid(e) => Some(e.proposal_id),
-            LedgerEvent::PeriodLocked(_) => None,
+            LedgerEvent::PeriodLocked(_) | LedgerEvent::CorrectionNoted(_) => None,
         }
     }
 
@@ -1342,7 +1371,7 @@ impl LedgerEvent {
             }
             LedgerEvent::InterestCharged(e) => Some((e.proposal_id, ProjectChange::default())),
             LedgerEvent::InterestPaid(e) => Some((e.proposal_id, ProjectChange::default())),
-            LedgerEvent::PeriodLocked(_) => None,
+            LedgerEvent::PeriodLocked(_) | LedgerEvent::CorrectionNoted(_) => None,
         }
     }
 
@@ -1371,6 +1400,7 @@ impl LedgerEvent {
             LedgerEvent::InterestCharged(e) => e.value_date,
             LedgerEvent::InterestPaid(e) => e.value_date,
             LedgerEvent::PeriodLocked(e) => e.value_date,
+            LedgerEvent::CorrectionNoted(e) => e.value_date,
         }
     }
 
@@ -1399,6 +1429,7 @@ impl LedgerEvent {
             LedgerEvent::InterestCharged(e) => &e.postings,
             LedgerEvent::InterestPaid(e) => &e.postings,
             LedgerEvent::PeriodLocked(e) => &e.postings,
+            LedgerEvent::CorrectionNoted(e) => &e.postings,
         }
     }
 
@@ -1426,6 +1457,7 @@ impl LedgerEvent {
             LedgerEvent::InterestCharged(e) => &mut e.postings,
             LedgerEvent::InterestPaid(e) => &mut e.postings,
             LedgerEvent::PeriodLocked(e) => &mut e.postings,
+            LedgerEvent::CorrectionNoted(e) => &mut e.postings,
         }
     }
 
@@ -1516,7 +1548,8 @@ impl LedgerEvent {
             | LedgerEvent::ClaimVerified(_)
             | LedgerEvent::ClaimReturned(_)
             | LedgerEvent::ClaimResubmitted(_)
-            | LedgerEvent::PeriodLocked(_) => {}
+            | LedgerEvent::PeriodLocked(_)
+            | LedgerEvent::CorrectionNoted(_) => {}
             LedgerEvent::ClaimApproved(e) => {
                 let committed = Account::Committed {
                     proposal_id: e.proposal_id,

@@ -194,6 +194,10 @@ pub fn event_schemas() -> Vec<(&'static str, Value)> {
             ledger::PERIOD_LOCKED_V1,
             schema_of::<ledger::PeriodLocked>(ledger::PERIOD_LOCKED_V1),
         ),
+        (
+            ledger::CORRECTION_NOTED_V1,
+            schema_of::<ledger::CorrectionNoted>(ledger::CORRECTION_NOTED_V1),
+        ),
     ]
 }
 

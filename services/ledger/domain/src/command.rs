@@ -236,6 +236,17 @@ pub enum Command {
         /// The business date.
         today: NaiveDate,
     },
+    /// Names the entry a later entry corrects (`note_correction`).
+    NoteCorrection {
+        /// The entry corrected.
+        corrects_entry: u64,
+        /// The correcting entry.
+        by_entry: u64,
+        /// What was wrong.
+        reason: String,
+        /// The business date.
+        today: NaiveDate,
+    },
     /// Approves the payment of a verified claim (`approve_claim`), never by its verifier.
     ApproveClaim {
         /// The proposal.
@@ -276,7 +287,8 @@ impl Command {
             | Command::RevokeGrant { today, .. }
             | Command::ChargeInterest { today, .. }
             | Command::RecordInterestPayment { today, .. }
-            | Command::LockPeriod { today, .. } => *today,
+            | Command::LockPeriod { today, .. }
+            | Command::NoteCorrection { today, .. } => *today,
         }
     }
 
@@ -303,6 +315,7 @@ impl Command {
             Command::ChargeInterest { .. } => "charge_interest",
             Command::RecordInterestPayment { .. } => "record_interest_payment",
             Command::LockPeriod { .. } => "lock_period",
+            Command::NoteCorrection { .. } => "note_correction",
         }
     }
 }

@@ -8,9 +8,9 @@ use uuid::Uuid;
 
 use buendel_contract::ledger::{
     is_valid_fund_id, Account, Amounts, BudgetAdjusted, BudgetAllocated, CommitmentReleased,
-    DeclineReason, DisbursementRecorded, FundsCommitted, FundsExpired, FundsReserved, GrantTerms,
-    GrantTermsRecorded, LedgerEvent, PeriodLocked, RecoveryAssessed, ReleaseReason,
-    RepaymentReceived, ReservationDeclined, ReservationReleased, Source,
+    CorrectionNoted, DeclineReason, DisbursementRecorded, FundsCommitted, FundsExpired,
+    FundsReserved, GrantTerms, GrantTermsRecorded, LedgerEvent, PeriodLocked, RecoveryAssessed,
+    ReleaseReason, RepaymentReceived, ReservationDeclined, ReservationReleased, Source,
 };
 use buendel_contract::Cents;
 
@@ -287,7 +287,40 @@ impl Fund {
                 reason,
                 today,
             } => self.lock_period(*until, reason, *today),
+            Command::NoteCorrection {
+                corrects_entry,
+                by_entry,
+                reason,
+                today,
+            } => self.note_correction(*corrects_entry, *by_entry, reason, *today),
         }
+    }
+
+    fn note_correction(
+        &self,
+        corrects_entry: u64,
+        by_entry: u64,
+        reason: &str,
+        today: NaiveDate,
+    ) -> Result<Vec<LedgerEvent>, LedgerError> {
+        let open = self.open()?;
+        text("reason", reason)?;
+        let entries = self.scalars.entries;
+        if !(1 <= corrects_entry && corrects_entry < by_entry && by_entry <= entries) {
+            return Err(LedgerError::CorrectionNotOrdered {
+                corrects_entry,
+                by_entry,
+                entries,
+            });
+        }
+        Ok(vec![LedgerEvent::CorrectionNoted(CorrectionNoted {
+            fund_id: open.fund_id.to_owned(),
+            corrects_entry,
+            by_entry,
+            reason: reason.to_owned(),
+            value_date: self.booking_date(today),
+            postings: Vec::new(),
+        })])
     }
 
     fn lock_period(

@@ -282,6 +282,19 @@ pub enum LedgerError {
         /// The last locked day.
         locked_until: NaiveDate,
     },
+    /// `correction_not_ordered`: a correction names an entry before the one that corrects it,
+    /// both booked already.
+    #[error(
+        "entry {by_entry} cannot correct entry {corrects_entry} (the fund has {entries} entries)"
+    )]
+    CorrectionNotOrdered {
+        /// The entry corrected.
+        corrects_entry: u64,
+        /// The correcting entry.
+        by_entry: u64,
+        /// How many entries the fund has.
+        entries: u64,
+    },
     /// `lock_not_forward`: a lock moves forward, to a day before the booking date.
     #[error("the periods can be locked to a day after {after} and before {before} only")]
     LockNotForward {
@@ -373,6 +386,7 @@ impl DomainError for LedgerError {
             LedgerError::FourEyes { .. } => "four_eyes_violation",
             LedgerError::PeriodLocked { .. } => "period_locked",
             LedgerError::LockNotForward { .. } => "lock_not_forward",
+            LedgerError::CorrectionNotOrdered { .. } => "correction_not_ordered",
             LedgerError::FinalReportChecked { .. } => "final_report_checked",
             LedgerError::ClaimsOpen { .. } => "claims_open",
             LedgerError::RemainingNotBelowGrant { .. } => "remaining_not_below_grant",
@@ -399,6 +413,9 @@ impl DomainError for LedgerError {
             }
             LedgerError::LockNotForward { .. } => {
                 vec![FieldError::new("until", self.to_string())]
+            }
+            LedgerError::CorrectionNotOrdered { .. } => {
+                vec![FieldError::new("corrects_entry", self.to_string())]
             }
             LedgerError::BackDated { .. } | LedgerError::ValueDateInFuture { .. } => {
                 vec![FieldError::new("value_date", self.to_string())]

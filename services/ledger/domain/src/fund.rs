@@ -339,6 +339,17 @@ pub(super) fn fold<S: FundState>(state: &mut S, event: &LedgerEvent) {
                 &[Some(Committed), Some(Closed)],
             );
         }
+        LedgerEvent::CorrectionNoted(e) => {
+            // This note is entry `entries`; what it names lies before it, the corrected first.
+            let entries = state.scalars().entries;
+            if !(1 <= e.corrects_entry && e.corrects_entry < e.by_entry && e.by_entry < entries) {
+                let scalars = state.scalars_mut();
+                scalars.note(InvariantViolation::MoneyRule {
+                    entry: entries,
+                    rule: "a correction names an earlier entry corrected by a later one before it",
+                });
+            }
+        }
         LedgerEvent::PeriodLocked(e) => {
             let scalars = state.scalars_mut();
             if scalars.locked_until.is_some_and(|l| e.locked_until <= l) || e.locked_until >= on {

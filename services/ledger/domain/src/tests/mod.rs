@@ -152,7 +152,8 @@ pub(super) fn on(mut command: Command, date: NaiveDate) -> Command {
         | Command::RevokeGrant { today, .. }
         | Command::ChargeInterest { today, .. }
         | Command::RecordInterestPayment { today, .. }
-        | Command::LockPeriod { today, .. } => *today = date,
+        | Command::LockPeriod { today, .. }
+        | Command::NoteCorrection { today, .. } => *today = date,
     }
     command
 }

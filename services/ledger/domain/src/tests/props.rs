@@ -172,7 +172,8 @@ impl Oracle {
             | LedgerEvent::GrantRevoked(_)
             | LedgerEvent::InterestCharged(_)
             | LedgerEvent::InterestPaid(_)
-            | LedgerEvent::PeriodLocked(_) => {}
+            | LedgerEvent::PeriodLocked(_)
+            | LedgerEvent::CorrectionNoted(_) => {}
         }
     }
 

@@ -348,3 +348,47 @@ fn after_a_lock_no_entry_is_dated_inside_the_locked_periods() {
         Err(InvariantViolation::LockedPeriod { .. })
     ));
 }
+
+#[test]
+fn a_correction_in_the_open_period_names_the_entry_it_corrects() {
+    let h = p(1);
+    // Entry 5 pays 1.00 too much into a period that is then locked; entry 7 recovers it in the
+    // open period, and the note names both.
+    let given = with(
+        granted(h),
+        &[
+            paid(h, 100, 0),
+            Command::LockPeriod {
+                until: day(2025, 3, 31),
+                reason: "Quartalsabschluss".into(),
+                today: day(2025, 4, 1),
+            },
+            Command::AssessRecovery {
+                proposal_id: h,
+                esf: Cents(100),
+                land: Cents(0),
+                reason: "paid twice".into(),
+                today: day(2025, 4, 1),
+            },
+        ],
+    );
+    let (fund, _) = run(&given);
+    let note = |corrects, by| Command::NoteCorrection {
+        corrects_entry: corrects,
+        by_entry: by,
+        reason: "tranche paid twice".into(),
+        today: day(2025, 4, 1),
+    };
+    let (_, events) = step(fund.clone(), &note(5, 7)).expect("noted");
+    assert!(
+        matches!(&events[0], LedgerEvent::CorrectionNoted(c) if c.corrects_entry == 5 && c.by_entry == 7)
+    );
+    for (corrects, by) in [(7, 5), (0, 7), (5, 8)] {
+        assert_eq!(
+            fund.decide(&note(corrects, by))
+                .expect_err("not ordered")
+                .code(),
+            "correction_not_ordered"
+        );
+    }
+}
