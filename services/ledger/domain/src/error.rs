@@ -253,6 +253,12 @@ pub enum LedgerError {
         /// The day.
         until: NaiveDate,
     },
+    /// `no_interest_due`: no day before `until` bears interest that is not charged yet.
+    #[error("no interest is due for the days before {until} that is not charged already")]
+    NoInterestDue {
+        /// The day.
+        until: NaiveDate,
+    },
     /// `base_rate_unknown`: the base-rate table has no rate for a day interest runs on.
     #[error("the base-rate table {version} has no rate for {day}; add the half year's rate")]
     BaseRateUnknown {
@@ -393,6 +399,7 @@ impl DomainError for LedgerError {
             LedgerError::InterestFromInFuture { .. } => "interest_from_in_future",
             LedgerError::NothingRecovered { .. } => "nothing_recovered",
             LedgerError::InterestAlreadyCharged { .. } => "interest_already_charged",
+            LedgerError::NoInterestDue { .. } => "no_interest_due",
             LedgerError::BaseRateUnknown { .. } => "base_rate_unknown",
             LedgerError::InterestNotComputed { .. } => "interest_not_computed",
             LedgerError::InterestPaymentAboveCharged { .. } => "interest_payment_above_charged",
@@ -431,7 +438,9 @@ impl DomainError for LedgerError {
             LedgerError::InterestFromInFuture { .. } => {
                 vec![FieldError::new("interest_from", self.to_string())]
             }
-            LedgerError::InterestAlreadyCharged { .. } | LedgerError::BaseRateUnknown { .. } => {
+            LedgerError::InterestAlreadyCharged { .. }
+            | LedgerError::NoInterestDue { .. }
+            | LedgerError::BaseRateUnknown { .. } => {
                 vec![FieldError::new("until", self.to_string())]
             }
             LedgerError::OutsideGrantPeriod { .. } | LedgerError::ClaimPeriodOverlaps { .. } => {

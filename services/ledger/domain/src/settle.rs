@@ -460,8 +460,13 @@ impl Fund {
             },
         })?;
         let charge = minus(&due, &recovery.interest_charged);
-        if charge.esf_cents.0 < 0 || charge.land_cents.0 < 0 || charge.is_zero() {
+        if charge.esf_cents.0 < 0 || charge.land_cents.0 < 0 {
             return Err(LedgerError::InterestAlreadyCharged { until });
+        }
+        if charge.is_zero() {
+            // No day before `until` bears interest not charged yet (the recovery starts later,
+            // or nothing is owed any more).
+            return Err(LedgerError::NoInterestDue { until });
         }
         Ok(vec![LedgerEvent::InterestCharged(InterestCharged {
             fund_id: fund_id.to_owned(),

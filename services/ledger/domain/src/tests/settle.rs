@@ -184,6 +184,24 @@ fn a_recovery_bears_interest_across_a_base_rate_change_and_a_partial_repayment_t
 }
 
 #[test]
+fn interest_charged_before_the_recovery_bears_any_is_refused_as_not_due() {
+    let h = p(1);
+    let given = with(
+        granted(h),
+        &[
+            paid(h, 17_500_000, 3_000_000),
+            final_report(h, 28_000_000, day(2025, 5, 1)),
+        ],
+    );
+    let (fund, _) = run(&given);
+    // Until the check's own day: no day before it bears interest.
+    let error = fund
+        .decide(&charge(h, day(2025, 5, 1)))
+        .expect_err("nothing due");
+    assert_eq!(error.code(), "no_interest_due");
+}
+
+#[test]
 fn interest_after_the_last_published_half_year_is_refused_with_its_code() {
     let h = p(1);
     let given = with(
