@@ -16,7 +16,7 @@ use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use buendel_contract::ledger::{Amounts, LedgerEvent, Source};
+use buendel_contract::ledger::{Amounts, LedgerEvent};
 use buendel_ledger_domain::settle::Recovery;
 
 use crate::claims::Split;
@@ -85,13 +85,6 @@ fn split(amounts: &Amounts) -> Split {
     Split::of(amounts.esf_cents.0, amounts.land_cents.0)
 }
 
-fn minus(a: &Amounts, b: &Amounts) -> Amounts {
-    Amounts::new(
-        a.esf_cents.0.saturating_sub(b.esf_cents.0),
-        a.land_cents.0.saturating_sub(b.land_cents.0),
-    )
-}
-
 /// The project's ledger events with a value date on or before `as_of`, in order.
 async fn events(
     state: &AppState,
@@ -146,13 +139,7 @@ pub async fn get(
     for event in &events {
         recovery.apply(event);
         if let LedgerEvent::InterestPaid(e) = event {
-            for source in Source::ALL {
-                let sum = interest_paid
-                    .get(source)
-                    .0
-                    .saturating_add(e.paid.get(source).0);
-                interest_paid.set(source, buendel_contract::Cents(sum));
-            }
+            interest_paid = interest_paid.saturating_add(&e.paid);
         }
     }
     let (assessed, owed) = recovery.principal();
@@ -167,14 +154,14 @@ pub async fn get(
         final_grant: recovery.final_grant.as_ref().map(split),
         principal: Principal {
             assessed: split(&assessed),
-            repaid: split(&minus(&assessed, &owed)),
+            repaid: split(&assessed.saturating_sub(&owed)),
             owed: split(&owed),
         },
         interest: Interest {
             accrued: accrued.as_ref().map(split),
             charged: split(&recovery.interest_charged),
             paid: split(&interest_paid),
-            owed: accrued.as_ref().map(|a| split(&minus(a, &interest_paid))),
+            owed: accrued.as_ref().map(|a| split(&a.saturating_sub(&interest_paid))),
             rule: "5 percentage points above the base rate of § 247 BGB per year, each half year at its rate (§ 49a (3) VwVfG)",
             day_count: buendel_grant::interest::DAY_COUNT,
             rounding: buendel_grant::interest::ROUNDING,

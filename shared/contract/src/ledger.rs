@@ -158,6 +158,31 @@ impl Amounts {
         land_cents: Cents::ZERO,
     };
 
+    /// `self + other` per source, saturating at the bounds of `i64` (only forged amounts reach
+    /// them).
+    pub fn saturating_add(&self, other: &Amounts) -> Amounts {
+        Amounts::new(
+            self.esf_cents.0.saturating_add(other.esf_cents.0),
+            self.land_cents.0.saturating_add(other.land_cents.0),
+        )
+    }
+
+    /// `self − other` per source, saturating.
+    pub fn saturating_sub(&self, other: &Amounts) -> Amounts {
+        Amounts::new(
+            self.esf_cents.0.saturating_sub(other.esf_cents.0),
+            self.land_cents.0.saturating_sub(other.land_cents.0),
+        )
+    }
+
+    /// The larger part per source.
+    pub fn max_each(&self, other: &Amounts) -> Amounts {
+        Amounts {
+            esf_cents: self.esf_cents.max(other.esf_cents),
+            land_cents: self.land_cents.max(other.land_cents),
+        }
+    }
+
     /// Both parts at once.
     pub fn new(esf_cents: i64, land_cents: i64) -> Self {
         Self {

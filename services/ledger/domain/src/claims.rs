@@ -38,7 +38,7 @@ use buendel_contract::ledger::{
 use buendel_contract::{Cents, Split};
 
 use super::error::LedgerError;
-use super::fund::{Fund, ProjectStatus};
+use super::fund::Fund;
 use super::invariants::InvariantViolation;
 use super::state::FundState;
 
@@ -114,31 +114,15 @@ impl Claim {
     }
 }
 
-/// What the open claims of a project bind, per source (saturating: only forged amounts reach it).
-fn open_claims(claims: &[Claim]) -> Amounts {
-    let mut sum = Amounts::ZERO;
-    for claim in claims {
-        let open = claim.open_amount();
-        for source in Source::ALL {
-            sum.set(source, sum.get(source).saturating_add(open.get(source)));
-        }
-    }
-    sum
-}
-
-/// The committed remainder of a project: committed and unpaid, less what its open claims bind.
+/// The committed remainder of a project: committed and unpaid, less what its open claims bind
+/// (saturating: only forged amounts reach the bounds).
 fn remainder<S: FundState>(state: &S, proposal_id: Uuid, claims: &[Claim]) -> Amounts {
-    let unpaid = Account::Committed { proposal_id };
-    let bound = open_claims(claims);
-    let mut left = Amounts::ZERO;
-    for source in Source::ALL {
-        let cents = state
-            .balance(source, &unpaid)
-            .0
-            .saturating_sub(bound.get(source).0);
-        left.set(source, Cents(cents));
-    }
-    left
+    let bound = claims.iter().fold(Amounts::ZERO, |sum, claim| {
+        sum.saturating_add(&claim.open_amount())
+    });
+    state
+        .per_source(&Account::Committed { proposal_id })
+        .saturating_sub(&bound)
 }
 
 /// True when `part` is at most `whole` in both sources.
@@ -330,19 +314,15 @@ impl Fund {
             .ok_or(LedgerError::UnknownClaim { claim_id })
     }
 
-    /// A committed project.
-    fn granted_project(&self, proposal_id: Uuid) -> Result<&super::fund::Project, LedgerError> {
-        let project = self
-            .projects
+    /// A committed (and not closed) project.
+    pub(super) fn granted_project(
+        &self,
+        proposal_id: Uuid,
+    ) -> Result<&super::fund::Project, LedgerError> {
+        self.granted(proposal_id, false)?;
+        self.projects
             .get(&proposal_id)
-            .ok_or(LedgerError::UnknownProject { proposal_id })?;
-        match project.status {
-            ProjectStatus::Committed => Ok(project),
-            ProjectStatus::Closed => Err(LedgerError::AlreadyClosed { proposal_id }),
-            ProjectStatus::Waitlisted | ProjectStatus::Reserved | ProjectStatus::Released => {
-                Err(LedgerError::NotCommitted { proposal_id })
-            }
-        }
+            .ok_or(LedgerError::UnknownProject { proposal_id })
     }
 
     /// `submit_claim`.

@@ -126,7 +126,7 @@ impl Fund {
     }
 
     /// A project that has a committed grant (open or closed, as `closed_ok` says).
-    fn granted(&self, proposal_id: Uuid, closed_ok: bool) -> Result<(), LedgerError> {
+    pub(super) fn granted(&self, proposal_id: Uuid, closed_ok: bool) -> Result<(), LedgerError> {
         match self.status(proposal_id) {
             None => Err(LedgerError::UnknownProject { proposal_id }),
             Some(ProjectStatus::Committed) => Ok(()),

@@ -33,7 +33,7 @@ use buendel_contract::Cents;
 use buendel_grant::{base_rate, on_balance, InterestError, Movement};
 
 use super::error::LedgerError;
-use super::fund::{Fund, Project, ProjectStatus};
+use super::fund::{Fund, Project};
 use super::invariants::InvariantViolation;
 use super::state::FundState;
 
@@ -99,22 +99,6 @@ fn change(on: NaiveDate, amounts: &Amounts, sign: i64) -> PrincipalChange {
     }
 }
 
-/// `a − b` per source (saturating; only forged amounts reach the bounds).
-fn minus(a: &Amounts, b: &Amounts) -> Amounts {
-    Amounts {
-        esf_cents: Cents(a.esf_cents.0.saturating_sub(b.esf_cents.0)),
-        land_cents: Cents(a.land_cents.0.saturating_sub(b.land_cents.0)),
-    }
-}
-
-/// `a + b` per source (saturating).
-fn plus(a: &Amounts, b: &Amounts) -> Amounts {
-    Amounts {
-        esf_cents: Cents(a.esf_cents.0.saturating_add(b.esf_cents.0)),
-        land_cents: Cents(a.land_cents.0.saturating_add(b.land_cents.0)),
-    }
-}
-
 impl Recovery {
     /// Follows one event of the project (assessments, repayments, final report, revocation,
     /// interest charged); other events change nothing. The Fund aggregate and the read side
@@ -139,7 +123,7 @@ impl Recovery {
                 self.next_interest_from = Some(e.interest_from);
             }
             LedgerEvent::InterestCharged(e) => {
-                self.interest_charged = plus(&self.interest_charged, &e.interest);
+                self.interest_charged = self.interest_charged.saturating_add(&e.interest);
                 self.interest_until = Some(e.until);
             }
             _ => {}
@@ -152,12 +136,12 @@ impl Recovery {
         let mut owed = Amounts::ZERO;
         for change in &self.changes {
             let delta = Amounts::new(change.esf_cents, change.land_cents);
-            owed = plus(&owed, &delta);
+            owed = owed.saturating_add(&delta);
             if change.esf_cents > 0 || change.land_cents > 0 {
-                assessed = plus(
-                    &assessed,
-                    &Amounts::new(change.esf_cents.max(0), change.land_cents.max(0)),
-                );
+                assessed = assessed.saturating_add(&Amounts::new(
+                    change.esf_cents.max(0),
+                    change.land_cents.max(0),
+                ));
             }
         }
         (assessed, owed)
@@ -174,7 +158,7 @@ pub(super) fn fold_settle<S: FundState>(state: &mut S, event: &LedgerEvent) {
             .then_some("interest runs from a day not after the revocation"),
         LedgerEvent::InterestCharged(e) => {
             let recovery = state.project(e.proposal_id).map(|p| &p.recovery);
-            let charged = recovery.map(|r| plus(&r.interest_charged, &e.interest));
+            let charged = recovery.map(|r| r.interest_charged.saturating_add(&e.interest));
             if e.base_rate_table != base_rate::published().version {
                 Some("interest is computed with a base-rate table this build knows")
             } else if recovery.and_then(|r| r.interest_due(e.until).ok()) != charged {
@@ -198,7 +182,7 @@ pub(super) fn fold_settle<S: FundState>(state: &mut S, event: &LedgerEvent) {
 /// rates (at most what was committed), and its settlement follows from it and what was paid.
 fn final_report_rule<S: FundState>(state: &S, e: &FinalReportChecked) -> Option<&'static str> {
     // What was committed before the check: what it freed plus what stays bound.
-    let granted = plus(&e.released, &e.paid.max_each(&e.final_grant));
+    let granted = e.released.saturating_add(&e.paid.max_each(&e.final_grant));
     let settled = buendel_grant::settle(granted, e.final_grant, e.paid).is_some_and(|s| {
         s.recovery == e.recovery && s.final_payment == e.final_payment && s.released == e.released
     });
@@ -237,38 +221,14 @@ fn with_recovery<S: FundState>(
     }
 }
 
-/// The per-source maximum, for the rule check of a final report.
-trait MaxEach {
-    fn max_each(&self, other: &Amounts) -> Amounts;
-}
-
-impl MaxEach for Amounts {
-    fn max_each(&self, other: &Amounts) -> Amounts {
-        Amounts {
-            esf_cents: self.esf_cents.max(other.esf_cents),
-            land_cents: self.land_cents.max(other.land_cents),
-        }
-    }
-}
-
 impl Fund {
     /// A committed project with its terms, and what is committed now (unpaid plus paid, net of
     /// recoveries) and paid (net of recoveries).
     fn settling(&self, proposal_id: Uuid) -> Result<(&Project, Amounts, Amounts), LedgerError> {
-        let project = self
-            .projects
-            .get(&proposal_id)
-            .ok_or(LedgerError::UnknownProject { proposal_id })?;
-        match project.status {
-            ProjectStatus::Committed => {}
-            ProjectStatus::Closed => return Err(LedgerError::AlreadyClosed { proposal_id }),
-            ProjectStatus::Waitlisted | ProjectStatus::Reserved | ProjectStatus::Released => {
-                return Err(LedgerError::NotCommitted { proposal_id })
-            }
-        }
+        let project = self.granted_project(proposal_id)?;
         let unpaid = self.per_source(&Account::Committed { proposal_id });
         let paid = self.per_source(&Account::Disbursed { proposal_id });
-        Ok((project, plus(&unpaid, &paid), paid))
+        Ok((project, unpaid.saturating_add(&paid), paid))
     }
 
     /// `check_final_report`.
@@ -429,7 +389,7 @@ impl Fund {
         today: NaiveDate,
     ) -> Result<Vec<LedgerEvent>, LedgerError> {
         let fund_id = self.fund_id().ok_or(LedgerError::FundNotOpen)?;
-        self.granted_or_closed(proposal_id)?;
+        self.granted(proposal_id, true)?;
         let project = self
             .projects
             .get(&proposal_id)
@@ -459,7 +419,7 @@ impl Fund {
                 reason: other.to_string(),
             },
         })?;
-        let charge = minus(&due, &recovery.interest_charged);
+        let charge = due.saturating_sub(&recovery.interest_charged);
         if charge.esf_cents.0 < 0 || charge.land_cents.0 < 0 {
             return Err(LedgerError::InterestAlreadyCharged { until });
         }
@@ -490,7 +450,7 @@ impl Fund {
     ) -> Result<Vec<LedgerEvent>, LedgerError> {
         let fund_id = self.fund_id().ok_or(LedgerError::FundNotOpen)?;
         let paid = super::decide::amounts("paid", paid.esf_cents, paid.land_cents)?;
-        self.granted_or_closed(proposal_id)?;
+        self.granted(proposal_id, true)?;
         let value_date = self.value_date(value_date, today)?;
         let owed = self.per_source(&Account::InterestReceivable { proposal_id });
         if paid.esf_cents > owed.esf_cents || paid.land_cents > owed.land_cents {
@@ -504,13 +464,5 @@ impl Fund {
             postings: Vec::new(),
         })
         .journaled()])
-    }
-
-    fn granted_or_closed(&self, proposal_id: Uuid) -> Result<(), LedgerError> {
-        match self.projects.get(&proposal_id).map(|p| p.status) {
-            None => Err(LedgerError::UnknownProject { proposal_id }),
-            Some(ProjectStatus::Committed | ProjectStatus::Closed) => Ok(()),
-            Some(_) => Err(LedgerError::NotCommitted { proposal_id }),
-        }
     }
 }
