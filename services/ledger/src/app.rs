@@ -259,6 +259,19 @@ impl Ledger {
     /// The review's stored events, decoded; unreadable ones are skipped (they are dead-lettered
     /// when the consumer reaches them).
     async fn review_events(&self, proposal_id: Uuid) -> Result<Vec<ReviewEvent>, StoreError> {
+        Ok(self
+            .review_envelopes(proposal_id)
+            .await?
+            .into_iter()
+            .map(|envelope| envelope.event)
+            .collect())
+    }
+
+    /// The review's stored envelopes, decoded, in stream order; unreadable ones are skipped.
+    async fn review_envelopes(
+        &self,
+        proposal_id: Uuid,
+    ) -> Result<Vec<Envelope<ReviewEvent>>, StoreError> {
         let subject = self
             .store()
             .namespace()
@@ -267,8 +280,24 @@ impl Ledger {
         Ok(stored
             .iter()
             .filter_map(|message| decode::<ReviewEvent>(&message.payload).ok())
-            .map(|envelope| envelope.event)
             .collect())
+    }
+
+    /// Books what the review's events before `envelope` ask, each under its own cause (a no-op
+    /// for those already booked): a grant or a release that overtook its statement brings the
+    /// statement in first instead of waiting for its redelivery. An earlier event refused for
+    /// good is left to its own delivery, which dead-letters it; a transient failure is this
+    /// event's too.
+    async fn book_earlier(&self, envelope: &Envelope<ReviewEvent>) -> Result<(), SagaError> {
+        let history = self.review_envelopes(envelope.event.proposal_id()).await?;
+        for earlier in saga::earlier_bookings(history, envelope.id) {
+            // The earlier events come before this one, so the recursion ends.
+            match Box::pin(self.react(&earlier)).await {
+                Ok(()) | Err(SagaError::Refused { .. }) => {}
+                Err(transient @ SagaError::Transient(_)) => return Err(transient),
+            }
+        }
+        Ok(())
     }
 
     /// The money facts of a review (its `opened` event as revised): cached, or read from the
@@ -370,14 +399,15 @@ impl Ledger {
             .clone()
             .or_else(|| Some(proposal_id.to_string()));
         let meta = self.meta(SERVICE, correlation, &cause);
-        let booked = self
-            .repo
-            .execute(&fund_id, &cause, &meta, |fund| {
-                saga::decide_on(fund, &command)
-            })
-            .await
-            .map_err(CommandError::from);
-        match booked {
+        let book = || async {
+            self.repo
+                .execute(&fund_id, &cause, &meta, |fund| {
+                    saga::decide_on(fund, &command)
+                })
+                .await
+                .map_err(CommandError::from)
+        };
+        match book().await {
             Ok(outcome) => {
                 tracing::debug!(
                     fund_id,
@@ -399,9 +429,28 @@ impl Ledger {
             {
                 let had_positive = self.had_positive_statement(proposal_id).await?;
                 match (saga::release_refused(&code, had_positive), &intent) {
-                    (Some(ReleaseWait::ForTheStatement), _) => Err(SagaError::Transient(format!(
-                        "the positive statement of {proposal_id} is not booked on {fund_id} yet"
-                    ))),
+                    // The statement is not booked yet: book it (and whatever else came before)
+                    // now, then this event; wait only if that still did not bring it in.
+                    (Some(ReleaseWait::ForTheStatement), _) => {
+                        self.book_earlier(envelope).await?;
+                        match book().await {
+                            Ok(_) => Ok(()),
+                            Err(CommandError::Refused { code, .. })
+                                if saga::release_refused(&code, true).is_some() =>
+                            {
+                                Err(SagaError::Transient(format!(
+                                    "the positive statement of {proposal_id} is not booked on \
+                                     {fund_id} yet"
+                                )))
+                            }
+                            Err(CommandError::Refused {
+                                code,
+                                message,
+                                details,
+                            }) => Err(SagaError::refused(&code, message, details)),
+                            Err(CommandError::Transient(error)) => Err(SagaError::Transient(error)),
+                        }
+                    }
                     // Withdrawn or refused before any money was asked for: nothing to release.
                     (_, Intent::Release(_)) => Ok(()),
                     // A grant with no positive statement to wait for (a history from before the

@@ -1177,10 +1177,39 @@ impl World {
                         .map(|e| e.event),
                 );
                 match (saga::release_refused(code, had_positive), intent) {
+                    // As the ledger does: book what came before (the statement) under its own
+                    // cause, then this event; wait only if that did not bring it in.
                     (Some(ReleaseWait::ForTheStatement), _) => {
-                        return Ok(Verdict::Retry(format!(
-                            "the positive statement of {proposal_id} is not booked yet"
-                        )))
+                        let subject = self.namespace.subject(StreamKind::Reviews, proposal_id);
+                        let earlier: Vec<crate::store::Message> = self
+                            .store
+                            .stream(StreamKind::Reviews)
+                            .subject(&subject)
+                            .filter(|m| m.sequence < message.sequence)
+                            .cloned()
+                            .collect();
+                        for m in &earlier {
+                            // Refused for good or to be retried: left to its own delivery.
+                            let _ = self.on_review_for_fund(index, m, writes)?;
+                        }
+                        let again = self.processes[index].memory.funds.execute(
+                            &mut self.store,
+                            writes,
+                            &fund_id,
+                            &cause,
+                            &meta,
+                            |fund| saga::decide_on(fund, &command),
+                        );
+                        return match &again {
+                            Err(Failed::Domain(error))
+                                if saga::release_refused(error.code(), true).is_some() =>
+                            {
+                                Ok(Verdict::Retry(format!(
+                                    "the positive statement of {proposal_id} is not booked yet"
+                                )))
+                            }
+                            _ => verdict_of(again, Some(cause)),
+                        };
                     }
                     (_, Intent::Release(_)) => return Ok(Verdict::Done),
                     (_, Intent::Commit { .. }) => {

@@ -269,6 +269,22 @@ pub fn had_positive_statement(events: impl IntoIterator<Item = ReviewEvent>) -> 
     )
 }
 
+/// The events of a review's history, in stream order, that come before the event `current` and
+/// ask the ledger for something: what must be booked before it. A grant or a release that
+/// overtook its statement (another ledger instance holds the statement, or was killed with it)
+/// books these first, each under its own cause, so it need not wait for their redelivery; the
+/// instance that holds one finds it booked (the same cause) and does nothing.
+pub fn earlier_bookings(
+    history: Vec<buendel_contract::Envelope<ReviewEvent>>,
+    current: uuid::Uuid,
+) -> Vec<buendel_contract::Envelope<ReviewEvent>> {
+    history
+        .into_iter()
+        .take_while(|envelope| envelope.id != current)
+        .filter(|envelope| intent(&envelope.event) != Intent::Nothing)
+        .collect()
+}
+
 /// Whether a refused booking of this intent may be waiting for its statement.
 pub fn may_wait_for_statement(intent: &Intent) -> bool {
     matches!(intent, Intent::Release(_) | Intent::Commit { .. })

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use buendel_contract::ledger::{
     Amounts, BudgetAllocated, FundsReserved, LedgerEvent, ReleaseReason,
 };
+use buendel_contract::namespace::StreamKind;
 use buendel_contract::review::Verdict;
 use buendel_contract::{Aggregate, Cents, Meta};
 use buendel_ledger::domain::{Command, ProjectStatus};
@@ -216,6 +217,99 @@ async fn a_grant_commits_and_a_refusal_or_a_withdrawal_releases() {
         "nothing here is for the operator: {:?}",
         app.dead_letters().await
     );
+    app.assert_chains_verify().await;
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_grant_that_overtakes_its_statement_books_the_statement_first() {
+    let mut app = spawn_app().await;
+    let split = standard_split();
+    app.allocate(NON, split.esf_cents.0 * 2, split.land_cents.0 * 2)
+        .await;
+    app.stop().await;
+    let id = Uuid::new_v4();
+    let ids = app
+        .append_review(
+            id,
+            vec![
+                opened(id, "non"),
+                statement(id, Verdict::Positive),
+                grant(id, ELIGIBLE_CENTS),
+            ],
+        )
+        .await;
+    let statement_id = ids[1];
+
+    // Another instance takes the three messages and is gone with the statement: it is acked
+    // there without being booked, so it never comes again; the other two come back at once.
+    use futures::StreamExt as _;
+    let stream = app
+        .store
+        .stream(StreamKind::Reviews)
+        .await
+        .expect("REVIEWS");
+    let consumer: async_nats::jetstream::consumer::PullConsumer = stream
+        .get_consumer(
+            &app.ns
+                .durable(buendel_ledger::app::SERVICE, StreamKind::Reviews),
+        )
+        .await
+        .expect("the saga's consumer");
+    let mut taken = consumer
+        .fetch()
+        .max_messages(3)
+        .messages()
+        .await
+        .expect("fetched");
+    let mut seen = Vec::new();
+    while let Some(message) = taken.next().await {
+        let message = message.expect("a message");
+        let envelope: serde_json::Value = serde_json::from_slice(&message.payload).expect("json");
+        let this = Uuid::parse_str(envelope["id"].as_str().expect("an id")).expect("a uuid");
+        seen.push(this);
+        let kind = if this == statement_id {
+            async_nats::jetstream::AckKind::Ack
+        } else {
+            async_nats::jetstream::AckKind::Nak(None)
+        };
+        message.double_ack_with(kind).await.expect("acked");
+    }
+    assert_eq!(seen, ids, "the three review events, in order");
+
+    // The next instance sees the grant of a project its fund never heard of, while the review
+    // has a positive statement: it books the statement, then the grant.
+    app.start_instance().await;
+    app.saga_idle().await;
+    let fund = app.fund(NON).await;
+    let project = fund.state.balances().projects[&id].clone();
+    assert_eq!(project.status, ProjectStatus::Committed);
+    assert_eq!(project.total.committed, split.grant_cents);
+    let events = app.fund_events(NON).await;
+    assert_each_cause_once(&events);
+    let booked: Vec<(String, Vec<&str>)> = causes(&events)
+        .into_iter()
+        .filter(|(cause, _)| *cause == statement_id.to_string() || *cause == ids[2].to_string())
+        .collect();
+    assert_eq!(
+        booked,
+        vec![
+            (
+                statement_id.to_string(),
+                vec!["buendel.ledger.funds_reserved.v1"]
+            ),
+            (
+                ids[2].to_string(),
+                vec![
+                    "buendel.ledger.funds_committed.v1",
+                    "buendel.ledger.grant_terms_recorded.v1"
+                ]
+            ),
+        ],
+        "the statement's reservation under its own cause, then the commitment"
+    );
+    fund.state.check_invariants().expect("the invariants hold");
+    assert!(app.dead_letters().await.is_empty());
     app.assert_chains_verify().await;
     app.cleanup().await;
 }
