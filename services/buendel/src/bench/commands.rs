@@ -126,7 +126,7 @@ pub async fn review_phase(
             failed: 0,
         };
         tasks.spawn(async move {
-            let mut rng = Rng::new(seed ^ (worker as u64).wrapping_mul(0x9E37_79B9));
+            let mut rng = Rng::derive(seed, worker as u64);
             for p in planned.iter().skip(worker).step_by(concurrency) {
                 let Some(alliance) = alliances.iter().find(|a| a.id == p.alliance_id) else { continue };
                 let id = p.proposal_id;
@@ -229,7 +229,7 @@ pub async fn ledger_phase(
             failed: 0,
         };
         tasks.spawn(async move {
-            let mut rng = Rng::new(seed ^ 0x5EED ^ (worker as u64).wrapping_mul(0x2545_F491));
+            let mut rng = Rng::derive(seed ^ 0x5EED, worker as u64);
             for p in projects.iter().skip(worker).step_by(concurrency) {
                 let base = json!({"fund_id": p.fund_id, "proposal_id": p.proposal_id});
                 let tranches = 2 + rng.below(2);

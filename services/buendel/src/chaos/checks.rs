@@ -49,8 +49,9 @@ pub struct Findings {
     pub rebuild_equal: bool,
     /// Positive statements checked (each must have exactly one reservation or waitlist place).
     pub positive_statements: u64,
-    /// Dead letters at the end, by code (not violations by themselves: a refusal for good is
-    /// one, but each is something an operator has to look at).
+    /// Dead letters at the end, by code. The load sends only what the services should take (its
+    /// bank grants only projects with money reserved), so each one is a violation: a message the
+    /// system gave up on.
     pub dead_letters: BTreeMap<String, u64>,
     /// Every violation, in words.
     pub violations: Vec<String>,
@@ -183,6 +184,9 @@ pub async fn streams(
             .dead_letters
             .entry(text(&letter["code"]))
             .or_default() += 1;
+    }
+    for (code, n) in findings.dead_letters.clone() {
+        findings.violation(format!("{n} dead letter(s) with the code {code}"));
     }
     proposals(&streams["PROPOSALS"], published, findings);
     statements(&streams["REVIEWS"], &streams["LEDGER"], findings);

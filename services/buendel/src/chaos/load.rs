@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use buendel_contract::ledger::ProjectStatus;
 use buendel_contract::money::{BasisPoints, Cents, Split};
 use buendel_contract::namespace::StreamKind;
 use buendel_contract::reference::{builtin_alliances, RegionCategory};
@@ -198,7 +199,7 @@ impl Load {
     }
 
     async fn drive(&self, index: usize) -> anyhow::Result<()> {
-        let mut rng = Rng::new(self.seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = Rng::derive(self.seed, index as u64);
         let (proposal_id, event, planned) = proposal_event(&mut rng, index, self.today);
         self.publish(&event).await?;
         if let Ok(mut published) = self.published.lock() {
@@ -281,6 +282,18 @@ impl Load {
         if !stated || negative {
             return Ok(());
         }
+        // The bank decides on a project whose money the fund has reserved; one still on the
+        // waitlist has no budget behind it and is not granted (the ledger would refuse the
+        // commitment, `commitment_shortfall`).
+        let Some((_, status)) = self
+            .money(id, &[ProjectStatus::Reserved, ProjectStatus::Waitlisted])
+            .await?
+        else {
+            return Ok(());
+        };
+        if status == ProjectStatus::Waitlisted {
+            return Ok(());
+        }
         if roll < 12 {
             let data = json!({"proposal_id": id, "bank_reference": format!("NB-R-{id}"), "reason": "not eligible after the bank's check"});
             self.command(&mut rng, "approval", "record_refusal", data)
@@ -310,7 +323,8 @@ impl Load {
         {
             return Ok(());
         }
-        let Some((fund, esf, land)) = self.committed(id).await? else {
+        let Some(((fund, esf, land), _)) = self.money(id, &[ProjectStatus::Committed]).await?
+        else {
             return Ok(());
         };
         self.pay_out(&mut rng, id, &fund, esf, land).await;
@@ -349,11 +363,16 @@ impl Load {
         }
     }
 
-    /// Waits until the project's money is committed (its fund and the ESF+ and Land cents), or
-    /// returns `None` once the ledger has put it on the waitlist or released it instead.
-    async fn committed(&self, id: Uuid) -> anyhow::Result<Option<(String, i64, i64)>> {
+    /// Waits until the project's money has one of the `wanted` statuses and answers its fund,
+    /// ESF+ and Land cents committed and the status; `None` once the ledger has released it
+    /// instead (or put it on the waitlist, when that is not wanted).
+    async fn money(
+        &self,
+        id: Uuid,
+        wanted: &[ProjectStatus],
+    ) -> anyhow::Result<Option<((String, i64, i64), ProjectStatus)>> {
         poll(
-            &format!("{id}'s grant to be booked"),
+            &format!("{id}'s money to be {wanted:?}"),
             Duration::from_secs(STEP_DEADLINE_S),
             || async {
                 let row: Option<(String, Option<String>, i64, i64)> = sqlx::query_as(
@@ -364,16 +383,14 @@ impl Load {
                 .fetch_optional(&self.pool)
                 .await
                 .ok()?;
-                match row {
-                    Some((fund, Some(status), esf, land)) if status == "committed" => {
-                        Some(Some((fund, esf, land)))
-                    }
-                    Some((_, Some(status), _, _))
-                        if status == "waitlisted" || status == "released" =>
-                    {
-                        Some(None)
-                    }
-                    _ => None,
+                let (fund, status, esf, land) = row?;
+                let status = ProjectStatus::parse(status.as_deref()?)?;
+                if wanted.contains(&status) {
+                    Some(Some(((fund, esf, land), status)))
+                } else if matches!(status, ProjectStatus::Waitlisted | ProjectStatus::Released) {
+                    Some(None)
+                } else {
+                    None
                 }
             },
         )
