@@ -64,6 +64,44 @@ fn claim(proposal_id: Uuid, claim_id: Uuid, from: u64, to: u64) -> SubmitClaim {
     }
 }
 
+/// Pays `esf` + `land` to a granted project through a claim for days `from..=to` of the business
+/// calendar (the grant period of `crate::review::grant` starts on day 30): submitted by the
+/// project, verified in full by one officer, approved by another, paid today under `reference`.
+pub async fn paid_by_claim(
+    app: &TestApp,
+    proposal_id: Uuid,
+    (from, to): (u64, u64),
+    reference: &str,
+    (esf, land): (i64, i64),
+) {
+    let claim_id = Uuid::new_v4();
+    // Enough expenditure for both parts at the grant's rates (ESF+ 60 %, Land 10 %).
+    let declared = ((esf * 10 + 5) / 6).max(land * 10) + 100;
+    let submit = SubmitClaim {
+        declared_eligible_cents: Cents(declared),
+        esf_cents: Cents(esf),
+        land_cents: Cents(land),
+        receipts_reference: format!("BL-{reference}"),
+        ..claim(proposal_id, claim_id, from, to)
+    };
+    accepted(app, "traeger", &submit).await;
+    let verify = VerifyClaim {
+        fund_id: FUND.into(),
+        proposal_id,
+        claim_id,
+        cuts: vec![],
+    };
+    accepted(app, "pruefer", &verify).await;
+    let approve = ApproveClaim {
+        fund_id: FUND.into(),
+        proposal_id,
+        claim_id,
+        payment_reference: reference.into(),
+        value_date: today(),
+    };
+    accepted(app, "freigabe", &approve).await;
+}
+
 /// The claims the API lists for `query`.
 async fn listed(app: &TestApp, query: &str) -> Vec<Value> {
     let (status, page) = app.get(&format!("/v1/claims?{query}")).await;

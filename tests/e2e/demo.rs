@@ -45,10 +45,12 @@ async fn the_demo_drives_every_project_to_its_state_and_loading_it_twice_changes
     let (_, letters) = app.get("/v1/deadletters").await;
     assert_eq!(letters["items"].as_array().map(Vec::len), Some(1));
 
-    // Payment claims in every state, each paid one approved by another officer than its verifier.
+    // Payment claims in every state, each paid one approved by another officer than its verifier:
+    // three for each of the two paying projects, and the two tranches of each of the two closed
+    // ones, paid in full.
     let claims = app
         .get_until("/v1/claims?limit=100", |_, body| {
-            body["items"].as_array().map(Vec::len) == Some(6)
+            body["items"].as_array().map(Vec::len) == Some(10)
         })
         .await;
     let mut states: Vec<&str> = claims["items"]

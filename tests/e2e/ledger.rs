@@ -11,7 +11,7 @@ use uuid::Uuid;
 use buendel::system::{Parts, System};
 use buendel_contract::commands::{
     AllocateBudget, AssessRecovery, CloseProject, CommandData, IssueStatement, RecordDisbursement,
-    RecordRepayment,
+    RecordRepayment, SubmitClaim,
 };
 use buendel_contract::namespace::StreamKind;
 use buendel_contract::review::{ReviewEvent, Verdict, VoteChoice};
@@ -341,19 +341,32 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
     )
     .await;
 
-    // Two tranches. The ledger refuses value dates in the future and before the last one booked,
-    // and the allocation was booked today: both are paid today.
+    // A project granted with its terms is paid only through claims (four eyes).
+    let direct = send_json(&app, &tranche(proposal_id, "NB-AUSZ-0000", 100, 0)).await;
+    assert_eq!(direct["error"]["code"], "claim_required", "{direct}");
+
+    // Two tranches, each a claim submitted, verified and approved (three entries). The ledger
+    // refuses value dates in the future and before the last one booked, and the allocation was
+    // booked today: both are paid today.
     let tranches = [
         ("NB-AUSZ-0001", 5_000_000, 833_334),
         ("NB-AUSZ-0002", 4_000_000, 666_666),
     ];
     for (n, (reference, esf_paid, land_paid)) in tranches.into_iter().enumerate() {
-        ledger_ok(&app, &tranche(proposal_id, reference, esf_paid, land_paid)).await;
+        let from = 30 + 40 * n as u64;
+        crate::claims::paid_by_claim(
+            &app,
+            proposal_id,
+            (from, from + 39),
+            reference,
+            (esf_paid, land_paid),
+        )
+        .await;
         esf.disbursed += esf_paid;
         land.disbursed += land_paid;
         esf_p.disbursed += esf_paid;
         land_p.disbursed += land_paid;
-        let fund = assert_fund(&app, 5 + n as i64, esf, land).await;
+        let fund = assert_fund(&app, 7 + 3 * n as i64, esf, land).await;
         assert_money(
             &app,
             proposal_id,
@@ -368,10 +381,21 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
     assert_eq!((esf.disbursed, land.disbursed), (9_000_000, 1_500_000));
 
     // Closed under budget before the deadline: the unpaid rest is available again.
-    let refused = send_json(&app, &tranche(proposal_id, "NB-AUSZ-0003", 9_000_001, 0)).await;
+    let above = SubmitClaim {
+        fund_id: FUND.into(),
+        proposal_id,
+        claim_id: Uuid::new_v4(),
+        period_from: today() + chrono::Days::new(110),
+        period_to: today() + chrono::Days::new(149),
+        declared_eligible_cents: Cents(20_000_000),
+        esf_cents: Cents(9_000_001),
+        land_cents: Cents(0),
+        receipts_reference: "BL-3".into(),
+    };
+    let refused = serde_json::to_value(app.send_by("traeger", &above).await).expect("json");
     assert_eq!(refused["ok"], false, "{refused}");
     assert_eq!(
-        refused["error"]["code"], "disbursement_above_commitment",
+        refused["error"]["code"], "claim_above_committed_remainder",
         "{refused}"
     );
     let close = CloseProject {
@@ -386,7 +410,7 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
     land.available += land_rest;
     assert_eq!(esf.available, esf_allocated - 9_000_000);
     assert_eq!(land.available, land_allocated - 1_500_000);
-    let fund = assert_fund(&app, 7, esf, land).await;
+    let fund = assert_fund(&app, 11, esf, land).await;
     esf_p.committed = 9_000_000;
     land_p.committed = 1_500_000;
     assert_money(&app, proposal_id, &fund, "closed", "closed", esf_p, land_p).await;
@@ -407,7 +431,7 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
     land.recovered += land_back;
     esf_p.recovered += esf_back;
     land_p.recovered += land_back;
-    let fund = assert_fund(&app, 8, esf, land).await;
+    let fund = assert_fund(&app, 12, esf, land).await;
     assert_money(&app, proposal_id, &fund, "closed", "closed", esf_p, land_p).await;
 
     let repayment = RecordRepayment {
@@ -422,7 +446,7 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
     land.repaid += land_back;
     esf_p.repaid += esf_back;
     land_p.repaid += land_back;
-    let fund = assert_fund(&app, 9, esf, land).await;
+    let fund = assert_fund(&app, 13, esf, land).await;
     assert_money(&app, proposal_id, &fund, "closed", "closed", esf_p, land_p).await;
     assert_eq!(
         esf,
@@ -452,7 +476,8 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
     assert_eq!(before["entries"], 0, "{before}");
     assert_eq!(Figures::of(&before["total"]), Figures::default());
 
-    // The journal: nine entries (the grant's terms recorded with its commitment), hash-chained, every one balanced per source.
+    // The journal: thirteen entries (the grant's terms recorded with its commitment, each tranche
+    // a claim submitted, verified and approved), hash-chained, every one balanced per source.
     let (status, page) = app.get(&format!("/v1/funds/{FUND}/entries")).await;
     assert_eq!(status, 200, "{page}");
     let entries = page["items"].as_array().expect("entries");
@@ -467,8 +492,12 @@ async fn the_full_path_from_intake_to_granted_two_tranches_closing_under_budget_
             "buendel.ledger.funds_reserved.v1",
             "buendel.ledger.funds_committed.v1",
             "buendel.ledger.grant_terms_recorded.v1",
-            "buendel.ledger.disbursement_recorded.v1",
-            "buendel.ledger.disbursement_recorded.v1",
+            "buendel.ledger.claim_submitted.v1",
+            "buendel.ledger.claim_verified.v1",
+            "buendel.ledger.claim_approved.v1",
+            "buendel.ledger.claim_submitted.v1",
+            "buendel.ledger.claim_verified.v1",
+            "buendel.ledger.claim_approved.v1",
             "buendel.ledger.commitment_released.v1",
             "buendel.ledger.recovery_assessed.v1",
             "buendel.ledger.repayment_received.v1",
@@ -750,13 +779,14 @@ async fn a_ledger_instance_killed_between_appending_and_acking_books_nothing_twi
         assert_eq!(fund_after[figure], fund_before[figure], "{figure}");
     }
 
-    // The next booking is the fund's sixth entry, and the API follows it to the cent.
-    ledger_ok(&app, &tranche(granted, "NB-AUSZ-0101", 1_000_000, 0)).await;
+    // The next bookings are the fund's sixth to eighth entries (a claim paid), and the API
+    // follows them to the cent.
+    crate::claims::paid_by_claim(&app, granted, (30, 60), "NB-AUSZ-0101", (1_000_000, 0)).await;
     let esf = Figures {
         disbursed: 1_000_000,
         ..esf
     };
-    assert_fund(&app, 6, esf, land).await;
+    assert_fund(&app, 8, esf, land).await;
     assert_eq!(fund_events(&app).await[..5], before[..]);
     let (_, money) = app.get(&format!("/v1/proposals/{reserved}")).await;
     assert_eq!(money["status"], "funds_reserved", "{money}");

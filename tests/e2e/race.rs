@@ -1,5 +1,6 @@
 //! The race: 64 commands at once on one fund, served by three ledger instances, whose sum exceeds
-//! what the fund (or the project) has. No overdraft, in the API and in the auditor's replay; each
+//! what the fund (or the project) has: payment claims binding a project's commitment, then the
+//! verifications and approvals of those accepted, and budget cuts. No overdraft, in the API and in the auditor's replay; each
 //! answer right (accepted, or refused with the one right code); the accepted sum is what the
 //! ledger shows; and each command sent again under its id gets the same answer.
 
@@ -8,7 +9,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use buendel::system::{Parts, System};
-use buendel_contract::commands::{AdjustBudget, AllocateBudget, CommandData, RecordDisbursement};
+use buendel_contract::commands::{
+    AdjustBudget, AllocateBudget, ApproveClaim, CommandData, SubmitClaim, VerifyClaim,
+};
 use buendel_contract::ledger::Source;
 use buendel_contract::reply::Reply;
 use buendel_contract::Cents;
@@ -28,16 +31,26 @@ const COMMITTED_LAND: i64 = 3_000_000;
 const ALLOCATED_ESF: i64 = COMMITTED_ESF + 32 * CUT_ESF;
 /// The Land budget.
 const ALLOCATED_LAND: i64 = 11_000_000;
-/// One tranche: 40 of them pay the commitment exactly, in both sources.
+/// One claim: 40 of them bind (and pay) the commitment exactly, in both sources.
 const TRANCHE_ESF: i64 = COMMITTED_ESF / 40;
 /// Its Land part.
 const TRANCHE_LAND: i64 = COMMITTED_LAND / 40;
 /// One cut of the ESF+ budget.
 const CUT_ESF: i64 = 1_000_000;
 
-/// Sends every command at once, each under its own id; returns the replies in order.
+/// Sends every command at once as the office, each under its own id; returns the replies in
+/// order.
 async fn race<T: CommandData>(app: &TestApp, commands: &[(Uuid, T)]) -> Vec<Reply> {
-    join_all(commands.iter().map(|(id, c)| app.send_as(*id, c))).await
+    race_by(app, "office", commands).await
+}
+
+/// [`race`] as `actor`.
+async fn race_by<T: CommandData>(app: &TestApp, actor: &str, commands: &[(Uuid, T)]) -> Vec<Reply> {
+    join_all(commands.iter().map(|(id, c)| {
+        let payload = buendel::commands::envelope(*id, actor, c);
+        app.command(T::SERVICE.as_str(), T::NAME, payload)
+    }))
+    .await
 }
 
 /// Checks that exactly `accepted` replies are accepted and the rest refused with `code`.
@@ -53,10 +66,11 @@ fn assert_split(replies: &[Reply], accepted: usize, code: &str) {
 /// event and sequence, or the same refusal).
 async fn assert_retries_answer_the_same<T: CommandData>(
     app: &TestApp,
+    actor: &str,
     commands: &[(Uuid, T)],
     first: &[Reply],
 ) {
-    let again = race(app, commands).await;
+    let again = race_by(app, actor, commands).await;
     for (before, after) in first.iter().zip(&again) {
         match (before, after) {
             (
@@ -106,8 +120,8 @@ async fn fund_with(app: &TestApp, entries: i64) -> Value {
 }
 
 #[tokio::test]
-async fn sixty_four_concurrent_tranches_and_cuts_on_one_fund_across_three_ledgers_never_overdraw_it(
-) {
+async fn sixty_four_concurrent_claims_and_cuts_on_one_fund_across_three_ledgers_never_overdraw_it()
+{
     let app = spawn_app().await;
     let others = [another_ledger(&app).await, another_ledger(&app).await];
     let allocation = AllocateBudget {
@@ -131,22 +145,63 @@ async fn sixty_four_concurrent_tranches_and_cuts_on_one_fund_across_three_ledger
     // The decision that committed is stored whole; the projection may not show all of it yet.
     let before = i64::try_from(crate::ledger::fund_events(&app).await.len()).expect("a count");
 
-    // 64 tranches of which 40 pay the commitment exactly.
-    let tranches: Vec<(Uuid, RecordDisbursement)> = (0..RACERS)
+    // 64 claims (each for its own day of the grant period) of which 40 bind the commitment
+    // exactly; the rest ask more than is left.
+    let claims: Vec<(Uuid, SubmitClaim)> = (0..RACERS)
         .map(|i| {
-            let tranche = RecordDisbursement {
+            let claim = SubmitClaim {
                 fund_id: FUND.into(),
                 proposal_id,
-                payment_reference: format!("ZA-{i}"),
+                claim_id: Uuid::new_v4(),
+                period_from: buendel_testing::test_day(30 + i as i64),
+                period_to: buendel_testing::test_day(30 + i as i64),
+                declared_eligible_cents: Cents(TRANCHE_ESF * 2),
                 esf_cents: Cents(TRANCHE_ESF),
                 land_cents: Cents(TRANCHE_LAND),
-                value_date: buendel_testing::test_date(),
+                receipts_reference: format!("BL-{i}"),
             };
-            (Uuid::new_v4(), tranche)
+            (Uuid::new_v4(), claim)
         })
         .collect();
-    let paid = race(&app, &tranches).await;
-    assert_split(&paid, 40, "disbursement_above_commitment");
+    let submitted = race_by(&app, "traeger", &claims).await;
+    assert_split(&submitted, 40, "claim_above_committed_remainder");
+    let accepted: Vec<&SubmitClaim> = claims
+        .iter()
+        .zip(&submitted)
+        .filter(|(_, reply)| reply.is_ok())
+        .map(|((_, claim), _)| claim)
+        .collect();
+    // The 40 verified and approved at once, by two officers: every one paid.
+    let verifications: Vec<(Uuid, VerifyClaim)> = accepted
+        .iter()
+        .map(|claim| {
+            let verify = VerifyClaim {
+                fund_id: FUND.into(),
+                proposal_id,
+                claim_id: claim.claim_id,
+                cuts: vec![],
+            };
+            (Uuid::new_v4(), verify)
+        })
+        .collect();
+    let verified = race_by(&app, "pruefer", &verifications).await;
+    assert_split(&verified, 40, "");
+    let approvals: Vec<(Uuid, ApproveClaim)> = accepted
+        .iter()
+        .enumerate()
+        .map(|(i, claim)| {
+            let approve = ApproveClaim {
+                fund_id: FUND.into(),
+                proposal_id,
+                claim_id: claim.claim_id,
+                payment_reference: format!("ZA-{i}"),
+                value_date: buendel_testing::test_date(),
+            };
+            (Uuid::new_v4(), approve)
+        })
+        .collect();
+    let paid = race_by(&app, "freigabe", &approvals).await;
+    assert_split(&paid, 40, "");
 
     // 64 cuts of the ESF+ budget of which 32 fit what is available.
     let cuts: Vec<(Uuid, AdjustBudget)> = (0..RACERS)
@@ -163,11 +218,12 @@ async fn sixty_four_concurrent_tranches_and_cuts_on_one_fund_across_three_ledger
     let cut = race(&app, &cuts).await;
     assert_split(&cut, 32, "adjustment_below_bound");
 
-    assert_retries_answer_the_same(&app, &tranches, &paid).await;
-    assert_retries_answer_the_same(&app, &cuts, &cut).await;
+    assert_retries_answer_the_same(&app, "traeger", &claims, &submitted).await;
+    assert_retries_answer_the_same(&app, "freigabe", &approvals, &paid).await;
+    assert_retries_answer_the_same(&app, "office", &cuts, &cut).await;
 
     // What the API shows: the accepted sums, to the cent, and no overdraft.
-    let fund = fund_with(&app, before + 40 + 32).await;
+    let fund = fund_with(&app, before + 3 * 40 + 32).await;
     let esf = &fund["esf_plus"];
     let land = &fund["land"];
     assert_eq!(esf["disbursed"], 40 * TRANCHE_ESF, "{fund}");
@@ -193,7 +249,7 @@ async fn sixty_four_concurrent_tranches_and_cuts_on_one_fund_across_three_ledger
         .iter()
         .find(|f| f.fund_id == FUND)
         .expect("the fund");
-    assert_eq!(summary.events, before as u64 + 40 + 32);
+    assert_eq!(summary.events, before as u64 + 3 * 40 + 32);
     assert_eq!(summary.esf_plus.disbursed, Cents(40 * TRANCHE_ESF));
     assert_eq!(summary.land.disbursed, Cents(40 * TRANCHE_LAND));
     assert_eq!(summary.esf_plus.available, Cents(0));

@@ -285,7 +285,8 @@ pub enum Command {
         #[command(subcommand)]
         action: InterestAction,
     },
-    /// Record a tranche paid to a project (payment reference, cents per source, value date).
+    /// Record a tranche paid directly to a project granted without recorded terms (a project
+    /// granted with its terms is paid through `claim`; refused `claim_required`).
     Disburse {
         /// The fund, e.g. `non-2021-2027`.
         #[arg(long)]

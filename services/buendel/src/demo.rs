@@ -6,8 +6,8 @@ use chrono::{Datelike as _, Months, NaiveDate};
 
 use buendel_contract::commands::{
     AllocateBudget, ApproveClaim, CheckFinalReport, CloseProject, CommandData, DeclareConflict,
-    IssueStatement, RecordDisbursement, RecordGrant, RecordRefusal, RecordRepayment, ResubmitClaim,
-    ReturnClaim, RevokeGrant, SubmitClaim, VerifyClaim, Vote, Withdraw,
+    IssueStatement, RecordGrant, RecordRefusal, RecordRepayment, ResubmitClaim, ReturnClaim,
+    RevokeGrant, SubmitClaim, VerifyClaim, Vote, Withdraw,
 };
 use buendel_contract::ledger::{Effect, LegalBasis};
 use buendel_contract::money::{BasisPoints, Cents, Split};
@@ -633,16 +633,7 @@ async fn drive(op: &Operator<'_>, project: &Project, today: NaiveDate) -> anyhow
         _ => 0,
     };
     for n in 0..tranches {
-        // A quarter of the grant per tranche, split like the grant.
-        let tranche = RecordDisbursement {
-            fund_id: fund.clone(),
-            proposal_id: id,
-            payment_reference: format!("ZA-{}-{n}", &id.simple().to_string()[..8]),
-            esf_cents: Cents(esf / 4),
-            land_cents: Cents(land / 4),
-            value_date: today,
-        };
-        op.send(&key(&format!("tranche/{n}")), &tranche).await?;
+        paid_claim(op, project, &grant, n, today).await?;
     }
     if project.target == Target::ClosedUnderBudget {
         let close = CloseProject {
@@ -675,6 +666,71 @@ async fn drive(op: &Operator<'_>, project: &Project, today: NaiveDate) -> anyhow
     Ok(())
 }
 
+/// The `n`-th quarter of a grant paid through a claim in full: a quarter of the eligible costs
+/// declared for the `n`-th quarter of the grant period, verified by one officer, approved by
+/// another.
+async fn paid_claim(
+    op: &Operator<'_>,
+    project: &Project,
+    grant: &RecordGrant,
+    n: u32,
+    today: NaiveDate,
+) -> anyhow::Result<()> {
+    let id = grant.proposal_id;
+    let fund = fund_of(project);
+    let key = |step: &str| format!("{}/tranche/{n}/{step}", project.title);
+    let declared = Cents(grant.eligible_cost_cents.0 / 4);
+    let Some(asked) = Split::compute(declared, grant.total_rate_bp, grant.esf_rate_bp) else {
+        return Ok(());
+    };
+    let claim_id = demo_id("claim", &key("claim"));
+    let (period_from, period_to) = quarter(grant, n);
+    let submit = SubmitClaim {
+        fund_id: fund.clone(),
+        proposal_id: id,
+        claim_id,
+        period_from,
+        period_to,
+        declared_eligible_cents: declared,
+        esf_cents: asked.esf_cents,
+        land_cents: asked.land_cents,
+        receipts_reference: format!("BL-{}-Q{}", period_from.year(), n + 1),
+    };
+    let applicant = format!("traeger:{}", &id.simple().to_string()[..8]);
+    op.send_by(&key("submit"), &applicant, &submit).await?;
+    let verify = VerifyClaim {
+        fund_id: fund.clone(),
+        proposal_id: id,
+        claim_id,
+        cuts: vec![],
+    };
+    op.send_by(&key("verify"), "pruefer-nbank", &verify).await?;
+    let approve = ApproveClaim {
+        fund_id: fund,
+        proposal_id: id,
+        claim_id,
+        payment_reference: format!("ZA-{}-{n}", &id.simple().to_string()[..8]),
+        value_date: today,
+    };
+    op.send_by(&key("approve"), "freigabe-nbank", &approve)
+        .await?;
+    Ok(())
+}
+
+/// The `n`-th quarter of a grant period (its last day at the latest).
+fn quarter(grant: &RecordGrant, n: u32) -> (NaiveDate, NaiveDate) {
+    let from = grant
+        .period_from
+        .checked_add_months(Months::new(3 * n))
+        .unwrap_or(grant.period_from);
+    let to = from
+        .checked_add_months(Months::new(3))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(from)
+        .min(grant.period_to);
+    (from, to)
+}
+
 /// A paying project's claims, one per quarter of the grant period, each a tenth of the grant:
 /// the first paid (verified with a cut, approved by a second officer), the second sent back
 /// (Heidekreis) or verified and waiting for approval, the third resubmitted or just submitted.
@@ -695,15 +751,7 @@ async fn claims(
     };
     for n in 0..3u32 {
         let claim_id = demo_id("claim", &key(&format!("claim/{n}")));
-        let period_from = grant
-            .period_from
-            .checked_add_months(Months::new(3 * n))
-            .unwrap_or(grant.period_from);
-        let period_to = period_from
-            .checked_add_months(Months::new(3))
-            .and_then(|d| d.pred_opt())
-            .unwrap_or(period_from)
-            .min(grant.period_to);
+        let (period_from, period_to) = quarter(grant, n);
         let submit = SubmitClaim {
             fund_id: fund.clone(),
             proposal_id: id,

@@ -553,7 +553,9 @@ impl CommandData for ReleaseReservation {
     const NAME: &'static str = "release_reservation";
 }
 
-/// `record_disbursement`: a tranche paid to a project.
+/// `record_disbursement`: a tranche paid to a project directly, for a grant committed without
+/// recorded terms (histories from before claims); a project granted with its terms is paid only
+/// through an approved claim and this is refused with `claim_required`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordDisbursement {

@@ -242,13 +242,19 @@ pub enum Ask {
     Refuse { proposal_id: Uuid },
     /// The applicant withdraws.
     Withdraw { proposal_id: Uuid },
-    /// A tranche paid.
+    /// A tranche paid through a payment claim: submitted by the project, verified by one
+    /// officer, approved by another (three decisions, each under its own cause derived from the
+    /// command id, so a retry finishes what a crash left half done).
     Disburse {
         proposal_id: Uuid,
         fund_id: String,
         esf: Cents,
         land: Cents,
         reference: String,
+        /// The claim's period, a slice of the grant period.
+        period: (NaiveDate, NaiveDate),
+        /// The eligible expenditure declared.
+        declared: Cents,
     },
 }
 
@@ -1372,16 +1378,51 @@ impl World {
                 esf,
                 land,
                 reference,
+                period,
+                declared,
             } => {
-                let command = LedgerCommand::RecordDisbursement {
-                    proposal_id: *proposal_id,
-                    payment_reference: reference.clone(),
-                    esf: *esf,
-                    land: *land,
-                    value_date: today,
-                    today,
-                };
-                self.ledger_command(index, fund_id, &cause, &command, writes)
+                let (high, low) = sent.command_id.as_u64_pair();
+                let claim_id = Uuid::from_u64_pair(high ^ 0xC1A1_4000_0000_0000, low);
+                let proposal_id = *proposal_id;
+                let steps = [
+                    LedgerCommand::SubmitClaim {
+                        proposal_id,
+                        claim: buendel_ledger::domain::claims::NewClaim {
+                            claim_id,
+                            period_from: period.0,
+                            period_to: period.1,
+                            declared_eligible: *declared,
+                            asked: buendel_contract::ledger::Amounts::new(esf.0, land.0),
+                            receipts_reference: format!("BL-{reference}"),
+                        },
+                        actor: "applicant".into(),
+                        today,
+                    },
+                    LedgerCommand::VerifyClaim {
+                        proposal_id,
+                        claim_id,
+                        cuts: Vec::new(),
+                        actor: "verifier".into(),
+                        today,
+                    },
+                    LedgerCommand::ApproveClaim {
+                        proposal_id,
+                        claim_id,
+                        payment_reference: reference.clone(),
+                        value_date: today,
+                        actor: "approver".into(),
+                        today,
+                    },
+                ];
+                let mut answer = None;
+                for (step, command) in ["submit", "verify", "approve"].iter().zip(&steps) {
+                    let cause = format!("{cause}/{step}");
+                    answer = self.ledger_command(index, fund_id, &cause, command, writes)?;
+                    if !matches!(answer, Some(Answer::Booked(_))) {
+                        break;
+                    }
+                }
+                Ok(answer)
             }
             Ask::Vote {
                 proposal_id,
@@ -1744,13 +1785,31 @@ impl World {
                     Split::compute(opened.eligible_cost_cents, opened.requested_rate_bp, cap);
                 let (esf, land) =
                     split.map_or((Cents(0), Cents(0)), |s| (s.esf_cents, s.land_cents));
-                let share = |c: Cents| Cents(c.0 / i64::from(client.tranches.max(1)));
+                let tranches = i64::from(client.tranches.max(1));
+                let share = |c: Cents| Cents(c.0 / tranches);
+                // The n-th of equal slices of the grant period (the last takes the rest).
+                let days = (opened.eligible_until - opened.eligible_from).num_days() + 1;
+                let slice = days / tranches;
+                let n_days = i64::from(n);
+                let from = opened.eligible_from + Duration::days(n_days * slice);
+                let to = if n_days + 1 >= tranches {
+                    opened.eligible_until
+                } else {
+                    opened.eligible_from + Duration::days((n_days + 1) * slice - 1)
+                };
+                if slice == 0 {
+                    client.phase = Phase::Done;
+                    return Ok(None);
+                }
                 Some(Ask::Disburse {
                     proposal_id,
                     fund_id,
                     esf: share(esf),
                     land: share(land),
                     reference: format!("PAY-{proposal_id}-{n}"),
+                    period: (from, to),
+                    // A share of the eligible costs (and a euro more) covers a share of the grant.
+                    declared: Cents(share(opened.eligible_cost_cents).0 + 100),
                 })
             }
             Phase::Done => None,

@@ -61,8 +61,13 @@ struct Sender {
 
 impl Sender {
     async fn send(&mut self, service: &str, command: &str, data: Value) -> bool {
+        self.send_as(service, command, data, "bench").await
+    }
+
+    /// [`Sender::send`] by the named actor (a claim's four eyes are two officers).
+    async fn send_as(&mut self, service: &str, command: &str, data: Value, actor: &str) -> bool {
         let subject = format!("{}.{command}", self.ns.command_prefix(service));
-        let payload = json!({"command_id": Uuid::new_v4(), "actor": "bench", "data": data});
+        let payload = json!({"command_id": Uuid::new_v4(), "actor": actor, "data": data});
         let Ok(bytes) = serde_json::to_vec(&payload) else {
             return false;
         };
@@ -201,10 +206,15 @@ pub struct Committed {
     pub esf_cents: i64,
     /// Land committed, cents.
     pub land_cents: i64,
+    /// The first day of the grant period.
+    pub period_from: chrono::NaiveDate,
+    /// The grant's eligible costs, cents.
+    pub eligible_cents: i64,
 }
 
-/// Pays two or three tranches to every committed project and closes it; one in twenty is then
-/// clawed back in part and repays.
+/// Pays two or three tranches to every committed project, each through a payment claim (submitted,
+/// verified by one officer, approved by another: three commands), and closes it; one in twenty is
+/// then clawed back in part and repays.
 pub async fn ledger_phase(
     client: &async_nats::Client,
     ns: &Namespace,
@@ -234,13 +244,40 @@ pub async fn ledger_phase(
                 let base = json!({"fund_id": p.fund_id, "proposal_id": p.proposal_id});
                 let tranches = 2 + rng.below(2);
                 for n in 0..tranches {
-                    let mut tranche = base.clone();
-                    tranche["payment_reference"] =
+                    let month = |k: u64| {
+                        p.period_from
+                            .checked_add_months(chrono::Months::new(k as u32))
+                    };
+                    let (Some(from), Some(next)) = (month(n), month(n + 1)) else {
+                        break;
+                    };
+                    let claim_id = Uuid::new_v4();
+                    let mut claim = base.clone();
+                    claim["claim_id"] = json!(claim_id);
+                    claim["period_from"] = json!(from);
+                    claim["period_to"] = json!(next.pred_opt().unwrap_or(from));
+                    claim["declared_eligible_cents"] = json!(p.eligible_cents / 4 + 100);
+                    claim["esf_cents"] = json!(p.esf_cents / 4);
+                    claim["land_cents"] = json!(p.land_cents / 4);
+                    claim["receipts_reference"] =
+                        json!(format!("BL-{}-{n}", p.proposal_id.simple()));
+                    let mut check = base.clone();
+                    check["claim_id"] = json!(claim_id);
+                    if !sender
+                        .send_as("ledger", "submit_claim", claim, "traeger")
+                        .await
+                        || !sender
+                            .send_as("ledger", "verify_claim", check.clone(), "pruefer")
+                            .await
+                    {
+                        break;
+                    }
+                    check["payment_reference"] =
                         json!(format!("ZA-{}-{n}", p.proposal_id.simple()));
-                    tranche["esf_cents"] = json!(p.esf_cents / 4);
-                    tranche["land_cents"] = json!(p.land_cents / 4);
-                    tranche["value_date"] = json!(today);
-                    sender.send("ledger", "record_disbursement", tranche).await;
+                    check["value_date"] = json!(today);
+                    sender
+                        .send_as("ledger", "approve_claim", check, "freigabe")
+                        .await;
                 }
                 sender.send("ledger", "close_project", base.clone()).await;
                 if rng.below(20) == 0 {

@@ -646,20 +646,28 @@ async fn committed_projects(pool: &PgPool, store: &EventStore) -> anyhow::Result
         (checkpoint >= last).then_some(())
     })
     .await?;
-    let rows: Vec<(Uuid, String, i64, i64)> = sqlx::query_as(
-        "SELECT proposal_id, fund_id, esf_committed_cents, land_committed_cents FROM proposal_money \
-         WHERE status = 'committed' ORDER BY proposal_id",
+    let rows: Vec<(Uuid, String, i64, i64, chrono::NaiveDate, i64)> = sqlx::query_as(
+        "SELECT m.proposal_id, m.fund_id, m.esf_committed_cents, m.land_committed_cents, \
+                t.period_from, t.eligible_cost_cents \
+         FROM proposal_money m JOIN grant_terms t USING (proposal_id) \
+         WHERE m.status = 'committed' ORDER BY m.proposal_id",
     )
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(proposal_id, fund_id, esf_cents, land_cents)| Committed {
-            proposal_id,
-            fund_id,
-            esf_cents,
-            land_cents,
-        })
+        .map(
+            |(proposal_id, fund_id, esf_cents, land_cents, period_from, eligible_cents)| {
+                Committed {
+                    proposal_id,
+                    fund_id,
+                    esf_cents,
+                    land_cents,
+                    period_from,
+                    eligible_cents,
+                }
+            },
+        )
         .collect())
 }
 

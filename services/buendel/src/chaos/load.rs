@@ -37,6 +37,18 @@ pub const COMMAND_DEADLINE_S: u64 = 180;
 /// committed) before it counts as stuck.
 pub const STEP_DEADLINE_S: u64 = 180;
 
+/// A committed project's money, as its claims draw on it.
+struct Tranches<'a> {
+    /// The fund.
+    fund: &'a str,
+    /// ESF+ committed, cents.
+    esf: i64,
+    /// Land committed, cents.
+    land: i64,
+    /// The eligible costs of the grant, cents.
+    eligible: i64,
+}
+
 /// One command as sent, and what it got.
 #[derive(Debug, Clone)]
 pub struct Sent {
@@ -327,20 +339,55 @@ impl Load {
         else {
             return Ok(());
         };
-        self.pay_out(&mut rng, id, &fund, esf, land).await;
+        let start = NaiveDate::parse_from_str(&p.planned_start, "%Y-%m-%d")?;
+        let money = Tranches {
+            fund: &fund,
+            esf,
+            land,
+            eligible: p.eligible_cents,
+        };
+        self.pay_out(&mut rng, id, start, &money).await;
         Ok(())
     }
 
-    /// Tranches, closing, and one time in twenty a clawback and its repayment.
-    async fn pay_out(&self, rng: &mut Rng, id: Uuid, fund: &str, esf: i64, land: i64) {
-        let base = json!({"fund_id": fund, "proposal_id": id});
+    /// Payment claims (each a month of the grant period, a quarter of the grant: submitted by
+    /// the project, verified by one officer, approved by another), closing, and one time in
+    /// twenty a clawback and its repayment.
+    async fn pay_out(&self, rng: &mut Rng, id: Uuid, start: NaiveDate, money: &Tranches<'_>) {
+        let base = json!({"fund_id": money.fund, "proposal_id": id});
+        let (esf, land) = (money.esf, money.land);
         for n in 0..2 + rng.below(2) {
-            let mut tranche = base.clone();
-            tranche["payment_reference"] = json!(format!("ZA-{}-{n}", id.simple()));
-            tranche["esf_cents"] = json!(esf / 4);
-            tranche["land_cents"] = json!(land / 4);
-            tranche["value_date"] = json!(self.today);
-            self.command(rng, "ledger", "record_disbursement", tranche)
+            let month = |k: u64| start.checked_add_months(chrono::Months::new(k as u32));
+            let (Some(from), Some(next)) = (month(n), month(n + 1)) else {
+                break;
+            };
+            let claim_id = Uuid::from_u64_pair(rng.next_u64(), rng.next_u64());
+            let mut claim = base.clone();
+            claim["claim_id"] = json!(claim_id);
+            claim["period_from"] = json!(from);
+            claim["period_to"] = json!(next.pred_opt().unwrap_or(from));
+            // A quarter of the eligible costs (and a euro more) covers a quarter of the grant.
+            claim["declared_eligible_cents"] = json!(money.eligible / 4 + 100);
+            claim["esf_cents"] = json!(esf / 4);
+            claim["land_cents"] = json!(land / 4);
+            claim["receipts_reference"] = json!(format!("BL-{}-{n}", id.simple()));
+            if !self
+                .command_as(rng, "ledger", "submit_claim", claim, "traeger")
+                .await
+            {
+                break;
+            }
+            let mut check = base.clone();
+            check["claim_id"] = json!(claim_id);
+            if !self
+                .command_as(rng, "ledger", "verify_claim", check.clone(), "pruefer")
+                .await
+            {
+                break;
+            }
+            check["payment_reference"] = json!(format!("ZA-{}-{n}", id.simple()));
+            check["value_date"] = json!(self.today);
+            self.command_as(rng, "ledger", "approve_claim", check, "freigabe")
                 .await;
         }
         self.command(rng, "ledger", "close_project", base.clone())
@@ -429,8 +476,20 @@ impl Load {
         name: &'static str,
         data: Value,
     ) -> bool {
+        self.command_as(rng, service, name, data, "chaos").await
+    }
+
+    /// [`Load::command`] by the named actor (the four eyes of a claim are two officers).
+    async fn command_as(
+        &self,
+        rng: &mut Rng,
+        service: &'static str,
+        name: &'static str,
+        data: Value,
+        actor: &str,
+    ) -> bool {
         let command_id = Uuid::from_u64_pair(rng.next_u64(), rng.next_u64());
-        let payload = json!({"command_id": command_id, "actor": "chaos", "data": data});
+        let payload = json!({"command_id": command_id, "actor": actor, "data": data});
         let reply = self.answer(service, name, &payload).await;
         let accepted = reply.as_ref().is_some_and(|r| r["ok"] == true);
         if let Ok(mut sent) = self.sent.lock() {

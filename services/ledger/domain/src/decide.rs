@@ -584,7 +584,10 @@ impl Fund {
         let open = self.open()?;
         let paid = amounts("paid", esf, land)?;
         text("payment_reference", payment_reference)?;
-        self.granted(proposal_id, false)?;
+        // Four eyes: a project granted with its terms is paid only by an approved claim.
+        if self.granted_project(proposal_id)?.terms.is_some() {
+            return Err(LedgerError::ClaimRequired { proposal_id });
+        }
         if self.payment_references.contains(payment_reference) {
             return Err(LedgerError::DuplicatePaymentReference {
                 payment_reference: payment_reference.to_owned(),

@@ -133,6 +133,13 @@ pub enum LedgerError {
         /// What is committed and unpaid per source.
         unpaid: Amounts,
     },
+    /// `claim_required`: the project's grant terms are recorded, so it is paid only through an
+    /// approved payment claim (four eyes), never by a direct disbursement.
+    #[error("{proposal_id} is paid through a payment claim (submit_claim, verify_claim, approve_claim by another officer), not by record_disbursement")]
+    ClaimRequired {
+        /// The proposal.
+        proposal_id: Uuid,
+    },
     /// `no_grant_terms`: the project's grant terms were never recorded, so no claim can be checked.
     #[error("no grant terms are recorded for {proposal_id}; claims need its period and rates")]
     NoGrantTerms {
@@ -380,6 +387,7 @@ impl DomainError for LedgerError {
             LedgerError::AdjustmentBelowBound { .. } => "adjustment_below_bound",
             LedgerError::InvariantViolation { .. } => "invariant_violation",
             LedgerError::NoGrantTerms { .. } => "no_grant_terms",
+            LedgerError::ClaimRequired { .. } => "claim_required",
             LedgerError::OutsideGrantPeriod { .. } => "outside_grant_period",
             LedgerError::ClaimPeriodOverlaps { .. } => "claim_period_overlaps",
             LedgerError::ClaimAboveRate { .. } => "claim_above_rate",
@@ -476,6 +484,7 @@ impl DomainError for LedgerError {
             | LedgerError::NotCommitted { .. }
             | LedgerError::DuplicatePaymentReference { .. }
             | LedgerError::NoGrantTerms { .. }
+            | LedgerError::ClaimRequired { .. }
             | LedgerError::UnknownClaim { .. }
             | LedgerError::ClaimExists { .. }
             | LedgerError::ClaimWrongStatus { .. }

@@ -277,6 +277,18 @@ pub(super) fn fold<S: FundState>(state: &mut S, event: &LedgerEvent) {
         }
         LedgerEvent::DisbursementRecorded(e) => {
             expect_status(state, event, e.proposal_id, &[Some(Committed)]);
+            if state
+                .project(e.proposal_id)
+                .is_some_and(|project| project.terms.is_some())
+            {
+                let entry = state.scalars().entries;
+                state
+                    .scalars_mut()
+                    .note(InvariantViolation::PaymentWithoutClaim {
+                        entry,
+                        proposal_id: e.proposal_id,
+                    });
+            }
             if !state.book_reference(&e.payment_reference) {
                 let entry = state.scalars().entries;
                 state

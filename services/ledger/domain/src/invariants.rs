@@ -224,6 +224,15 @@ pub enum InvariantViolation {
         /// The last locked day.
         locked_until: NaiveDate,
     },
+    /// `payment_without_claim`: a direct disbursement for a project whose grant terms are
+    /// recorded, which only an approved claim may pay.
+    #[error("entry {entry}: {proposal_id} is paid without an approved claim")]
+    PaymentWithoutClaim {
+        /// The event.
+        entry: u64,
+        /// The project.
+        proposal_id: Uuid,
+    },
     /// `claim_rule`: a payment claim event breaks a rule of [`crate::claims`].
     #[error("entry {entry}: claim {claim_id}: {rule}")]
     ClaimRule {
@@ -328,6 +337,7 @@ impl InvariantViolation {
             InvariantViolation::InvalidTransition { .. } => "invalid_transition",
             InvariantViolation::DuplicatePaymentReference { .. } => "duplicate_payment_reference",
             InvariantViolation::ClaimRule { .. } => "claim_rule",
+            InvariantViolation::PaymentWithoutClaim { .. } => "payment_without_claim",
             InvariantViolation::MoneyRule { .. } => "money_rule",
             InvariantViolation::LockedPeriod { .. } => "locked_period",
             InvariantViolation::NegativeBalance { .. } => "negative_balance",

@@ -4,7 +4,7 @@ use chrono::Days;
 use serde_json::json;
 use uuid::Uuid;
 
-use buendel_contract::ledger::{COMMITMENT_RELEASED_V1, DISBURSEMENT_RECORDED_V1};
+use buendel_contract::ledger::{CLAIM_APPROVED_V1, COMMITMENT_RELEASED_V1};
 use buendel_contract::reply::Reply;
 use buendel_contract::review::Verdict;
 use buendel_contract::Cents;
@@ -63,28 +63,70 @@ async fn the_operator_commands_move_money_and_refuse_with_their_codes() {
             "value_date": value_date.to_string(),
         })
     };
-    let above = app
-        .command(
-            "record_disbursement",
-            pay("NB-0", split.esf_cents.0 + 1, 0, today()),
-        )
+    // Granted with its terms: paid only through claims (four eyes), never directly.
+    let direct = app
+        .command("record_disbursement", pay("NB-0", 1, 0, today()))
         .await;
-    assert_eq!(code(&above), "disbursement_above_commitment");
+    assert_eq!(code(&direct), "claim_required");
 
+    let claim = |claim_id: Uuid, month: u32, esf: i64, land: i64| {
+        let from = chrono::NaiveDate::from_ymd_opt(2025, month, 1).expect("a date");
+        let to = from
+            .checked_add_months(chrono::Months::new(1))
+            .and_then(|d| d.pred_opt())
+            .expect("a date");
+        json!({
+            "fund_id": NON, "proposal_id": p, "claim_id": claim_id,
+            "period_from": from.to_string(), "period_to": to.to_string(),
+            "declared_eligible_cents": 1_000_000, "esf_cents": esf, "land_cents": land,
+            "receipts_reference": format!("BL-2025-{month:02}"),
+        })
+    };
+    let by = |actor: &'static str, name: &'static str, data: serde_json::Value| {
+        let app = &app;
+        async move { app.command_as(name, Uuid::new_v4(), actor, data).await }
+    };
+    let mut above = claim(Uuid::new_v4(), 1, split.esf_cents.0 + 1, 0);
+    above["declared_eligible_cents"] = json!(ELIGIBLE_CENTS * 2);
+    let above = by("traeger", "submit_claim", above).await;
+    assert_eq!(code(&above), "claim_above_committed_remainder");
+
+    // Two claims submitted and verified in full; the first approved (and retried), the second
+    // refused for its value date or reference before it is approved.
+    let (first_claim, second_claim) = (Uuid::new_v4(), Uuid::new_v4());
+    for (claim_id, month, esf, land) in [(first_claim, 1, 199_999, 50_000), (second_claim, 2, 1, 0)]
+    {
+        let submitted = by("traeger", "submit_claim", claim(claim_id, month, esf, land)).await;
+        assert!(submitted.is_ok(), "{submitted:?}");
+        let check = json!({"fund_id": NON, "proposal_id": p, "claim_id": claim_id});
+        let verified = by("pruefer", "verify_claim", check).await;
+        assert!(verified.is_ok(), "{verified:?}");
+    }
+    let approve = |claim_id: Uuid, reference: &str, value_date: chrono::NaiveDate| {
+        let mut data = pay(reference, 0, 0, value_date);
+        data["claim_id"] = json!(claim_id);
+        if let Some(fields) = data.as_object_mut() {
+            fields.remove("esf_cents");
+            fields.remove("land_cents");
+        }
+        data
+    };
     let tranche = Uuid::new_v4();
     let first = app
-        .command_with_id(
-            "record_disbursement",
+        .command_as(
+            "approve_claim",
             tranche,
-            pay("NB-1", 200_000, 50_000, today()),
+            "freigabe",
+            approve(first_claim, "NB-1", today()),
         )
         .await;
-    assert_eq!(event_types(&first), [DISBURSEMENT_RECORDED_V1]);
+    assert_eq!(event_types(&first), [CLAIM_APPROVED_V1]);
     let retried = app
-        .command_with_id(
-            "record_disbursement",
+        .command_as(
+            "approve_claim",
             tranche,
-            pay("NB-1", 200_000, 50_000, today()),
+            "freigabe",
+            approve(first_claim, "NB-1", today()),
         )
         .await;
     match (&first, &retried) {
@@ -102,19 +144,35 @@ async fn the_operator_commands_move_money_and_refuse_with_their_codes() {
         other => panic!("both accepted: {other:?}"),
     }
     let yesterday = today().checked_sub_days(Days::new(1)).expect("a date");
-    let back_dated = app
-        .command("record_disbursement", pay("NB-2", 1, 0, yesterday))
-        .await;
+    let back_dated = by(
+        "freigabe",
+        "approve_claim",
+        approve(second_claim, "NB-2", yesterday),
+    )
+    .await;
     assert_eq!(code(&back_dated), "back_dated");
     let tomorrow = today().checked_add_days(Days::new(1)).expect("a date");
-    let future = app
-        .command("record_disbursement", pay("NB-3", 1, 0, tomorrow))
-        .await;
+    let future = by(
+        "freigabe",
+        "approve_claim",
+        approve(second_claim, "NB-3", tomorrow),
+    )
+    .await;
     assert_eq!(code(&future), "value_date_in_future");
-    let same_reference = app
-        .command("record_disbursement", pay("NB-1", 1, 0, today()))
-        .await;
+    let same_reference = by(
+        "freigabe",
+        "approve_claim",
+        approve(second_claim, "NB-1", today()),
+    )
+    .await;
     assert_eq!(code(&same_reference), "duplicate_payment_reference");
+    let second = by(
+        "freigabe",
+        "approve_claim",
+        approve(second_claim, "NB-2", today()),
+    )
+    .await;
+    assert_eq!(event_types(&second), [CLAIM_APPROVED_V1]);
 
     let recover = |esf: i64, land: i64| json!({"fund_id": NON, "proposal_id": p, "esf_cents": esf, "land_cents": land, "reason": "final report audited"});
     let too_much = app.command("assess_recovery", recover(200_001, 0)).await;

@@ -138,7 +138,19 @@ impl TestApp {
 
     /// Sends an operator command with a given command id.
     pub async fn command_with_id(&self, name: &str, command_id: Uuid, data: Value) -> Reply {
-        let payload = json!({"command_id": command_id, "actor": "test-operator", "data": data});
+        self.command_as(name, command_id, "test-operator", data)
+            .await
+    }
+
+    /// Sends a command as `actor` with a given command id.
+    pub async fn command_as(
+        &self,
+        name: &str,
+        command_id: Uuid,
+        actor: &str,
+        data: Value,
+    ) -> Reply {
+        let payload = json!({"command_id": command_id, "actor": actor, "data": data});
         self.raw_command(name, serde_json::to_vec(&payload).expect("json"))
             .await
     }

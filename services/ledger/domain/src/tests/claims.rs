@@ -252,6 +252,52 @@ fn a_grant_committed_without_terms_takes_no_claims() {
 }
 
 #[test]
+fn a_project_granted_with_its_terms_is_paid_only_through_an_approved_claim() {
+    let h = p(1);
+    // Given the Heidekreis grant with its terms recorded,
+    // when an officer books a tranche directly,
+    let direct = disburse(h, "NB-DIREKT-1", 1_500_000, 250_000, today());
+    // then it is refused with its own code, and nothing is paid;
+    assert_eq!(refused(&granted(h), &direct).code(), "claim_required");
+    // a grant from before recorded terms is still paid directly (it has no claims).
+    let without_terms = [
+        allocate(200_571_429, 33_428_571),
+        reserve(h, 18_000_000, 3_000_000),
+        commit(h, 18_000_000, 3_000_000),
+    ];
+    let (fund, _) = run(&without_terms);
+    fund.decide(&direct).expect("paid directly");
+}
+
+#[test]
+fn the_replay_notes_a_direct_payment_of_a_project_with_terms_in_a_forged_history() {
+    let h = p(1);
+    // A history where the project was committed without terms and paid directly, then forged to
+    // carry the terms before the payment: the payment bypassed the four eyes.
+    let (_, mut events) = run(&[
+        allocate(200_571_429, 33_428_571),
+        reserve(h, 18_000_000, 3_000_000),
+        commit(h, 18_000_000, 3_000_000),
+        disburse(h, "NB-DIREKT-1", 1_500_000, 250_000, today()),
+    ]);
+    let (_, termed) = run(&granted(h));
+    let terms = termed
+        .into_iter()
+        .find(|e| matches!(e, LedgerEvent::GrantTermsRecorded(_)))
+        .expect("the grant records its terms");
+    let payment = events.len() - 1;
+    events.insert(payment, terms);
+    let fund = events.iter().fold(Fund::default(), |f, e| f.apply(e));
+    let violation = fund
+        .check_invariants()
+        .expect_err("a payment without a claim");
+    assert!(
+        matches!(violation, InvariantViolation::PaymentWithoutClaim { proposal_id, .. } if proposal_id == h),
+        "{violation}"
+    );
+}
+
+#[test]
 fn the_replay_notes_an_approval_by_the_verifier_in_a_forged_history() {
     let h = p(1);
     let (_, mut events) = run(&with(

@@ -7,6 +7,7 @@ use buendel_contract::{Aggregate, BasisPoints, Cents, DomainError};
 use proptest::prelude::*;
 
 use super::*;
+use crate::claims::NewClaim;
 use crate::{InvariantViolation, ProjectStatus};
 
 /// Heidekreis: 300,000.00 EUR eligible at 70 % (ESF+ 60 %): 180,000.00 + 30,000.00 granted.
@@ -31,8 +32,51 @@ fn granted(proposal: Uuid) -> Vec<Command> {
     ]
 }
 
-fn paid(proposal: Uuid, esf: i64, land: i64) -> Command {
-    disburse(proposal, "NB-AUSZ-1", esf, land, today())
+/// The Heidekreis project granted the way histories from before recorded terms were: paid by
+/// direct disbursements, with no claims.
+fn granted_without_terms(proposal: Uuid) -> Vec<Command> {
+    let mut commands = granted(proposal);
+    if let Some(Command::Commit { terms, .. }) = commands.last_mut() {
+        *terms = None;
+    }
+    commands
+}
+
+/// Paid through one claim for the first quarter of 2025: submitted by the project, verified in
+/// full by one officer, approved by another.
+fn paid(proposal: Uuid, esf: i64, land: i64) -> Vec<Command> {
+    let claim_id = Uuid::from_u128(0xc1a1_0001);
+    vec![
+        Command::SubmitClaim {
+            proposal_id: proposal,
+            claim: NewClaim {
+                claim_id,
+                period_from: day(2025, 1, 1),
+                period_to: day(2025, 3, 31),
+                // Enough expenditure for both parts at the rates: ESF+ 60 %, Land 10 %.
+                declared_eligible: Cents(((esf * 10 + 5) / 6).max(land * 10) + 10),
+                asked: Amounts::new(esf, land),
+                receipts_reference: "BL-2025-Q1".into(),
+            },
+            actor: "traeger-heidekreis".into(),
+            today: today(),
+        },
+        Command::VerifyClaim {
+            proposal_id: proposal,
+            claim_id,
+            cuts: Vec::new(),
+            actor: "pruefer-1".into(),
+            today: today(),
+        },
+        Command::ApproveClaim {
+            proposal_id: proposal,
+            claim_id,
+            payment_reference: "NB-AUSZ-1".into(),
+            value_date: today(),
+            actor: "pruefer-2".into(),
+            today: today(),
+        },
+    ]
 }
 
 fn final_report(proposal: Uuid, eligible: i64, on: NaiveDate) -> Command {
@@ -72,7 +116,7 @@ fn with(mut given: Vec<Command>, more: &[Command]) -> Vec<Command> {
 fn a_final_report_of_280_000_euros_makes_the_grant_196_000_and_recovers_9_000_of_205_000_paid() {
     let h = p(1);
     // Given 205,000.00 paid (175,000.00 ESF+, 30,000.00 Land) of the 210,000.00 granted,
-    let given = with(granted(h), &[paid(h, 17_500_000, 3_000_000)]);
+    let given = with(granted(h), &paid(h, 17_500_000, 3_000_000));
     // when the final report shows 280,000.00 eligible,
     let (fund, events) = run(&with(
         given,
@@ -109,7 +153,7 @@ fn a_final_report_of_280_000_euros_makes_the_grant_196_000_and_recovers_9_000_of
 #[test]
 fn a_final_report_below_what_is_paid_out_leaves_a_final_payment_for_a_final_claim() {
     let h = p(1);
-    let given = with(granted(h), &[paid(h, 10_000_000, 1_000_000)]);
+    let given = with(granted(h), &paid(h, 10_000_000, 1_000_000));
     let (fund, events) = run(&with(
         given,
         &[final_report(h, 28_000_000, day(2025, 5, 1))],
@@ -146,9 +190,12 @@ fn a_recovery_bears_interest_across_a_base_rate_change_and_a_partial_repayment_t
         granted(h),
         &[
             paid(h, 17_500_000, 3_000_000),
-            final_report(h, 28_000_000, day(2025, 5, 1)),
-            repay(h, 300_000, 0, day(2025, 8, 1)),
-        ],
+            vec![
+                final_report(h, 28_000_000, day(2025, 5, 1)),
+                repay(h, 300_000, 0, day(2025, 8, 1)),
+            ],
+        ]
+        .concat(),
     );
     let (fund, events) = run(&with(given, &[charge(h, day(2025, 9, 1))]));
     let Some(LedgerEvent::InterestCharged(charged)) = events.last() else {
@@ -190,8 +237,9 @@ fn interest_charged_before_the_recovery_bears_any_is_refused_as_not_due() {
         granted(h),
         &[
             paid(h, 17_500_000, 3_000_000),
-            final_report(h, 28_000_000, day(2025, 5, 1)),
-        ],
+            vec![final_report(h, 28_000_000, day(2025, 5, 1))],
+        ]
+        .concat(),
     );
     let (fund, _) = run(&given);
     // Until the check's own day: no day before it bears interest.
@@ -208,8 +256,9 @@ fn interest_after_the_last_published_half_year_is_refused_with_its_code() {
         granted(h),
         &[
             paid(h, 17_500_000, 3_000_000),
-            final_report(h, 28_000_000, day(2025, 5, 1)),
-        ],
+            vec![final_report(h, 28_000_000, day(2025, 5, 1))],
+        ]
+        .concat(),
     );
     let (fund, _) = run(&given);
     let error = fund
@@ -221,7 +270,7 @@ fn interest_after_the_last_published_half_year_is_refused_with_its_code() {
 #[test]
 fn a_revocation_with_effect_for_the_past_recovers_what_was_paid_with_interest_from_the_payment() {
     let h = p(1);
-    let given = with(granted(h), &[paid(h, 5_000_000, 1_000_000)]);
+    let given = with(granted(h), &paid(h, 5_000_000, 1_000_000));
     let revoke = Command::RevokeGrant {
         proposal_id: h,
         legal_basis: LegalBasis::Revocation,
@@ -270,8 +319,9 @@ fn the_replay_notes_a_final_report_whose_recovery_does_not_follow_from_its_figur
         granted(h),
         &[
             paid(h, 17_500_000, 3_000_000),
-            final_report(h, 28_000_000, day(2025, 5, 1)),
-        ],
+            vec![final_report(h, 28_000_000, day(2025, 5, 1))],
+        ]
+        .concat(),
     ));
     for event in &mut events {
         if let LedgerEvent::FinalReportChecked(checked) = event {
@@ -296,7 +346,7 @@ proptest! {
         land in 0i64..=3_000_000,
     ) {
         let h = p(1);
-        let (fund, events) = run(&with(granted(h), &[paid(h, esf, land), final_report(h, eligible, day(2025, 5, 1))]));
+        let (fund, events) = run(&with(granted(h), &[paid(h, esf, land), vec![final_report(h, eligible, day(2025, 5, 1))]].concat()));
         let checked = events.iter().find_map(|e| match e {
             LedgerEvent::FinalReportChecked(c) => Some(c.clone()),
             _ => None,
@@ -325,7 +375,10 @@ fn after_a_lock_no_entry_is_dated_inside_the_locked_periods() {
         reason: "Jahresabschluss 2024/25".into(),
         today: on,
     };
-    let given = with(granted(h), &[lock(day(2025, 2, 28), day(2025, 4, 1))]);
+    let given = with(
+        granted_without_terms(h),
+        &[lock(day(2025, 2, 28), day(2025, 4, 1))],
+    );
     let (fund, _) = run(&given);
     assert_eq!(fund.locked_until(), Some(day(2025, 2, 28)));
     let back = Command::RecordDisbursement {
@@ -370,25 +423,28 @@ fn after_a_lock_no_entry_is_dated_inside_the_locked_periods() {
 #[test]
 fn a_correction_in_the_open_period_names_the_entry_it_corrects() {
     let h = p(1);
-    // Entry 5 pays 1.00 too much into a period that is then locked; entry 7 recovers it in the
-    // open period, and the note names both.
+    // Entry 7 (the claim's approval) pays 1.00 too much into a period that is then locked;
+    // entry 9 recovers it in the open period, and the note names both.
     let given = with(
         granted(h),
         &[
             paid(h, 100, 0),
-            Command::LockPeriod {
-                until: day(2025, 3, 31),
-                reason: "Quartalsabschluss".into(),
-                today: day(2025, 4, 1),
-            },
-            Command::AssessRecovery {
-                proposal_id: h,
-                esf: Cents(100),
-                land: Cents(0),
-                reason: "paid twice".into(),
-                today: day(2025, 4, 1),
-            },
-        ],
+            vec![
+                Command::LockPeriod {
+                    until: day(2025, 3, 31),
+                    reason: "Quartalsabschluss".into(),
+                    today: day(2025, 4, 1),
+                },
+                Command::AssessRecovery {
+                    proposal_id: h,
+                    esf: Cents(100),
+                    land: Cents(0),
+                    reason: "paid twice".into(),
+                    today: day(2025, 4, 1),
+                },
+            ],
+        ]
+        .concat(),
     );
     let (fund, _) = run(&given);
     let note = |corrects, by| Command::NoteCorrection {
@@ -397,11 +453,11 @@ fn a_correction_in_the_open_period_names_the_entry_it_corrects() {
         reason: "tranche paid twice".into(),
         today: day(2025, 4, 1),
     };
-    let (_, events) = step(fund.clone(), &note(5, 7)).expect("noted");
+    let (_, events) = step(fund.clone(), &note(7, 9)).expect("noted");
     assert!(
-        matches!(&events[0], LedgerEvent::CorrectionNoted(c) if c.corrects_entry == 5 && c.by_entry == 7)
+        matches!(&events[0], LedgerEvent::CorrectionNoted(c) if c.corrects_entry == 7 && c.by_entry == 9)
     );
-    for (corrects, by) in [(7, 5), (0, 7), (5, 8)] {
+    for (corrects, by) in [(9, 7), (0, 9), (7, 10)] {
         assert_eq!(
             fund.decide(&note(corrects, by))
                 .expect_err("not ordered")
