@@ -224,10 +224,35 @@ impl<A: Aggregate> Repository<A> {
         id: &str,
         loaded: &Arc<Loaded<A>>,
     ) -> Result<Arc<Loaded<A>>, StoreError> {
-        let subject = self.subject(id);
         // A direct get may come from a replica that is behind: then the aggregate looks older than
         // it is, the append that follows conflicts, and the next refresh reads what it missed.
+        let subject = self.subject(id);
         let last = self.store.last_sequence_direct(self.kind, &subject).await?;
+        self.refresh_to(id, loaded, last).await
+    }
+
+    /// [`Repository::refresh`] to the last sequence the stream's leader reports: for a decision
+    /// that appends nothing (a refusal, a no-op), whose staleness no expected sequence would
+    /// catch, so a lagging replica must not answer it (`buendel chaos` once saw a claim's approval
+    /// refused `claim_wrong_status` on a copy that lacked its verification).
+    pub async fn refresh_from_leader(
+        &self,
+        id: &str,
+        loaded: &Arc<Loaded<A>>,
+    ) -> Result<Arc<Loaded<A>>, StoreError> {
+        let subject = self.subject(id);
+        let last = self.store.last_sequence(self.kind, &subject).await?;
+        self.refresh_to(id, loaded, last).await
+    }
+
+    /// Reads what was appended after `loaded` up to `last`.
+    async fn refresh_to(
+        &self,
+        id: &str,
+        loaded: &Arc<Loaded<A>>,
+        last: u64,
+    ) -> Result<Arc<Loaded<A>>, StoreError> {
+        let subject = self.subject(id);
         if last == loaded.last_sequence {
             return Ok(loaded.clone());
         }
@@ -378,7 +403,7 @@ impl<A: Aggregate> Repository<A> {
             }
             let decided = decide(&loaded.state);
             if !current && decided.as_ref().map_or(true, Vec::is_empty) {
-                loaded = self.refresh(id, &loaded).await?;
+                loaded = self.refresh_from_leader(id, &loaded).await?;
                 current = true;
                 continue;
             }
