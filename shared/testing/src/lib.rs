@@ -202,6 +202,13 @@ impl NatsServer {
 
     /// Starts it again on the same port and store, and waits until it accepts connections.
     pub fn restart(&mut self) {
+        if let Err(failed) = self.try_restart() {
+            panic!("{failed}");
+        }
+    }
+
+    /// [`NatsServer::restart`], answering why it did not start: the wait and its log's end.
+    fn try_restart(&mut self) -> Result<(), String> {
         self.kill();
         let log = std::fs::File::create(self.dir.join("log")).expect("log file");
         let child = Command::new(&self.binary)
@@ -216,8 +223,9 @@ impl NatsServer {
             let log = std::fs::read_to_string(self.dir.join("log")).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(30).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            panic!("{waited}; its log ends:\n{}", tail.join("\n"));
+            return Err(format!("{waited}; its log ends:\n{}", tail.join("\n")));
         }
+        Ok(())
     }
 
     /// Whether it is running.
@@ -240,8 +248,21 @@ pub struct NatsCluster {
 }
 
 impl NatsCluster {
-    /// Starts `size` clustered nodes of `version`.
+    /// Starts `size` clustered nodes of `version`; on a port another process took meanwhile
+    /// (`address already in use`), the whole cluster again on other ports, up to three times.
     pub fn start(version: &str, size: usize) -> Self {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::try_start(version, size) {
+                Ok(cluster) => return cluster,
+                Err(failed) if attempt < 3 && failed.contains("address already in use") => {}
+                Err(failed) => panic!("{failed}"),
+            }
+        }
+    }
+
+    fn try_start(version: &str, size: usize) -> Result<Self, String> {
         let name = format!("c{}", &Uuid::new_v4().simple().to_string()[..8]);
         let cluster_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
         let mut nodes: Vec<NatsServer> = (0..size)
@@ -272,9 +293,9 @@ impl NatsCluster {
             })
             .collect();
         for node in &mut nodes {
-            node.restart();
+            node.try_restart()?;
         }
-        Self { nodes }
+        Ok(Self { nodes })
     }
 
     /// The client URLs of every node, comma-separated (as `NATS_URL` takes them).
@@ -321,8 +342,23 @@ pub(crate) fn scratch_dir(kind: &str) -> PathBuf {
     dir
 }
 
-/// A loopback port nobody listens on right now.
+/// The ports [`free_port`] draws from: below Linux's ephemeral range (32768–60999), from which the
+/// kernel takes both `bind(0)` ports and the local ports of outgoing connections, so a port drawn
+/// here is not taken by a client's connection between the draw and the server's bind (a cluster
+/// node once failed to start on `address already in use` for its route port that way).
+const TEST_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A loopback port nobody listens on right now, drawn at random from [`TEST_PORTS`] (parallel
+/// test processes rarely draw the same one, and a node that does is started again elsewhere).
 pub fn free_port() -> u16 {
+    let span = u32::from(TEST_PORTS.end - TEST_PORTS.start);
+    for _ in 0..1_000 {
+        let draw = Uuid::new_v4().as_u128() as u32 % span;
+        let port = TEST_PORTS.start + draw as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
 }
