@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::Value;
+
 use crate::helpers::spawn_app;
 
 #[tokio::test]
@@ -71,6 +73,48 @@ async fn the_demo_drives_every_project_to_its_state_and_loading_it_twice_changes
             assert_ne!(paid["approved_by"], paid["verified_by"], "{paid}");
         }
     }
+    // The closed 2014–2020 period, imported from the old books: two funds, forty projects, all
+    // closed, nothing left reserved, unpaid or available, the documents of every one under
+    // retention on the business date, one recovered with its interest charged and paid.
+    let (_, funds) = app.get("/v1/funds").await;
+    for fund_id in ["non-2014-2020", "son-2014-2020"] {
+        let fund = funds["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["fund_id"] == fund_id)
+            .unwrap_or_else(|| panic!("{fund_id} is listed: {funds}"));
+        for figure in ["available", "reserved", "unpaid"] {
+            assert_eq!(fund["total"][figure], 0, "{fund_id} {figure}: {fund}");
+        }
+        assert_eq!(fund["trial_balance_zero"], true, "{fund}");
+    }
+    let (_, retention) = app.get("/v1/retention?limit=100").await;
+    let closed: Vec<&Value> = retention["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            r["fund_id"]
+                .as_str()
+                .is_some_and(|f| f.ends_with("2014-2020"))
+        })
+        .collect();
+    assert_eq!(closed.len(), 40, "{retention}");
+    let today = buendel_testing::test_date().to_string();
+    for project in &closed {
+        assert!(
+            project["retention_until"].as_str() > Some(today.as_str()),
+            "{project}"
+        );
+    }
+    let audited = buendel::demo_closed::project_id("non-2014-2020", 3);
+    let (_, owed) = app.get(&format!("/v1/proposals/{audited}/recovery")).await;
+    let charged = &owed["interest"]["charged"]["total_cents"];
+    assert!(charged.as_i64() > Some(0), "{owed}");
+    assert_eq!(&owed["interest"]["paid"]["total_cents"], charged, "{owed}");
+    assert_eq!(owed["principal"]["owed"]["total_cents"], 0, "{owed}");
+
     // The final report of the scouts in Harburg: recovered, half of it repaid.
     let harburg = buendel::demo::demo_id("proposal", "Fachkräftescouts Harburg");
     let (_, owed) = app.get(&format!("/v1/proposals/{harburg}/recovery")).await;

@@ -468,6 +468,7 @@ pub async fn load(
 ) -> anyhow::Result<String> {
     let today = clock.today();
     let op = Operator { client, store };
+    let closed = crate::demo_closed::import(store, clock).await?;
     for (fund, esf, land) in BUDGETS {
         let budget = AllocateBudget {
             fund_id: fund.to_owned(),
@@ -509,7 +510,7 @@ pub async fn load(
          and son-2021-2027 (ESF+ 144,000,000 + Land 108,000,000 assumed); drove {} projects through every state \
          (payment claims in every state, verified and approved by two officers; a final report with its \
          recovery and a repayment; a revocation in part), and published one malformed event that lands \
-         in the dead letters",
+         in the dead letters; {closed}",
         PROJECTS.len()
     ))
 }

@@ -18,6 +18,7 @@ pub mod bench;
 pub mod chaos;
 pub mod commands;
 pub mod demo;
+pub mod demo_closed;
 pub mod hostile;
 pub mod sim;
 pub mod system;

@@ -79,7 +79,7 @@ impl Fund {
         }
     }
 
-    fn status(&self, proposal_id: Uuid) -> Option<ProjectStatus> {
+    pub(crate) fn status(&self, proposal_id: Uuid) -> Option<ProjectStatus> {
         self.projects.get(&proposal_id).map(|p| p.status)
     }
 

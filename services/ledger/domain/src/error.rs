@@ -133,6 +133,27 @@ pub enum LedgerError {
         /// What is committed and unpaid per source.
         unpaid: Amounts,
     },
+    /// `import_not_closed`: a period is imported only once it is over (deadline passed, every
+    /// project closed, nothing dated after today).
+    #[error("the period cannot be imported as closed: {reason}")]
+    ImportNotClosed {
+        /// What is not closed.
+        reason: String,
+    },
+    /// `import_step_refused`: a step of an imported history breaks a rule of the ledger.
+    #[error("step {step} of the import ({command}{}) is refused: {reason}", proposal_id.map(|p| format!(" for {p}")).unwrap_or_default())]
+    ImportStepRefused {
+        /// The step, from 1, in date order.
+        step: usize,
+        /// The ledger command of that step.
+        command: &'static str,
+        /// The project it is about.
+        proposal_id: Option<Uuid>,
+        /// The code the ledger refused it with.
+        code: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// `claim_required`: the project's grant terms are recorded, so it is paid only through an
     /// approved payment claim (four eyes), never by a direct disbursement.
     #[error("{proposal_id} is paid through a payment claim (submit_claim, verify_claim, approve_claim by another officer), not by record_disbursement")]
@@ -388,6 +409,8 @@ impl DomainError for LedgerError {
             LedgerError::InvariantViolation { .. } => "invariant_violation",
             LedgerError::NoGrantTerms { .. } => "no_grant_terms",
             LedgerError::ClaimRequired { .. } => "claim_required",
+            LedgerError::ImportNotClosed { .. } => "import_not_closed",
+            LedgerError::ImportStepRefused { .. } => "import_step_refused",
             LedgerError::OutsideGrantPeriod { .. } => "outside_grant_period",
             LedgerError::ClaimPeriodOverlaps { .. } => "claim_period_overlaps",
             LedgerError::ClaimAboveRate { .. } => "claim_above_rate",
@@ -485,6 +508,8 @@ impl DomainError for LedgerError {
             | LedgerError::DuplicatePaymentReference { .. }
             | LedgerError::NoGrantTerms { .. }
             | LedgerError::ClaimRequired { .. }
+            | LedgerError::ImportNotClosed { .. }
+            | LedgerError::ImportStepRefused { .. }
             | LedgerError::UnknownClaim { .. }
             | LedgerError::ClaimExists { .. }
             | LedgerError::ClaimWrongStatus { .. }

@@ -11,6 +11,8 @@
 //! - [`balances`]: [`Fund::balances`], the figures per source and per project.
 //! - [`claims`]: payment claims, their verification with four eyes, and the rules they keep.
 //! - [`settle`]: the final report and its settlement, revocation, interest on recoveries.
+//! - [`import`]: a closed programme period brought in from the old books as one decision, every
+//!   step decided by the ledger's own rules on its historic date.
 //! - [`saga`]: the saga with approval, the pure half: which ledger command a review event asks for.
 //!
 //! The event contract, the chart of accounts and the journal entry of each event are documented in
@@ -43,6 +45,7 @@ mod decide;
 mod draft;
 pub mod error;
 pub mod fund;
+pub mod import;
 pub mod invariants;
 pub mod saga;
 pub mod settle;
