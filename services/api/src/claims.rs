@@ -6,7 +6,8 @@
 //! stored dates by `buendel_grant::PaymentClock`, as of `as_of` (default: today's business date).
 //! `due_within_days=N` lists the open claims due within N days of `as_of` (overdue ones
 //! included); `overdue=true` only those past their due date. A reading as of a day before the
-//! clock's last change reads as of that change (the stored dates are the latest ones).
+//! clock's last change is replayed from the claim's stored pauses, counting only the changes
+//! dated by then (`PaymentClock::as_of`).
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -83,6 +84,7 @@ struct Row {
     paused_days: i32,
     paid_on: Option<NaiveDate>,
     clock_changed_on: NaiveDate,
+    pauses: serde_json::Value,
     last_sequence: i64,
 }
 
@@ -164,18 +166,31 @@ pub struct Clock {
 }
 
 impl Row {
-    fn clock(&self) -> PaymentClock {
-        PaymentClock {
+    /// The clock as of the end of `as_of`: the stored one from its last change on, before that
+    /// the one its history of pauses gives (a row projected before the pauses were kept has none,
+    /// and reads as of its last change).
+    fn clock(&self, as_of: NaiveDate) -> PaymentClock {
+        let stored = PaymentClock {
             submitted_on: self.submitted_on,
             paused_days: i64::from(self.paused_days),
             paused_since: self.paused_since,
             paid_on: self.paid_on,
             changed_on: self.clock_changed_on,
+        };
+        if as_of >= self.clock_changed_on {
+            return stored;
         }
+        let pauses: Vec<(NaiveDate, Option<NaiveDate>)> =
+            serde_json::from_value(self.pauses.clone()).unwrap_or_default();
+        let kept = !pauses.is_empty() || (self.paused_days == 0 && self.paused_since.is_none());
+        if !kept {
+            return stored;
+        }
+        PaymentClock::as_of(self.submitted_on, &pauses, self.paid_on, as_of).unwrap_or(stored)
     }
 
     fn into_claim(self, as_of: NaiveDate) -> Claim {
-        let reading = self.clock().at(as_of);
+        let reading = self.clock(as_of).at(as_of);
         let accepted = match (self.accepted_esf_cents, self.accepted_land_cents) {
             (Some(esf), Some(land)) => Some(Split::of(esf, land)),
             _ => None,
@@ -211,7 +226,7 @@ impl Row {
 const COLUMNS: &str = "claim_id, proposal_id, fund_id, status, period_from, period_to, \
     declared_eligible_cents, asked_esf_cents, asked_land_cents, accepted_esf_cents, \
     accepted_land_cents, cuts, receipts_reference, submitted_by, verified_by, approved_by, \
-    payment_reference, submitted_on, paused_since, paused_days, paid_on, clock_changed_on, \
+    payment_reference, submitted_on, paused_since, paused_days, paid_on, clock_changed_on, pauses, \
     last_sequence";
 
 /// `as_of`, or today's business date.

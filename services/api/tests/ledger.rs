@@ -579,6 +579,73 @@ async fn a_funds_figures_equal_the_aggregates_to_the_cent_now_and_as_of_a_middle
 }
 
 #[tokio::test]
+async fn a_claims_clock_as_of_an_earlier_day_reads_what_that_day_read() {
+    // Given a claim submitted on 4 May, sent back on 14 May, returned on 24 May and paid on
+    // 10 June (its clock last changed on 10 June),
+    let mut db = TestDb::new().await;
+    let (project, claim_id) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut commands = vec![allocate(200_571_429, 33_428_571)];
+    commands.extend(claims(project, Uuid::new_v4(), claim_id));
+    let (project_id, claim) = (project, claim_id);
+    commands.push(Command::ReturnClaim {
+        proposal_id: project_id,
+        claim_id: claim,
+        missing: "payslips".into(),
+        actor: "pruefer".into(),
+        today: day(2026, 5, 14),
+    });
+    commands.push(Command::ResubmitClaim {
+        proposal_id: project_id,
+        claim_id: claim,
+        receipts_reference: "BL-1-b".into(),
+        today: day(2026, 5, 24),
+    });
+    commands.push(Command::VerifyClaim {
+        proposal_id: project_id,
+        claim_id: claim,
+        cuts: vec![],
+        actor: "pruefer".into(),
+        today: day(2026, 5, 25),
+    });
+    commands.push(Command::ApproveClaim {
+        proposal_id: project_id,
+        claim_id: claim,
+        payment_reference: "NB-C-2".into(),
+        value_date: day(2026, 6, 10),
+        actor: "freigabe".into(),
+        today: day(2026, 6, 10),
+    });
+    db.ledger(commands).await;
+    let app = db.app();
+    let clock = |as_of: &'static str| {
+        let app = app.clone();
+        async move {
+            let (status, body) =
+                get_json(&app, &format!("/v1/claims/{claim_id}?as_of={as_of}")).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["clock"].clone()
+        }
+    };
+    // when it is read as of a day in the pause, it reads paused with the pause so far;
+    let paused = clock("2026-05-18").await;
+    assert_eq!(paused["paused"], true, "{paused}");
+    assert_eq!(paused["paid"], false, "{paused}");
+    assert_eq!(paused["days_paused"], 4, "{paused}");
+    assert_eq!(paused["days_running"], 10, "{paused}");
+    // as of a day after the return, running with the whole pause;
+    let running = clock("2026-06-01").await;
+    assert_eq!(running["paused"], false, "{running}");
+    assert_eq!(running["days_paused"], 10, "{running}");
+    assert_eq!(running["days_running"], 18, "{running}");
+    assert_eq!(running["due_date"], "2026-08-02", "{running}");
+    // and as of the payment or later, stopped.
+    let paid = clock("2026-07-01").await;
+    assert_eq!(paid["paid"], true, "{paid}");
+    assert_eq!(paid["days_running"], 27, "{paid}");
+    db.drop_database().await;
+}
+
+#[tokio::test]
 async fn the_books_as_known_at_a_moment_count_only_the_entries_recorded_by_then() {
     // Bi-temporal: entry k (1-based) is recorded at 2026-04-01 09:00:00 + k seconds; its value
     // date is its own. Known at the fourth entry's time, about 2025-12-31 and without a value

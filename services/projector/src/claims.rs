@@ -75,6 +75,7 @@ pub(crate) async fn apply(
             LedgerEvent::ClaimReturned(e) => {
                 sqlx::query(
                     "UPDATE claims SET status = 'returned', paused_since = $3,
+                         pauses = pauses || jsonb_build_array(jsonb_build_array($3::date, NULL)),
                          clock_changed_on = $3, last_sequence = $4
                      WHERE proposal_id = $1 AND claim_id = $2",
                 )
@@ -89,6 +90,10 @@ pub(crate) async fn apply(
                 sqlx::query(
                     "UPDATE claims SET status = 'resubmitted',
                          paused_days = paused_days + GREATEST($3 - COALESCE(paused_since, $3), 0),
+                         pauses = CASE WHEN jsonb_array_length(pauses) > 0
+                             THEN jsonb_set(pauses, ARRAY[(jsonb_array_length(pauses) - 1)::text, '1'],
+                                            to_jsonb($3::date))
+                             ELSE pauses END,
                          paused_since = NULL, clock_changed_on = $3, receipts_reference = $4,
                          last_sequence = $5
                      WHERE proposal_id = $1 AND claim_id = $2",

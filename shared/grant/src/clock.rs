@@ -145,6 +145,29 @@ impl PaymentClock {
         Ok(())
     }
 
+    /// The clock as it stood at the end of `as_of`, from its whole history: the submission, the
+    /// pauses (each from the day the claim was sent back to the day it returned, `None` while it
+    /// is still out) and the payment. Only the changes dated on or before `as_of` count, so a
+    /// reading as of an earlier day is the reading that day gave.
+    pub fn as_of(
+        submitted_on: NaiveDate,
+        pauses: &[(NaiveDate, Option<NaiveDate>)],
+        paid_on: Option<NaiveDate>,
+        as_of: NaiveDate,
+    ) -> Result<Self, ClockError> {
+        let mut clock = Self::start(submitted_on);
+        for &(from, to) in pauses.iter().filter(|(from, _)| *from <= as_of) {
+            clock.pause(from)?;
+            if let Some(to) = to.filter(|to| *to <= as_of) {
+                clock.resume(to)?;
+            }
+        }
+        if let Some(paid_on) = paid_on.filter(|paid_on| *paid_on <= as_of) {
+            clock.stop(paid_on)?;
+        }
+        Ok(clock)
+    }
+
     /// The reading on `today`. The end is the payment day, or else `today`; an end before the
     /// clock's last change is taken as that day, so a reading never runs backwards.
     pub fn at(&self, today: NaiveDate) -> ClockReading {
@@ -176,6 +199,46 @@ impl PaymentClock {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_clock_as_of_an_earlier_day_reads_what_that_day_read() {
+        // Given a claim submitted on 1 March, sent back on 11 March, returned on 21 March and
+        // paid on 1 May,
+        let submitted = day(2026, 3, 1);
+        let pauses = [(day(2026, 3, 11), Some(day(2026, 3, 21)))];
+        let paid = Some(day(2026, 5, 1));
+        let read = |on| {
+            PaymentClock::as_of(submitted, &pauses, paid, on)
+                .expect("a valid history")
+                .at(on)
+        };
+        // during the pause it reads paused, with the pause so far and the due date moved by it,
+        let during = read(day(2026, 3, 15));
+        assert!(during.paused && !during.paid);
+        assert_eq!(during.days_paused, 4);
+        assert_eq!(during.days_running, 10);
+        assert_eq!(during.due_date, day(2026, 5, 24));
+        // after the return it runs again with the whole pause counted,
+        let back = read(day(2026, 4, 1));
+        assert!(!back.paused && !back.paid);
+        assert_eq!((back.days_paused, back.days_running), (10, 21));
+        assert_eq!(back.due_date, day(2026, 5, 30));
+        // and from the payment on it is stopped and equals the stored clock's reading.
+        let mut stored = PaymentClock::start(submitted);
+        stored.pause(day(2026, 3, 11)).expect("paused");
+        stored.resume(day(2026, 3, 21)).expect("resumed");
+        stored.stop(day(2026, 5, 1)).expect("stopped");
+        assert_eq!(read(day(2026, 6, 1)), stored.at(day(2026, 6, 1)));
+        assert!(read(day(2026, 6, 1)).paid);
+        // A history that does not fit (a return before its sending back) is refused.
+        assert!(PaymentClock::as_of(
+            submitted,
+            &[(day(2026, 3, 11), Some(day(2026, 3, 1)))],
+            None,
+            day(2026, 4, 1)
+        )
+        .is_err());
+    }
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
