@@ -685,18 +685,7 @@ async fn paid_claim(
         return Ok(());
     };
     let claim_id = demo_id("claim", &key("claim"));
-    let (period_from, period_to) = quarter(grant, n);
-    let submit = SubmitClaim {
-        fund_id: fund.clone(),
-        proposal_id: id,
-        claim_id,
-        period_from,
-        period_to,
-        declared_eligible_cents: declared,
-        esf_cents: asked.esf_cents,
-        land_cents: asked.land_cents,
-        receipts_reference: format!("BL-{}-Q{}", period_from.year(), n + 1),
-    };
+    let submit = quarter_claim(project, grant, claim_id, n, declared, &asked);
     let applicant = format!("traeger:{}", &id.simple().to_string()[..8]);
     op.send_by(&key("submit"), &applicant, &submit).await?;
     let verify = VerifyClaim {
@@ -716,6 +705,29 @@ async fn paid_claim(
     op.send_by(&key("approve"), "freigabe-nbank", &approve)
         .await?;
     Ok(())
+}
+
+/// A claim for the `n`-th quarter of the grant period: `declared` eligible, `asked` per source.
+fn quarter_claim(
+    project: &Project,
+    grant: &RecordGrant,
+    claim_id: Uuid,
+    n: u32,
+    declared: Cents,
+    asked: &Split,
+) -> SubmitClaim {
+    let (period_from, period_to) = quarter(grant, n);
+    SubmitClaim {
+        fund_id: fund_of(project),
+        proposal_id: grant.proposal_id,
+        claim_id,
+        period_from,
+        period_to,
+        declared_eligible_cents: declared,
+        esf_cents: asked.esf_cents,
+        land_cents: asked.land_cents,
+        receipts_reference: format!("BL-{}-Q{}", period_from.year(), n + 1),
+    }
 }
 
 /// The `n`-th quarter of a grant period (its last day at the latest).
@@ -752,18 +764,8 @@ async fn claims(
     };
     for n in 0..3u32 {
         let claim_id = demo_id("claim", &key(&format!("claim/{n}")));
-        let (period_from, period_to) = quarter(grant, n);
-        let submit = SubmitClaim {
-            fund_id: fund.clone(),
-            proposal_id: id,
-            claim_id,
-            period_from,
-            period_to,
-            declared_eligible_cents: declared,
-            esf_cents: asked.esf_cents,
-            land_cents: asked.land_cents,
-            receipts_reference: format!("BL-{}-Q{}", period_from.year(), n + 1),
-        };
+        let (period_from, _) = quarter(grant, n);
+        let submit = quarter_claim(project, grant, claim_id, n, declared, &asked);
         op.send_by(&key(&format!("claim/{n}/submit")), &applicant, &submit)
             .await?;
         let verify = |cuts| VerifyClaim {

@@ -117,6 +117,20 @@ impl From<StoreError> for SagaError {
     }
 }
 
+impl From<CommandError> for SagaError {
+    /// A refused booking is dead-lettered with its code and reasons; a transient one retried.
+    fn from(error: CommandError) -> Self {
+        match error {
+            CommandError::Refused {
+                code,
+                message,
+                details,
+            } => SagaError::refused(&code, message, details),
+            CommandError::Transient(error) => SagaError::Transient(error),
+        }
+    }
+}
+
 /// A REVIEWS message as the dispatcher read it.
 enum ReviewMessage {
     /// An alliance event: nothing to book.
@@ -443,38 +457,22 @@ impl Ledger {
                                      {fund_id} yet"
                                 )))
                             }
-                            Err(CommandError::Refused {
-                                code,
-                                message,
-                                details,
-                            }) => Err(SagaError::refused(&code, message, details)),
-                            Err(CommandError::Transient(error)) => Err(SagaError::Transient(error)),
+                            Err(other) => Err(other.into()),
                         }
                     }
                     // Withdrawn or refused before any money was asked for: nothing to release.
                     (_, Intent::Release(_)) => Ok(()),
                     // A grant with no positive statement to wait for (a history from before the
                     // rule): booked as decided, reserving what it needs first.
-                    (_, Intent::Commit { .. }) => {
-                        match self.execute(&fund_id, &cause, &meta, &command).await {
-                            Ok(_) => Ok(()),
-                            Err(CommandError::Refused {
-                                code,
-                                message,
-                                details,
-                            }) => Err(SagaError::refused(&code, message, details)),
-                            Err(CommandError::Transient(error)) => Err(SagaError::Transient(error)),
-                        }
-                    }
+                    (_, Intent::Commit { .. }) => self
+                        .execute(&fund_id, &cause, &meta, &command)
+                        .await
+                        .map(|_| ())
+                        .map_err(SagaError::from),
                     _ => Err(SagaError::refused(&code, message, details)),
                 }
             }
-            Err(CommandError::Refused {
-                code,
-                message,
-                details,
-            }) => Err(SagaError::refused(&code, message, details)),
-            Err(CommandError::Transient(error)) => Err(SagaError::Transient(error)),
+            Err(other) => Err(other.into()),
         }
     }
 }
