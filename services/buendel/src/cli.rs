@@ -5,14 +5,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use buendel_contract::commands::{
+    AddPartner, ChargeInterest, CheckFinalReport, ExpireUnbound, LockPeriod, PartnerInput,
+    RecordInterestPayment, RegisterAlliance, ReleaseReservation, RemovePartner, Revise,
+    RevokeGrant,
+};
+use buendel_contract::commands::{
     AdjustBudget, AllocateBudget, ApproveClaim, AssessRecovery, ClaimCut, CloseProject,
     CommandData, DeclareConflict, IssueStatement, RecordDisbursement, RecordGrant, RecordRefusal,
     RecordRepayment, ResubmitClaim, ReturnClaim, Submit, SubmitClaim, VerifyClaim, Vote, Withdraw,
 };
-use buendel_contract::commands::{
-    ChargeInterest, CheckFinalReport, LockPeriod, RecordInterestPayment, RevokeGrant,
-};
-use buendel_contract::ledger::Source;
+use buendel_contract::ledger::{ReleaseReason, Source};
 use buendel_contract::review::{Verdict, VoteChoice};
 use buendel_contract::{BasisPoints, Cents};
 use buendel_runtime::Settings;
@@ -84,6 +86,19 @@ pub enum Command {
         /// Who asks.
         #[arg(long, default_value = "operator")]
         actor: String,
+    },
+    /// Revise a proposal under review: the `data` of a `revise` command (proposal id, the revised
+    /// terms and the reason), from a JSON file.
+    Revise {
+        /// JSON file with the revision (`-` for standard input).
+        file: PathBuf,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// Register an alliance or change its roster.
+    Alliance {
+        #[command(subcommand)]
+        action: AllianceAction,
     },
     /// Withdraw a proposal.
     Withdraw {
@@ -587,6 +602,26 @@ pub enum BudgetAction {
         #[command(flatten)]
         common: CommandArgs,
     },
+    /// Release a proposal's reservation (or waitlist place) by hand.
+    Release {
+        /// The fund.
+        fund: String,
+        /// The proposal.
+        #[arg(long)]
+        proposal: uuid::Uuid,
+        /// Why (`withdrawn`, `refused`, `negative`, `expired`; the ledger's default when omitted).
+        #[arg(long, value_parser = wire::<ReleaseReason>)]
+        reason: Option<ReleaseReason>,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// After the commitment deadline: expire what was never bound.
+    Expire {
+        /// The fund.
+        fund: String,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
     /// Adjust one source by a signed amount.
     Adjust {
         /// The fund.
@@ -597,6 +632,44 @@ pub enum BudgetAction {
         /// Signed cents.
         #[arg(long, allow_hyphen_values = true)]
         delta_cents: i64,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+}
+
+/// `buendel alliance …`
+#[derive(Debug, clap::Subcommand)]
+pub enum AllianceAction {
+    /// Register an alliance: the `data` of a `register_alliance` command, from a JSON file.
+    Register {
+        /// JSON file (`-` for standard input).
+        file: PathBuf,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// A partner joins the alliance's roster.
+    AddPartner {
+        /// The alliance, e.g. `non`.
+        alliance: String,
+        /// The partner's id, e.g. `lk-harburg`.
+        #[arg(long)]
+        partner: String,
+        /// The partner's name as people write it.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        common: CommandArgs,
+    },
+    /// A partner leaves the roster.
+    RemovePartner {
+        /// The alliance.
+        alliance: String,
+        /// The partner's id.
+        #[arg(long)]
+        partner: String,
         /// Why.
         #[arg(long)]
         reason: String,
@@ -813,6 +886,29 @@ impl Cli {
                 };
                 send(&settings, common, &command).await
             }
+            Command::Budget {
+                action:
+                    BudgetAction::Release {
+                        fund,
+                        proposal,
+                        reason,
+                        common,
+                    },
+            } => {
+                let command = ReleaseReservation {
+                    fund_id: fund,
+                    proposal_id: proposal,
+                    reason,
+                };
+                send(&settings, common, &command).await
+            }
+            Command::Budget {
+                action: BudgetAction::Expire { fund, common },
+            } => send(&settings, common, &ExpireUnbound { fund_id: fund }).await,
+            Command::Revise { file, common } => {
+                raw(&settings, common, Revise::SERVICE, Revise::NAME, &file).await
+            }
+            Command::Alliance { action } => alliance(&settings, action).await,
             Command::Budget {
                 action:
                     BudgetAction::Adjust {
@@ -1144,6 +1240,68 @@ async fn claim(settings: &Settings, action: ClaimAction) -> anyhow::Result<ExitC
 }
 
 /// Sends a typed operator command with the common arguments.
+/// `buendel alliance …`.
+async fn alliance(settings: &Settings, action: AllianceAction) -> anyhow::Result<ExitCode> {
+    match action {
+        AllianceAction::Register { file, common } => {
+            raw(
+                settings,
+                common,
+                RegisterAlliance::SERVICE,
+                RegisterAlliance::NAME,
+                &file,
+            )
+            .await
+        }
+        AllianceAction::AddPartner {
+            alliance,
+            partner,
+            name,
+            common,
+        } => {
+            let command = AddPartner {
+                alliance_id: alliance,
+                partner: PartnerInput { id: partner, name },
+            };
+            send(settings, common, &command).await
+        }
+        AllianceAction::RemovePartner {
+            alliance,
+            partner,
+            reason,
+            common,
+        } => {
+            let command = RemovePartner {
+                alliance_id: alliance,
+                partner_id: partner,
+                reason,
+            };
+            send(settings, common, &command).await
+        }
+    }
+}
+
+/// Sends a command's `data` from a JSON file as written (the service reports every bad field at
+/// once, serde only the first).
+async fn raw(
+    settings: &Settings,
+    common: CommandArgs,
+    service: buendel_contract::commands::Service,
+    name: &str,
+    file: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    let data = buendel::commands::read_json(file)?;
+    buendel::commands::send(
+        settings,
+        service.as_str(),
+        name,
+        common.command_id,
+        &common.actor,
+        data,
+    )
+    .await
+}
+
 async fn send<T: CommandData>(
     settings: &Settings,
     common: CommandArgs,
@@ -1159,9 +1317,125 @@ fn wire<T: serde::de::DeserializeOwned>(name: &str) -> Result<T, String> {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser as _;
+    use clap::{CommandFactory as _, Parser as _};
 
     use super::*;
+
+    /// The CLI subcommand of every command of the contract ([`buendel_contract::commands::ALL`]), as
+    /// typed after `buendel`; a test checks that each exists and that none is missing.
+    const COMMAND_SUBCOMMANDS: &[(&str, &[&str])] = &[
+        ("submit", &["submit"]),
+        ("revise", &["revise"]),
+        ("withdraw", &["withdraw"]),
+        ("declare_conflict", &["recuse"]),
+        ("vote", &["vote"]),
+        ("issue_statement", &["statement"]),
+        ("record_grant", &["grant"]),
+        ("record_refusal", &["refuse"]),
+        ("register_alliance", &["alliance", "register"]),
+        ("add_partner", &["alliance", "add-partner"]),
+        ("remove_partner", &["alliance", "remove-partner"]),
+        ("allocate_budget", &["budget", "allocate"]),
+        ("adjust_budget", &["budget", "adjust"]),
+        ("release_reservation", &["budget", "release"]),
+        ("record_disbursement", &["disburse"]),
+        ("close_project", &["close"]),
+        ("assess_recovery", &["recover"]),
+        ("record_repayment", &["repay"]),
+        ("expire_unbound", &["budget", "expire"]),
+        ("submit_claim", &["claim", "submit"]),
+        ("verify_claim", &["claim", "verify"]),
+        ("return_claim", &["claim", "return"]),
+        ("resubmit_claim", &["claim", "resubmit"]),
+        ("approve_claim", &["claim", "approve"]),
+        ("check_final_report", &["final-report"]),
+        ("revoke_grant", &["revoke"]),
+        ("charge_interest", &["interest", "charge"]),
+        ("record_interest_payment", &["interest", "pay"]),
+        ("lock_period", &["lock-period"]),
+        ("note_correction", &["note-correction"]),
+    ];
+
+    #[test]
+    fn every_command_of_the_contract_has_a_cli_subcommand() {
+        let cli = Cli::command();
+        let names: Vec<&str> = buendel_contract::commands::ALL
+            .iter()
+            .map(|spec| spec.name)
+            .collect();
+        let mapped: Vec<&str> = COMMAND_SUBCOMMANDS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            mapped, names,
+            "one subcommand per command, in the contract's order"
+        );
+        for (name, path) in COMMAND_SUBCOMMANDS {
+            let mut command = &cli;
+            for part in *path {
+                command = command
+                    .find_subcommand(part)
+                    .unwrap_or_else(|| panic!("{name}: no `buendel {}`", path.join(" ")));
+            }
+            assert!(
+                command.get_subcommands().next().is_none(),
+                "{name}: `buendel {}` is a group, not a command",
+                path.join(" ")
+            );
+        }
+    }
+
+    #[test]
+    fn the_new_subcommands_read_their_arguments() {
+        let id = "00000000-0000-0000-0000-000000000007";
+        let cli = parse(&[
+            "budget",
+            "release",
+            "non-2021-2027",
+            "--proposal",
+            id,
+            "--reason",
+            "withdrawn",
+        ])
+        .expect("parsed");
+        assert!(matches!(
+            cli.command,
+            Command::Budget {
+                action: BudgetAction::Release {
+                    reason: Some(ReleaseReason::Withdrawn),
+                    ..
+                }
+            }
+        ));
+        assert!(parse(&[
+            "budget",
+            "release",
+            "non-2021-2027",
+            "--proposal",
+            id,
+            "--reason",
+            "lost"
+        ])
+        .is_err());
+        let cli = parse(&[
+            "alliance",
+            "add-partner",
+            "non",
+            "--partner",
+            "vhs-lg",
+            "--name",
+            "VHS Lüneburg",
+        ])
+        .expect("parsed");
+        assert!(matches!(
+            cli.command,
+            Command::Alliance {
+                action: AllianceAction::AddPartner { ref partner, .. }
+            } if partner == "vhs-lg"
+        ));
+        assert!(
+            parse(&["alliance", "remove-partner", "non", "--partner", "dgb"]).is_err(),
+            "a reason is required"
+        );
+    }
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("buendel").chain(args.iter().copied()))
