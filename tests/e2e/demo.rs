@@ -147,7 +147,16 @@ async fn the_demo_drives_every_project_to_its_state_and_loading_it_twice_changes
         .stream_last_sequence(buendel_contract::namespace::StreamKind::Ledger)
         .await
         .expect("ledger");
-    buendel::demo::load(&app.client, &app.store, app.settings.clock)
+    // Loaded again a day later (`buendel up --demo` started again on the same servers): its
+    // intake events, whose bodies would now differ, are not published again.
+    let intake_before = app
+        .store
+        .stream_last_sequence(buendel_contract::namespace::StreamKind::Intake)
+        .await
+        .expect("intake");
+    let tomorrow =
+        buendel_runtime::Clock::starting_on(buendel_testing::test_date() + chrono::Days::new(1));
+    buendel::demo::load(&app.client, &app.store, tomorrow)
         .await
         .expect("demo loads again");
     let again = app
@@ -156,5 +165,20 @@ async fn the_demo_drives_every_project_to_its_state_and_loading_it_twice_changes
         .await
         .expect("ledger");
     assert_eq!(ledger_events, again, "a second load books nothing");
+    let intake_after = app
+        .store
+        .stream_last_sequence(buendel_contract::namespace::StreamKind::Intake)
+        .await
+        .expect("intake");
+    assert_eq!(
+        intake_before, intake_after,
+        "nothing published to the intake again"
+    );
+    let (_, letters) = app.get("/v1/deadletters").await;
+    assert_eq!(
+        letters["items"].as_array().map(Vec::len),
+        Some(1),
+        "still only the malformed event: {letters}"
+    );
     app.cleanup().await;
 }

@@ -479,7 +479,16 @@ pub async fn load(
         op.send(&format!("budget/{fund}"), &budget).await?;
     }
     let subject = store.namespace().subject(StreamKind::Intake, "demo");
-    for project in PROJECTS {
+    // A namespace the demo was loaded into before (another day, another instant) has its
+    // proposals: the intake events are not published again, since their bodies (the submission
+    // time, the planned start) would differ and each be dead-lettered as a conflicting duplicate.
+    let first = demo_id("proposal", PROJECTS[0].title);
+    let proposals = store.namespace().subject(StreamKind::Proposals, first);
+    let loaded_before = store
+        .last_sequence(StreamKind::Proposals, &proposals)
+        .await?
+        > 0;
+    for project in PROJECTS.iter().filter(|_| !loaded_before) {
         let event = event(project, clock);
         store
             .publish(
@@ -489,18 +498,20 @@ pub async fn load(
             )
             .await?;
     }
-    let mut broken = event(&PROJECTS[0], clock);
-    broken["id"] = json!(demo_id("intake", "broken"));
-    broken["data"]["proposal_id"] = json!(demo_id("proposal", "broken"));
-    broken["data"]["eligible_cost_cents"] = json!(12_500.5);
-    broken["data"]["alliance_id"] = json!("atlantis");
-    store
-        .publish(
-            &subject,
-            demo_id("intake", "broken"),
-            serde_json::to_vec(&broken)?.into(),
-        )
-        .await?;
+    if !loaded_before {
+        let mut broken = event(&PROJECTS[0], clock);
+        broken["id"] = json!(demo_id("intake", "broken"));
+        broken["data"]["proposal_id"] = json!(demo_id("proposal", "broken"));
+        broken["data"]["eligible_cost_cents"] = json!(12_500.5);
+        broken["data"]["alliance_id"] = json!("atlantis");
+        store
+            .publish(
+                &subject,
+                demo_id("intake", "broken"),
+                serde_json::to_vec(&broken)?.into(),
+            )
+            .await?;
+    }
 
     for project in PROJECTS {
         drive(&op, project, today).await?;
