@@ -110,6 +110,23 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     ]
 }
 
+/// Answers `GET path` (with its query) through the router, in process, as a client over HTTP
+/// would get it: the status and the body as JSON (`null` for a body that is not JSON). The CLI's
+/// query subcommands (`buendel proposals|funds|deadletters`) read the read models this way, so
+/// they show exactly what the API shows.
+pub async fn get_json(state: AppState, path: &str) -> anyhow::Result<(u16, serde_json::Value)> {
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+    let request = axum::http::Request::get(path).body(axum::body::Body::empty())?;
+    let response = app(state).oneshot(request).await?;
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    Ok((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    ))
+}
+
 /// The router: every route, a JSON 404 for anything else and a JSON 405 for a method other than
 /// `GET`, request counting and a time limit.
 pub fn app(state: AppState) -> Router {

@@ -95,6 +95,33 @@ pub enum Command {
         #[command(flatten)]
         common: CommandArgs,
     },
+    /// List proposals as the API shows them (`GET /v1/proposals`), as a table or `--json`.
+    Proposals {
+        /// Only this status, e.g. `in_review`, `granted`, `waitlisted`.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this alliance, e.g. `non`.
+        #[arg(long)]
+        alliance: Option<String>,
+        /// Only this district (as publishers write it: `Lüneburg`, `03355`, ...).
+        #[arg(long)]
+        district: Option<String>,
+        #[command(flatten)]
+        page: QueryArgs,
+    },
+    /// List the funds with their balances (`GET /v1/funds`), as a table or `--json`.
+    Funds {
+        #[command(flatten)]
+        page: QueryArgs,
+    },
+    /// List the dead letters (`GET /v1/deadletters`), as a table or `--json`.
+    Deadletters {
+        /// Only those of this source (`intake`, `approval`, `ledger`, ...).
+        #[arg(long)]
+        source: Option<String>,
+        #[command(flatten)]
+        page: QueryArgs,
+    },
     /// Register an alliance or change its roster.
     Alliance {
         #[command(subcommand)]
@@ -678,6 +705,20 @@ pub enum AllianceAction {
     },
 }
 
+/// What every query subcommand takes.
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    /// At most this many rows (the API's page size, 1 to 1000).
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// The `next_cursor` of an earlier page.
+    #[arg(long)]
+    pub cursor: Option<String>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// What every operator command takes.
 #[derive(Debug, clap::Args)]
 pub struct CommandArgs {
@@ -909,6 +950,23 @@ impl Cli {
                 raw(&settings, common, Revise::SERVICE, Revise::NAME, &file).await
             }
             Command::Alliance { action } => alliance(&settings, action).await,
+            Command::Proposals {
+                status,
+                alliance,
+                district,
+                page,
+            } => {
+                let filters = [
+                    ("status", status),
+                    ("alliance", alliance),
+                    ("district", district),
+                ];
+                query(&settings, "/v1/proposals", &filters, page).await
+            }
+            Command::Funds { page } => query(&settings, "/v1/funds", &[], page).await,
+            Command::Deadletters { source, page } => {
+                query(&settings, "/v1/deadletters", &[("source", source)], page).await
+            }
             Command::Budget {
                 action:
                     BudgetAction::Adjust {
@@ -1240,6 +1298,144 @@ async fn claim(settings: &Settings, action: ClaimAction) -> anyhow::Result<ExitC
 }
 
 /// Sends a typed operator command with the common arguments.
+/// `buendel proposals|funds|deadletters`: one page of the API's list, read in process from the
+/// read models, printed as the API's JSON or as a table; an API error is printed and exits 1.
+async fn query(
+    settings: &Settings,
+    route: &str,
+    filters: &[(&str, Option<String>)],
+    page: QueryArgs,
+) -> anyhow::Result<ExitCode> {
+    let pool = buendel_runtime::db::connect(
+        &settings.database_url,
+        &settings.namespace,
+        buendel_runtime::db::PoolLimits::default(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot reach the read models in Postgres: {e:#}"))?;
+    let mut params: Vec<(&str, String)> = filters
+        .iter()
+        .filter_map(|(name, value)| value.clone().map(|v| (*name, v)))
+        .collect();
+    params.push(("limit", page.limit.to_string()));
+    if let Some(cursor) = page.cursor {
+        params.push(("cursor", cursor));
+    }
+    let path = format!("{route}?{}", query_string(&params));
+    let state = buendel_api::AppState::new(pool).with_clock(settings.clock);
+    let (status, body) = buendel_api::get_json(state, &path).await?;
+    if page.json || status != 200 {
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(if status == 200 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    let items = body["items"].as_array().cloned().unwrap_or_default();
+    let rows: Vec<Vec<String>> = items.iter().map(|item| row_of(route, item)).collect();
+    print_table(header_of(route), &rows);
+    if let Some(next) = body["next_cursor"].as_str() {
+        println!("more: --cursor {next}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `name=value&...`, every byte outside the unreserved set percent-encoded.
+fn query_string(params: &[(&str, String)]) -> String {
+    params
+        .iter()
+        .map(|(name, value)| {
+            let encoded: String = value
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                        char::from(b).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            format!("{name}={encoded}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn header_of(route: &str) -> &'static [&'static str] {
+    match route {
+        "/v1/proposals" => &["proposal", "alliance", "status", "title"],
+        "/v1/funds" => &[
+            "fund",
+            "entries",
+            "allocated",
+            "available",
+            "committed",
+            "disbursed",
+            "trial balance",
+        ],
+        _ => &["sequence", "source", "code", "reason"],
+    }
+}
+
+fn row_of(route: &str, item: &serde_json::Value) -> Vec<String> {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let euros = |v: &serde_json::Value| Cents(v.as_i64().unwrap_or(0)).to_string();
+    match route {
+        "/v1/proposals" => vec![
+            text(&item["proposal_id"]),
+            text(&item["alliance_id"]),
+            text(&item["status"]),
+            text(&item["title"]),
+        ],
+        "/v1/funds" => vec![
+            text(&item["fund_id"]),
+            text(&item["entries"]),
+            euros(&item["total"]["allocated"]),
+            euros(&item["total"]["available"]),
+            euros(&item["total"]["committed"]),
+            euros(&item["total"]["disbursed"]),
+            if item["trial_balance_zero"] == true {
+                "zero"
+            } else {
+                "NOT ZERO"
+            }
+            .to_owned(),
+        ],
+        _ => vec![
+            text(&item["dl_sequence"]),
+            text(&item["source"]),
+            text(&item["code"]),
+            text(&item["reasons"][0]["reason"]),
+        ],
+    }
+}
+
+/// Columns padded to their widest cell (by characters), two spaces apart.
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell}{}", " ".repeat(width - cell.chars().count())))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| (*h).to_owned()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
+
 /// `buendel alliance …`.
 async fn alliance(settings: &Settings, action: AllianceAction) -> anyhow::Result<ExitCode> {
     match action {
@@ -1381,6 +1577,27 @@ mod tests {
                 path.join(" ")
             );
         }
+    }
+
+    #[test]
+    fn a_query_subcommand_encodes_its_filters_as_the_api_reads_them() {
+        let params = [
+            ("district", "Lüneburg".to_owned()),
+            ("status", "in_review".to_owned()),
+            ("cursor", "a b&c".to_owned()),
+        ];
+        assert_eq!(
+            query_string(&params),
+            "district=L%C3%BCneburg&status=in_review&cursor=a%20b%26c"
+        );
+        let cli =
+            parse(&["proposals", "--alliance", "non", "--limit", "5", "--json"]).expect("parsed");
+        assert!(matches!(
+            cli.command,
+            Command::Proposals { ref alliance, page: QueryArgs { limit: 5, json: true, .. }, .. }
+                if alliance.as_deref() == Some("non")
+        ));
+        assert!(parse(&["funds", "--limit", "many"]).is_err());
     }
 
     #[test]
