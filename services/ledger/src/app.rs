@@ -297,13 +297,16 @@ impl Ledger {
             .collect())
     }
 
-    /// Books what the review's events before `envelope` ask, each under its own cause (a no-op
-    /// for those already booked): a grant or a release that overtook its statement brings the
-    /// statement in first instead of waiting for its redelivery. An earlier event refused for
-    /// good is left to its own delivery, which dead-letters it; a transient failure is this
-    /// event's too.
-    async fn book_earlier(&self, envelope: &Envelope<ReviewEvent>) -> Result<(), SagaError> {
-        let history = self.review_envelopes(envelope.event.proposal_id()).await?;
+    /// Books what the review's events before `envelope` in `history` (the review as stored) ask,
+    /// each under its own cause (a no-op for those already booked): a grant or a release that
+    /// overtook its statement brings the statement in first instead of waiting for its
+    /// redelivery. An earlier event refused for good is left to its own delivery, which
+    /// dead-letters it; a transient failure is this event's too.
+    async fn book_earlier(
+        &self,
+        envelope: &Envelope<ReviewEvent>,
+        history: Vec<Envelope<ReviewEvent>>,
+    ) -> Result<(), SagaError> {
         for earlier in saga::earlier_bookings(history, envelope.id) {
             // The earlier events come before this one, so the recursion ends.
             match Box::pin(self.react(&earlier)).await {
@@ -325,13 +328,6 @@ impl Ledger {
             self.remember(proposal_id, facts.clone());
         }
         Ok(opened)
-    }
-
-    /// Whether the review was ever given a positive statement (so the fund should know it).
-    async fn had_positive_statement(&self, proposal_id: Uuid) -> Result<bool, StoreError> {
-        Ok(saga::had_positive_statement(
-            self.review_events(proposal_id).await?,
-        ))
     }
 
     /// The lane of a message: for an event that books, its alliance's, so one fund's bookings stay
@@ -441,12 +437,16 @@ impl Ledger {
             }) if saga::may_wait_for_statement(&intent)
                 && saga::release_refused(&code, false).is_some() =>
             {
-                let had_positive = self.had_positive_statement(proposal_id).await?;
+                // The review as stored, read once: whether it had a positive statement (so the
+                // fund should know it), and what came before this event.
+                let history = self.review_envelopes(proposal_id).await?;
+                let had_positive =
+                    saga::had_positive_statement(history.iter().map(|stored| stored.event.clone()));
                 match (saga::release_refused(&code, had_positive), &intent) {
                     // The statement is not booked yet: book it (and whatever else came before)
                     // now, then this event; wait only if that still did not bring it in.
                     (Some(ReleaseWait::ForTheStatement), _) => {
-                        self.book_earlier(envelope).await?;
+                        self.book_earlier(envelope, history).await?;
                         match book().await {
                             Ok(_) => Ok(()),
                             Err(CommandError::Refused { code, .. })
