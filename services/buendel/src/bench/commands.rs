@@ -195,6 +195,52 @@ pub async fn review_phase(
     Ok(result)
 }
 
+/// The data of one payment claim's three commands, as the workloads send them.
+pub struct ClaimSteps {
+    /// `submit_claim`.
+    pub submit: Value,
+    /// `verify_claim` (accepted in full).
+    pub verify: Value,
+    /// `approve_claim`.
+    pub approve: Value,
+}
+
+/// The `n`-th monthly payment claim of a committed project, as the bench and `buendel chaos` send
+/// it (`base` holds its fund and proposal `id`): the `n`-th month of the grant period from
+/// `start`, a quarter of the commitment (`esf`, `land`) asked on a quarter of the `eligible`
+/// costs and a euro more, paid under `ZA-<proposal>-<n>` on `value_date`. `None` past the
+/// calendar.
+pub fn monthly_claim(
+    base: &Value,
+    id: Uuid,
+    claim_id: Uuid,
+    start: chrono::NaiveDate,
+    n: u64,
+    (eligible, esf, land): (i64, i64, i64),
+    value_date: &Value,
+) -> Option<ClaimSteps> {
+    let month = |k: u64| start.checked_add_months(chrono::Months::new(u32::try_from(k).ok()?));
+    let (from, next) = (month(n)?, month(n + 1)?);
+    let mut submit = base.clone();
+    submit["claim_id"] = json!(claim_id);
+    submit["period_from"] = json!(from);
+    submit["period_to"] = json!(next.pred_opt().unwrap_or(from));
+    submit["declared_eligible_cents"] = json!(eligible / 4 + 100);
+    submit["esf_cents"] = json!(esf / 4);
+    submit["land_cents"] = json!(land / 4);
+    submit["receipts_reference"] = json!(format!("BL-{}-{n}", id.simple()));
+    let mut verify = base.clone();
+    verify["claim_id"] = json!(claim_id);
+    let mut approve = verify.clone();
+    approve["payment_reference"] = json!(format!("ZA-{}-{n}", id.simple()));
+    approve["value_date"] = value_date.clone();
+    Some(ClaimSteps {
+        submit,
+        verify,
+        approve,
+    })
+}
+
 /// A project with money committed, as the ledger phase needs it.
 #[derive(Debug, Clone)]
 pub struct Committed {
@@ -244,39 +290,29 @@ pub async fn ledger_phase(
                 let base = json!({"fund_id": p.fund_id, "proposal_id": p.proposal_id});
                 let tranches = 2 + rng.below(2);
                 for n in 0..tranches {
-                    let month = |k: u64| {
-                        p.period_from
-                            .checked_add_months(chrono::Months::new(k as u32))
-                    };
-                    let (Some(from), Some(next)) = (month(n), month(n + 1)) else {
+                    let money = (p.eligible_cents, p.esf_cents, p.land_cents);
+                    let Some(claim) = monthly_claim(
+                        &base,
+                        p.proposal_id,
+                        Uuid::new_v4(),
+                        p.period_from,
+                        n,
+                        money,
+                        &json!(today),
+                    ) else {
                         break;
                     };
-                    let claim_id = Uuid::new_v4();
-                    let mut claim = base.clone();
-                    claim["claim_id"] = json!(claim_id);
-                    claim["period_from"] = json!(from);
-                    claim["period_to"] = json!(next.pred_opt().unwrap_or(from));
-                    claim["declared_eligible_cents"] = json!(p.eligible_cents / 4 + 100);
-                    claim["esf_cents"] = json!(p.esf_cents / 4);
-                    claim["land_cents"] = json!(p.land_cents / 4);
-                    claim["receipts_reference"] =
-                        json!(format!("BL-{}-{n}", p.proposal_id.simple()));
-                    let mut check = base.clone();
-                    check["claim_id"] = json!(claim_id);
                     if !sender
-                        .send_as("ledger", "submit_claim", claim, "traeger")
+                        .send_as("ledger", "submit_claim", claim.submit, "traeger")
                         .await
                         || !sender
-                            .send_as("ledger", "verify_claim", check.clone(), "pruefer")
+                            .send_as("ledger", "verify_claim", claim.verify, "pruefer")
                             .await
                     {
                         break;
                     }
-                    check["payment_reference"] =
-                        json!(format!("ZA-{}-{n}", p.proposal_id.simple()));
-                    check["value_date"] = json!(today);
                     sender
-                        .send_as("ledger", "approve_claim", check, "freigabe")
+                        .send_as("ledger", "approve_claim", claim.approve, "freigabe")
                         .await;
                 }
                 sender.send("ledger", "close_project", base.clone()).await;

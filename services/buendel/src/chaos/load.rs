@@ -24,7 +24,7 @@ use buendel_contract::reference::{builtin_alliances, RegionCategory};
 use buendel_runtime::EventStore;
 
 use super::env::poll;
-use crate::bench::commands::add_months;
+use crate::bench::commands::{add_months, monthly_claim};
 use crate::bench::workload::{proposal_event, Rng};
 
 /// How long one request may go unanswered before it is sent again (same command id).
@@ -357,37 +357,25 @@ impl Load {
         let base = json!({"fund_id": money.fund, "proposal_id": id});
         let (esf, land) = (money.esf, money.land);
         for n in 0..2 + rng.below(2) {
-            let month = |k: u64| start.checked_add_months(chrono::Months::new(k as u32));
-            let (Some(from), Some(next)) = (month(n), month(n + 1)) else {
+            let claim_id = Uuid::from_u64_pair(rng.next_u64(), rng.next_u64());
+            let amounts = (money.eligible, esf, land);
+            let today = json!(self.today);
+            let Some(claim) = monthly_claim(&base, id, claim_id, start, n, amounts, &today) else {
                 break;
             };
-            let claim_id = Uuid::from_u64_pair(rng.next_u64(), rng.next_u64());
-            let mut claim = base.clone();
-            claim["claim_id"] = json!(claim_id);
-            claim["period_from"] = json!(from);
-            claim["period_to"] = json!(next.pred_opt().unwrap_or(from));
-            // A quarter of the eligible costs (and a euro more) covers a quarter of the grant.
-            claim["declared_eligible_cents"] = json!(money.eligible / 4 + 100);
-            claim["esf_cents"] = json!(esf / 4);
-            claim["land_cents"] = json!(land / 4);
-            claim["receipts_reference"] = json!(format!("BL-{}-{n}", id.simple()));
             if !self
-                .command_as(rng, "ledger", "submit_claim", claim, "traeger")
+                .command_as(rng, "ledger", "submit_claim", claim.submit, "traeger")
                 .await
             {
                 break;
             }
-            let mut check = base.clone();
-            check["claim_id"] = json!(claim_id);
             if !self
-                .command_as(rng, "ledger", "verify_claim", check.clone(), "pruefer")
+                .command_as(rng, "ledger", "verify_claim", claim.verify, "pruefer")
                 .await
             {
                 break;
             }
-            check["payment_reference"] = json!(format!("ZA-{}-{n}", id.simple()));
-            check["value_date"] = json!(self.today);
-            self.command_as(rng, "ledger", "approve_claim", check, "freigabe")
+            self.command_as(rng, "ledger", "approve_claim", claim.approve, "freigabe")
                 .await;
         }
         self.command(rng, "ledger", "close_project", base.clone())
