@@ -803,18 +803,8 @@ impl Cli {
                 command_id,
                 actor,
             } => {
-                // The file is the `data` of a `Submit`, sent as written rather than read into the
-                // type first: the service reports every bad field at once, serde only the first.
-                let data = buendel::commands::read_json(&file)?;
-                buendel::commands::send(
-                    &settings,
-                    Submit::SERVICE.as_str(),
-                    Submit::NAME,
-                    command_id,
-                    &actor,
-                    data,
-                )
-                .await
+                let common = CommandArgs { command_id, actor };
+                raw(&settings, common, Submit::SERVICE, Submit::NAME, &file).await
             }
             Command::Withdraw {
                 proposal,

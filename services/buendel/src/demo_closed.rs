@@ -93,7 +93,7 @@ fn period(fund_id: &str, esf_bp: u32, total_bp: u32) -> ClosedPeriod {
             interest_paid_on: after(closed_on, 410),
         });
         projects.push(ClosedProject {
-            proposal_id: demo_id("proposal-2014-2020", &format!("{fund_id}/{k}")),
+            proposal_id: project_id(fund_id, k),
             granted,
             reserved_on,
             granted_on,

@@ -1160,15 +1160,17 @@ impl World {
             buendel_ledger::app::SOURCE,
         );
         meta.causation_id = Some(cause.clone());
-        let process = &mut self.processes[index];
-        let result = process.memory.funds.execute(
-            &mut self.store,
-            writes,
-            &fund_id,
-            &cause,
-            &meta,
-            |fund| saga::decide_on(fund, &command),
-        );
+        let book = |world: &mut Self, writes: &mut Writes| {
+            world.processes[index].memory.funds.execute(
+                &mut world.store,
+                writes,
+                &fund_id,
+                &cause,
+                &meta,
+                |fund| saga::decide_on(fund, &command),
+            )
+        };
+        let result = book(self, writes);
         if let Err(Failed::Domain(error)) = &result {
             let code = error.code();
             if saga::may_wait_for_statement(&intent) && saga::release_refused(code, false).is_some()
@@ -1198,14 +1200,7 @@ impl World {
                             // Refused for good or to be retried: left to its own delivery.
                             let _ = self.on_review_for_fund(index, m, writes)?;
                         }
-                        let again = self.processes[index].memory.funds.execute(
-                            &mut self.store,
-                            writes,
-                            &fund_id,
-                            &cause,
-                            &meta,
-                            |fund| saga::decide_on(fund, &command),
-                        );
+                        let again = book(self, writes);
                         return match &again {
                             Err(Failed::Domain(error))
                                 if saga::release_refused(error.code(), true).is_some() =>

@@ -97,7 +97,7 @@ struct Step {
 enum StepCommand {
     /// A ledger command as it stands.
     Ledger(Command),
-    /// The interest payment, of what the charge before it booked.
+    /// The interest payment, of what was charged before it (a recovery's one charge).
     PayInterest { proposal_id: Uuid },
 }
 
@@ -129,13 +129,14 @@ impl Fund {
         }
         let mut fund = self.clone();
         let mut history = Vec::new();
-        let mut charged: std::collections::HashMap<Uuid, Amounts> = Default::default();
         for (index, step) in steps.iter().enumerate() {
             let command = match &step.command {
                 StepCommand::Ledger(command) => command.clone(),
                 StepCommand::PayInterest { proposal_id } => Command::RecordInterestPayment {
                     proposal_id: *proposal_id,
-                    paid: charged.get(proposal_id).copied().unwrap_or(Amounts::ZERO),
+                    paid: fund
+                        .project(*proposal_id)
+                        .map_or(Amounts::ZERO, |project| project.recovery.interest_charged),
                     value_date: step.on,
                     today: step.on,
                 },
@@ -149,12 +150,6 @@ impl Fund {
                     code: error.code(),
                     reason: error.to_string(),
                 })?;
-            for event in &events {
-                if let LedgerEvent::InterestCharged(e) = event {
-                    let sum = charged.entry(e.proposal_id).or_insert(Amounts::ZERO);
-                    *sum = sum.saturating_add(&e.interest);
-                }
-            }
             fund = events.iter().fold(fund, |fund, event| fund.apply(event));
             history.extend(events);
         }
