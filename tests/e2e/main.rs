@@ -12,6 +12,7 @@ mod helpers;
 mod hostile;
 mod hostile_commands;
 mod intake;
+mod least_privilege;
 mod ledger;
 mod projector;
 mod quarantine;

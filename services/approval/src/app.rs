@@ -159,10 +159,21 @@ impl Approval {
                 command,
             } => {
                 let id = proposal_id.to_string();
+                let alliance = partner_binding(&envelope, command)?;
                 let meta = self.meta(envelope.actor(), correlation.or(Some(id.clone())));
                 Ok(self
                     .reviews
-                    .execute(&id, &cause, &meta, |state| state.decide(command))
+                    .execute(&id, &cause, &meta, |state| {
+                        // A partner's identity votes only in its own alliance's reviews.
+                        if let (Some(alliance), Some(opened)) = (alliance, state.opened()) {
+                            if opened.alliance_id != alliance {
+                                return Err(ReviewError::UnknownPartner {
+                                    partner_id: envelope.actor().to_owned(),
+                                });
+                            }
+                        }
+                        state.decide(command)
+                    })
                     .await?)
             }
             Request::Alliance {
@@ -415,6 +426,43 @@ impl Reaction for Proposals {
 }
 
 /// The alliance and current terms after `events` (a proposal's history): `None` before `submitted`.
+/// For a vote or a recusal on an authenticated subject: the alliance of the partner the identity
+/// is (`partner.<alliance>.<partner>`), after checking that it is the partner the command names;
+/// `None` for every other command, and for a declared actor where declared actors are served.
+fn partner_binding<'a>(
+    envelope: &'a CommandEnvelope,
+    command: &Command,
+) -> Result<Option<&'a str>, CommandError> {
+    let partner_id = match command {
+        Command::Vote { partner_id, .. } | Command::DeclareConflict { partner_id, .. } => {
+            partner_id
+        }
+        _ => return Ok(None),
+    };
+    if !envelope.authenticated {
+        return Ok(None);
+    }
+    let identity = envelope.actor();
+    let mut tokens = identity.split('.');
+    match (tokens.next(), tokens.next(), tokens.next(), tokens.next()) {
+        (Some("partner"), Some(alliance), Some(partner), None) if partner == partner_id => {
+            Ok(Some(alliance))
+        }
+        _ => Err(CommandError::refused(
+            "not_this_partner",
+            format!(
+                "{identity:?} may not vote or recuse as {partner_id:?}: only the identity \
+                 partner.<alliance>.{partner_id} may"
+            ),
+            vec![FieldError::new(
+                "partner_id",
+                "must be the authenticated partner",
+            )],
+        ))
+        .inspect_err(|refused| tracing::warn!(%refused, "a vote or recusal in another's name")),
+    }
+}
+
 fn fold_terms(events: &[ProposalEvent]) -> Option<(String, Terms)> {
     let mut current: Option<(String, Terms)> = None;
     for event in events {
@@ -541,6 +589,51 @@ mod tests {
             eligible_cost_cents: Cents(eligible),
             requested_rate_bp: BasisPoints(7_000),
         }
+    }
+
+    fn bound(identity: &str) -> CommandEnvelope {
+        micro::authenticate(
+            micro::envelope_of(
+                br#"{"command_id":"7f1b6a52-8d0c-4c67-9d43-3f2a5a3f4b11","data":{}}"#,
+            )
+            .expect("envelope"),
+            Some(identity.to_owned()),
+        )
+        .expect("bound")
+    }
+
+    fn vote(partner_id: &str) -> Command {
+        Command::Vote {
+            partner_id: partner_id.into(),
+            vote: buendel_contract::review::VoteChoice::Yes,
+            comment: None,
+        }
+    }
+
+    #[test]
+    fn an_authenticated_partner_votes_only_as_itself() {
+        // Given partner dgb of afnon, authenticated by the subject it published to
+        let envelope = bound("partner.afnon.dgb");
+        // When it votes as itself, then its alliance is what the review must belong to
+        assert_eq!(
+            partner_binding(&envelope, &vote("dgb")).expect("itself"),
+            Some("afnon")
+        );
+        // When it votes as hwk-bls, then it is refused
+        let refused = partner_binding(&envelope, &vote("hwk-bls")).expect_err("another partner");
+        assert_eq!(refused.code(), Some("not_this_partner"));
+        // And an officer's identity cannot vote at all
+        let officer = partner_binding(&bound("office.anna"), &vote("dgb")).expect_err("officer");
+        assert_eq!(officer.code(), Some("not_this_partner"));
+        // And a declared actor (no credentials, the demo) is not bound
+        let declared = micro::envelope_of(
+            br#"{"command_id":"7f1b6a52-8d0c-4c67-9d43-3f2a5a3f4b11","actor":"x","data":{}}"#,
+        )
+        .expect("envelope");
+        assert_eq!(
+            partner_binding(&declared, &vote("dgb")).expect("declared"),
+            None
+        );
     }
 
     #[test]

@@ -93,7 +93,12 @@ pub async fn verify(settings: &Settings, args: VerifyArgs) -> anyhow::Result<Exi
         }
         return print(&report, args.json);
     }
-    let client = connect::nats(&settings.nats_url, "buendel-audit").await?;
+    let client = connect::nats_as(
+        &settings.nats_url,
+        "buendel-audit",
+        settings.nats_nkey.as_deref(),
+    )
+    .await?;
     let store = EventStore::new(client.clone(), settings.namespace.clone())
         .with_replicas(settings.replicas);
     let pool = if args.no_compare {
@@ -188,7 +193,12 @@ fn keep_trusted(
 
 /// `buendel audit export --out DIR`.
 pub async fn export(settings: &Settings, out: &Path) -> anyhow::Result<ExitCode> {
-    let client = connect::nats(&settings.nats_url, "buendel-audit").await?;
+    let client = connect::nats_as(
+        &settings.nats_url,
+        "buendel-audit",
+        settings.nats_nkey.as_deref(),
+    )
+    .await?;
     let store = EventStore::new(client.clone(), settings.namespace.clone())
         .with_replicas(settings.replicas);
     // Checkpoints first, so that the export holds every event they cover.

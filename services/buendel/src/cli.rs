@@ -434,17 +434,49 @@ pub enum Command {
         #[command(flatten)]
         args: buendel::hostile::HostileArgs,
     },
-    /// Drop the read models and rebuild them from the streams.
     /// A witness: a second party's process that cosigns the log's consistent checkpoints.
     Witness {
         /// What to do.
         #[command(subcommand)]
         action: buendel::tlog::WitnessAction,
     },
+    /// The read models: drop them and rebuild them from the streams.
     Projections {
         /// What to do with them.
         #[command(subcommand)]
         action: ProjectionsAction,
+    },
+    /// The one set-up step with the owner's rights: create or update the streams, migrate the
+    /// database and create its roles (`<ns>_writer` for the projector, `<ns>_reader` for the API
+    /// and the auditor). Services started with `--setup check` only check what this made.
+    Migrate,
+    /// NATS credentials: one nkey per service, publisher, operator and partner, and the server's
+    /// permissions for them.
+    Creds {
+        #[command(subcommand)]
+        action: CredsAction,
+    },
+}
+
+/// `buendel creds …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum CredsAction {
+    /// Write `<identity>.nk` (the nkey seed, mode 0600, kept if it exists) for the owner, every
+    /// service and the identities named, and `auth.conf`, the server's `authorization` block with
+    /// each identity's permissions in this namespace. Seeds are never printed.
+    Generate {
+        /// The directory to write into.
+        #[arg(long)]
+        out: PathBuf,
+        /// An intake publisher, e.g. `portal` (repeatable).
+        #[arg(long = "publisher")]
+        publishers: Vec<String>,
+        /// An operator as ROLE.NAME, ROLE one of office, bank, verifier, approver (repeatable).
+        #[arg(long = "operator")]
+        operators: Vec<String>,
+        /// A partner as ALLIANCE.PARTNER, e.g. `non.dgb` (repeatable).
+        #[arg(long = "partner")]
+        partners: Vec<String>,
     },
 }
 
@@ -1190,8 +1222,49 @@ impl Cli {
             Command::Projections {
                 action: ProjectionsAction::Rebuild,
             } => buendel::system::rebuild(&settings).await,
+            Command::Migrate => buendel::system::migrate(&settings).await,
+            Command::Creds {
+                action:
+                    CredsAction::Generate {
+                        out,
+                        publishers,
+                        operators,
+                        partners,
+                    },
+            } => creds_generate(&settings, &out, &publishers, &operators, &partners),
         }
     }
+}
+
+/// `buendel creds generate`: prints where each identity's seed is, never the seed.
+fn creds_generate(
+    settings: &Settings,
+    out: &std::path::Path,
+    publishers: &[String],
+    operators: &[String],
+    partners: &[String],
+) -> anyhow::Result<ExitCode> {
+    use buendel::creds::Identity;
+    let mut extra = Vec::new();
+    for p in publishers {
+        extra.push(Identity::publisher(p)?);
+    }
+    for o in operators {
+        extra.push(Identity::operator(o)?);
+    }
+    for p in partners {
+        extra.push(Identity::partner(p)?);
+    }
+    let generated = buendel::creds::generate(&settings.namespace, out, &extra)?;
+    for (identity, path, made) in &generated.seeds {
+        let state = if *made { "new" } else { "kept" };
+        println!("{identity:<32} {state:<4} {}", path.display());
+    }
+    println!(
+        "server permissions: {} (include it from the nats-server configuration)",
+        generated.config.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `buendel claim …`.

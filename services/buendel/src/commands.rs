@@ -41,16 +41,29 @@ pub async fn send(
     actor: &str,
     data: Value,
 ) -> anyhow::Result<ExitCode> {
-    let client = connect::nats(&settings.nats_url, "buendel-cli").await?;
-    let payload = serde_json::json!({
-        "command_id": command_id.unwrap_or_else(uuid::Uuid::new_v4),
-        "actor": actor,
-        "data": data,
-    });
+    let client = connect::nats_as(
+        &settings.nats_url,
+        "buendel-cli",
+        settings.nats_nkey.as_deref(),
+    )
+    .await?;
+    let command_id = command_id.unwrap_or_else(uuid::Uuid::new_v4);
+    // As an identity, the subject names the actor (`<command>.as.<identity>`) and the envelope
+    // declares none.
+    let (command, payload) = match &settings.act_as {
+        Some(identity) => (
+            format!("{command}.as.{identity}"),
+            serde_json::json!({"command_id": command_id, "data": data}),
+        ),
+        None => (
+            command.to_owned(),
+            serde_json::json!({"command_id": command_id, "actor": actor, "data": data}),
+        ),
+    };
     let reply = request(
         &client,
         &settings.namespace.command_prefix(service),
-        command,
+        &command,
         &payload,
     )
     .await?;
@@ -113,7 +126,12 @@ pub async fn request(
 /// Publishes a raw CloudEvent to the intake and prints the stream sequence.
 pub async fn publish(settings: &Settings, file: &Path) -> anyhow::Result<ExitCode> {
     let event = read_json(file)?;
-    let client = connect::nats(&settings.nats_url, "buendel-cli").await?;
+    let client = connect::nats_as(
+        &settings.nats_url,
+        "buendel-cli",
+        settings.nats_nkey.as_deref(),
+    )
+    .await?;
     let store =
         EventStore::new(client, settings.namespace.clone()).with_replicas(settings.replicas);
     let id = event
@@ -121,7 +139,13 @@ pub async fn publish(settings: &Settings, file: &Path) -> anyhow::Result<ExitCod
         .and_then(Value::as_str)
         .and_then(|s| uuid::Uuid::parse_str(s).ok())
         .context("the CloudEvent needs an `id` that is a UUID (it is the Nats-Msg-Id)")?;
-    let subject = settings.namespace.subject(StreamKind::Intake, "cli");
+    // A publisher publishes on its own intake subject, the one its credential allows.
+    let channel = settings
+        .act_as
+        .as_deref()
+        .and_then(|identity| identity.strip_prefix("publisher."))
+        .unwrap_or("cli");
+    let subject = settings.namespace.subject(StreamKind::Intake, channel);
     let sequence = store
         .publish(&subject, id, serde_json::to_vec(&event)?.into())
         .await?;

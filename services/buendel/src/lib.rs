@@ -17,6 +17,7 @@ pub mod audit;
 pub mod bench;
 pub mod chaos;
 pub mod commands;
+pub mod creds;
 pub mod demo;
 pub mod demo_closed;
 pub mod hostile;

@@ -9,7 +9,8 @@ use tokio::task::JoinSet;
 
 use buendel_contract::namespace::StreamKind;
 use buendel_runtime::db::{self, PoolLimits};
-use buendel_runtime::{connect, CancellationToken, EventStore, Settings};
+use buendel_runtime::settings::{Actors, Setup};
+use buendel_runtime::{connect, micro, CancellationToken, EventStore, Settings};
 
 /// The transparency log's part of a [`System`]: its key and its witnesses.
 #[derive(Debug, Clone)]
@@ -81,25 +82,65 @@ pub struct System {
     tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
 }
 
-/// Connects to NATS and Postgres, creates the streams and migrates the database.
+/// Connects to NATS and Postgres (as the identity and role the settings name) and, as
+/// `settings.setup` says, creates the streams and migrates the database or only checks them.
 pub async fn prepare(
     settings: &Settings,
     name: &str,
 ) -> anyhow::Result<(async_nats::Client, EventStore, PgPool)> {
-    let client = connect::nats(&settings.nats_url, name).await?;
+    micro::require_authenticated_actors(settings.actors == Actors::Authenticated);
+    let client = connect::nats_as(&settings.nats_url, name, settings.nats_nkey.as_deref()).await?;
+    let check = settings.setup == Setup::Check;
     let store = EventStore::new(client.clone(), settings.namespace.clone())
-        .with_replicas(settings.replicas);
+        .with_replicas(settings.replicas)
+        .check_only(check);
     store
         .ensure_streams(&StreamKind::ALL)
         .await
-        .context("creating or verifying the streams")?;
-    let pool = db::connect_and_migrate(
-        &settings.database_url,
-        &settings.namespace,
-        PoolLimits::default(),
-    )
-    .await?;
+        .context(if check {
+            "checking the streams"
+        } else {
+            "creating or verifying the streams"
+        })?;
+    let pool = if check {
+        db::connect_and_check(
+            &settings.database_url,
+            &settings.namespace,
+            PoolLimits::default(),
+        )
+        .await?
+    } else {
+        db::connect_and_migrate(
+            &settings.database_url,
+            &settings.namespace,
+            PoolLimits::default(),
+        )
+        .await?
+    };
     Ok((client, store, pool))
+}
+
+/// `buendel migrate`: the one step with the owner's rights. Creates or updates the streams,
+/// migrates the database and creates the namespace's Postgres roles with their grants.
+pub async fn migrate(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let settings = Settings {
+        setup: Setup::Apply,
+        ..settings.clone()
+    };
+    let (_client, _store, pool) = prepare(&settings, "buendel-migrate").await?;
+    db::create_roles(&pool, &settings.namespace).await?;
+    let roles: Vec<String> = db::Role::ALL
+        .iter()
+        .map(|r| r.name(&settings.namespace))
+        .collect();
+    eprintln!(
+        "namespace {}: {} streams ready, database migrated ({} migrations), roles {}",
+        settings.namespace,
+        StreamKind::ALL.len(),
+        db::MIGRATOR.iter().count(),
+        roles.join(" and ")
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 impl System {

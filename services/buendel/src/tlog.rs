@@ -153,7 +153,12 @@ pub async fn request_checkpoint(
 
 /// `buendel audit checkpoint [--log L]`: the latest signed checkpoint (issued now if the log grew).
 pub async fn checkpoint(settings: &Settings, log: Log) -> anyhow::Result<ExitCode> {
-    let client = connect::nats(&settings.nats_url, "buendel-audit").await?;
+    let client = connect::nats_as(
+        &settings.nats_url,
+        "buendel-audit",
+        settings.nats_nkey.as_deref(),
+    )
+    .await?;
     print!("{}", request_checkpoint(&client, settings, log).await?);
     Ok(ExitCode::SUCCESS)
 }
@@ -203,7 +208,12 @@ pub async fn prove(settings: &Settings, args: &ProveArgs) -> anyhow::Result<Exit
     for log in logs {
         match proofs::inclusion(&tree, log, event_id).await {
             Ok((mut bundle, seq)) => {
-                let client = connect::nats(&settings.nats_url, "buendel-audit").await?;
+                let client = connect::nats_as(
+                    &settings.nats_url,
+                    "buendel-audit",
+                    settings.nats_nkey.as_deref(),
+                )
+                .await?;
                 let store = EventStore::new(client, settings.namespace.clone());
                 let kind = log.stream();
                 let filter = store.namespace().stream_subjects(kind);

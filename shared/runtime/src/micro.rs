@@ -7,8 +7,17 @@
 //! [`serve_commands`] is the one command endpoint every service uses: the payload is strict I-JSON
 //! ([`strict_payload`]), the envelope is [`CommandEnvelope`] with unknown fields refused, and the
 //! handler's result is mapped to the reply in one place ([`reply_of`]).
+//!
+//! **Authenticated actors.** Every command is served on two subjects: `<ns>.cmd.<service>.<command>`,
+//! where the envelope declares its actor, and `<ns>.cmd.<service>.<command>.as.<identity>`, where the
+//! subject names it (`as.partner.<alliance>.<partner>`, `as.verifier.<name>`, ...). The server's
+//! permissions (`buendel creds`) let each identity publish only under its own name, so an actor
+//! taken from the subject is one the server authenticated. A process that serves with
+//! [`require_authenticated_actors`] refuses the first form (`actor_not_authenticated`), and the
+//! second one when the envelope declares another actor (`actor_mismatch`).
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -31,6 +40,40 @@ use crate::{CancellationToken, StoreError};
 pub const IN_FLIGHT_MAX: usize = 256;
 /// The largest command payload accepted (a command is a few fields; the intake's limit is the same).
 pub const PAYLOAD_BYTES_MAX: usize = 64 * 1024;
+/// The most subject tokens an identity has after `.as.` (`partner.<alliance>.<partner>`).
+pub const IDENTITY_TOKENS_MAX: usize = 3;
+
+/// Whether this process refuses commands whose actor is only declared.
+static AUTHENTICATED_ONLY: AtomicBool = AtomicBool::new(false);
+
+/// From now on this process serves only commands whose actor the subject names (the deployment
+/// with credentials; `BUENDEL_ACTORS=authenticated`).
+pub fn require_authenticated_actors(on: bool) {
+    AUTHENTICATED_ONLY.store(on, Ordering::SeqCst);
+}
+
+/// Whether [`require_authenticated_actors`] is on.
+pub fn authenticated_actors_required() -> bool {
+    AUTHENTICATED_ONLY.load(Ordering::SeqCst)
+}
+
+/// The identity a command subject names after `<prefix>.<command>.as.`, if it names a valid one:
+/// 1 to [`IDENTITY_TOKENS_MAX`] tokens of `a-z`, `0-9`, `-` and `_`, joined by dots.
+pub fn identity_of_subject(subject: &str, prefix: &str, command: &str) -> Option<String> {
+    let rest = subject
+        .strip_prefix(prefix)?
+        .strip_prefix('.')?
+        .strip_prefix(command)?
+        .strip_prefix(".as.")?;
+    let tokens: Vec<&str> = rest.split('.').collect();
+    let valid = |t: &&str| {
+        !t.is_empty()
+            && t.len() <= 64
+            && t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    };
+    (tokens.len() <= IDENTITY_TOKENS_MAX && tokens.iter().all(valid)).then(|| rest.to_owned())
+}
 
 /// The refusal of a payload that is too large or not strict I-JSON ([`ijson::parse`]: unique
 /// member names, no lone surrogates, numbers a double holds, no control characters but tab and
@@ -59,9 +102,10 @@ pub fn strict_payload(payload: &[u8]) -> Option<Reply> {
     ))
 }
 
-/// Registers `commands` of `service` and serves them until `shutdown`; `handle(command, payload)`
-/// produces the reply. Returns once the endpoints are registered (so requests find a responder),
-/// with the task that serves them.
+/// Registers `commands` of `service` and serves them until `shutdown`, each on its plain subject and
+/// on `<command>.as.>`; `handle(command, identity, payload)` produces the reply, with the identity
+/// the subject names (`None` on the plain subject). Returns once the endpoints are registered (so
+/// requests find a responder), with the task that serves them.
 pub async fn serve<H, Fut>(
     client: async_nats::Client,
     ns: &Namespace,
@@ -72,9 +116,10 @@ pub async fn serve<H, Fut>(
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>>
 where
-    H: Fn(String, Bytes) -> Fut + Clone + Send + Sync + 'static,
+    H: Fn(String, Option<String>, Bytes) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Reply> + Send + 'static,
 {
+    let prefix = ns.command_prefix(service);
     let micro = async_nats::service::ServiceExt::service_builder(&client)
         .description(description)
         .start(
@@ -87,16 +132,24 @@ where
     let group = micro.group(ns.command_prefix(service));
     let limit = Arc::new(Semaphore::new(IN_FLIGHT_MAX));
     let mut endpoints = JoinSet::new();
-    for &command in commands {
-        let mut endpoint = group
-            .endpoint(command)
-            .await
+    for (&command, bound) in commands.iter().flat_map(|c| [(c, false), (c, true)]) {
+        let endpoint = if bound {
+            group
+                .endpoint_builder()
+                .name(format!("{command}_as"))
+                .add(format!("{command}.as.>"))
+                .await
+        } else {
+            group.endpoint(command).await
+        };
+        let mut endpoint = endpoint
             .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| format!("registering {command}"))?;
         let handle = handle.clone();
         let limit = limit.clone();
         let shutdown = shutdown.clone();
         let command = command.to_owned();
+        let prefix = prefix.clone();
         endpoints.spawn(async move {
             let mut tasks = JoinSet::new();
             loop {
@@ -112,11 +165,26 @@ where
                 };
                 let handle = handle.clone();
                 let command = command.clone();
+                let identity = if bound {
+                    identity_of_subject(request.message.subject.as_str(), &prefix, &command)
+                        .ok_or(())
+                } else {
+                    Ok(String::new())
+                };
                 tasks.spawn(async move {
                     let payload = request.message.payload.clone();
-                    let reply = match strict_payload(&payload) {
-                        Some(refused) => refused,
-                        None => handle(command, payload).await,
+                    let reply = match (strict_payload(&payload), identity) {
+                        (Some(refused), _) => refused,
+                        (None, Err(())) => Reply::refused(
+                            "invalid_identity",
+                            "the subject names no valid identity after `.as.` (1 to 3 tokens of \
+                             a-z, 0-9, - and _)",
+                            vec![],
+                        ),
+                        (None, Ok(identity)) => {
+                            let identity = (!identity.is_empty()).then_some(identity);
+                            handle(command, identity, payload).await
+                        }
                     };
                     let bytes = serde_json::to_vec(&reply).unwrap_or_default();
                     if let Err(error) = request.respond(Ok(Bytes::from(bytes))).await {
@@ -155,9 +223,13 @@ where
 pub struct CommandEnvelope {
     /// Idempotency key; a retry with the same id returns the original outcome, forever.
     pub command_id: Uuid,
-    /// Who asks (defaults to [`DEFAULT_ACTOR`]).
+    /// Who asks (defaults to [`DEFAULT_ACTOR`]); the identity the subject names where it names one.
     #[serde(default)]
     pub actor: Option<String>,
+    /// Whether the actor is the identity the command's subject names (which the server's
+    /// permissions bind to a credential), not one the envelope declares.
+    #[serde(skip)]
+    pub authenticated: bool,
     /// Optional correlation id (each service defaults it to the aggregate the command is about).
     #[serde(default)]
     pub correlation_id: Option<String>,
@@ -281,6 +353,37 @@ pub fn envelope_of(payload: &[u8]) -> Result<CommandEnvelope, CommandError> {
     })
 }
 
+/// Binds the envelope's actor to the identity its subject names: a declared actor must be that
+/// identity; without one, a process that requires authenticated actors refuses the command.
+pub fn authenticate(
+    mut envelope: CommandEnvelope,
+    identity: Option<String>,
+) -> Result<CommandEnvelope, CommandError> {
+    match identity {
+        Some(identity) => {
+            if let Some(declared) = envelope.actor.as_deref().filter(|d| *d != identity) {
+                return Err(CommandError::refused(
+                    "actor_mismatch",
+                    format!(
+                        "the envelope declares the actor {declared:?}, the subject names {identity:?}"
+                    ),
+                    vec![FieldError::new("actor", "must be the subject's identity or absent")],
+                ));
+            }
+            envelope.actor = Some(identity);
+            envelope.authenticated = true;
+            Ok(envelope)
+        }
+        None if authenticated_actors_required() => Err(CommandError::refused(
+            "actor_not_authenticated",
+            "this deployment takes commands only on `<command>.as.<identity>`, the subject your \
+             credential may publish to",
+            vec![],
+        )),
+        None => Ok(envelope),
+    }
+}
+
 /// Serves `commands` of `service` until `shutdown`: every request is checked ([`strict_payload`],
 /// [`envelope_of`]) and handed to `handle(command, envelope)`, whose result becomes the reply
 /// ([`reply_of`]).
@@ -304,12 +407,16 @@ where
         service,
         description,
         commands,
-        move |command, payload| {
+        move |command, identity, payload| {
             use tracing::Instrument as _;
             let handle = handle.clone();
             let span = tracing::info_span!("command", service = %service_name, command = %command);
             async move {
-                let result = match envelope_of(&payload) {
+                let result = match envelope_of(&payload).and_then(|envelope| {
+                    authenticate(envelope, identity).inspect_err(|refused| {
+                        tracing::warn!(%refused, "command refused: its actor is not authenticated");
+                    })
+                }) {
                     Ok(envelope) => handle(command, envelope).await,
                     Err(refused) => Err(refused),
                 };
@@ -325,6 +432,57 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_identity_is_the_tokens_after_as() {
+        let prefix = "t1.cmd.approval";
+        let of = |s: &str| identity_of_subject(s, prefix, "vote");
+        assert_eq!(
+            of("t1.cmd.approval.vote.as.partner.afnon.dgb").as_deref(),
+            Some("partner.afnon.dgb")
+        );
+        assert_eq!(
+            of("t1.cmd.approval.vote.as.office").as_deref(),
+            Some("office")
+        );
+        assert_eq!(of("t1.cmd.approval.vote.as.a.b.c.d"), None, "four tokens");
+        assert_eq!(of("t1.cmd.approval.vote.as.Office"), None, "upper case");
+        assert_eq!(
+            of("t1.cmd.approval.vote_x.as.office"),
+            None,
+            "another command"
+        );
+        assert_eq!(of("t1.cmd.approval.vote"), None, "no identity");
+    }
+
+    fn envelope(actor: Option<&str>) -> CommandEnvelope {
+        CommandEnvelope {
+            command_id: Uuid::from_u128(7),
+            actor: actor.map(str::to_owned),
+            authenticated: false,
+            correlation_id: None,
+            data: Value::Null,
+        }
+    }
+
+    #[test]
+    fn a_bound_identity_becomes_the_actor_and_a_different_declared_one_is_refused() {
+        let bound = authenticate(envelope(None), Some("verifier.anna".into())).expect("bound");
+        assert_eq!(bound.actor(), "verifier.anna");
+        assert!(bound.authenticated);
+        let same = authenticate(
+            envelope(Some("verifier.anna")),
+            Some("verifier.anna".into()),
+        )
+        .expect("the same actor may be declared");
+        assert!(same.authenticated);
+        let other = authenticate(envelope(Some("approver.ben")), Some("verifier.anna".into()))
+            .expect_err("another actor");
+        assert_eq!(other.code(), Some("actor_mismatch"));
+        let declared = authenticate(envelope(Some("approver.ben")), None).expect("declared");
+        assert!(!declared.authenticated);
+        assert_eq!(declared.actor(), "approver.ben");
+    }
 
     #[test]
     fn an_envelope_with_an_unknown_field_is_refused() {

@@ -15,6 +15,29 @@ pub enum LogFormat {
     Json,
 }
 
+/// What a process does with the namespace's streams and database at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Setup {
+    /// Create the streams and migrate the database where needed (one process with full rights,
+    /// the demo).
+    #[default]
+    Apply,
+    /// Only check that the streams and the database schema exist and are safe (a service with its
+    /// own credentials, after `buendel migrate`).
+    Check,
+}
+
+/// Whose word a command's actor is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Actors {
+    /// The envelope declares the actor (a server without authentication, the demo).
+    #[default]
+    Declared,
+    /// Only commands on `<command>.as.<identity>` are served: the server's permissions bind the
+    /// identity to a credential (`buendel creds generate`).
+    Authenticated,
+}
+
 /// Where NATS and Postgres are, and which namespace to work in.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
@@ -61,6 +84,22 @@ pub struct Settings {
     /// demos; the time runs on from noon UTC of that date).
     #[arg(long, env = "BUENDEL_CLOCK", default_value = "system", global = true)]
     pub clock: Clock,
+    /// The file with this process's NATS nkey seed (`buendel creds generate` writes one per
+    /// identity); none on a server without authentication.
+    #[arg(long, env = "NATS_NKEY", global = true)]
+    pub nats_nkey: Option<std::path::PathBuf>,
+    /// `apply`: create the streams and migrate the database at start; `check`: only check them
+    /// (after `buendel migrate`, for a service with its own credentials).
+    #[arg(long, env = "BUENDEL_SETUP", value_enum, default_value_t = Setup::Apply, global = true)]
+    pub setup: Setup,
+    /// `declared`: a command's envelope names its actor; `authenticated`: only commands on
+    /// `<command>.as.<identity>` are served.
+    #[arg(long, env = "BUENDEL_ACTORS", value_enum, default_value_t = Actors::Declared, global = true)]
+    pub actors: Actors,
+    /// The identity commands are sent as (`office.anna`, `partner.non.dgb`, ...): on
+    /// `<command>.as.<identity>`, the subject the identity's credential may publish to.
+    #[arg(long = "as", env = "BUENDEL_AS", global = true)]
+    pub act_as: Option<String>,
 }
 
 impl Settings {
@@ -73,6 +112,10 @@ impl Settings {
             namespace,
             log_format: LogFormat::Text,
             clock: Clock::system(),
+            nats_nkey: None,
+            setup: Setup::Apply,
+            actors: Actors::Declared,
+            act_as: None,
         }
     }
 }

@@ -214,6 +214,9 @@ pub struct EventStore {
     armed: Armed,
     /// Atomic batches this process has open at once (the server takes at most 50 per stream).
     batches: Arc<tokio::sync::Semaphore>,
+    /// Only check the streams, never create or change them (a service with its own credentials;
+    /// `buendel migrate` creates them).
+    check_only: bool,
 }
 
 impl EventStore {
@@ -227,6 +230,7 @@ impl EventStore {
             capabilities,
             armed: Arc::default(),
             batches: Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT_MAX)),
+            check_only: false,
         }
     }
 
@@ -257,6 +261,13 @@ impl EventStore {
             }
             _ => None,
         }
+    }
+
+    /// [`EventStore::ensure_streams`] only checks: a missing stream, or one that needs a change,
+    /// is an error that names `buendel migrate`.
+    pub fn check_only(mut self, check_only: bool) -> Self {
+        self.check_only = check_only;
+        self
     }
 
     /// Sets the replica count new streams are created with.
@@ -320,6 +331,15 @@ impl EventStore {
                     let shorter_window = kind == StreamKind::Intake
                         && info.config.duplicate_window > wanted.duplicate_window;
                     let atomic = wanted.allow_atomic_publish && !info.config.allow_atomic_publish;
+                    if (shorter_window || atomic) && self.check_only {
+                        return Err(StoreError::WeakStream {
+                            stream: wanted.name,
+                            problems: vec![
+                                "its settings are older than this version's: run `buendel migrate`"
+                                    .into(),
+                            ],
+                        });
+                    }
                     if shorter_window || atomic {
                         // A stream created before conflicting duplicates were told apart, or on an
                         // older server: shorten INTAKE's window, allow atomic batches (the only
@@ -334,6 +354,12 @@ impl EventStore {
                             .await
                             .map_err(StoreError::unavailable)?;
                     }
+                }
+                Err(error) if is_not_found(&error) && self.check_only => {
+                    return Err(StoreError::Unavailable(format!(
+                        "stream {} does not exist: run `buendel migrate` first",
+                        wanted.name
+                    )));
                 }
                 Err(error) if is_not_found(&error) => {
                     let name = wanted.name.clone();

@@ -187,6 +187,28 @@ impl NatsServer {
         server
     }
 
+    /// Starts a single node of `version` on a free port with `config` as its configuration file
+    /// (e.g. an `authorization` block; the port and store come from the command line).
+    pub fn start_with_config(version: &str, config: &str) -> Self {
+        let dir = scratch_dir("nats");
+        let path = dir.join("node.conf");
+        std::fs::write(&path, config).expect("config written");
+        let mut server = Self {
+            child: None,
+            port: free_port(),
+            dir,
+            binary: nats_binary(version),
+            config: Some(path),
+        };
+        server.restart();
+        server
+    }
+
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+
     /// Its client URL.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
