@@ -12,7 +12,8 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --create-home --home-dir /home/buendel --shell /usr/sbin/nologin buendel
+    && useradd --system --create-home --home-dir /home/buendel --shell /usr/sbin/nologin buendel \
+    && install -d -o buendel -g buendel -m 0700 /creds
 COPY --from=builder /app/target/release/buendel /usr/local/bin/buendel
 USER buendel
 EXPOSE 8080

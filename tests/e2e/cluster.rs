@@ -276,9 +276,16 @@ async fn the_leader_of_ledger_killed_mid_run_loses_and_doubles_nothing_on_an_r3_
 fn the_deployed_nats_configuration_is_valid_for_the_pinned_server_and_compose_uses_all_three_nodes()
 {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // The configuration includes the permissions `buendel creds generate` writes beside it.
+    let dir =
+        std::env::temp_dir().join(format!("buendel-deploy-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("directory");
+    std::fs::copy(root.join("deploy/nats.conf"), dir.join("nats.conf")).expect("copied");
+    let ns = buendel_contract::Namespace::new("buendel").expect("namespace");
+    buendel::creds::generate(&ns, &dir.join("creds"), &[]).expect("credentials");
     let output = std::process::Command::new(buendel_testing::nats_binary(NATS_VERSION))
         .arg("-c")
-        .arg(root.join("deploy/nats.conf"))
+        .arg(dir.join("nats.conf"))
         .arg("-t")
         .env("NATS_SERVER_NAME", "nats1")
         .output()
@@ -288,7 +295,20 @@ fn the_deployed_nats_configuration_is_valid_for_the_pinned_server_and_compose_us
         output.status.success() && said.contains("is valid"),
         "{said}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
     let compose = std::fs::read_to_string(root.join("compose.yaml")).expect("compose.yaml");
+    // Every service runs as its own identity, after the owner's one migration, checking only.
+    for service in ["submission", "approval", "ledger", "projector", "api"] {
+        assert!(
+            compose.contains(&format!("NATS_NKEY: /creds/service.{service}.nk")),
+            "{service}"
+        );
+    }
+    assert!(compose.contains("NATS_NKEY: /creds/owner.nk"));
+    assert!(compose.contains("command: [\"migrate\"]"));
+    assert!(compose.contains("BUENDEL_SETUP: check"));
+    assert!(compose.contains("BUENDEL_ACTORS: authenticated"));
+    assert!(compose.contains("DATABASE_URL: postgres://buendel_writer@postgres:5432/buendel"));
     assert!(compose.contains("NATS_URL: nats://nats1:4222,nats://nats2:4222,nats://nats3:4222"));
     assert!(compose.contains("BUENDEL_STREAM_REPLICAS: \"3\""));
     for node in ["nats1", "nats2", "nats3"] {

@@ -545,3 +545,34 @@ fn assert_permission_denied(result: Result<sqlx::postgres::PgQueryResult, sqlx::
         "{error} ({code:?})"
     );
 }
+
+#[tokio::test]
+async fn a_service_that_only_checks_will_not_start_before_the_migration_and_says_so() {
+    // Given a namespace nobody migrated
+    let settings = Settings {
+        setup: Setup::Check,
+        ..test_settings(fresh_namespace())
+    };
+    // When a service that only checks starts, then it refuses, naming the step that is missing
+    let parts = Parts {
+        ledger: true,
+        ..Parts::none()
+    };
+    let error = match System::start(&settings, parts).await {
+        Ok(_) => panic!("it started on a namespace nobody migrated"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(
+        error.contains("does not exist: run `buendel migrate` first"),
+        "{error}"
+    );
+    // And it created nothing
+    let client = connect::nats(&settings.nats_url, "check")
+        .await
+        .expect("NATS");
+    let store = EventStore::new(client, settings.namespace.clone());
+    assert!(
+        store.stream(StreamKind::Ledger).await.is_err(),
+        "no stream made"
+    );
+}

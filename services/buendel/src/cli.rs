@@ -477,6 +477,9 @@ pub enum CredsAction {
         /// A partner as ALLIANCE.PARTNER, e.g. `non.dgb` (repeatable).
         #[arg(long = "partner")]
         partners: Vec<String>,
+        /// Every partner of the built-in alliances (`non`, `son`) too.
+        #[arg(long)]
+        builtin_partners: bool,
     },
 }
 
@@ -1229,9 +1232,19 @@ impl Cli {
                         out,
                         publishers,
                         operators,
-                        partners,
+                        mut partners,
+                        builtin_partners,
                     },
-            } => creds_generate(&settings, &out, &publishers, &operators, &partners),
+            } => {
+                if builtin_partners {
+                    for alliance in buendel_contract::reference::builtin_alliances() {
+                        for partner in &alliance.partners {
+                            partners.push(format!("{}.{}", alliance.id, partner.id));
+                        }
+                    }
+                }
+                creds_generate(&settings, &out, &publishers, &operators, &partners)
+            }
         }
     }
 }

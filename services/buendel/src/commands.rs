@@ -118,7 +118,12 @@ pub async fn request(
     )
     .await
     .with_context(|| format!("{subject} did not answer in time; retry with the same command id"))?
-    .with_context(|| format!("{subject}: no service answered; is `buendel up` running?"))?;
+    .with_context(|| {
+        format!(
+            "{subject}: no service answered; is `buendel up` running, and may this identity send \
+             it (a refused subject is logged above as a permissions violation)?"
+        )
+    })?;
     serde_json::from_slice(&message.payload)
         .with_context(|| format!("{subject} replied with something that is not a reply"))
 }

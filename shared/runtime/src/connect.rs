@@ -96,8 +96,8 @@ pub async fn nats_as(
             ),
             _ => format!(
                 "cannot reach NATS at {url}. Start it with JetStream enabled, e.g. \
-                 `nats-server -js -sd /var/lib/nats-server` or `docker compose up -d nats`, \
-                 or point NATS_URL at a running server"
+                 `nats-server -js -sd /var/lib/nats-server`, or point NATS_URL at a running \
+                 server"
             ),
         };
         anyhow::Error::new(error).context(hint)

@@ -183,7 +183,10 @@ impl Role {
 /// ROLE ... PASSWORD` or authenticate them by `pg_hba.conf`) and grants them exactly their rights on
 /// every table there is and will be (default privileges of the migrating owner).
 pub async fn create_roles(pool: &PgPool, namespace: &Namespace) -> anyhow::Result<()> {
-    let database = namespace.database();
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(pool)
+        .await?;
+    let database = database.replace('"', "\"\"");
     for role in Role::ALL {
         let name = role.name(namespace);
         let exists: bool =
