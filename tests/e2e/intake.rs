@@ -272,3 +272,65 @@ async fn an_invalid_command_is_refused_with_every_field_named() {
     );
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_publisher_over_its_rate_is_dead_lettered_with_its_bytes_and_another_publisher_is_not() {
+    // Given an intake that takes 2 messages at once and 1 a second from each publisher
+    let settings = buendel_runtime::Settings {
+        intake_rate_per_s: 1,
+        intake_burst: 2,
+        ..crate::helpers::test_settings(crate::helpers::fresh_namespace())
+    };
+    let parts = buendel::system::Parts {
+        submission: true,
+        projector: true,
+        ..buendel::system::Parts::none()
+    };
+    let app = crate::helpers::spawn_parts_with(settings, parts).await;
+    // When one publisher sends six proposals at once and another one sends one
+    let flood: Vec<Uuid> = (0..6).map(|_| Uuid::new_v4()).collect();
+    for proposal_id in &flood {
+        app.publish_event(&submitted_event(*proposal_id)).await;
+    }
+    let other = Uuid::new_v4();
+    let event = submitted_event(other);
+    let subject = app.settings.namespace.subject(StreamKind::Intake, "other");
+    let id = Uuid::parse_str(event["id"].as_str().expect("id")).expect("uuid");
+    app.store
+        .publish(
+            &subject,
+            id,
+            serde_json::to_vec(&event).expect("json").into(),
+        )
+        .await
+        .expect("published");
+    // Then the other publisher's proposal goes through
+    app.get_until(&format!("/v1/proposals/{other}"), |status, _| status == 200)
+        .await;
+    // And every one of the six is either a proposal or a dead letter `rate_limited` with its
+    // bytes: nothing is lost, and at least the three beyond the burst (and the second's refill)
+    // are refused
+    let (accepted, letters) = eventually("all six accounted for", || async {
+        let mut accepted = 0;
+        for proposal_id in &flood {
+            let (status, _) = app.get(&format!("/v1/proposals/{proposal_id}")).await;
+            accepted += usize::from(status == 200);
+        }
+        let (_, letters) = app.get("/v1/deadletters?source=intake").await;
+        let letters = letters["items"].as_array().cloned().unwrap_or_default();
+        (accepted + letters.len() == flood.len()).then_some((accepted, letters))
+    })
+    .await;
+    assert!(accepted >= 2, "the burst goes through: {accepted}");
+    assert!(letters.len() >= 3, "{letters:?}");
+    for letter in &letters {
+        assert_eq!(letter["code"], "rate_limited", "{letter}");
+        let original = letter["original_base64"].as_str().expect("bytes");
+        let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, original)
+            .expect("base64");
+        let kept: Value = serde_json::from_slice(&bytes).expect("the original event");
+        let id = Uuid::parse_str(kept["data"]["proposal_id"].as_str().expect("id")).expect("uuid");
+        assert!(flood.contains(&id), "{kept}");
+    }
+    app.cleanup().await;
+}

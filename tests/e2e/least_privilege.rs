@@ -229,6 +229,22 @@ async fn every_service_runs_as_itself_and_each_identity_is_held_to_its_own_subje
         let settings = secured.settings(&format!("service.{service}"), role);
         systems.push(System::start(&settings, parts).await.expect(service));
     }
+    let log = buendel::system::LogPart {
+        key: std::sync::Arc::new(
+            buendel_transparency::LogKey::generate("buendel.test/least-privilege").expect("key"),
+        ),
+        witnesses: vec![],
+        limits: buendel_transparency::LogServiceLimits {
+            cadence_ms: 3_600_000,
+            ..buendel_transparency::LogServiceLimits::default()
+        },
+    };
+    let log_settings = secured.settings("service.log", Some(db::Role::Writer));
+    let log_parts = Parts {
+        log: Some(log),
+        ..Parts::none()
+    };
+    systems.push(System::start(&log_settings, log_parts).await.expect("log"));
     let reader = db::connect(
         &secured
             .settings("service.api", Some(db::Role::Reader))
@@ -419,6 +435,15 @@ async fn every_service_runs_as_itself_and_each_identity_is_held_to_its_own_subje
     .expect("the audit runs");
     assert!(report.first_failure.is_none(), "{:?}", report.first_failure);
     assert!(report.differences.is_empty(), "{:?}", report.differences);
+
+    // And the transparency log, as its own user and the writer's role, logs every ledger event
+    let ledger_last = last(&store, StreamKind::Ledger).await;
+    let tree = buendel_transparency::TreeStore::new(reader.clone());
+    eventually("the ledger's log caught up", || async {
+        let head = tree.head(buendel_transparency::Log::Ledger).await.ok()?;
+        (head.last_seq >= ledger_last).then_some(())
+    })
+    .await;
 
     // When the API's user tries to write a stream or call a command, the server refuses it
     let (api, mut api_errors) = secured.connect("service.api").await;

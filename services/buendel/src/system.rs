@@ -150,10 +150,15 @@ impl System {
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
         if parts.submission {
+            let rate = buendel_submission::PublisherRate {
+                per_s: settings.intake_rate_per_s,
+                burst: settings.intake_burst,
+            };
             let running = buendel_submission::start(
                 client.clone(),
                 store.clone(),
                 settings.clock,
+                rate,
                 shutdown.clone(),
             )
             .await?;

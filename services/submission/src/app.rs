@@ -54,6 +54,85 @@ pub const CONFLICTING_DUPLICATE: &str = "conflicting_duplicate";
 /// The commands served over request/reply.
 pub const COMMANDS: [&str; 3] = ["submit", "revise", "withdraw"];
 
+/// The dead-letter code of an intake message over its publisher's rate.
+pub const RATE_LIMITED: &str = "rate_limited";
+
+/// How many intake messages one publisher (the last token of `<ns>.intake.<publisher>`, which the
+/// server's permissions bind to its credential) may send: `per_s` a second on average, `burst` at
+/// once, measured on the times the stream stored them (so a backlog read late is not limited).
+/// `per_s` 0 is no limit. Each submission instance counts what it handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublisherRate {
+    /// Messages per second on average.
+    pub per_s: u32,
+    /// Messages at once.
+    pub burst: u32,
+}
+
+impl PublisherRate {
+    /// 1,000 a second, 10,000 at once.
+    pub const DEFAULT: Self = Self {
+        per_s: 1_000,
+        burst: 10_000,
+    };
+}
+
+/// Publishers whose buckets are kept at once; a new one beyond it replaces the one heard from
+/// longest ago (whose bucket would be nearly full again by then).
+pub const PUBLISHERS_TRACKED_MAX: usize = 10_000;
+
+/// One token bucket per publisher, in thousandths of a message.
+#[derive(Debug)]
+pub struct Buckets {
+    rate: PublisherRate,
+    buckets: std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>>,
+}
+
+impl Buckets {
+    /// Empty buckets (every publisher starts with a full one).
+    pub fn new(rate: PublisherRate) -> Self {
+        Self {
+            rate,
+            buckets: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Whether a message of `publisher` stored at `at_ms` is within its rate (and takes its token).
+    pub fn admit(&self, publisher: &str, at_ms: i64) -> bool {
+        if self.rate.per_s == 0 {
+            return true;
+        }
+        let full = i64::from(self.rate.burst) * 1_000;
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !buckets.contains_key(publisher) && buckets.len() >= PUBLISHERS_TRACKED_MAX {
+            let oldest = buckets
+                .iter()
+                .min_by_key(|(_, (_, last))| *last)
+                .map(|(name, _)| name.clone());
+            if let Some(oldest) = oldest {
+                buckets.remove(&oldest);
+            }
+        }
+        let (tokens, last) = buckets.entry(publisher.to_owned()).or_insert((full, at_ms));
+        // Messages of one publisher may be handled slightly out of order: an earlier time refills
+        // nothing.
+        let elapsed = at_ms.saturating_sub(*last).max(0);
+        *tokens = tokens
+            .saturating_add(elapsed.saturating_mul(i64::from(self.rate.per_s)))
+            .min(full);
+        *last = (*last).max(at_ms);
+        if *tokens >= 1_000 {
+            *tokens -= 1_000;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// The submission service's shell.
 pub struct Submission {
     /// The time, as an input.
@@ -299,8 +378,9 @@ impl Submission {
     }
 }
 
-/// The submission's reaction to INTAKE: validate, record the receipt, decide and screen.
-struct Intake(Arc<Submission>);
+/// The submission's reaction to INTAKE: limit each publisher's rate, validate, record the
+/// receipt, decide and screen.
+struct Intake(Arc<Submission>, Buckets);
 
 impl Reaction for Intake {
     type Read = Result<IntakeEvent, Rejected>;
@@ -320,6 +400,26 @@ impl Reaction for Intake {
     }
 
     async fn handle(&self, delivery: &Delivery, read: Self::Read) -> Verdict {
+        let publisher = delivery.subject.rsplit('.').next().unwrap_or_default();
+        if !self.1.admit(publisher, delivery.published_ms) {
+            let (event_id, event_type) = match &read {
+                Ok(event) => (Some(event.id.to_string()), None),
+                Err(rejected) => (rejected.event_id.clone(), rejected.event_type.clone()),
+            };
+            return Verdict::Refuse(Refusal {
+                code: RATE_LIMITED.to_owned(),
+                reasons: vec![FieldError::new(
+                    "",
+                    format!(
+                        "publisher {publisher:?} sent more than {} messages a second ({} at \
+                         once); the message is kept here, publish it again later",
+                        self.1.rate.per_s, self.1.rate.burst
+                    ),
+                )],
+                event_id,
+                event_type,
+            });
+        }
         let read = match read {
             // An alliance this instance has not seen may have been registered by command since.
             Err(rejected) if names_unknown_alliance(&rejected) => {
@@ -448,11 +548,12 @@ pub const REVIEW_LIMITS: Limits = Limits {
 };
 
 /// Starts the submission service: streams, command endpoints and the intake consumer are ready when
-/// this returns; the returned task runs until `shutdown`.
+/// this returns; the returned task runs until `shutdown`. Each intake publisher is held to `rate`.
 pub async fn start(
     client: async_nats::Client,
     store: EventStore,
     clock: Clock,
+    rate: PublisherRate,
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
     store.ensure_streams(&StreamKind::ALL).await?;
@@ -490,7 +591,9 @@ pub async fn start(
     .await?;
     Ok(tokio::spawn(async move {
         let recorded = tokio::spawn(reviews.run(Arc::new(Reviews(service.clone())), local.clone()));
-        let intake = reactor.run(Arc::new(Intake(service)), local.clone()).await;
+        let intake = reactor
+            .run(Arc::new(Intake(service, Buckets::new(rate))), local.clone())
+            .await;
         local.cancel();
         let recorded = recorded.await.context("review task panicked")?;
         commands.await.context("command task panicked")?;
@@ -505,8 +608,59 @@ pub async fn run(
     clock: Clock,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    start(client, store, clock, shutdown)
+    start(client, store, clock, PublisherRate::DEFAULT, shutdown)
         .await?
         .await
         .context("submission task panicked")?
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const RATE: PublisherRate = PublisherRate {
+        per_s: 10,
+        burst: 3,
+    };
+
+    #[test]
+    fn a_publisher_gets_its_burst_then_its_rate() {
+        // Given a publisher allowed 10 a second, 3 at once
+        let buckets = Buckets::new(RATE);
+        // When it sends 4 at the same millisecond, then the fourth is over its rate
+        let at_once: Vec<bool> = (0..4).map(|_| buckets.admit("portal", 1_000)).collect();
+        assert_eq!(at_once, [true, true, true, false]);
+        // And another publisher is not held to the first one's bucket
+        assert!(buckets.admit("bank", 1_000));
+        // When 100 ms pass, then one more token has come back, and no more
+        assert!(buckets.admit("portal", 1_100));
+        assert!(!buckets.admit("portal", 1_100));
+        // And a message stored earlier (handled out of order) brings none back
+        assert!(!buckets.admit("portal", 1_050));
+        // When a long pause passes, then the bucket is full again, never fuller
+        let after: Vec<bool> = (0..4).map(|_| buckets.admit("portal", 60_000)).collect();
+        assert_eq!(after, [true, true, true, false]);
+    }
+
+    #[test]
+    fn no_limit_admits_everything() {
+        let buckets = Buckets::new(PublisherRate { per_s: 0, burst: 0 });
+        assert!((0..10_000).all(|_| buckets.admit("bench", 5)));
+    }
+
+    proptest! {
+        /// Over any window, a publisher is admitted at most its burst plus its rate times the
+        /// window, whatever the times its messages were stored at.
+        #[test]
+        fn admitted_never_exceed_burst_plus_rate(mut times in proptest::collection::vec(0i64..20_000, 1..400)) {
+            times.sort_unstable();
+            let buckets = Buckets::new(RATE);
+            let admitted = times.iter().filter(|t| buckets.admit("p", **t)).count() as i64;
+            let span_ms = times[times.len() - 1] - times[0];
+            let bound = i64::from(RATE.burst) + span_ms * i64::from(RATE.per_s) / 1_000;
+            prop_assert!(admitted <= bound, "{admitted} > {bound}");
+        }
+    }
 }

@@ -9,7 +9,7 @@
 pub mod app;
 pub use buendel_submission_domain as domain;
 
-pub use app::{run, start, Submission};
+pub use app::{run, start, Buckets, PublisherRate, Submission};
 
 #[cfg(test)]
 mod tests {

@@ -112,6 +112,8 @@ pub struct Delivery {
     pub sequence: u64,
     /// How many times it was delivered, this time included.
     pub delivered: i64,
+    /// When the stream stored it, in milliseconds since the epoch.
+    pub published_ms: i64,
 }
 
 /// A refusal for good: a dead letter with a code and every reason.
@@ -291,6 +293,8 @@ impl Reactor {
                 payload: message.payload.clone(),
                 sequence: info.stream_sequence,
                 delivered: info.delivered,
+                published_ms: i64::try_from(info.published.unix_timestamp_nanos() / 1_000_000)
+                    .unwrap_or(i64::MAX),
             };
             let read = reaction.read(&delivery);
             let key = reaction.lane(&delivery, &read).await;

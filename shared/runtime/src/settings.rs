@@ -100,6 +100,23 @@ pub struct Settings {
     /// `<command>.as.<identity>`, the subject the identity's credential may publish to.
     #[arg(long = "as", env = "BUENDEL_AS", global = true)]
     pub act_as: Option<String>,
+    /// Intake messages one publisher may send a second on average (0: no limit); those beyond are
+    /// dead-lettered as `rate_limited`, with their bytes.
+    #[arg(
+        long,
+        env = "BUENDEL_INTAKE_RATE_PER_S",
+        default_value_t = 1_000,
+        global = true
+    )]
+    pub intake_rate_per_s: u32,
+    /// Intake messages one publisher may send at once.
+    #[arg(
+        long,
+        env = "BUENDEL_INTAKE_BURST",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub intake_burst: u32,
 }
 
 impl Settings {
@@ -116,6 +133,8 @@ impl Settings {
             setup: Setup::Apply,
             actors: Actors::Declared,
             act_as: None,
+            intake_rate_per_s: 1_000,
+            intake_burst: 10_000,
         }
     }
 }

@@ -133,6 +133,8 @@ fn spawn_service(settings: &Settings, name: &'static str) -> anyhow::Result<Serv
         .env("BUENDEL_STREAM_REPLICAS", settings.replicas.to_string())
         .env("DATABASE_URL", &settings.database_url)
         .env("BUENDEL_NAMESPACE", settings.namespace.as_str())
+        // One synthetic publisher sends the whole load as fast as it can: no per-publisher limit.
+        .env("BUENDEL_INTAKE_RATE_PER_S", "0")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
