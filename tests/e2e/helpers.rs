@@ -129,6 +129,22 @@ pub async fn spawn_parts_with(settings: Settings, parts: Parts) -> TestApp {
 }
 
 impl TestApp {
+    /// A handle on the namespace of services that run in `system` (and others beside it), for
+    /// publishing, commands, reads and the cleanup; it stops none of them.
+    pub fn over(system: &System, settings: Settings) -> Self {
+        let guard =
+            buendel_testing::NamespaceGuard::new(&settings.nats_url, settings.namespace.clone())
+                .with_database(&settings.database_url);
+        TestApp {
+            store: system.store.clone(),
+            client: system.client.clone(),
+            pool: system.pool.clone(),
+            system: None,
+            settings,
+            guard,
+        }
+    }
+
     /// Stops the services (the namespace stays).
     pub async fn stop_services(&mut self) {
         if let Some(system) = self.system.take() {

@@ -14,6 +14,7 @@ mod hostile_commands;
 mod intake;
 mod least_privilege;
 mod ledger;
+mod ops;
 mod projector;
 mod quarantine;
 mod race;

@@ -76,6 +76,8 @@ pub struct System {
     pub pool: PgPool,
     /// Where the HTTP API listens, if it runs.
     pub http: Option<SocketAddr>,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served, if they are.
+    pub ops: Option<SocketAddr>,
     /// Cancel to stop everything.
     pub shutdown: CancellationToken,
     /// The running services.
@@ -219,11 +221,27 @@ impl System {
             tasks
                 .spawn(async move { ("api", buendel_api::serve(listener, state, shutdown).await) });
         }
+        let ops = match settings.ops_addr {
+            Some(addr) => {
+                let watched =
+                    ops_of(&client, &store, &pool, &parts).with_stall_ms(settings.stall_ms);
+                let (bound, task) = buendel_runtime::ops::serve(
+                    addr,
+                    std::sync::Arc::new(watched),
+                    shutdown.clone(),
+                )
+                .await?;
+                tasks.spawn(async move { ("ops", flatten(task.await)) });
+                Some(bound)
+            }
+            None => None,
+        };
         Ok(Self {
             client,
             store,
             pool,
             http,
+            ops,
             shutdown,
             tasks,
         })
@@ -253,6 +271,55 @@ impl System {
         }
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// What the ops listener of these parts watches: their durable consumers, Postgres where they use
+/// it, the projection lag where the projector runs.
+fn ops_of(
+    client: &async_nats::Client,
+    store: &EventStore,
+    pool: &PgPool,
+    parts: &Parts,
+) -> buendel_runtime::ops::Ops {
+    let ns = store.namespace();
+    let mut ops = buendel_runtime::ops::Ops::new(client.clone(), store.clone());
+    let mut durables = Vec::new();
+    if parts.submission {
+        durables.push((StreamKind::Intake, "submission"));
+        durables.push((StreamKind::Reviews, "submission"));
+    }
+    if parts.approval {
+        durables.push((StreamKind::Proposals, "approval"));
+    }
+    if parts.ledger {
+        durables.push((StreamKind::Reviews, "ledger"));
+    }
+    if parts.projector {
+        for kind in buendel_projector::STREAMS {
+            durables.push((kind, buendel_projector::runner::SERVICE));
+        }
+        ops = ops.with_projected(&buendel_projector::STREAMS);
+    }
+    for (kind, service) in durables {
+        ops = ops.with_durable(kind, ns.durable(service, kind));
+    }
+    if parts.projector || parts.api.is_some() || parts.log.is_some() {
+        ops = ops.with_pool(pool.clone());
+    }
+    ops
+}
+
+/// The ops listener's address of `buendel serve <service>` when none is given.
+pub fn default_ops_addr(service: &str) -> Option<SocketAddr> {
+    let port = match service {
+        "submission" => 9181,
+        "approval" => 9182,
+        "ledger" => 9183,
+        "projector" => 9184,
+        "log" => 9185,
+        _ => return None,
+    };
+    Some(SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
 fn flatten(joined: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow::Result<()> {
@@ -356,8 +423,19 @@ pub async fn serve(
         },
         other => anyhow::bail!("unknown service {other:?}"),
     };
+    // Every service but the API (whose own port serves them) has an ops listener.
+    let settings = Settings {
+        ops_addr: settings.ops_addr.or_else(|| default_ops_addr(service)),
+        ..settings
+    };
     let mut system = System::start(&settings, parts).await?;
-    eprintln!("{service} is running in namespace {}", settings.namespace);
+    match system.ops {
+        Some(ops) => eprintln!(
+            "{service} is running in namespace {} (http://{ops}/readyz, /metrics)",
+            settings.namespace
+        ),
+        None => eprintln!("{service} is running in namespace {}", settings.namespace),
+    }
     tokio::spawn(until_signal(system.shutdown.clone()));
     system.join().await?;
     Ok(ExitCode::SUCCESS)

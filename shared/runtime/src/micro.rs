@@ -411,7 +411,10 @@ where
             use tracing::Instrument as _;
             let handle = handle.clone();
             let span = tracing::info_span!("command", service = %service_name, command = %command);
+            let service_name = service_name.clone();
             async move {
+                let started = std::time::Instant::now();
+                let name = command.clone();
                 let result = match envelope_of(&payload).and_then(|envelope| {
                     authenticate(envelope, identity).inspect_err(|refused| {
                         tracing::warn!(%refused, "command refused: its actor is not authenticated");
@@ -420,6 +423,34 @@ where
                     Ok(envelope) => handle(command, envelope).await,
                     Err(refused) => Err(refused),
                 };
+                let outcome = match &result {
+                    Ok(Outcome::Appended(_)) => "accepted",
+                    Ok(Outcome::Duplicate(_)) => "duplicate",
+                    Ok(Outcome::Unchanged) => "unchanged",
+                    Err(CommandError::Refused { code, .. }) => code.as_str(),
+                    Err(CommandError::Transient(_)) => "unavailable",
+                };
+                let service = service_name.as_str();
+                crate::metrics::count(
+                    crate::metrics::COMMANDS_TOTAL,
+                    &[
+                        ("service", service),
+                        ("command", &name),
+                        ("outcome", outcome),
+                    ],
+                );
+                if result.is_err() {
+                    crate::metrics::count(
+                        crate::metrics::COMMAND_REFUSALS_TOTAL,
+                        &[("service", service), ("code", outcome)],
+                    );
+                }
+                let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                crate::metrics::global().observe_ms(
+                    crate::metrics::COMMAND_DURATION_MS,
+                    &[("service", service)],
+                    ms,
+                );
                 reply_of(result)
             }
             .instrument(span)

@@ -296,6 +296,15 @@ impl Reactor {
                 published_ms: i64::try_from(info.published.unix_timestamp_nanos() / 1_000_000)
                     .unwrap_or(i64::MAX),
             };
+            if delivery.delivered > 1 {
+                crate::metrics::count(
+                    crate::metrics::REDELIVERIES_TOTAL,
+                    &[
+                        ("service", &self.spec.service),
+                        ("stream", self.spec.stream.suffix()),
+                    ],
+                );
+            }
             let read = reaction.read(&delivery);
             let key = reaction.lane(&delivery, &read).await;
             let lane = usize::try_from(key % lanes_max as u64).unwrap_or(0);
@@ -349,6 +358,10 @@ impl Letters {
                 return;
             }
             Disposition::DeadLetter(mut refusal) => {
+                crate::metrics::count(
+                    crate::metrics::DEAD_LETTERS_TOTAL,
+                    &[("source", &self.source), ("code", &refusal.code)],
+                );
                 // The origin is `<stream>/<service>`.
                 let stream = self.origin.split('/').next().unwrap_or(&self.origin);
                 let (original_base64, cut) = DeadLetter::kept(&delivery.payload, stream, sequence);

@@ -30,6 +30,7 @@ use buendel_contract::namespace::StreamKind;
 use buendel_contract::reply::AppendedEvent;
 use buendel_contract::{Aggregate, Envelope, EventKind, Meta};
 
+use crate::metrics;
 use crate::store::{DecisionRecord, EventStore, Pending, RecordedEvent, StoreError};
 
 /// How many times a command is decided again after a conflict before giving up.
@@ -468,6 +469,9 @@ impl<A: Aggregate> Repository<A> {
                 }
                 Err(StoreError::Conflict { .. }) => {
                     tracing::debug!(subject, "conflict, reading what changed");
+                    let stream = self.kind.suffix();
+                    metrics::count(metrics::APPEND_CONFLICTS_TOTAL, &[("stream", stream)]);
+                    metrics::count(metrics::APPEND_RETRIES_TOTAL, &[("stream", stream)]);
                     loaded = self.refresh(id, &loaded).await?;
                     current = true;
                 }

@@ -117,6 +117,15 @@ pub struct Settings {
         global = true
     )]
     pub intake_burst: u32,
+    /// Where the process serves `/healthz`, `/readyz` and `/metrics` (`serve` has one per
+    /// service by default: submission 9181, approval 9182, ledger 9183, projector 9184, log 9185;
+    /// `up` none unless given).
+    #[arg(long, env = "BUENDEL_OPS_ADDR", global = true)]
+    pub ops_addr: Option<std::net::SocketAddr>,
+    /// A durable consumer with work whose ack floor has not moved for this long is stalled, and
+    /// `/readyz` fails.
+    #[arg(long, env = "BUENDEL_STALL_MS", default_value_t = crate::ops::STALL_MS, global = true)]
+    pub stall_ms: u64,
 }
 
 impl Settings {
@@ -135,6 +144,8 @@ impl Settings {
             act_as: None,
             intake_rate_per_s: 1_000,
             intake_burst: 10_000,
+            ops_addr: None,
+            stall_ms: crate::ops::STALL_MS,
         }
     }
 }

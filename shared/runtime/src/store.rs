@@ -494,6 +494,15 @@ impl EventStore {
                     if attempt < BATCH_RETRIES_MAX =>
                 {
                     attempt += 1;
+                    let token = subject.split('.').nth(1).unwrap_or_default();
+                    let stream = StreamKind::ALL
+                        .iter()
+                        .find(|k| k.token() == token)
+                        .map_or("", |k| k.suffix());
+                    crate::metrics::count(
+                        crate::metrics::APPEND_RETRIES_TOTAL,
+                        &[("stream", stream)],
+                    );
                     tracing::debug!(
                         subject,
                         attempt,

@@ -135,6 +135,8 @@ fn spawn_service(settings: &Settings, name: &'static str) -> anyhow::Result<Serv
         .env("BUENDEL_NAMESPACE", settings.namespace.as_str())
         // One synthetic publisher sends the whole load as fast as it can: no per-publisher limit.
         .env("BUENDEL_INTAKE_RATE_PER_S", "0")
+        // Its ops listener on a free port, so the bench runs beside services on the default ports.
+        .env("BUENDEL_OPS_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -258,6 +258,8 @@ impl Services {
             )
             .env("DATABASE_URL", &self.settings.database_url)
             .env("BUENDEL_NAMESPACE", self.settings.namespace.as_str())
+            // Several instances of one service run here: each its ops listener on a free port.
+            .env("BUENDEL_OPS_ADDR", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
