@@ -893,3 +893,50 @@ async fn a_revision_before_the_statement_reaches_the_review_and_the_reservation_
     app.assert_audit_clean().await;
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_read_that_asks_for_its_write_sees_it_and_one_that_asks_too_much_is_told_how_far_it_got()
+{
+    // Given the projector running beside the ledger
+    let app = spawn_app().await;
+    // When a command is accepted, then its reply names the position of what it appended
+    let reply = app.send(&allocation(1_000_000, 200_000)).await;
+    let position = reply.position().expect("the reply names its stream");
+    assert!(position.starts_with("LEDGER:"), "{position}");
+    // And a read at least at that position sees the allocation at once, without polling
+    let (status, fund) = app
+        .get(&format!("/v1/funds/{FUND}?min_seq={position}"))
+        .await;
+    assert_eq!(status, 200, "{fund}");
+    assert_eq!(fund["esf_plus"]["allocated"], 1_000_000, "{fund}");
+    let sequence: u64 = position["LEDGER:".len()..].parse().expect("sequence");
+    assert_eq!(fund["last_sequence"], sequence, "{fund}");
+    // And the `Consistency` header does the same
+    let request = axum::http::Request::get(format!("/v1/funds/{FUND}"))
+        .header("Consistency", &position)
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let router = buendel_api::app(buendel_api::AppState::new(app.pool.clone()));
+    let response = tower::ServiceExt::oneshot(router, request)
+        .await
+        .expect("response");
+    assert_eq!(response.status(), 200);
+    // When a read asks for a position the read models have not reached, then it is told so, with
+    // the position they have reached
+    let (status, body) = app
+        .get(&format!("/v1/funds?min_seq=LEDGER:{}", sequence + 1_000))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "not_yet_projected", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("applied sequence {sequence}"))),
+        "{body}"
+    );
+    // And a malformed position is refused
+    let (status, body) = app.get("/v1/funds?min_seq=INTAKE:1").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_query");
+    app.cleanup().await;
+}

@@ -29,6 +29,19 @@ pub enum ApiError {
     /// Postgres is not answering (503 `not_ready`), for `/readyz`.
     #[error("the read model database is not reachable")]
     NotReady(#[source] anyhow::Error),
+    /// The read models had not reached the position the request asked for (`min_seq`) within its
+    /// wait (503 `not_yet_projected`).
+    #[error(
+        "the read model of {stream} has applied sequence {applied}, not yet {asked}; ask again"
+    )]
+    NotYetProjected {
+        /// The stream asked for.
+        stream: String,
+        /// The sequence asked for.
+        asked: u64,
+        /// The sequence applied so far.
+        applied: u64,
+    },
     /// The request took longer than its limit (503 `timeout`).
     #[error("the request took longer than {0} ms")]
     Timeout(u64),
@@ -54,6 +67,7 @@ impl ApiError {
             ApiError::NotProjected(_) => "not_projected",
             ApiError::NotReady(_) => "not_ready",
             ApiError::Timeout(_) => "timeout",
+            ApiError::NotYetProjected { .. } => "not_yet_projected",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -64,7 +78,9 @@ impl ApiError {
             ApiError::InvalidId(_) | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) | ApiError::NotProjected(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::NotReady(_) | ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotReady(_) | ApiError::Timeout(_) | ApiError::NotYetProjected { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,6 +110,7 @@ impl IntoResponse for ApiError {
             | ApiError::InvalidQuery(_)
             | ApiError::NotFound(_)
             | ApiError::MethodNotAllowed(_)
+            | ApiError::NotYetProjected { .. }
             | ApiError::NotProjected(_) => {}
         }
         let body = Body {

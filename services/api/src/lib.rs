@@ -18,6 +18,7 @@
 
 pub mod alliances;
 pub mod claims;
+pub mod consistency;
 pub mod deadletters;
 pub mod error;
 pub mod funds;
@@ -137,6 +138,10 @@ pub fn app(state: AppState) -> Router {
         })
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            consistency::read_your_writes,
+        ))
         .layer(middleware::from_fn(time_limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),

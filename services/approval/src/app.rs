@@ -513,7 +513,7 @@ pub async fn start(
     let local = shutdown.child_token();
     let commands = micro::serve_commands(
         client,
-        store.namespace(),
+        &store,
         SERVICE,
         "Bündel approval: partner review, statement and grant decision",
         &COMMANDS,
@@ -598,6 +598,7 @@ mod tests {
             )
             .expect("envelope"),
             Some(identity.to_owned()),
+            true,
         )
         .expect("bound")
     }

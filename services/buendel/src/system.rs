@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use buendel_contract::namespace::StreamKind;
 use buendel_runtime::db::{self, PoolLimits};
 use buendel_runtime::settings::{Actors, Setup};
-use buendel_runtime::{connect, micro, CancellationToken, EventStore, Settings};
+use buendel_runtime::{connect, CancellationToken, EventStore, Settings};
 
 /// The transparency log's part of a [`System`]: its key and its witnesses.
 #[derive(Debug, Clone)]
@@ -90,12 +90,12 @@ pub async fn prepare(
     settings: &Settings,
     name: &str,
 ) -> anyhow::Result<(async_nats::Client, EventStore, PgPool)> {
-    micro::require_authenticated_actors(settings.actors == Actors::Authenticated);
     let client = connect::nats_as(&settings.nats_url, name, settings.nats_nkey.as_deref()).await?;
     let check = settings.setup == Setup::Check;
     let store = EventStore::new(client.clone(), settings.namespace.clone())
         .with_replicas(settings.replicas)
-        .check_only(check);
+        .check_only(check)
+        .require_authenticated_actors(settings.actors == Actors::Authenticated);
     store
         .ensure_streams(&StreamKind::ALL)
         .await

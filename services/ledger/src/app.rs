@@ -539,7 +539,7 @@ pub async fn start(
     let local = shutdown.child_token();
     let commands = micro::serve_commands(
         client,
-        store.namespace(),
+        &store,
         SERVICE,
         "Bündel ledger: the funding ledger, budgets and the saga with approval",
         &COMMANDS,

@@ -578,7 +578,7 @@ pub async fn start(
     let local = shutdown.child_token();
     let commands = micro::serve_commands(
         client,
-        store.namespace(),
+        &store,
         SERVICE,
         "Bündel submission: proposal intake and commands",
         &COMMANDS,

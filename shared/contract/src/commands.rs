@@ -40,6 +40,15 @@ impl Service {
     /// Every service that takes commands.
     pub const ALL: [Service; 3] = [Service::Submission, Service::Approval, Service::Ledger];
 
+    /// The stream the service appends its commands' events to.
+    pub fn stream(self) -> crate::namespace::StreamKind {
+        match self {
+            Service::Submission => crate::namespace::StreamKind::Proposals,
+            Service::Approval => crate::namespace::StreamKind::Reviews,
+            Service::Ledger => crate::namespace::StreamKind::Ledger,
+        }
+    }
+
     /// The subject token (`<ns>.cmd.<service>.<name>`) and service name.
     pub fn as_str(self) -> &'static str {
         match self {

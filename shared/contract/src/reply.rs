@@ -49,6 +49,10 @@ pub enum Reply {
         event_id: Uuid,
         /// Its stream sequence.
         sequence: u64,
+        /// The stream it is in (`PROPOSALS`, `REVIEWS`, `LEDGER`): with `sequence`, the position a
+        /// read may ask the API to have reached (`?min_seq=STREAM:SEQ`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stream: Option<String>,
         /// Every event the command appended, in order, with its stream sequence.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         events: Vec<AppendedEvent>,
@@ -146,9 +150,30 @@ impl Reply {
             ok: True,
             event_id: last.event_id,
             sequence: last.sequence,
+            stream: None,
             events,
             duplicate,
         })
+    }
+
+    /// The acceptance with the stream its events are in.
+    pub fn in_stream(mut self, name: &str) -> Self {
+        if let Reply::Accepted { stream, .. } = &mut self {
+            *stream = Some(name.to_owned());
+        }
+        self
+    }
+
+    /// `STREAM:SEQ` of an acceptance that names its stream: what `?min_seq=` takes.
+    pub fn position(&self) -> Option<String> {
+        match self {
+            Reply::Accepted {
+                stream: Some(stream),
+                sequence,
+                ..
+            } => Some(format!("{stream}:{sequence}")),
+            _ => None,
+        }
     }
 
     /// True for an accepted command.

@@ -12,12 +12,12 @@
 //! where the envelope declares its actor, and `<ns>.cmd.<service>.<command>.as.<identity>`, where the
 //! subject names it (`as.partner.<alliance>.<partner>`, `as.verifier.<name>`, ...). The server's
 //! permissions (`buendel creds`) let each identity publish only under its own name, so an actor
-//! taken from the subject is one the server authenticated. A process that serves with
-//! [`require_authenticated_actors`] refuses the first form (`actor_not_authenticated`), and the
-//! second one when the envelope declares another actor (`actor_mismatch`).
+//! taken from the subject is one the server authenticated. A service whose store requires
+//! authenticated actors ([`EventStore::require_authenticated_actors`]) refuses the first form
+//! (`actor_not_authenticated`); every service refuses the second one when the envelope declares
+//! another actor (`actor_mismatch`).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -42,20 +42,6 @@ pub const IN_FLIGHT_MAX: usize = 256;
 pub const PAYLOAD_BYTES_MAX: usize = 64 * 1024;
 /// The most subject tokens an identity has after `.as.` (`partner.<alliance>.<partner>`).
 pub const IDENTITY_TOKENS_MAX: usize = 3;
-
-/// Whether this process refuses commands whose actor is only declared.
-static AUTHENTICATED_ONLY: AtomicBool = AtomicBool::new(false);
-
-/// From now on this process serves only commands whose actor the subject names (the deployment
-/// with credentials; `BUENDEL_ACTORS=authenticated`).
-pub fn require_authenticated_actors(on: bool) {
-    AUTHENTICATED_ONLY.store(on, Ordering::SeqCst);
-}
-
-/// Whether [`require_authenticated_actors`] is on.
-pub fn authenticated_actors_required() -> bool {
-    AUTHENTICATED_ONLY.load(Ordering::SeqCst)
-}
 
 /// The identity a command subject names after `<prefix>.<command>.as.`, if it names a valid one:
 /// 1 to [`IDENTITY_TOKENS_MAX`] tokens of `a-z`, `0-9`, `-` and `_`, joined by dots.
@@ -358,6 +344,7 @@ pub fn envelope_of(payload: &[u8]) -> Result<CommandEnvelope, CommandError> {
 pub fn authenticate(
     mut envelope: CommandEnvelope,
     identity: Option<String>,
+    required: bool,
 ) -> Result<CommandEnvelope, CommandError> {
     match identity {
         Some(identity) => {
@@ -374,7 +361,7 @@ pub fn authenticate(
             envelope.authenticated = true;
             Ok(envelope)
         }
-        None if authenticated_actors_required() => Err(CommandError::refused(
+        None if required => Err(CommandError::refused(
             "actor_not_authenticated",
             "this deployment takes commands only on `<command>.as.<identity>`, the subject your \
              credential may publish to",
@@ -389,7 +376,7 @@ pub fn authenticate(
 /// ([`reply_of`]).
 pub async fn serve_commands<H, Fut>(
     client: async_nats::Client,
-    ns: &Namespace,
+    store: &crate::EventStore,
     service: &str,
     description: &str,
     commands: &[&str],
@@ -401,9 +388,10 @@ where
     Fut: Future<Output = Result<Outcome, CommandError>> + Send + 'static,
 {
     let service_name = service.to_owned();
+    let required = store.authenticated_actors_required();
     serve(
         client,
-        ns,
+        store.namespace(),
         service,
         description,
         commands,
@@ -416,7 +404,7 @@ where
                 let started = std::time::Instant::now();
                 let name = command.clone();
                 let result = match envelope_of(&payload).and_then(|envelope| {
-                    authenticate(envelope, identity).inspect_err(|refused| {
+                    authenticate(envelope, identity, required).inspect_err(|refused| {
                         tracing::warn!(%refused, "command refused: its actor is not authenticated");
                     })
                 }) {
@@ -451,7 +439,14 @@ where
                     &[("service", service)],
                     ms,
                 );
-                reply_of(result)
+                let stream = buendel_contract::commands::Service::ALL
+                    .into_iter()
+                    .find(|s| s.as_str() == service)
+                    .map(|s| s.stream().suffix());
+                match stream {
+                    Some(stream) => reply_of(result).in_stream(stream),
+                    None => reply_of(result),
+                }
             }
             .instrument(span)
         },
@@ -498,21 +493,33 @@ mod tests {
 
     #[test]
     fn a_bound_identity_becomes_the_actor_and_a_different_declared_one_is_refused() {
-        let bound = authenticate(envelope(None), Some("verifier.anna".into())).expect("bound");
+        let bound =
+            authenticate(envelope(None), Some("verifier.anna".into()), false).expect("bound");
         assert_eq!(bound.actor(), "verifier.anna");
         assert!(bound.authenticated);
         let same = authenticate(
             envelope(Some("verifier.anna")),
             Some("verifier.anna".into()),
+            false,
         )
         .expect("the same actor may be declared");
         assert!(same.authenticated);
-        let other = authenticate(envelope(Some("approver.ben")), Some("verifier.anna".into()))
-            .expect_err("another actor");
+        let other = authenticate(
+            envelope(Some("approver.ben")),
+            Some("verifier.anna".into()),
+            false,
+        )
+        .expect_err("another actor");
         assert_eq!(other.code(), Some("actor_mismatch"));
-        let declared = authenticate(envelope(Some("approver.ben")), None).expect("declared");
+        let declared = authenticate(envelope(Some("approver.ben")), None, false).expect("declared");
         assert!(!declared.authenticated);
         assert_eq!(declared.actor(), "approver.ben");
+        let unauthenticated = authenticate(envelope(Some("approver.ben")), None, true)
+            .expect_err("a declared actor where authenticated ones are required");
+        assert_eq!(unauthenticated.code(), Some("actor_not_authenticated"));
+        let bound_anyway = authenticate(envelope(None), Some("approver.ben".into()), true)
+            .expect("a bound actor is always taken");
+        assert!(bound_anyway.authenticated);
     }
 
     #[test]

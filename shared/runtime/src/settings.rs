@@ -126,6 +126,10 @@ pub struct Settings {
     /// `/readyz` fails.
     #[arg(long, env = "BUENDEL_STALL_MS", default_value_t = crate::ops::STALL_MS, global = true)]
     pub stall_ms: u64,
+    /// After an accepted command, wait until the read models have applied what it appended (read
+    /// your writes), at most 10 s.
+    #[arg(long, global = true)]
+    pub wait: bool,
 }
 
 impl Settings {
@@ -146,6 +150,7 @@ impl Settings {
             intake_burst: 10_000,
             ops_addr: None,
             stall_ms: crate::ops::STALL_MS,
+            wait: false,
         }
     }
 }

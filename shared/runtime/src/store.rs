@@ -217,6 +217,9 @@ pub struct EventStore {
     /// Only check the streams, never create or change them (a service with its own credentials;
     /// `buendel migrate` creates them).
     check_only: bool,
+    /// The services over this store take only commands whose actor the subject names
+    /// (`BUENDEL_ACTORS=authenticated`, see [`crate::micro`]).
+    authenticated_actors: bool,
 }
 
 impl EventStore {
@@ -231,6 +234,7 @@ impl EventStore {
             armed: Arc::default(),
             batches: Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT_MAX)),
             check_only: false,
+            authenticated_actors: false,
         }
     }
 
@@ -268,6 +272,17 @@ impl EventStore {
     pub fn check_only(mut self, check_only: bool) -> Self {
         self.check_only = check_only;
         self
+    }
+
+    /// The services over this store serve only commands on `<command>.as.<identity>`.
+    pub fn require_authenticated_actors(mut self, required: bool) -> Self {
+        self.authenticated_actors = required;
+        self
+    }
+
+    /// Whether [`EventStore::require_authenticated_actors`] is set.
+    pub fn authenticated_actors_required(&self) -> bool {
+        self.authenticated_actors
     }
 
     /// Sets the replica count new streams are created with.
