@@ -23,3 +23,28 @@ def error_is_json_with_code(ctx, response, case):
     if not isinstance(error.get("message"), str):
         raise AssertionError(f"error {response.status_code} without error.message: {body!r}")
     return None
+
+
+# Read your writes (`?min_seq=STREAM:SEQ`, `Consistency: STREAM:SEQ`): a position the read models
+# have not reached is answered, by design, with 503 `not_yet_projected` after the API has waited
+# 1.5 s for it (tests/e2e/ledger.rs shows both answers). The generated positions are mostly far
+# beyond the demo's streams, so each would cost the wait and count as a server error: they are
+# replaced by one every projected stream of the demo has reached, which still takes the parameter
+# through its parsing and its removal from the query.
+REACHED = "PROPOSALS:1"
+
+
+@schemathesis.hook
+def map_query(ctx, query):
+    if query and "min_seq" in query:
+        query["min_seq"] = REACHED
+    return query
+
+
+@schemathesis.hook
+def map_headers(ctx, headers):
+    if headers:
+        for name in list(headers):
+            if name.lower() == "consistency":
+                headers[name] = REACHED
+    return headers

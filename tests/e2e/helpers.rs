@@ -273,16 +273,7 @@ impl TestApp {
 
     /// Replays LEDGER online and compares it with the read models: nothing may fail or differ.
     pub async fn assert_audit_clean(&self) {
-        let report = buendel_audit::online::verify_online(
-            &self.store,
-            Some(&self.pool),
-            &buendel_audit::report::Options::default(),
-            |_, _| {},
-        )
-        .await
-        .expect("the audit runs");
-        assert!(report.first_failure.is_none(), "{:?}", report.first_failure);
-        assert!(report.differences.is_empty(), "{:?}", report.differences);
+        assert_audit_clean(&self.store, &self.pool).await;
     }
 
     /// Polls `GET path` until `ready(body)` holds; returns that body.
@@ -293,6 +284,21 @@ impl TestApp {
         })
         .await
     }
+}
+
+/// Replays LEDGER of `store` online and compares it with the read models of `pool`: nothing may
+/// fail or differ.
+pub async fn assert_audit_clean(store: &EventStore, pool: &sqlx::PgPool) {
+    let report = buendel_audit::online::verify_online(
+        store,
+        Some(pool),
+        &buendel_audit::report::Options::default(),
+        |_, _| {},
+    )
+    .await
+    .expect("the audit runs");
+    assert!(report.first_failure.is_none(), "{:?}", report.first_failure);
+    assert!(report.differences.is_empty(), "{:?}", report.differences);
 }
 
 /// Polls `probe` until it yields a value, failing the test after [`DEADLINE`].

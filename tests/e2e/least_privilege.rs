@@ -425,16 +425,7 @@ async fn every_service_runs_as_itself_and_each_identity_is_held_to_its_own_subje
 
     // And the auditor, with its own user and the reader's role, finds the ledger whole
     let (audit_client, _) = secured.connect("service.audit").await;
-    let report = buendel_audit::online::verify_online(
-        &EventStore::new(audit_client, ns.clone()),
-        Some(&reader),
-        &buendel_audit::report::Options::default(),
-        |_, _| {},
-    )
-    .await
-    .expect("the audit runs");
-    assert!(report.first_failure.is_none(), "{:?}", report.first_failure);
-    assert!(report.differences.is_empty(), "{:?}", report.differences);
+    crate::helpers::assert_audit_clean(&EventStore::new(audit_client, ns.clone()), &reader).await;
 
     // And the transparency log, as its own user and the writer's role, logs every ledger event
     let ledger_last = last(&store, StreamKind::Ledger).await;
@@ -600,4 +591,144 @@ async fn a_service_that_only_checks_will_not_start_before_the_migration_and_says
         store.stream(StreamKind::Ledger).await.is_err(),
         "no stream made"
     );
+}
+
+/// A certificate authority and a certificate for 127.0.0.1 and localhost signed by it, made with
+/// `openssl` into `dir`: (ca.pem, cert.pem, key.pem).
+fn certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs (apt-get install openssl)");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .expect("extensions");
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=buendel test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "cert.csr",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "cert.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "cert.pem",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )
+}
+
+#[tokio::test]
+async fn nats_and_postgres_take_tls_and_a_server_that_requires_it_refuses_plain_connections() {
+    let dir = std::env::temp_dir().join(format!("buendel-tls-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("directory");
+    let (ca, cert, key) = certificates(&dir);
+    // Given a NATS server that takes TLS only
+    let config = format!(
+        "tls {{\n  cert_file: {:?}\n  key_file: {:?}\n}}\n",
+        cert.display().to_string(),
+        key.display().to_string()
+    );
+    let server = NatsServer::start_with_config(buendel_testing::NATS_VERSION, &config);
+    // When a client verifies it by the CA, then it connects, and JetStream works over it
+    let tls = connect::Tls {
+        ca: Some(ca.clone()),
+        client: None,
+    };
+    let client = connect::nats_with(&server.url(), "tls", None, &tls)
+        .await
+        .expect("a TLS connection");
+    let ns = fresh_namespace();
+    let store = EventStore::new(client, ns.clone());
+    store
+        .ensure_streams(&StreamKind::ALL)
+        .await
+        .expect("streams over TLS");
+    // And a client without TLS is refused
+    let plain = connect::nats_with(&server.url(), "plain", None, &connect::Tls::default()).await;
+    assert!(
+        plain.is_err(),
+        "a plain connection to a server that requires TLS"
+    );
+
+    // Given a Postgres that takes TLS
+    let postgres = buendel_testing::PrivatePostgres::start_with_tls(&cert, &key);
+    // When the URL requires it, then the session is encrypted
+    let ssl = |mode: String| {
+        let url = format!("{}/postgres?sslmode={mode}", postgres.url());
+        async move {
+            let pool = db::connect(&url, &ns_of("postgres"), db::PoolLimits::default())
+                .await
+                .expect("connects");
+            let ssl: bool =
+                sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                    .fetch_one(&pool)
+                    .await
+                    .expect("pg_stat_ssl");
+            pool.close().await;
+            ssl
+        }
+    };
+    assert!(ssl("require".into()).await, "sslmode=require encrypts");
+    let verified = format!("verify-full&sslrootcert={}", ca.display());
+    assert!(
+        ssl(verified).await,
+        "sslmode=verify-full checks the server by the CA"
+    );
+    assert!(
+        !ssl("disable".into()).await,
+        "the contrast: sslmode=disable does not encrypt"
+    );
+    drop(postgres);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn ns_of(name: &str) -> Namespace {
+    Namespace::new(name).expect("namespace")
 }

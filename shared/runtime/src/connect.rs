@@ -24,6 +24,65 @@ pub fn nats_servers(url: &str) -> anyhow::Result<Vec<async_nats::ServerAddr>> {
 
 /// The environment variable naming the file that holds this process's NATS nkey seed.
 pub const NATS_NKEY_ENV: &str = "NATS_NKEY";
+/// The PEM file of the certificate authority NATS's certificate must chain to: set, the
+/// connection requires TLS (also asked for by `tls://` URLs).
+pub const NATS_CA_FILE_ENV: &str = "NATS_CA_FILE";
+/// The PEM files of this process's client certificate and key, for a server that verifies them.
+pub const NATS_CERT_FILE_ENV: &str = "NATS_CERT_FILE";
+/// See [`NATS_CERT_FILE_ENV`].
+pub const NATS_KEY_FILE_ENV: &str = "NATS_KEY_FILE";
+
+/// A path from the environment, if the variable is set and not empty.
+fn env_path(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+}
+
+/// TLS to NATS: a CA to verify the server by, and a client certificate and key. Either one makes
+/// the connection require TLS; none leaves it to the URL (`tls://`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tls {
+    /// The PEM file of the certificate authority.
+    pub ca: Option<std::path::PathBuf>,
+    /// The PEM files of the client certificate and its key.
+    pub client: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl Tls {
+    /// As `NATS_CA_FILE`, `NATS_CERT_FILE` and `NATS_KEY_FILE` say.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let client = match (env_path(NATS_CERT_FILE_ENV), env_path(NATS_KEY_FILE_ENV)) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => anyhow::bail!("set both {NATS_CERT_FILE_ENV} and {NATS_KEY_FILE_ENV}, or neither"),
+        };
+        Ok(Self {
+            ca: env_path(NATS_CA_FILE_ENV),
+            client,
+        })
+    }
+
+    fn apply(
+        &self,
+        mut options: async_nats::ConnectOptions,
+    ) -> anyhow::Result<async_nats::ConnectOptions> {
+        if let Some(ca) = &self.ca {
+            anyhow::ensure!(
+                ca.exists(),
+                "the NATS CA file {} does not exist",
+                ca.display()
+            );
+            options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if let Some((cert, key)) = &self.client {
+            options = options
+                .add_client_certificate(cert.clone(), key.clone())
+                .require_tls(true);
+        }
+        Ok(options)
+    }
+}
 
 /// Connects to NATS (any of the servers `url` lists) with the nkey whose seed is in the file
 /// `NATS_NKEY` names, if it names one; `name` shows up in the server's connection list.
@@ -56,11 +115,21 @@ pub fn inbox_prefix(public_key: &str) -> String {
 }
 
 /// Connects as the user whose nkey seed is in `nkey` (none: no authentication, as on the demo's
-/// server).
+/// server), with TLS as the environment asks for it ([`Tls::from_env`]).
 pub async fn nats_as(
     url: &str,
     name: &str,
     nkey: Option<&std::path::Path>,
+) -> anyhow::Result<async_nats::Client> {
+    nats_with(url, name, nkey, &Tls::from_env()?).await
+}
+
+/// [`nats_as`] with the TLS given.
+pub async fn nats_with(
+    url: &str,
+    name: &str,
+    nkey: Option<&std::path::Path>,
+    tls: &Tls,
 ) -> anyhow::Result<async_nats::Client> {
     let servers = nats_servers(url)?;
     let mut options = async_nats::ConnectOptions::new();
@@ -72,7 +141,8 @@ pub async fn nats_as(
         options =
             async_nats::ConnectOptions::with_nkey(seed).custom_inbox_prefix(inbox_prefix(&public));
     }
-    let options = options
+    let options = tls
+        .apply(options)?
         .name(name)
         .connection_timeout(Duration::from_millis(NATS_CONNECT_TIMEOUT_MS))
         .request_timeout(Some(Duration::from_secs(10)))

@@ -22,6 +22,43 @@ pub struct PrivatePostgres {
 impl PrivatePostgres {
     /// Creates and starts a cluster on a free port.
     pub fn start() -> Self {
+        let cluster = Self::init();
+        cluster.start_again();
+        cluster
+    }
+
+    /// Creates and starts a cluster on a free port that also takes TLS connections, with the
+    /// PEM certificate and key given (`ssl = on`).
+    pub fn start_with_tls(cert: &std::path::Path, key: &std::path::Path) -> Self {
+        let cluster = Self::init();
+        let data = cluster.data();
+        std::fs::copy(cert, data.join("server.crt")).expect("certificate copied");
+        std::fs::copy(key, data.join("server.key")).expect("key copied");
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let private = std::fs::Permissions::from_mode(0o600);
+            std::fs::set_permissions(data.join("server.key"), private).expect("key private");
+        }
+        if is_root() {
+            for file in ["server.crt", "server.key"] {
+                cluster.run(
+                    Command::new("chown")
+                        .arg("postgres:postgres")
+                        .arg(data.join(file)),
+                );
+            }
+        }
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .expect("postgresql.conf");
+        std::io::Write::write_all(&mut conf, b"\nssl = on\n").expect("ssl on");
+        cluster.start_again();
+        cluster
+    }
+
+    /// Creates a cluster on a free port (not started).
+    fn init() -> Self {
         let bin = PathBuf::from(
             std::env::var("BUENDEL_PG_BIN").unwrap_or_else(|_| PG_BIN_DEFAULT.to_owned()),
         );
@@ -54,7 +91,6 @@ impl PrivatePostgres {
                 "--no-sync",
             ],
         );
-        cluster.start_again();
         cluster
     }
 
