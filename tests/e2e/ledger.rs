@@ -934,8 +934,12 @@ async fn a_read_that_asks_for_its_write_sees_it_and_one_that_asks_too_much_is_to
             .is_some_and(|m| m.contains(&format!("applied sequence {sequence}"))),
         "{body}"
     );
-    // And a malformed position is refused
+    // And a malformed position is refused, as is a NUL in any parameter (found by schemathesis: it
+    // reached Postgres and failed there, 500)
     let (status, body) = app.get("/v1/funds?min_seq=INTAKE:1").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_query");
+    let (status, body) = app.get("/v1/proposals?focus_area=%00").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "invalid_query");
     app.cleanup().await;

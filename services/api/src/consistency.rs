@@ -3,6 +3,9 @@
 //! until the projection of that stream has applied the sequence, polling its checkpoint, for at
 //! most [`WAIT_MS`]; past that it answers 503 `not_yet_projected` with the position it has reached.
 //! The parameter is taken off the query before the route reads it.
+//!
+//! The same middleware refuses a query with a NUL character (`%00`) in it with 400
+//! `invalid_query`: no parameter takes one, and Postgres cannot store or compare it in text.
 
 use std::time::Duration;
 
@@ -52,6 +55,11 @@ pub fn parse(value: &str) -> Result<Position, ApiError> {
     Ok(Position { stream, sequence })
 }
 
+/// Whether a raw query holds a percent-encoded NUL.
+fn has_nul(query: &str) -> bool {
+    query.as_bytes().windows(3).any(|w| w == b"%00")
+}
+
 /// The query without `min_seq`, and the value of `min_seq` if it was given (once).
 fn take_parameter(query: &str) -> Result<(String, Option<String>), ApiError> {
     let mut kept = Vec::new();
@@ -89,6 +97,11 @@ pub async fn read_your_writes(
 }
 
 async fn wait(state: &AppState, mut request: Request) -> Result<Request, ApiError> {
+    if has_nul(request.uri().query().unwrap_or("")) {
+        return Err(ApiError::InvalidQuery(
+            "a query parameter contains a NUL character (%00), which no parameter takes".into(),
+        ));
+    }
     let header = request
         .headers()
         .get(HEADER)
@@ -157,6 +170,13 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_nul_anywhere_in_the_query_is_found() {
+        assert!(has_nul("focus_area=%00"));
+        assert!(has_nul("limit=5&district=a%00b"));
+        assert!(!has_nul("district=L%C3%BCneburg&limit=100"));
     }
 
     #[test]
