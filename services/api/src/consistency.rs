@@ -123,24 +123,37 @@ async fn wait(state: &AppState, mut request: Request) -> Result<Request, ApiErro
     *request.uri_mut() = uri
         .parse::<Uri>()
         .map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
+    match applied_within(&state.pool, &position, Duration::from_millis(WAIT_MS)).await? {
+        Ok(()) => Ok(request),
+        Err(applied) => Err(ApiError::NotYetProjected {
+            stream: position.stream,
+            asked: position.sequence,
+            applied,
+        }),
+    }
+}
+
+/// Polls the read models' checkpoint of `position`'s stream until it has applied the position, for
+/// at most `wait`; otherwise the sequence it has reached. The API's `min_seq` and the CLI's
+/// `--wait` both wait this way.
+pub async fn applied_within(
+    pool: &sqlx::PgPool,
+    position: &Position,
+    wait: Duration,
+) -> Result<Result<(), u64>, sqlx::Error> {
+    let deadline = tokio::time::Instant::now() + wait;
     loop {
         let applied: Option<i64> =
             sqlx::query_scalar("SELECT last_sequence FROM checkpoints WHERE stream = $1")
                 .bind(&position.stream)
-                .fetch_optional(&state.pool)
-                .await
-                .map_err(|e| ApiError::Internal(e.into()))?;
+                .fetch_optional(pool)
+                .await?;
         let applied = applied.and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
         if applied >= position.sequence {
-            return Ok(request);
+            return Ok(Ok(()));
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(ApiError::NotYetProjected {
-                stream: position.stream,
-                asked: position.sequence,
-                applied,
-            });
+            return Ok(Err(applied));
         }
         tokio::time::sleep(Duration::from_millis(POLL_MS)).await;
     }

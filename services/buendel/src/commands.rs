@@ -89,33 +89,19 @@ pub const WAIT_MS: u64 = 10_000;
 
 /// Waits until the read models have applied `position` (`STREAM:SEQ`), for [`WAIT_MS`].
 async fn wait_projected(settings: &Settings, position: &str) -> anyhow::Result<bool> {
-    let (stream, sequence) = position
-        .split_once(':')
-        .and_then(|(s, n)| Some((s.to_owned(), n.parse::<i64>().ok()?)))
-        .context("the reply's position is not STREAM:SEQ")?;
+    use buendel_api::consistency;
+    let position =
+        consistency::parse(position).map_err(|e| anyhow::anyhow!("the reply's position: {e}"))?;
     let pool = buendel_runtime::db::connect(
         &settings.database_url,
         &settings.namespace,
         buendel_runtime::db::PoolLimits::default(),
     )
     .await?;
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
-    loop {
-        let applied: Option<i64> =
-            sqlx::query_scalar("SELECT last_sequence FROM checkpoints WHERE stream = $1")
-                .bind(&stream)
-                .fetch_optional(&pool)
-                .await?;
-        if applied.unwrap_or(0) >= sequence {
-            pool.close().await;
-            return Ok(true);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            pool.close().await;
-            return Ok(false);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let applied =
+        consistency::applied_within(&pool, &position, Duration::from_millis(WAIT_MS)).await;
+    pool.close().await;
+    Ok(applied?.is_ok())
 }
 
 /// The request of a typed command: `{command_id, actor, data}`.
