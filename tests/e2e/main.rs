@@ -4,8 +4,10 @@
 //! database) with [`helpers::spawn_app`], so tests run in parallel and leave nothing behind.
 
 mod audit;
+mod browser;
 mod claims;
 mod cluster;
+mod dashboard;
 mod demo;
 mod faults;
 mod helpers;

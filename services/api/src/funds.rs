@@ -104,10 +104,10 @@ pub struct Fund {
 
 /// A `funds` row.
 #[derive(Debug, sqlx::FromRow)]
-struct Row {
-    fund_id: String,
-    alliance_id: String,
-    commit_deadline: Option<NaiveDate>,
+pub(crate) struct Row {
+    pub(crate) fund_id: String,
+    pub(crate) alliance_id: String,
+    pub(crate) commit_deadline: Option<NaiveDate>,
     last_value_date: NaiveDate,
     created_sequence: i64,
     last_sequence: i64,
@@ -174,7 +174,7 @@ fn narrow(wide: i128) -> Cents {
 /// A source's figures from its account-kind balances, by the contract's one rule
 /// ([`KindBalances::fund_figures`], "Balances" in [`buendel_contract::ledger`]). A kind that is
 /// not in the chart of accounts counts in no figure (only in the trial balance).
-fn figures(kinds: &BTreeMap<(String, String), i128>, source: &str) -> SourceBalances {
+pub(crate) fn figures(kinds: &BTreeMap<(String, String), i128>, source: &str) -> SourceBalances {
     let mut balances = KindBalances::default();
     for kind in AccountKind::ALL {
         let key = (source.to_owned(), kind.as_str().to_owned());
@@ -288,7 +288,7 @@ fn parse_date(raw: &str) -> Result<NaiveDate, ApiError> {
 }
 
 /// The fund's row: 400 `invalid_id` for an id that is no fund id, 404 `not_found` if unknown.
-async fn fund_row(conn: &mut PgConnection, id: &str) -> Result<Row, ApiError> {
+pub(crate) async fn fund_row(conn: &mut PgConnection, id: &str) -> Result<Row, ApiError> {
     if !is_valid_fund_id(id) {
         return Err(ApiError::InvalidId(format!(
             "{id:?} is not a fund id (<alliance>-<first year>-<last year>)"

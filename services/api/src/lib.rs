@@ -11,6 +11,8 @@
 //! - [`alliances`]: `GET /v1/alliances`, `GET /v1/alliances/{id}`.
 //! - [`deadletters`]: `GET /v1/deadletters`.
 //! - [`logs`]: the transparency logs' checkpoints and proofs (`text/plain`, C2SP formats).
+//! - [`dashboard`]: `GET /v1/pipeline`, `/v1/funds/{id}/history`, `/v1/decision-times`,
+//!   `/v1/exceptions`: what the dashboard plots; [`ui`]: the dashboard itself at `GET /`.
 //! - [`health`]: `GET /healthz`, `GET /readyz`.
 //! - [`metrics`]: `GET /metrics` (Prometheus text) and the request-counting middleware.
 //! - [`page`]: cursor pagination; [`error`]: the one [`ApiError`] every handler returns.
@@ -19,6 +21,7 @@
 pub mod alliances;
 pub mod claims;
 pub mod consistency;
+pub mod dashboard;
 pub mod deadletters;
 pub mod error;
 pub mod funds;
@@ -32,6 +35,7 @@ pub mod quarantine;
 pub mod recovery;
 pub mod review;
 pub mod status;
+pub mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,6 +108,13 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/v1/logs/{log}/checkpoint", get(logs::checkpoint)),
         ("/v1/logs/{log}/proof/{event_id}", get(logs::proof)),
         ("/v1/logs/{log}/consistency", get(logs::consistency)),
+        ("/v1/pipeline", get(dashboard::pipeline)),
+        ("/v1/funds/{id}/history", get(dashboard::history)),
+        ("/v1/decision-times", get(dashboard::decision_times)),
+        ("/v1/exceptions", get(dashboard::exceptions)),
+        ("/", get(ui::index)),
+        ("/ui/app.js", get(ui::app_js)),
+        ("/ui/app.css", get(ui::app_css)),
         ("/healthz", get(health::healthz)),
         ("/readyz", get(health::readyz)),
         ("/metrics", get(metrics::metrics)),

@@ -1206,6 +1206,37 @@ async fn every_documented_response_body_fits_its_openapi_schema_field_by_field()
             "/v1/logs/ledger/consistency?from=x",
         )
         .await;
+    // The dashboard's figures, and the dashboard itself (text, not JSON)
+    let history = requests
+        .check("/v1/funds/{id}/history", &format!("{fund}/history"))
+        .await;
+    assert!(
+        !history["points"].as_array().is_some_and(Vec::is_empty),
+        "{history}"
+    );
+    requests
+        .check("/v1/funds/{id}/history", "/v1/funds/x-1-2/history")
+        .await;
+    requests
+        .check("/v1/funds/{id}/history", "/v1/funds/nope-2021-2027/history")
+        .await;
+    requests.check("/v1/pipeline", "/v1/pipeline").await;
+    requests
+        .check("/v1/pipeline", "/v1/pipeline?alliance=non&x=1")
+        .await;
+    requests
+        .check("/v1/decision-times", "/v1/decision-times?alliance=non")
+        .await;
+    requests
+        .check("/v1/decision-times", "/v1/decision-times?month=1")
+        .await;
+    requests.check("/v1/exceptions", "/v1/exceptions").await;
+    requests
+        .check("/v1/exceptions", "/v1/exceptions?min_seq=x")
+        .await;
+    requests.check("/", "/").await;
+    requests.check("/ui/app.js", "/ui/app.js").await;
+    requests.check("/ui/app.css", "/ui/app.css").await;
     requests.check("/healthz", "/healthz").await;
     requests.check("/readyz", "/readyz").await;
     requests.check("/metrics", "/metrics").await;
