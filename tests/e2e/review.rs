@@ -201,3 +201,44 @@ async fn an_alliance_registered_by_command_receives_proposals_like_a_builtin_one
     );
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_vote_read_at_once_with_its_min_seq_is_seen_every_time_a_hundred_times() {
+    // Given eight proposals in review (13 of the 14 partners vote on each: 104 votes)
+    let app = spawn_app().await;
+    let mut proposals = Vec::new();
+    for _ in 0..8 {
+        proposals.push(proposal_in_review(&app).await);
+    }
+    let votes = proposals
+        .iter()
+        .flat_map(|id| {
+            NON_PARTNERS[..13]
+                .iter()
+                .map(move |partner| (*id, *partner))
+        })
+        .take(100);
+    let mut seen = 0;
+    for (round, (proposal_id, partner)) in votes.enumerate() {
+        // When a partner votes and the proposal is read at once, asking for the vote's position
+        let reply = app.send(&vote(proposal_id, partner, VoteChoice::Yes)).await;
+        assert!(reply.is_ok(), "round {round}: {reply:?}");
+        let position = reply.position().expect("the reply names its position");
+        assert!(position.starts_with("REVIEWS:"), "{position}");
+        let (status, body) = app
+            .get(&format!("/v1/proposals/{proposal_id}?min_seq={position}"))
+            .await;
+        // Then the read has the vote, every time: no polling, no retry
+        assert_eq!(status, 200, "round {round}: {body}");
+        let has_vote = body["review"]["votes"]
+            .as_array()
+            .is_some_and(|votes| votes.iter().any(|v| v["partner_id"] == partner));
+        assert!(
+            has_vote,
+            "round {round}: the vote of {partner} is missing: {body}"
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 100);
+    app.cleanup().await;
+}
