@@ -154,6 +154,7 @@ impl Stream {
             sequence,
             subject: format!("t.{prefix}.{aggregate}"),
             payload: serde_json::to_vec(&envelope).expect("json").into(),
+            trace: None,
         }
     }
 }
@@ -210,6 +211,7 @@ impl Ledger {
                 sequence,
                 subject: format!("t.ledger.{FUND}"),
                 payload: serde_json::to_vec(&envelope).expect("json").into(),
+                trace: None,
             });
             self.events.push(envelope);
         }
@@ -1011,6 +1013,7 @@ fn dead_letter() -> Stored {
         sequence: 1,
         subject: "t.deadletter.intake".into(),
         payload: serde_json::to_vec(&letter).expect("json").into(),
+        trace: None,
     }
 }
 

@@ -144,6 +144,7 @@ impl Stream {
             sequence,
             subject: format!("t.{}.{aggregate}", self.prefix),
             payload: serde_json::to_vec(&envelope).expect("json").into(),
+            trace: None,
         }
     }
 }

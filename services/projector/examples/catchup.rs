@@ -165,6 +165,7 @@ impl Stream {
             sequence,
             subject: format!("bench.{}.{aggregate}", self.prefix),
             payload: Bytes::from(payload),
+            trace: None,
         });
     }
 }

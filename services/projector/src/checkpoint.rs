@@ -130,6 +130,7 @@ mod tests {
             sequence,
             subject: format!("t.proposal.{sequence}"),
             payload: Default::default(),
+            trace: None,
         }
     }
 

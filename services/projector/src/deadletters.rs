@@ -40,6 +40,7 @@ impl Projection for DeadLettersProjection {
             sequence,
             subject: subject.to_owned(),
             payload: payload.to_vec().into(),
+            trace: None,
         };
         self.apply_many(conn, std::slice::from_ref(&message)).await
     }

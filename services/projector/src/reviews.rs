@@ -110,6 +110,7 @@ impl Projection for ReviewsProjection {
             sequence,
             subject: subject.to_owned(),
             payload: payload.to_vec().into(),
+            trace: None,
         };
         self.apply_many(conn, std::slice::from_ref(&message)).await
     }

@@ -70,6 +70,9 @@ impl Default for RunnerLimits {
 struct Delivery {
     stored: Stored,
     message: jetstream::Message,
+    /// The projector's span of this event, in the event's trace (`project`); it closes when the
+    /// delivery is dropped, after its batch is committed and acknowledged (or given back).
+    _span: Option<tracing::Span>,
 }
 
 /// Runs one projection until `shutdown` is cancelled. Failures are logged and retried; it returns
@@ -284,8 +287,17 @@ async fn collect(mut messages: pull::Batch) -> Result<Vec<Delivery>, async_nats:
             sequence,
             subject: message.subject.to_string(),
             payload: message.payload.clone(),
+            trace: buendel_runtime::trace::from_headers(message.headers.as_ref()),
         };
-        out.push(Delivery { stored, message });
+        // Only events that carry a trace get a span: a replay of old history costs nothing.
+        let span = stored.trace.map(|parent| {
+            buendel_runtime::trace::span("project", SERVICE, &stored.subject, Some(parent)).span
+        });
+        out.push(Delivery {
+            stored,
+            message,
+            _span: span,
+        });
     }
     Ok(out)
 }

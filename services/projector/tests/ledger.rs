@@ -101,6 +101,7 @@ impl Ledger {
                 sequence,
                 subject: format!("t.ledger.{FUND}"),
                 payload: Bytes::from(serde_json::to_vec(&envelope).expect("json")),
+                trace: None,
             });
         }
         self.stored[first..].to_vec()
@@ -524,6 +525,7 @@ async fn a_message_that_is_not_a_ledger_event_is_undecodable_and_commits_nothing
         sequence: 2,
         subject: format!("t.ledger.{FUND}"),
         payload: Bytes::from_static(b"{\"type\":\"buendel.ledger.unknown.v1\"}"),
+        trace: None,
     });
 
     let result = apply_batch(&db.pool, &LedgerProjection, &batch).await;

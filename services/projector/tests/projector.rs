@@ -91,6 +91,7 @@ impl Stream {
             sequence,
             subject: format!("t.proposal.{proposal_id}"),
             payload: Bytes::from(serde_json::to_vec(&envelope).expect("serializable")),
+            trace: None,
         }
     }
 }
@@ -434,6 +435,7 @@ async fn an_undecodable_event_is_an_error_naming_its_sequence_and_commits_nothin
         sequence: 2,
         subject: "t.proposal.x".into(),
         payload: Bytes::from_static(b"{\"nope\":1}"),
+        trace: None,
     };
 
     let error = apply_batch(&db.pool, &ProposalsProjection, &[good, bad])
@@ -514,11 +516,13 @@ async fn dead_letters_are_stored_once_and_an_unreadable_one_is_kept_too() {
         sequence: 1,
         subject: "t.deadletter.intake".into(),
         payload: Bytes::from(serde_json::to_vec(&letter).expect("json")),
+        trace: None,
     };
     let junk = Stored {
         sequence: 2,
         subject: "t.deadletter.somebody".into(),
         payload: Bytes::from_static(b"junk"),
+        trace: None,
     };
 
     let checkpoint = apply_batch(&db.pool, &DeadLettersProjection, &[stored.clone(), junk])

@@ -92,6 +92,7 @@ impl Stream {
             sequence,
             subject: format!("t.{}.{aggregate}", self.prefix),
             payload: Bytes::from(serde_json::to_vec(&envelope).expect("serializable")),
+            trace: None,
         }
     }
 
@@ -527,6 +528,7 @@ async fn an_alliance_event_of_an_unknown_type_is_skipped_and_the_reviews_behind_
             }))
             .expect("json"),
         ),
+        trace: None,
     };
     reviews.next_sequence = 3;
     let voted = reviews.review(vote(id, "dgb", VoteChoice::Yes));
@@ -573,11 +575,13 @@ async fn a_message_that_is_neither_a_review_nor_an_alliance_event_is_undecodable
         sequence: 1,
         subject: "t.review.x".into(),
         payload: Bytes::from_static(b"{\"type\":\"buendel.proposal.submitted.v1\",\"data\":{}}"),
+        trace: None,
     };
     let broken_review = Stored {
         sequence: 1,
         subject: "t.review.y".into(),
         payload: Bytes::from_static(b"{\"type\":\"buendel.review.opened.v1\",\"data\":{}}"),
+        trace: None,
     };
 
     for message in [stray, broken_review] {

@@ -19,11 +19,13 @@ pub mod files;
 pub mod metrics;
 pub mod micro;
 pub mod ops;
+pub mod otlp;
 pub mod reactor;
 pub mod repository;
 pub mod settings;
 pub mod store;
 pub mod telemetry;
+pub mod trace;
 
 pub use clock::Clock;
 pub use repository::{Chain, Outcome, Repository};

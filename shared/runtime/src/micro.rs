@@ -136,6 +136,7 @@ where
         let shutdown = shutdown.clone();
         let command = command.to_owned();
         let prefix = prefix.clone();
+        let service_name = service.to_owned();
         endpoints.spawn(async move {
             let mut tasks = JoinSet::new();
             loop {
@@ -157,7 +158,9 @@ where
                 } else {
                     Ok(String::new())
                 };
-                tasks.spawn(async move {
+                let parent = crate::trace::from_headers(request.message.headers.as_ref());
+                let handling = crate::trace::span("command", &service_name, &command, parent);
+                tasks.spawn(crate::trace::within(handling, async move {
                     let payload = request.message.payload.clone();
                     let reply = match (strict_payload(&payload), identity) {
                         (Some(refused), _) => refused,
@@ -177,7 +180,7 @@ where
                         tracing::warn!(%error, "reply not sent");
                     }
                     drop(permit);
-                });
+                }));
                 while tasks.try_join_next().is_some() {}
             }
             while tasks.join_next().await.is_some() {}
@@ -396,9 +399,7 @@ where
         description,
         commands,
         move |command, identity, payload| {
-            use tracing::Instrument as _;
             let handle = handle.clone();
-            let span = tracing::info_span!("command", service = %service_name, command = %command);
             let service_name = service_name.clone();
             async move {
                 let started = std::time::Instant::now();
@@ -448,7 +449,6 @@ where
                     None => reply_of(result),
                 }
             }
-            .instrument(span)
         },
         shutdown,
     )

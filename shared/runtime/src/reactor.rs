@@ -261,9 +261,18 @@ impl Reactor {
             lanes.push(tx);
             let reaction = reaction.clone();
             let letters = letters.clone();
+            let kind = if self.spec.stream == StreamKind::Intake {
+                "intake"
+            } else {
+                "react"
+            };
+            let service = self.spec.service.clone();
             workers.spawn(async move {
                 while let Some((message, delivery, read)) = rx.recv().await {
-                    let verdict = reaction.handle(&delivery, read).await;
+                    let parent = crate::trace::from_headers(message.headers.as_ref());
+                    let handling = crate::trace::span(kind, &service, &delivery.subject, parent);
+                    let verdict =
+                        crate::trace::within(handling, reaction.handle(&delivery, read)).await;
                     let disposition = disposition(verdict, delivery.delivered, &limits);
                     letters
                         .settle(&message, &delivery, disposition, &limits)

@@ -53,6 +53,9 @@ pub struct Loaded<A> {
     pub causes: HashMap<String, Vec<AppendedEvent>>,
     /// The `hash` of the last event, for hash-chained aggregates.
     pub last_hash: Option<String>,
+    /// The trace context in the headers of the last event read from the store (one appended in
+    /// this process carries the handling's own, [`crate::trace::current`]).
+    pub trace: Option<crate::trace::TraceContext>,
 }
 
 impl<A: Aggregate> Default for Loaded<A> {
@@ -63,6 +66,7 @@ impl<A: Aggregate> Default for Loaded<A> {
             last_sequence: 0,
             causes: HashMap::new(),
             last_hash: None,
+            trace: None,
         }
     }
 }
@@ -271,6 +275,9 @@ impl<A: Aggregate> Repository<A> {
                     reason: e.to_string(),
                 })?;
             next.push(stored.sequence, &envelope);
+            if stored.trace.is_some() {
+                next.trace = stored.trace;
+            }
         }
         if !self.store.capabilities().atomic_batch {
             self.complete_decision(id, &mut next).await?;
@@ -402,6 +409,8 @@ impl<A: Aggregate> Repository<A> {
             if let Some(events) = loaded.causes.get(cause) {
                 return Ok(Outcome::Duplicate(events.clone()));
             }
+            // A handling that brought no trace continues the aggregate's.
+            crate::trace::adopt(loaded.trace);
             let decided = decide(&loaded.state);
             if !current && decided.as_ref().map_or(true, Vec::is_empty) {
                 loaded = self.refresh_from_leader(id, &loaded).await?;
@@ -460,9 +469,13 @@ impl<A: Aggregate> Repository<A> {
                         .zip(&sequences)
                         .map(|(envelope, sequence)| AppendedEvent::of(envelope, *sequence))
                         .collect();
+                    let trace = crate::trace::current();
                     self.fold_in_place(id, loaded, |folded| {
                         for (envelope, sequence) in envelopes.iter().zip(&sequences) {
                             folded.push(*sequence, envelope);
+                        }
+                        if trace.is_some() {
+                            folded.trace = trace;
                         }
                     });
                     return Ok(Outcome::Appended(appended));

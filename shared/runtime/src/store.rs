@@ -103,6 +103,8 @@ pub struct Stored {
     pub subject: String,
     /// The bytes as published.
     pub payload: Bytes,
+    /// The W3C trace context in its headers ([`crate::trace`]), if any.
+    pub trace: Option<crate::trace::TraceContext>,
 }
 
 /// One event to append: its id (the `Nats-Msg-Id`) and its JSON bytes.
@@ -456,11 +458,15 @@ impl EventStore {
     ) -> Result<Vec<u64>, StoreError> {
         let mut expected = expected_last;
         let mut sequences = Vec::with_capacity(events.len());
+        let trace = crate::trace::current().map(|c| c.to_string());
         for event in events {
-            let publish = jetstream::message::PublishMessage::build()
+            let mut publish = jetstream::message::PublishMessage::build()
                 .payload(event.payload.clone())
                 .message_id(event.id.to_string())
                 .expected_last_subject_sequence(expected);
+            if let Some(trace) = &trace {
+                publish = publish.header(crate::trace::HEADER, trace.as_str());
+            }
             let ack = self
                 .js
                 .send_publish(subject.to_owned(), publish)
@@ -548,8 +554,12 @@ impl EventStore {
         let client = self.js.client();
         let batch = Uuid::new_v4().to_string();
         let count = events.len();
+        let trace = crate::trace::current().map(|c| c.to_string());
         for (index, event) in events.iter().enumerate().take(sent) {
             let mut headers = async_nats::HeaderMap::new();
+            if let Some(trace) = &trace {
+                headers.insert(crate::trace::HEADER, trace.as_str());
+            }
             headers.insert("Nats-Batch-Id", batch.as_str());
             headers.insert("Nats-Batch-Sequence", (index + 1).to_string());
             headers.insert("Nats-Msg-Id", event.id.to_string());
@@ -838,6 +848,7 @@ impl EventStore {
                 sequence,
                 subject: message.subject.to_string(),
                 payload: message.payload.clone(),
+                trace: crate::trace::from_headers(message.headers.as_ref()),
             })?;
             // Stop at `until_seq` only, not when the consumer reports nothing pending: on a
             // cluster the consumer may sit on a replica that is still catching up (a node that

@@ -1246,6 +1246,7 @@ impl World {
             sequence: message.sequence,
             subject: message.subject.clone(),
             payload: message.payload.clone().into(),
+            trace: None,
         };
         let checkpoint = self.projection.checkpoint;
         let continuing = buendel_projector::checkpoint::continuing(checkpoint, &[stored]);
