@@ -289,10 +289,14 @@ async fn collect(mut messages: pull::Batch) -> Result<Vec<Delivery>, async_nats:
             payload: message.payload.clone(),
             trace: buendel_runtime::trace::from_headers(message.headers.as_ref()),
         };
-        // Only events that carry a trace get a span: a replay of old history costs nothing.
-        let span = stored.trace.map(|parent| {
-            buendel_runtime::trace::span("project", SERVICE, &stored.subject, Some(parent)).span
-        });
+        // A span per event only where spans are exported and the event carries a trace: a
+        // catch-up of the whole history pays nothing for it otherwise.
+        let span = stored
+            .trace
+            .filter(|_| buendel_runtime::otlp::exporting())
+            .map(|parent| {
+                buendel_runtime::trace::span("project", SERVICE, &stored.subject, Some(parent)).span
+            });
         out.push(Delivery {
             stored,
             message,

@@ -121,6 +121,15 @@ fn now_ns() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
+/// Whether this process exports spans (set once, when the layer is made).
+static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// True once an [`OtlpLayer`] exists in this process: hot paths that make a span per event (the
+/// projector's) make them only then.
+pub fn exporting() -> bool {
+    EXPORTING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The layer: records the handling spans and hands the finished ones to the exporter thread.
 pub struct OtlpLayer {
     queue: SyncSender<Finished>,
@@ -130,6 +139,7 @@ impl OtlpLayer {
     /// A layer that exports to `endpoint` as `service_name`, with its thread.
     pub fn new(endpoint: Endpoint, service_name: String) -> Self {
         let (queue, spans) = mpsc::sync_channel(QUEUE_MAX);
+        EXPORTING.store(true, std::sync::atomic::Ordering::Relaxed);
         let spawned = std::thread::Builder::new()
             .name("otlp-export".into())
             .spawn(move || export_loop(&endpoint, &service_name, &spans));
