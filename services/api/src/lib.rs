@@ -7,7 +7,9 @@
 //!   latter's `review` and `money` parts; [`status`]: the one rule combining the proposal's, the
 //!   review's and the ledger's status.
 //! - [`funds`]: `GET /v1/funds`, `GET /v1/funds/{id}` (`?as_of=`), `GET /v1/funds/{id}/entries`
-//!   (`?format=csv`): the funding ledger's figures, trial balance and journal.
+//!   (`?format=csv|xlsx`): the funding ledger's figures, trial balance and journal.
+//! - [`export`]: the CSV and XLSX exports of the journal, `GET /v1/proposals` and `GET /v1/claims`
+//!   (`?format=csv|xlsx&lang=en|de`).
 //! - [`alliances`]: `GET /v1/alliances`, `GET /v1/alliances/{id}`.
 //! - [`deadletters`]: `GET /v1/deadletters`.
 //! - [`logs`]: the transparency logs' checkpoints and proofs (`text/plain`, C2SP formats).
@@ -21,6 +23,7 @@ pub mod claims;
 pub mod consistency;
 pub mod deadletters;
 pub mod error;
+pub mod export;
 pub mod funds;
 pub mod health;
 pub mod logs;
