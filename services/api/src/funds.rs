@@ -176,7 +176,7 @@ fn narrow(wide: i128) -> Cents {
 /// A source's figures from its account-kind balances, by the contract's one rule
 /// ([`KindBalances::fund_figures`], "Balances" in [`buendel_contract::ledger`]). A kind that is
 /// not in the chart of accounts counts in no figure (only in the trial balance).
-fn figures(kinds: &BTreeMap<(String, String), i128>, source: &str) -> SourceBalances {
+pub(crate) fn figures(kinds: &BTreeMap<(String, String), i128>, source: &str) -> SourceBalances {
     let mut balances = KindBalances::default();
     for kind in AccountKind::ALL {
         let key = (source.to_owned(), kind.as_str().to_owned());

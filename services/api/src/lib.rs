@@ -9,7 +9,8 @@
 //! - [`funds`]: `GET /v1/funds`, `GET /v1/funds/{id}` (`?as_of=`), `GET /v1/funds/{id}/entries`
 //!   (`?format=csv|xlsx`): the funding ledger's figures, trial balance and journal.
 //! - [`export`]: the CSV and XLSX exports of the journal, `GET /v1/proposals` and `GET /v1/claims`
-//!   (`?format=csv|xlsx&lang=en|de`).
+//!   (`?format=csv|xlsx&lang=en|de`); [`report`]: `GET /v1/report?year=`, the programme's annual
+//!   report (printable HTML or JSON).
 //! - [`alliances`]: `GET /v1/alliances`, `GET /v1/alliances/{id}`.
 //! - [`deadletters`]: `GET /v1/deadletters`.
 //! - [`logs`]: the transparency logs' checkpoints and proofs (`text/plain`, C2SP formats).
@@ -33,6 +34,7 @@ pub mod page;
 pub mod proposals;
 pub mod quarantine;
 pub mod recovery;
+pub mod report;
 pub mod review;
 pub mod status;
 
@@ -102,6 +104,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/v1/retention", get(recovery::list)),
         ("/v1/claims", get(claims::list)),
         ("/v1/claims/{id}", get(claims::get)),
+        ("/v1/report", get(report::get)),
         ("/v1/deadletters", get(deadletters::list)),
         ("/v1/quarantine", get(quarantine::list)),
         ("/v1/logs/{log}/checkpoint", get(logs::checkpoint)),

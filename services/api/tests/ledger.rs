@@ -1162,6 +1162,14 @@ async fn every_documented_response_body_fits_its_openapi_schema_field_by_field()
     requests
         .check("/v1/claims/{id}", &format!("/v1/claims/{paid_claim}"))
         .await;
+    for report in [
+        "/v1/report?year=2026&format=json",
+        "/v1/report?year=2025&format=json&alliance=non&lang=de",
+        "/v1/report?year=2026&lang=de",
+        "/v1/report?year=twenty",
+    ] {
+        requests.check("/v1/report", report).await;
+    }
     requests
         .check("/v1/claims/{id}", &format!("/v1/claims/{}", Uuid::new_v4()))
         .await;

@@ -1,5 +1,6 @@
 //! The exports (`?format=csv|xlsx&lang=en|de`) of the journal, the proposals and the claims, read
-//! back with `calamine` (XLSX) and `csv`, compared with the JSON the API shows of the same data.
+//! back with `calamine` (XLSX) and `csv`, compared with the JSON the API shows of the same data;
+//! the annual report (`GET /v1/report`) compared with the funds' figures `as_of` the year's end.
 //!
 //! A module of the `ledger` test binary (`tests/ledger.rs`), so it fills the read models with the same fixtures: the real Fund
 //! aggregate's events, projected by the projector.
@@ -467,10 +468,188 @@ async fn an_unknown_format_or_language_is_a_400_invalid_query() {
         "/v1/proposals?format=csv&lang=en-GB".to_owned(),
         "/v1/claims?format=ods".to_owned(),
         "/v1/claims?format=xlsx&lang=".to_owned(),
+        "/v1/report?year=2026&format=pdf".to_owned(),
+        "/v1/report?year=2026&lang=fr".to_owned(),
+        "/v1/report?year=26".to_owned(),
+        "/v1/report?year=0999".to_owned(),
+        "/v1/report".to_owned(),
     ] {
         let (status, body) = get_json(&app, &uri).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
         assert_eq!(body["error"]["code"], "invalid_query", "{uri}");
     }
+    db.drop_database().await;
+}
+
+/// `year_end` − `previous`, figure by figure, of two JSON objects of integer figures.
+fn difference(year_end: &Value, previous: &Value) -> Value {
+    let figures = year_end.as_object().expect("figures");
+    Value::Object(
+        figures
+            .iter()
+            .map(|(name, cents)| {
+                let before = previous[name].as_i64().expect("cents");
+                (name.clone(), json!(cents.as_i64().expect("cents") - before))
+            })
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn the_reports_year_end_figures_are_the_funds_as_of_figures_and_the_year_is_their_change() {
+    let (db, projects) = programme().await;
+    let app = db.app();
+    let sources = ["esf_plus", "land", "total"];
+
+    for year in [2025, 2026] {
+        let (status, report) = get_json(&app, &format!("/v1/report?year={year}&format=json")).await;
+        let (_, fund) = get_json(&app, &format!("/v1/funds/{FUND}?as_of={year}-12-31")).await;
+        let (_, before) =
+            get_json(&app, &format!("/v1/funds/{FUND}?as_of={}-12-31", year - 1)).await;
+
+        assert_eq!(status, StatusCode::OK, "{report}");
+        assert_eq!(report["as_of"], format!("{year}-12-31"));
+        let funds = report["funds"].as_array().expect("funds");
+        assert_eq!(funds.len(), 1, "{report}");
+        for source in sources {
+            assert_eq!(
+                funds[0]["year_end"][source], fund[source],
+                "{year} {source}"
+            );
+            assert_eq!(report["total"]["year_end"][source], fund[source]);
+            assert_eq!(
+                funds[0]["during_year"][source],
+                difference(&fund[source], &before[source]),
+                "{year} {source}"
+            );
+        }
+        let districts = report["districts"].as_array().expect("districts");
+        for figure in ["reserved", "committed", "disbursed", "recovered", "repaid"] {
+            let by_district: i64 = districts
+                .iter()
+                .map(|d| d["year_end"]["total"][figure].as_i64().expect("cents"))
+                .sum();
+            assert_eq!(
+                json!(by_district),
+                fund["total"][figure],
+                "{year}: the districts add up to the fund's {figure}"
+            );
+        }
+    }
+
+    let (_, report) = get_json(&app, "/v1/report?year=2026&format=json").await;
+    let names: Vec<&Value> = report["districts"]
+        .as_array()
+        .expect("districts")
+        .iter()
+        .map(|d| &d["district"])
+        .collect();
+    assert_eq!(
+        names,
+        [
+            &json!("Celle"),
+            &json!("Harburg"),
+            &json!("Lüneburg"),
+            &Value::Null
+        ],
+        "by name, the project without a proposal row last"
+    );
+    let district = |name: &Value| {
+        report["districts"]
+            .as_array()
+            .expect("districts")
+            .iter()
+            .find(|d| &d["district"] == name)
+            .cloned()
+            .expect("listed")
+    };
+    // Harburg: 20,000.00 committed in 2025 (17,000.00 + 3,000.00), closed in 2026 at what was
+    // paid (13,750.00); 3,500.00 recovered in 2026.
+    let harburg = district(&json!("Harburg"));
+    assert_eq!(harburg["year_end"]["total"]["committed"], 13_750_000);
+    assert_eq!(harburg["during_year"]["total"]["committed"], -6_250_000);
+    assert_eq!(harburg["during_year"]["total"]["recovered"], 350_000);
+    assert_eq!(
+        district(&json!("Lüneburg"))["year_end"]["land"]["reserved"],
+        100_000
+    );
+    assert_eq!(
+        district(&Value::Null)["year_end"]["total"]["reserved"],
+        70_000
+    );
+    assert_eq!(
+        district(&json!("Celle"))["year_end"]["total"]["committed"],
+        21_000_000
+    );
+    assert_eq!(
+        district(&json!("Celle"))["year_end"]["total"]["disbursed"],
+        1_650_000,
+        "the paid claim"
+    );
+    let (_, earlier) = get_json(&app, "/v1/report?year=2024&format=json").await;
+    assert_eq!(earlier["funds"], json!([]), "nothing booked up to 2024");
+    let (_, other) = get_json(&app, "/v1/report?year=2026&format=json&alliance=son").await;
+    assert_eq!(other["funds"], json!([]));
+    assert_eq!(other["districts"], json!([]));
+    assert_eq!(other["alliance_id"], "son");
+    let (_, ours) = get_json(&app, "/v1/report?year=2026&format=json&alliance=non").await;
+    assert_eq!(ours["funds"], report["funds"]);
+    assert!(projects.orphan != projects.granted);
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn the_reports_page_shows_the_figures_formatted_in_german_and_escapes_every_text() {
+    let (mut db, _) = programme().await;
+    let scripted = Uuid::new_v4();
+    db.proposal([submitted_in(
+        scripted,
+        "<script>alert(1)</script>",
+        "x",
+        1_000,
+    )])
+    .await;
+    db.ledger([reserve(scripted, 1_000, 0, day(2026, 5, 5))])
+        .await;
+    let app = db.app();
+    let (_, fund) = get_json(&app, &format!("/v1/funds/{FUND}?as_of=2026-12-31")).await;
+
+    let german = get_file(&app, "/v1/report?year=2026&lang=de").await;
+    let english = get_file(&app, "/v1/report?year=2026").await;
+
+    assert_eq!(german.status, StatusCode::OK);
+    assert_eq!(german.content_type, "text/html; charset=utf-8");
+    let page = german.text();
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(page.contains("<html lang=\"de\">"));
+    assert!(page.contains("Jahresbericht 2026"));
+    assert!(page.contains("31.12.2026"));
+    // 2,005,714.29 ESF+ and 334,285.71 Land allocated, 2,340,000.00 in all.
+    assert_eq!(fund["esf_plus"]["allocated"], 200_571_429);
+    assert!(
+        page.contains("<td class=\"n\">2.005.714,29 €</td>"),
+        "{page}"
+    );
+    assert!(page.contains("<td class=\"n\">334.285,71 €</td>"));
+    assert!(page.contains("<td class=\"n\">2.340.000,00 €</td>"));
+    let committed = fund["total"]["committed"].as_i64().expect("cents");
+    assert_eq!(committed, 13_750_000 + 21_000_000);
+    assert!(page.contains("<td class=\"n\">347.500,00 €</td>"), "{page}");
+    assert!(
+        page.contains("<tr><td>Lüneburg</td><td class=\"n\">6.000,00 €</td>"),
+        "reserved: {page}"
+    );
+    assert!(page.contains("<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>"));
+    assert!(page.contains("(unbekannt)"));
+    assert!(page.contains("@media print"));
+    assert!(!page.contains("<script"), "no script, every text escaped");
+    assert!(!page.contains("src="), "no external resource");
+    let english = english.text();
+    assert!(english.contains("<html lang=\"en\">"));
+    assert!(
+        english.contains("<td class=\"n\">€2,005,714.29</td>"),
+        "{english}"
+    );
+    assert!(english.contains("Annual report 2026"));
     db.drop_database().await;
 }
