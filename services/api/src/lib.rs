@@ -122,16 +122,23 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
 /// query subcommands (`buendel proposals|funds|deadletters`) read the read models this way, so
 /// they show exactly what the API shows.
 pub async fn get_json(state: AppState, path: &str) -> anyhow::Result<(u16, serde_json::Value)> {
+    let (status, bytes) = get_bytes(state, path).await?;
+    Ok((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    ))
+}
+
+/// Answers `GET path` through the router, in process, like [`get_json`], with the body as it is
+/// (a CSV or XLSX export, a report page): `buendel export` and `buendel report` write it to a file.
+pub async fn get_bytes(state: AppState, path: &str) -> anyhow::Result<(u16, Vec<u8>)> {
     use http_body_util::BodyExt as _;
     use tower::ServiceExt as _;
     let request = axum::http::Request::get(path).body(axum::body::Body::empty())?;
     let response = app(state).oneshot(request).await?;
     let status = response.status().as_u16();
     let bytes = response.into_body().collect().await?.to_bytes();
-    Ok((
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-    ))
+    Ok((status, bytes.to_vec()))
 }
 
 /// The router: every route, a JSON 404 for anything else and a JSON 405 for a method other than
