@@ -8,9 +8,16 @@
 //! included); `overdue=true` only those past their due date. A reading as of a day before the
 //! clock's last change is replayed from the claim's stored pauses, counting only the changes
 //! dated by then (`PaymentClock::as_of`).
+//!
+//! `GET /v1/claims?format=csv|xlsx[&lang=de]` exports the same list (every filter applies, the
+//! clock read as of the same day) as a file ([`crate::export`]): without `limit` every matching
+//! claim (at most [`crate::export::EXPORT_ROWS_MAX`]), with `limit` one page and the next cursor in
+//! the `x-next-cursor` header. The columns are the list's fields, the nested ones flattened
+//! (`asked_esf_cents`, `clock_due_date`, ...) and `cuts` as its JSON text.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse as _, Response};
 use axum::Json;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -20,7 +27,8 @@ use uuid::Uuid;
 use buendel_grant::{ClockReading, PaymentClock, PAYMENT_DAYS};
 
 use crate::error::ApiError;
-use crate::page::{invalid_query, Page, PageRequest};
+use crate::export::{self, Cell, Column, Format, Kind, Lang, Table};
+use crate::page::{invalid_query, PageRequest};
 use crate::AppState;
 
 /// The longest look-ahead of `due_within_days` (ten years).
@@ -49,6 +57,10 @@ pub struct ListQuery {
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// `json` (default), `csv` or `xlsx`.
+    format: Option<String>,
+    /// The export's column names: `en` (default) or `de`.
+    lang: Option<String>,
 }
 
 /// The query parameters of `GET /v1/claims/{id}`.
@@ -240,13 +252,15 @@ fn as_of(state: &AppState, given: Option<&str>) -> Result<NaiveDate, ApiError> {
 }
 
 /// `GET /v1/claims`: claims in the order of their last event, filtered, with the clock as of
-/// `as_of`.
+/// `as_of` (JSON pages), or exported as CSV or XLSX.
 #[tracing::instrument(skip_all)]
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Page<Claim>>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(invalid_query)?;
+    let format = Format::parse(query.format.as_deref())?;
+    let lang = Lang::parse(query.lang.as_deref())?;
     let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
     let as_of = as_of(&state, query.as_of.as_deref())?;
     if let Some(status) = &query.status {
@@ -265,18 +279,54 @@ pub async fn list(
             "due_within_days: at most {DUE_WITHIN_DAYS_MAX}"
         )));
     }
+    if format != Format::Json && query.limit.is_none() {
+        let claims = select(
+            &state,
+            &query,
+            as_of,
+            page.after,
+            export::export_fetch_limit(),
+        )
+        .await?;
+        export::check_size(claims.len())?;
+        return export::respond(&table(claims), format, lang, "claims", sheet(lang), None);
+    }
+    let claims = select(&state, &query, as_of, page.after, page.fetch_limit()).await?;
+    let page = page.page(claims, |claim| claim.last_sequence);
+    if format != Format::Json {
+        let table = table(page.items);
+        return export::respond(
+            &table,
+            format,
+            lang,
+            "claims",
+            sheet(lang),
+            page.next_cursor,
+        );
+    }
+    Ok(Json(page).into_response())
+}
+
+/// The claims the list's filters select after `after`, at most `fetch_limit`, read as of `as_of`.
+async fn select(
+    state: &AppState,
+    query: &ListQuery,
+    as_of: NaiveDate,
+    after: i64,
+    fetch_limit: i64,
+) -> Result<Vec<Claim>, ApiError> {
     let mut sql = QueryBuilder::<Postgres>::new(format!(
         "SELECT {COLUMNS} FROM claims WHERE last_sequence > "
     ));
-    sql.push_bind(page.after);
+    sql.push_bind(after);
     if let Some(id) = query.proposal_id {
         sql.push(" AND proposal_id = ").push_bind(id);
     }
-    if let Some(fund) = query.fund_id {
-        sql.push(" AND fund_id = ").push_bind(fund);
+    if let Some(fund) = &query.fund_id {
+        sql.push(" AND fund_id = ").push_bind(fund.clone());
     }
-    if let Some(status) = query.status {
-        sql.push(" AND status = ").push_bind(status);
+    if let Some(status) = &query.status {
+        sql.push(" AND status = ").push_bind(status.clone());
     }
     let clock_filter = query.due_within_days.is_some() || query.overdue == Some(true);
     if clock_filter {
@@ -286,7 +336,7 @@ pub async fn list(
     // The clock filters are computed in Rust on the reading, so every open claim is read; open
     // claims are few (they are paid within 80 days), and a page is still at most `limit` items.
     if !clock_filter {
-        sql.push(" LIMIT ").push_bind(page.fetch_limit());
+        sql.push(" LIMIT ").push_bind(fetch_limit);
     }
     let rows: Vec<Row> = sql.build_query_as().fetch_all(&state.pool).await?;
     let mut claims: Vec<Claim> = rows
@@ -302,10 +352,101 @@ pub async fn list(
         })
         .collect();
     if clock_filter {
-        let keep = usize::try_from(page.fetch_limit()).unwrap_or(usize::MAX);
+        let keep = usize::try_from(fetch_limit).unwrap_or(usize::MAX);
         claims.truncate(keep);
     }
-    Ok(Json(page.page(claims, |claim| claim.last_sequence)))
+    Ok(claims)
+}
+
+/// The columns of the claims' export: the list's fields, the nested ones flattened.
+pub const EXPORT_COLUMNS: &[Column] = &[
+    Column::new("claim_id", "abruf_id", Kind::Text),
+    Column::new("proposal_id", "antrag_id", Kind::Text),
+    Column::new("fund_id", "fonds_id", Kind::Text),
+    Column::new("status", "status", Kind::Text),
+    Column::new("period_from", "zeitraum_von", Kind::Date),
+    Column::new("period_to", "zeitraum_bis", Kind::Date),
+    Column::new(
+        "declared_eligible_cents",
+        "erklärte_förderfähige_ausgaben_cent",
+        Kind::Cents,
+    ),
+    Column::new("asked_esf_cents", "beantragt_esf_cent", Kind::Cents),
+    Column::new("asked_land_cents", "beantragt_land_cent", Kind::Cents),
+    Column::new("asked_total_cents", "beantragt_gesamt_cent", Kind::Cents),
+    Column::new("accepted_esf_cents", "anerkannt_esf_cent", Kind::Cents),
+    Column::new("accepted_land_cents", "anerkannt_land_cent", Kind::Cents),
+    Column::new("accepted_total_cents", "anerkannt_gesamt_cent", Kind::Cents),
+    Column::new("cuts", "kürzungen", Kind::Text),
+    Column::new("receipts_reference", "belegliste", Kind::Text),
+    Column::new("submitted_by", "eingereicht_von", Kind::Text),
+    Column::new("verified_by", "geprüft_von", Kind::Text),
+    Column::new("approved_by", "freigegeben_von", Kind::Text),
+    Column::new("payment_reference", "zahlungsreferenz", Kind::Text),
+    Column::new("submitted_on", "eingereicht_am", Kind::Date),
+    Column::new("paid_on", "gezahlt_am", Kind::Date),
+    Column::new("clock_as_of", "frist_stand_am", Kind::Date),
+    Column::new("clock_payment_days", "frist_tage", Kind::Integer),
+    Column::new("clock_days_elapsed", "frist_tage_vergangen", Kind::Integer),
+    Column::new("clock_days_paused", "frist_tage_angehalten", Kind::Integer),
+    Column::new("clock_days_running", "frist_tage_gelaufen", Kind::Integer),
+    Column::new("clock_due_date", "frist_fällig_am", Kind::Date),
+    Column::new("clock_days_left", "frist_tage_übrig", Kind::Integer),
+    Column::new("clock_paused", "frist_angehalten", Kind::Text),
+    Column::new("clock_paid", "frist_bezahlt", Kind::Text),
+    Column::new("clock_overdue", "frist_überschritten", Kind::Text),
+    Column::new("last_sequence", "letzte_sequenz", Kind::Integer),
+];
+
+fn sheet(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "Claims",
+        Lang::De => "Mittelabrufe",
+    }
+}
+
+/// The claims as the export's table.
+fn table(claims: Vec<Claim>) -> Table {
+    let mut table = Table::new(EXPORT_COLUMNS);
+    for c in claims {
+        let reading = &c.clock.reading;
+        let accepted = |part: fn(&Split) -> i64| Cell::from(c.accepted.as_ref().map(part));
+        table.push(vec![
+            c.claim_id.to_string().into(),
+            c.proposal_id.to_string().into(),
+            c.fund_id.clone().into(),
+            c.status.clone().into(),
+            c.period_from.into(),
+            c.period_to.into(),
+            c.declared_eligible_cents.into(),
+            c.asked.esf_cents.into(),
+            c.asked.land_cents.into(),
+            c.asked.total_cents.into(),
+            accepted(|s| s.esf_cents),
+            accepted(|s| s.land_cents),
+            accepted(|s| s.total_cents),
+            c.cuts.to_string().into(),
+            c.receipts_reference.clone().into(),
+            c.submitted_by.clone().into(),
+            c.verified_by.clone().into(),
+            c.approved_by.clone().into(),
+            c.payment_reference.clone().into(),
+            c.submitted_on.into(),
+            c.paid_on.into(),
+            c.clock.as_of.into(),
+            c.clock.payment_days.into(),
+            reading.days_elapsed.into(),
+            reading.days_paused.into(),
+            reading.days_running.into(),
+            reading.due_date.into(),
+            reading.days_left.into(),
+            reading.paused.to_string().into(),
+            reading.paid.to_string().into(),
+            reading.overdue.to_string().into(),
+            c.last_sequence.into(),
+        ]);
+    }
+    table
 }
 
 /// `GET /v1/claims/{id}`.

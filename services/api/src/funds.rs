@@ -1,6 +1,7 @@
 //! `GET /v1/funds`, `GET /v1/funds/{id}` (optionally `?as_of=YYYY-MM-DD` and
 //! `?known_at=<RFC 3339 time>`) and
-//! `GET /v1/funds/{id}/entries` (JSON pages, or `?format=csv` with one line per posting).
+//! `GET /v1/funds/{id}/entries` (JSON pages, or `?format=csv|xlsx` with one row per posting, column
+//! names in English or with `?lang=de` in German; see [`crate::export`]).
 //!
 //! The figures are those of [`buendel_contract::ledger`] ("Balances"), per source and in total,
 //! computed from the balance of each account kind by the contract's [`KindBalances`]: the current ones from
@@ -13,11 +14,9 @@
 //! API computes it on every request and says whether it is zero. Money is integer cents.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{HeaderName, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -29,6 +28,7 @@ use buendel_contract::ledger::{is_valid_fund_id, AccountKind, KindBalances, Sour
 use buendel_contract::Cents;
 
 use crate::error::ApiError;
+use crate::export::{self, Column, Format, Kind, Lang, Table};
 use crate::page::{invalid_query, Page, PageRequest};
 use crate::AppState;
 
@@ -63,8 +63,10 @@ pub struct EntriesQuery {
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
-    /// `json` (default) or `csv`.
+    /// `json` (default), `csv` or `xlsx`.
     format: Option<String>,
+    /// The export's column names: `en` (default) or `de`.
+    lang: Option<String>,
 }
 
 /// A fund with its figures.
@@ -526,20 +528,16 @@ pub async fn entries(
     query: Result<Query<EntriesQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(invalid_query)?;
-    let csv = match query.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(other) => {
-            return Err(ApiError::InvalidQuery(format!(
-                "format must be json or csv, got {other:?}"
-            )))
-        }
-    };
+    let format = Format::parse(query.format.as_deref())?;
+    let lang = Lang::parse(query.lang.as_deref())?;
     let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
     let row = fund_row(&mut *state.pool.acquire().await?, &id).await?;
-    if csv {
+    if format != Format::Json {
         let limit = query.limit.map(|_| page);
-        return csv_export(&state.pool, &row.fund_id, page.after, limit).await;
+        let (table, next_cursor) =
+            journal_table(&state.pool, &row.fund_id, page.after, limit).await?;
+        let stem = format!("journal-{}", row.fund_id);
+        return export::respond(&table, format, lang, &stem, "Journal", next_cursor);
     }
     let rows: Vec<EntryRow> = sqlx::query_as(
         "SELECT sequence, version, event_id, event_type, value_date, time, proposal_id, \
@@ -595,9 +593,24 @@ pub async fn entries(
     .into_response())
 }
 
-/// The header line of the CSV export.
+/// The header line of the CSV export (`lang=en`), the English names of [`JOURNAL_COLUMNS`].
 pub const CSV_HEADER: &str = "sequence,event_id,event_type,value_date,proposal_id,source,debit,\
 credit,amount_cents,prevhash,hash";
+
+/// The columns of the journal's export: one row per posting.
+pub const JOURNAL_COLUMNS: &[Column] = &[
+    Column::new("sequence", "sequenz", Kind::Integer),
+    Column::new("event_id", "ereignis_id", Kind::Text),
+    Column::new("event_type", "ereignistyp", Kind::Text),
+    Column::new("value_date", "wertstellung", Kind::Date),
+    Column::new("proposal_id", "antrag_id", Kind::Text),
+    Column::new("source", "quelle", Kind::Text),
+    Column::new("debit", "soll", Kind::Text),
+    Column::new("credit", "haben", Kind::Text),
+    Column::new("amount_cents", "betrag_cent", Kind::Cents),
+    Column::new("prevhash", "vorheriger_hash", Kind::Text),
+    Column::new("hash", "hash", Kind::Text),
+];
 
 #[derive(Debug, sqlx::FromRow)]
 struct CsvRow {
@@ -612,14 +625,15 @@ struct CsvRow {
     hash: Option<String>,
 }
 
-/// One line per posting of the entries after `after` (all of them, or `limit` entries with the
-/// next cursor in the [`NEXT_CURSOR_HEADER`] header).
-async fn csv_export(
+/// One row per posting of the entries after `after`: all of them (at most
+/// [`export::EXPORT_ROWS_MAX`] postings, else 400), or those of `limit` entries with the next
+/// cursor.
+async fn journal_table(
     pool: &PgPool,
     fund_id: &str,
     after: i64,
     limit: Option<PageRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<(Table, Option<String>), ApiError> {
     let mut until = i64::MAX;
     let mut next_cursor = None;
     if let Some(page) = limit {
@@ -642,55 +656,33 @@ async fn csv_export(
              p.amount_cents, e.prevhash, e.hash \
          FROM ledger_postings p JOIN ledger_entries e ON e.sequence = p.sequence \
          WHERE p.fund_id = $1 AND p.sequence > $2 AND p.sequence <= $3 \
-         ORDER BY p.sequence, p.index",
+         ORDER BY p.sequence, p.index LIMIT $4",
     )
     .bind(fund_id)
     .bind(after)
     .bind(until)
+    .bind(export::export_fetch_limit())
     .fetch_all(pool)
     .await?;
-    let mut body = String::with_capacity(256 * (rows.len() + 1));
-    body.push_str(CSV_HEADER);
-    body.push('\n');
+    export::check_size(rows.len())?;
+    let mut table = Table::new(JOURNAL_COLUMNS);
     for row in rows {
         let posting = row.posting.into_posting();
-        let fields = [
-            row.sequence.to_string(),
-            row.event_id.to_string(),
-            row.event_type,
-            row.value_date.to_string(),
-            row.proposal_id.map(|p| p.to_string()).unwrap_or_default(),
-            posting.source,
-            posting.debit.label(),
-            posting.credit.label(),
-            posting.amount_cents.to_string(),
-            row.prevhash.unwrap_or_default(),
-            row.hash.unwrap_or_default(),
-        ];
-        for (i, field) in fields.iter().enumerate() {
-            if i > 0 {
-                body.push(',');
-            }
-            let _ = write!(body, "{}", csv_field(field));
-        }
-        body.push('\n');
+        table.push(vec![
+            row.sequence.into(),
+            row.event_id.to_string().into(),
+            row.event_type.into(),
+            row.value_date.into(),
+            row.proposal_id.map(|p| p.to_string()).into(),
+            posting.source.into(),
+            posting.debit.label().into(),
+            posting.credit.label().into(),
+            posting.amount_cents.into(),
+            row.prevhash.into(),
+            row.hash.into(),
+        ]);
     }
-    let mut response = ([(CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response();
-    if let Some(cursor) = next_cursor.and_then(|c| c.parse().ok()) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(NEXT_CURSOR_HEADER), cursor);
-    }
-    Ok(response)
-}
-
-/// A CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line break.
-fn csv_field(field: &str) -> std::borrow::Cow<'_, str> {
-    if field.contains([',', '"', '\n', '\r']) {
-        std::borrow::Cow::Owned(format!("\"{}\"", field.replace('"', "\"\"")))
-    } else {
-        std::borrow::Cow::Borrowed(field)
-    }
+    Ok((table, next_cursor))
 }
 
 #[cfg(test)]
@@ -713,9 +705,21 @@ mod tests {
 
     #[test]
     fn a_csv_field_is_quoted_only_when_it_must_be() {
+        let csv_field = |field| export::csv_field(field, ',');
         assert_eq!(csv_field("reserved:abc"), "reserved:abc");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(export::csv_field("a;b", ';'), "\"a;b\"");
+    }
+
+    #[test]
+    fn the_journals_english_header_is_the_csv_header_it_always_had() {
+        assert_eq!(Table::new(JOURNAL_COLUMNS).csv_header(Lang::En), CSV_HEADER);
+        assert_eq!(
+            Table::new(JOURNAL_COLUMNS).csv_header(Lang::De),
+            "sequenz;ereignis_id;ereignistyp;wertstellung;antrag_id;quelle;soll;haben;\
+             betrag_cent;vorheriger_hash;hash"
+        );
     }
 
     #[test]

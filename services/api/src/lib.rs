@@ -7,7 +7,10 @@
 //!   latter's `review` and `money` parts; [`status`]: the one rule combining the proposal's, the
 //!   review's and the ledger's status.
 //! - [`funds`]: `GET /v1/funds`, `GET /v1/funds/{id}` (`?as_of=`), `GET /v1/funds/{id}/entries`
-//!   (`?format=csv`): the funding ledger's figures, trial balance and journal.
+//!   (`?format=csv|xlsx`): the funding ledger's figures, trial balance and journal.
+//! - [`export`]: the CSV and XLSX exports of the journal, `GET /v1/proposals` and `GET /v1/claims`
+//!   (`?format=csv|xlsx&lang=en|de`); [`report`]: `GET /v1/report?year=`, the programme's annual
+//!   report (printable HTML or JSON).
 //! - [`alliances`]: `GET /v1/alliances`, `GET /v1/alliances/{id}`.
 //! - [`deadletters`]: `GET /v1/deadletters`.
 //! - [`logs`]: the transparency logs' checkpoints and proofs (`text/plain`, C2SP formats).
@@ -24,6 +27,7 @@ pub mod consistency;
 pub mod dashboard;
 pub mod deadletters;
 pub mod error;
+pub mod export;
 pub mod funds;
 pub mod health;
 pub mod logs;
@@ -33,6 +37,7 @@ pub mod page;
 pub mod proposals;
 pub mod quarantine;
 pub mod recovery;
+pub mod report;
 pub mod review;
 pub mod status;
 pub mod ui;
@@ -103,6 +108,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/v1/retention", get(recovery::list)),
         ("/v1/claims", get(claims::list)),
         ("/v1/claims/{id}", get(claims::get)),
+        ("/v1/report", get(report::get)),
         ("/v1/deadletters", get(deadletters::list)),
         ("/v1/quarantine", get(quarantine::list)),
         ("/v1/logs/{log}/checkpoint", get(logs::checkpoint)),
@@ -127,16 +133,23 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
 /// query subcommands (`buendel proposals|funds|deadletters`) read the read models this way, so
 /// they show exactly what the API shows.
 pub async fn get_json(state: AppState, path: &str) -> anyhow::Result<(u16, serde_json::Value)> {
+    let (status, bytes) = get_bytes(state, path).await?;
+    Ok((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    ))
+}
+
+/// Answers `GET path` through the router, in process, like [`get_json`], with the body as it is
+/// (a CSV or XLSX export, a report page): `buendel export` and `buendel report` write it to a file.
+pub async fn get_bytes(state: AppState, path: &str) -> anyhow::Result<(u16, Vec<u8>)> {
     use http_body_util::BodyExt as _;
     use tower::ServiceExt as _;
     let request = axum::http::Request::get(path).body(axum::body::Body::empty())?;
     let response = app(state).oneshot(request).await?;
     let status = response.status().as_u16();
     let bytes = response.into_body().collect().await?.to_bytes();
-    Ok((
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-    ))
+    Ok((status, bytes.to_vec()))
 }
 
 /// The router: every route, a JSON 404 for anything else and a JSON 405 for a method other than

@@ -4,9 +4,16 @@
 //! `status` is the combined status of [`crate::status`] (the contract's
 //! `buendel_contract::status::combined_status` of the proposal's, the review's and the ledger's
 //! status), both shown and filtered by. Money is integer cents (`*_cents`) and rates integer basis points, as in the events.
+//!
+//! `GET /v1/proposals?format=csv|xlsx[&lang=de]` exports the same list (every filter applies) as
+//! a file ([`crate::export`]): without `limit` every matching proposal (at most
+//! [`crate::export::EXPORT_ROWS_MAX`]), with `limit` one page and the next cursor in the
+//! `x-next-cursor` header. The columns are the list's fields, `applicant` flattened into
+//! `applicant_name|kind|district` and the arrays joined with `, `.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse as _, Response};
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,6 +22,7 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::export::{self, Column, Format, Kind, Lang, Table};
 use crate::money::{self, Money};
 use crate::page::{invalid_query, Page, PageRequest};
 use crate::quarantine::{self, Quarantined};
@@ -39,6 +47,10 @@ pub struct ListQuery {
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// `json` (default), `csv` or `xlsx`.
+    format: Option<String>,
+    /// The export's column names: `en` (default) or `de`.
+    lang: Option<String>,
 }
 
 /// Who applies.
@@ -214,44 +226,36 @@ impl Row {
     }
 }
 
-/// `GET /v1/proposals`: proposals in submission order, filtered, one page at a time.
+/// `GET /v1/proposals`: proposals in submission order, filtered, one page at a time (JSON), or
+/// exported as CSV or XLSX.
 #[tracing::instrument(skip_all)]
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Page<Proposal>>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(invalid_query)?;
+    let format = Format::parse(query.format.as_deref())?;
+    let lang = Lang::parse(query.lang.as_deref())?;
     let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
-    let mut sql = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {COLUMNS} FROM {} WHERE created_sequence > ",
-        proposals_view()
-    ));
-    sql.push_bind(page.after);
-    if let Some(wanted) = query.status.as_deref() {
-        status::push_filter(&mut sql, wanted);
+    if format != Format::Json && query.limit.is_none() {
+        let rows = select(&state, &query, page.after, export::export_fetch_limit()).await?;
+        export::check_size(rows.len())?;
+        let table = table(rows)?;
+        return export::respond(&table, format, lang, "proposals", sheet(lang), None);
     }
-    if let Some(alliance) = query.alliance {
-        sql.push(" AND alliance_id = ").push_bind(alliance);
-    }
-    if let Some(focus_area) = query.focus_area {
-        sql.push(" AND focus_areas @> ARRAY[")
-            .push_bind(focus_area)
-            .push("]::text[]");
-    }
-    if let Some(written) = query.district {
-        // As written, or the district's id it names (the intake stores ids; events from before
-        // the intake normalised them carry the publisher's spelling).
-        let id = buendel_contract::district::normalised_id(&written);
-        sql.push(" AND districts && ARRAY[")
-            .push_bind(written)
-            .push(", ")
-            .push_bind(id)
-            .push("]::text[]");
-    }
-    sql.push(" ORDER BY created_sequence LIMIT ")
-        .push_bind(page.fetch_limit());
-    let rows: Vec<Row> = sql.build_query_as().fetch_all(&state.pool).await?;
+    let rows = select(&state, &query, page.after, page.fetch_limit()).await?;
     let page = page.page(rows, |row| row.created_sequence);
+    if format != Format::Json {
+        let table = table(page.items)?;
+        return export::respond(
+            &table,
+            format,
+            lang,
+            "proposals",
+            sheet(lang),
+            page.next_cursor,
+        );
+    }
     let items = page
         .items
         .into_iter()
@@ -260,7 +264,110 @@ pub async fn list(
     Ok(Json(Page {
         items,
         next_cursor: page.next_cursor,
-    }))
+    })
+    .into_response())
+}
+
+/// The rows the list's filters select, after `after`, at most `fetch_limit`.
+async fn select(
+    state: &AppState,
+    query: &ListQuery,
+    after: i64,
+    fetch_limit: i64,
+) -> Result<Vec<Row>, ApiError> {
+    let mut sql = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {COLUMNS} FROM {} WHERE created_sequence > ",
+        proposals_view()
+    ));
+    sql.push_bind(after);
+    if let Some(wanted) = query.status.as_deref() {
+        status::push_filter(&mut sql, wanted);
+    }
+    if let Some(alliance) = &query.alliance {
+        sql.push(" AND alliance_id = ").push_bind(alliance.clone());
+    }
+    if let Some(focus_area) = &query.focus_area {
+        sql.push(" AND focus_areas @> ARRAY[")
+            .push_bind(focus_area.clone())
+            .push("]::text[]");
+    }
+    if let Some(written) = &query.district {
+        // As written, or the district's id it names (the intake stores ids; events from before
+        // the intake normalised them carry the publisher's spelling).
+        let id = buendel_contract::district::normalised_id(written);
+        sql.push(" AND districts && ARRAY[")
+            .push_bind(written.clone())
+            .push(", ")
+            .push_bind(id)
+            .push("]::text[]");
+    }
+    sql.push(" ORDER BY created_sequence LIMIT ")
+        .push_bind(fetch_limit);
+    Ok(sql.build_query_as().fetch_all(&state.pool).await?)
+}
+
+/// The columns of the proposals' export: the list's fields.
+pub const EXPORT_COLUMNS: &[Column] = &[
+    Column::new("proposal_id", "antrag_id", Kind::Text),
+    Column::new("alliance_id", "bündnis_id", Kind::Text),
+    Column::new("status", "status", Kind::Text),
+    Column::new("title", "titel", Kind::Text),
+    Column::new("summary", "zusammenfassung", Kind::Text),
+    Column::new("project_type", "projektart", Kind::Text),
+    Column::new("applicant_name", "antragsteller_name", Kind::Text),
+    Column::new("applicant_kind", "antragsteller_art", Kind::Text),
+    Column::new("applicant_district", "antragsteller_kreis", Kind::Text),
+    Column::new("focus_areas", "handlungsfelder", Kind::Text),
+    Column::new("districts", "kreise", Kind::Text),
+    Column::new("planned_start", "geplanter_beginn", Kind::Date),
+    Column::new("duration_months", "laufzeit_monate", Kind::Integer),
+    Column::new(
+        "eligible_cost_cents",
+        "förderfähige_kosten_cent",
+        Kind::Cents,
+    ),
+    Column::new("requested_rate_bp", "beantragte_quote_bp", Kind::Integer),
+    Column::new("version", "version", Kind::Integer),
+    Column::new("last_sequence", "letzte_sequenz", Kind::Integer),
+    Column::new("submitted_at", "eingereicht_am", Kind::Timestamp),
+    Column::new("updated_at", "aktualisiert_am", Kind::Timestamp),
+];
+
+fn sheet(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "Proposals",
+        Lang::De => "Anträge",
+    }
+}
+
+/// The rows as the export's table, with the combined status as the list shows it.
+fn table(rows: Vec<Row>) -> Result<Table, ApiError> {
+    let mut table = Table::new(EXPORT_COLUMNS);
+    for row in rows {
+        let (p, _) = row.into_parts()?;
+        table.push(vec![
+            p.proposal_id.to_string().into(),
+            p.alliance_id.into(),
+            p.status.into(),
+            p.title.into(),
+            p.summary.into(),
+            p.project_type.into(),
+            p.applicant.name.into(),
+            p.applicant.kind.into(),
+            p.applicant.district.into(),
+            p.focus_areas.join(", ").into(),
+            p.districts.join(", ").into(),
+            p.planned_start.into(),
+            p.duration_months.into(),
+            p.eligible_cost_cents.into(),
+            p.requested_rate_bp.into(),
+            p.version.into(),
+            p.last_sequence.into(),
+            p.submitted_at.into(),
+            p.updated_at.into(),
+        ]);
+    }
+    Ok(table)
 }
 
 /// Quarantined events shown on a proposal's page at most.

@@ -6,6 +6,7 @@
 //! The same fixtures fill every read model for the OpenAPI check: each documented endpoint is
 //! requested and its body compared field by field with `docs/openapi.json` ([`openapi_check`]).
 
+mod exports;
 mod openapi_check;
 
 use std::collections::{BTreeSet, HashMap};
@@ -487,7 +488,8 @@ async fn get(app: &Router, uri: &str) -> (StatusCode, String, Option<String>, St
         .await
         .expect("body")
         .to_bytes();
-    let body = String::from_utf8(body.to_vec()).expect("utf-8");
+    // Lossy: an XLSX body is no text (its content type is all the OpenAPI check reads of it).
+    let body = String::from_utf8_lossy(&body).into_owned();
     (status, content_type, next_cursor, body)
 }
 
@@ -1127,6 +1129,22 @@ async fn every_documented_response_body_fits_its_openapi_schema_field_by_field()
     let journal = requests.check("/v1/funds/{id}/entries", &entries).await;
     let csv = format!("{fund}/entries?format=csv");
     requests.check("/v1/funds/{id}/entries", &csv).await;
+    let xlsx = format!("{fund}/entries?format=xlsx&lang=de&limit=2");
+    requests.check("/v1/funds/{id}/entries", &xlsx).await;
+    for export in [
+        "/v1/proposals?format=xlsx",
+        "/v1/proposals?format=csv&lang=de&limit=1",
+        "/v1/proposals?format=pdf",
+    ] {
+        requests.check("/v1/proposals", export).await;
+    }
+    for export in [
+        "/v1/claims?format=csv&as_of=2026-07-01",
+        "/v1/claims?format=xlsx&lang=de&as_of=2026-07-01",
+        "/v1/claims?format=csv&lang=fr",
+    ] {
+        requests.check("/v1/claims", export).await;
+    }
     requests.check("/v1/deadletters", "/v1/deadletters").await;
     requests.check("/v1/quarantine", "/v1/quarantine").await;
     let listed = requests
@@ -1147,6 +1165,14 @@ async fn every_documented_response_body_fits_its_openapi_schema_field_by_field()
     requests
         .check("/v1/claims/{id}", &format!("/v1/claims/{paid_claim}"))
         .await;
+    for report in [
+        "/v1/report?year=2026&format=json",
+        "/v1/report?year=2025&format=json&alliance=non&lang=de",
+        "/v1/report?year=2026&lang=de",
+        "/v1/report?year=twenty",
+    ] {
+        requests.check("/v1/report", report).await;
+    }
     requests
         .check("/v1/claims/{id}", &format!("/v1/claims/{}", Uuid::new_v4()))
         .await;

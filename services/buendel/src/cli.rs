@@ -114,6 +114,49 @@ pub enum Command {
         #[command(flatten)]
         page: QueryArgs,
     },
+    /// Export a fund's journal, the proposals or the claims to a file, as the API exports them
+    /// (`GET /v1/funds/{id}/entries`, `/v1/proposals`, `/v1/claims` with `?format=&lang=`).
+    Export {
+        /// What to export.
+        what: ExportWhat,
+        /// The file format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Xlsx)]
+        format: ExportFormat,
+        /// The column names: English (the API's field names) or German.
+        #[arg(long, value_enum, default_value_t = ExportLang::En)]
+        lang: ExportLang,
+        /// `journal`: whose journal (required); `claims`: only this fund's claims.
+        #[arg(long)]
+        fund: Option<String>,
+        /// `proposals`: only this alliance's.
+        #[arg(long)]
+        alliance: Option<String>,
+        /// `proposals`, `claims`: only this status.
+        #[arg(long)]
+        status: Option<String>,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write the programme's annual report (`GET /v1/report`) to a file: a printable HTML page
+    /// or its figures as JSON.
+    Report {
+        /// The calendar year.
+        #[arg(long)]
+        year: u16,
+        /// Only this alliance's funds.
+        #[arg(long)]
+        alliance: Option<String>,
+        /// The page's language and number format.
+        #[arg(long, value_enum, default_value_t = ExportLang::En)]
+        lang: ExportLang,
+        /// `html` (a printable page) or `json`.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+        format: ReportFormat,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// List the dead letters (`GET /v1/deadletters`), as a table or `--json`.
     Deadletters {
         /// Only those of this source (`intake`, `approval`, `ledger`, ...).
@@ -740,6 +783,51 @@ pub enum AllianceAction {
     },
 }
 
+/// What `buendel export` exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportWhat {
+    /// A fund's journal: one row per posting.
+    Journal,
+    /// The proposals.
+    Proposals,
+    /// The payment claims.
+    Claims,
+}
+
+/// The file format of `buendel export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// CSV (German: `;` and a byte order mark).
+    Csv,
+    /// An XLSX workbook.
+    Xlsx,
+}
+
+/// The language of `buendel export` and `buendel report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportLang {
+    /// English.
+    En,
+    /// German.
+    De,
+}
+
+/// The format of `buendel report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// A printable HTML page.
+    Html,
+    /// The figures as JSON.
+    Json,
+}
+
+fn value_name(value: impl clap::ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default()
+}
+
 /// What every query subcommand takes.
 #[derive(Debug, clap::Args)]
 pub struct QueryArgs {
@@ -989,6 +1077,51 @@ impl Cli {
                 query(&settings, "/v1/proposals", &filters, page).await
             }
             Command::Funds { page } => query(&settings, "/v1/funds", &[], page).await,
+            Command::Export {
+                what,
+                format,
+                lang,
+                fund,
+                alliance,
+                status,
+                out,
+            } => {
+                let route = match (what, &fund, &alliance, &status) {
+                    (ExportWhat::Journal, Some(fund), None, None) => {
+                        format!("/v1/funds/{}/entries", percent_encode(fund))
+                    }
+                    (ExportWhat::Proposals, None, _, _) => "/v1/proposals".to_owned(),
+                    (ExportWhat::Claims, _, None, _) => "/v1/claims".to_owned(),
+                    _ => anyhow::bail!(
+                        "buendel export journal takes --fund only (and needs it); proposals \
+                         --alliance and --status; claims --fund and --status"
+                    ),
+                };
+                let fund = fund.filter(|_| what == ExportWhat::Claims);
+                let filters = [
+                    ("fund_id", fund),
+                    ("alliance", alliance),
+                    ("status", status),
+                    ("format", Some(value_name(format))),
+                    ("lang", Some(value_name(lang))),
+                ];
+                download(&settings, &route, &filters, &out).await
+            }
+            Command::Report {
+                year,
+                alliance,
+                lang,
+                format,
+                out,
+            } => {
+                let filters = [
+                    ("year", Some(year.to_string())),
+                    ("alliance", alliance),
+                    ("lang", Some(value_name(lang))),
+                    ("format", Some(value_name(format))),
+                ];
+                download(&settings, "/v1/report", &filters, &out).await
+            }
             Command::Deadletters { source, page } => {
                 query(&settings, "/v1/deadletters", &[("source", source)], page).await
             }
@@ -1382,13 +1515,7 @@ async fn query(
     filters: &[(&str, Option<String>)],
     page: QueryArgs,
 ) -> anyhow::Result<ExitCode> {
-    let pool = buendel_runtime::db::connect(
-        &settings.database_url,
-        &settings.namespace,
-        buendel_runtime::db::PoolLimits::default(),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("cannot reach the read models in Postgres: {e:#}"))?;
+    let state = read_models(settings).await?;
     let mut params: Vec<(&str, String)> = filters
         .iter()
         .filter_map(|(name, value)| value.clone().map(|v| (*name, v)))
@@ -1398,7 +1525,6 @@ async fn query(
         params.push(("cursor", cursor));
     }
     let path = format!("{route}?{}", query_string(&params));
-    let state = buendel_api::AppState::new(pool).with_clock(settings.clock);
     let (status, body) = buendel_api::get_json(state, &path).await?;
     if page.json || status != 200 {
         println!("{}", serde_json::to_string_pretty(&body)?);
@@ -1417,24 +1543,62 @@ async fn query(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The API over the read models in Postgres, in process.
+async fn read_models(settings: &Settings) -> anyhow::Result<buendel_api::AppState> {
+    let pool = buendel_runtime::db::connect(
+        &settings.database_url,
+        &settings.namespace,
+        buendel_runtime::db::PoolLimits::default(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot reach the read models in Postgres: {e:#}"))?;
+    Ok(buendel_api::AppState::new(pool).with_clock(settings.clock))
+}
+
+/// `buendel export|report`: the API's answer to `GET route?filters`, read in process, written to
+/// `out` as it is (a CSV or XLSX file, a report page); an API error is printed and exits 1.
+async fn download(
+    settings: &Settings,
+    route: &str,
+    filters: &[(&str, Option<String>)],
+    out: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    let state = read_models(settings).await?;
+    let params: Vec<(&str, String)> = filters
+        .iter()
+        .filter_map(|(name, value)| value.clone().map(|v| (*name, v)))
+        .collect();
+    let path = format!("{route}?{}", query_string(&params));
+    let (status, body) = buendel_api::get_bytes(state, &path).await?;
+    if status != 200 {
+        eprintln!("{}", String::from_utf8_lossy(&body));
+        return Ok(ExitCode::FAILURE);
+    }
+    std::fs::write(out, &body).map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
+    eprintln!("wrote {} ({} bytes)", out.display(), body.len());
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `name=value&...`, every byte outside the unreserved set percent-encoded.
 fn query_string(params: &[(&str, String)]) -> String {
     params
         .iter()
-        .map(|(name, value)| {
-            let encoded: String = value
-                .bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                        char::from(b).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect();
-            format!("{name}={encoded}")
-        })
+        .map(|(name, value)| format!("{name}={}", percent_encode(value)))
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// Every byte outside the unreserved set percent-encoded (a query value or a path segment).
+fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn header_of(route: &str) -> &'static [&'static str] {
@@ -1674,6 +1838,50 @@ mod tests {
                 if alliance.as_deref() == Some("non")
         ));
         assert!(parse(&["funds", "--limit", "many"]).is_err());
+    }
+
+    #[test]
+    fn export_and_report_read_their_formats_and_languages_by_the_apis_names() {
+        let cli = parse(&[
+            "export",
+            "journal",
+            "--fund",
+            "non-2021-2027",
+            "--format",
+            "csv",
+            "--lang",
+            "de",
+            "--out",
+            "j.csv",
+        ])
+        .expect("parsed");
+        assert!(matches!(
+            cli.command,
+            Command::Export {
+                what: ExportWhat::Journal,
+                format: ExportFormat::Csv,
+                lang: ExportLang::De,
+                ..
+            }
+        ));
+        let cli = parse(&["report", "--year", "2027", "--out", "r.html"]).expect("parsed");
+        assert!(matches!(
+            cli.command,
+            Command::Report {
+                year: 2027,
+                format: ReportFormat::Html,
+                lang: ExportLang::En,
+                ..
+            }
+        ));
+        assert_eq!(value_name(ExportFormat::Xlsx), "xlsx");
+        assert_eq!(value_name(ReportFormat::Json), "json");
+        assert_eq!(value_name(ExportLang::De), "de");
+        assert!(parse(&["export", "ledger", "--out", "x"]).is_err());
+        assert!(
+            parse(&["report", "--year", "2027"]).is_err(),
+            "--out is required"
+        );
     }
 
     #[test]
