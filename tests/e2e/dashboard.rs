@@ -190,6 +190,30 @@ async fn the_dashboard_shows_the_apis_figures_in_a_real_browser_in_german_and_en
             .screenshot(&shots.join(format!("budget-{fund_id}-de.png")))
             .await;
     }
+    // And its links to the journal and the annual report download what they say
+    let downloads = browser
+        .run(
+            "return Promise.all([...document.querySelectorAll('a[data-export]')].map(a => \
+                 fetch(a.href).then(r => [a.dataset.export, r.status, \
+                     (r.headers.get('content-type') || '').split(';')[0]])))",
+            json!([]),
+        )
+        .await;
+    let downloads = downloads.as_array().expect("links").clone();
+    assert_eq!(
+        downloads.len(),
+        3,
+        "XLSX and CSV of the journal, the report: {downloads:?}"
+    );
+    for link in &downloads {
+        let want = match link[0].as_str() {
+            Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Some("csv") => "text/csv",
+            _ => "text/html",
+        };
+        assert_eq!(link[1], 200, "{link}");
+        assert_eq!(link[2], want, "{link}");
+    }
     no_console_errors(&browser, "budget").await;
 
     // When the decision times and the exceptions open, then they show the API's figures

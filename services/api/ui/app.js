@@ -46,6 +46,7 @@ const TEXT = {
     yes: "Ja", no: "Nein", abstain: "Enthaltung", recused: "befangen", eligible: "stimmberechtigt",
     error: "Die API antwortete nicht wie erwartet", days: "Tage", seconds: "s",
     esf: "ESF+", land: "Land", total: "Gesamt", unpaid: "Nicht ausgezahlt", receivable: "Forderung",
+    downloads: "Herunterladen", journal: "Journal", annual_report: "Jahresbericht",
     s_submitted: "eingereicht", s_screening_failed: "Vorprüfung nicht bestanden", s_in_review: "in Beratung",
     s_statement_positive: "Votum positiv", s_statement_negative: "Votum negativ", s_waitlisted: "Warteliste",
     s_funds_reserved: "Mittel reserviert", s_granted: "bewilligt", s_closed: "abgeschlossen",
@@ -95,6 +96,7 @@ const TEXT = {
     yes: "Yes", no: "No", abstain: "Abstain", recused: "recused", eligible: "eligible",
     error: "The API did not answer as expected", days: "days", seconds: "s",
     esf: "ESF+", land: "Land", total: "Total", unpaid: "Unpaid", receivable: "Receivable",
+    downloads: "Download", journal: "Journal", annual_report: "Annual report",
     s_submitted: "submitted", s_screening_failed: "screened out", s_in_review: "in review",
     s_statement_positive: "positive statement", s_statement_negative: "negative statement", s_waitlisted: "waitlisted",
     s_funds_reserved: "funds reserved", s_granted: "granted", s_closed: "closed",
@@ -189,7 +191,7 @@ function el(tag, attrs, ...children) {
     else if (key === "class") node.className = value;
     else node.setAttribute(key, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -200,7 +202,7 @@ const SVG = "http://www.w3.org/2000/svg";
 function svg(tag, attrs, ...children) {
   const node = document.createElementNS(SVG, tag);
   for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, String(value));
-  for (const child of children.flat()) if (child) node.append(child);
+  for (const child of children.flat(Infinity)) if (child) node.append(child);
   return node;
 }
 
@@ -336,6 +338,18 @@ function chart(history, source) {
     el("ul", { class: "legend" }, FIGURES.map((f) => el("li", {}, el("i", { class: "k-" + f }), t("f_" + f)))));
 }
 
+/** Links to the files an office opens: each export as XLSX and CSV (or the report as a page), in
+ * the page's language. */
+function downloads(items) {
+  const links = items.map(([label, path, formats]) => el("li", {}, label + ": ",
+    (formats || ["xlsx", "csv"]).map((format, i) => {
+      const sep = path.includes("?") ? "&" : "?";
+      const href = `${path}${sep}${format === "html" ? "" : "format=" + format + "&"}lang=${lang}`;
+      return [i ? " · " : "", el("a", { href, "data-export": format, text: format.toUpperCase() })];
+    })));
+  return el("nav", { class: "downloads", "aria-label": t("downloads") }, el("ul", {}, links));
+}
+
 async function viewBudget() {
   const funds = await all("/v1/funds", 1000);
   if (funds.length === 0) return [el("h2", { text: t("budget_title") }), el("p", { text: t("none") })];
@@ -371,6 +385,8 @@ async function viewBudget() {
     el("h2", { text: t("budget_title") }),
     el("p", {}, el("label", { for: "fund-select", text: t("fund") }), fundSelect, " ",
       el("label", { for: "source-select", text: t("source") }), sourceSelect),
+    downloads([[`${t("journal")} ${history.fund_id}`, `/v1/funds/${encodeURIComponent(history.fund_id)}/entries`],
+      [`${t("annual_report")} ${history.as_of.slice(0, 4)}`, `/v1/report?year=${history.as_of.slice(0, 4)}&alliance=${encodeURIComponent(history.alliance_id)}`, ["html"]]]),
     el("section", { class: "card" },
       chart(history, source),
       el("dl", { class: "facts" },
@@ -439,8 +455,10 @@ async function viewProposals() {
     el("option", { value: "", text: t("all_statuses") }),
     STATUSES.map((s) => el("option", { value: s, selected: s === listChoice.status, text: t("s_" + s) })));
   select.addEventListener("change", () => { listChoice.status = select.value; render(); });
+  const query = listChoice.status ? "?status=" + encodeURIComponent(listChoice.status) : "";
   return [el("h2", { text: t("proposals_title") }),
     el("p", {}, el("label", { for: "status-select", text: t("filter_status") }), select),
+    downloads([[t("proposals_title"), "/v1/proposals" + query], [t("claims"), "/v1/claims"]]),
     table(t("proposals_title"), [t("title"), t("alliance"), t("status"), t("applicant"), { label: t("cost"), num: true }],
       items.map((p) => [el("a", { href: "#/proposal/" + p.proposal_id, text: p.title }), p.alliance_id, t("s_" + p.status),
         p.applicant.name, numCell(money(p.eligible_cost_cents))]), "proposals")];
