@@ -480,3 +480,63 @@ async fn the_burn_down_is_the_funds_figures_day_by_day_and_the_funnel_counts_eve
     );
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_recorded_audit_shows_in_the_exceptions_and_one_that_finds_a_tampered_balance_names_it() {
+    // Given the demo, projected, and no audit recorded yet
+    let app = spawn_app().await;
+    buendel::demo::load(&app.client, &app.store, app.settings.clock)
+        .await
+        .expect("demo loads");
+    app.get_until("/v1/claims?limit=100", |_, body| {
+        body["items"].as_array().map(Vec::len) == Some(10)
+    })
+    .await;
+    let (_, before) = app.get("/v1/exceptions").await;
+    assert!(before["latest_audit"].is_null(), "{before}");
+    let options = buendel_audit::Options::default();
+    let audit = || async {
+        let report = buendel_audit::verify_online(&app.store, Some(&app.pool), &options, |_, _| {})
+            .await
+            .expect("the audit runs");
+        buendel::audit::record(&app.pool, &report, app.settings.clock.now())
+            .await
+            .expect("recorded");
+        report
+    };
+    // When an audit of the whole ledger is recorded, then the exceptions show it clean
+    let clean = audit().await;
+    assert!(clean.ok, "{clean:?}");
+    let (_, after) = app.get("/v1/exceptions").await;
+    let run = &after["latest_audit"];
+    assert_eq!(run["ok"], true, "{after}");
+    assert_eq!(run["difference_count"], 0);
+    assert_eq!(run["events"], clean.events);
+    // When a projected balance is tampered with and the audit runs again, then the latest run is
+    // the failing one and names the balance
+    sqlx::query(
+        "UPDATE fund_balances SET balance_cents = balance_cents + 1 \
+         WHERE fund_id = 'non-2021-2027' AND source = 'esf_plus' AND account_kind = 'available'",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("tampered");
+    let broken = audit().await;
+    assert!(!broken.ok);
+    let (_, after) = app.get("/v1/exceptions").await;
+    let run = &after["latest_audit"];
+    assert_eq!(run["ok"], false, "{after}");
+    assert!(run["difference_count"].as_i64() > Some(0), "{after}");
+    let keys: Vec<&str> = run["differences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["key"].as_str())
+        .collect();
+    assert!(
+        keys.iter()
+            .any(|k| k.contains("non-2021-2027") && k.contains("available")),
+        "{keys:?}"
+    );
+    app.cleanup().await;
+}

@@ -12,8 +12,9 @@
 //!   runs out or how much is left at the deadline, in whole cents by integer arithmetic.
 //! - `GET /v1/decision-times` (`?alliance=`): by month of submission, the median and the 90th
 //!   percentile of whole days from submission to the alliance's statement and to the bank's grant.
-//! - `GET /v1/exceptions`: open recoveries (assessed and not repaid) and the age of each
-//!   transparency log's latest checkpoint and latest witnessed one. Claims due and overdue, dead
+//! - `GET /v1/exceptions`: open recoveries (assessed and not repaid), the age of each
+//!   transparency log's latest checkpoint and latest witnessed one, and the latest online audit
+//!   that recorded its result (`buendel audit verify --record`) with the differences it found. Claims due and overdue, dead
 //!   letters and quarantined events have their own routes (`/v1/claims?due_within_days=14`,
 //!   `/v1/deadletters`, `/v1/quarantine`), which the dashboard reads as any client would.
 
@@ -512,6 +513,25 @@ pub struct LogAge {
     pub witnessed_age_s: Option<i64>,
 }
 
+/// The latest online audit that left its result (`buendel audit verify --record`).
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct AuditRun {
+    /// When it finished.
+    pub finished_at: DateTime<Utc>,
+    /// Whether everything held.
+    pub ok: bool,
+    /// The last LEDGER sequence it read.
+    pub last_sequence: Option<i64>,
+    /// Ledger events verified.
+    pub events: i64,
+    /// The first bad event, if any.
+    pub failure: Option<serde_json::Value>,
+    /// How many differences with the projections it listed.
+    pub difference_count: i32,
+    /// The differences (kind, key, what the ledger says, what the projection says).
+    pub differences: serde_json::Value,
+}
+
 /// `GET /v1/exceptions`.
 #[derive(Debug, Serialize)]
 pub struct Exceptions {
@@ -523,6 +543,8 @@ pub struct Exceptions {
     pub open_recoveries_total: i64,
     /// Each transparency log.
     pub logs: Vec<LogAge>,
+    /// The latest recorded online audit; `null` if none was recorded.
+    pub latest_audit: Option<AuditRun>,
 }
 
 /// The most open recoveries listed.
@@ -568,6 +590,12 @@ pub async fn exceptions(State(state): State<AppState>) -> Result<Json<Exceptions
     )
     .fetch_all(&mut *snapshot)
     .await?;
+    let latest_audit: Option<AuditRun> = sqlx::query_as(
+        "SELECT finished_at, ok, last_sequence, events, failure, difference_count, differences \
+         FROM audit_runs ORDER BY finished_at DESC, run_id LIMIT 1",
+    )
+    .fetch_optional(&mut *snapshot)
+    .await?;
     snapshot.commit().await?;
     let age = |at: Option<DateTime<Utc>>| at.map(|at| (now - at).num_seconds().max(0));
     Ok(Json(Exceptions {
@@ -597,6 +625,7 @@ pub async fn exceptions(State(state): State<AppState>) -> Result<Json<Exceptions
                 },
             )
             .collect(),
+        latest_audit,
     }))
 }
 

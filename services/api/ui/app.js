@@ -47,6 +47,9 @@ const TEXT = {
     error: "Die API antwortete nicht wie erwartet", days: "Tage", seconds: "s",
     esf: "ESF+", land: "Land", total: "Gesamt", unpaid: "Nicht ausgezahlt", receivable: "Forderung",
     downloads: "Herunterladen", journal: "Journal", annual_report: "Jahresbericht",
+    audit_none: "Noch keine Prüfung aufgezeichnet (buendel audit verify --record).",
+    audit_at: "Letzte Prüfung", audit_ok: "alles stimmt", audit_failed: "fehlgeschlagen bei",
+    what: "Was", item: "Eintrag", ledger_says: "Journal", projection_says: "Projektion", events_n: "Ereignisse",
     s_submitted: "eingereicht", s_screening_failed: "Vorprüfung nicht bestanden", s_in_review: "in Beratung",
     s_statement_positive: "Votum positiv", s_statement_negative: "Votum negativ", s_waitlisted: "Warteliste",
     s_funds_reserved: "Mittel reserviert", s_granted: "bewilligt", s_closed: "abgeschlossen",
@@ -97,6 +100,9 @@ const TEXT = {
     error: "The API did not answer as expected", days: "days", seconds: "s",
     esf: "ESF+", land: "Land", total: "Total", unpaid: "Unpaid", receivable: "Receivable",
     downloads: "Download", journal: "Journal", annual_report: "Annual report",
+    audit_none: "No audit recorded yet (buendel audit verify --record).",
+    audit_at: "Latest audit", audit_ok: "everything holds", audit_failed: "failed at",
+    what: "What", item: "Item", ledger_says: "Ledger", projection_says: "Projection", events_n: "events",
     s_submitted: "submitted", s_screening_failed: "screened out", s_in_review: "in review",
     s_statement_positive: "positive statement", s_statement_negative: "negative statement", s_waitlisted: "waitlisted",
     s_funds_reserved: "funds reserved", s_granted: "granted", s_closed: "closed",
@@ -439,10 +445,23 @@ async function viewExceptions() {
     section(t("quarantine"), "x-quarantine", quarantine.length ? table(t("quarantine"), [t("event"), t("reasons")],
       quarantine.map((q) => [el("code", { text: `${q.stream}:${q.sequence} ${q.event_type || ""}` }), q.error])) :
       el("p", { text: t("none") }), quarantine.length),
+    section(t("audit"), "x-audit", auditSection(exceptions.latest_audit),
+      exceptions.latest_audit ? exceptions.latest_audit.difference_count + (exceptions.latest_audit.failure ? 1 : 0) : 0),
     section(t("logs"), "x-logs", table(t("logs"), [t("log"), { label: t("size"), num: true }, t("age"), t("witnessed_age")],
       exceptions.logs.map((l) => [l.log, numCell(num(l.size)), duration(l.age_s),
         l.witnessed_age_s === null ? el("span", { class: "warn", text: t("not_witnessed") }) : duration(l.witnessed_age_s)])),
     exceptions.logs.filter((l) => l.witnessed_age_s === null).length),
+  ];
+}
+
+function auditSection(run) {
+  if (!run) return el("p", { class: "muted", text: t("audit_none") });
+  const failure = run.failure ? `${t("audit_failed")} ${run.failure.sequence} (${run.failure.check})` : null;
+  return [
+    el("p", {}, `${t("audit_at")}: ${time(run.finished_at)} · ${num(run.events)} ${t("events_n")} · `,
+      el("strong", { class: run.ok ? "ok" : "bad", text: run.ok ? t("audit_ok") : (failure || `${num(run.difference_count)}`) })),
+    run.differences.length ? table(t("audit"), [t("what"), t("item"), t("ledger_says"), t("projection_says")],
+      run.differences.map((d) => [d.kind, d.key, d.ledger, d.other]), "audit-differences") : null,
   ];
 }
 

@@ -39,6 +39,11 @@ pub struct VerifyArgs {
     /// one trusted there, which moves forward after each passing audit.
     #[arg(long)]
     pub trusted: Option<PathBuf>,
+    /// Online, comparing: leave the result in Postgres (`audit_runs`), where the dashboard's
+    /// exceptions show the differences the latest audit found. Needs a role that may write there
+    /// (the namespace's writer or its owner).
+    #[arg(long, conflicts_with = "no_compare")]
+    pub record: bool,
 }
 
 fn progress(label: &'static str) -> impl FnMut(u64, u64) {
@@ -133,7 +138,44 @@ pub async fn verify(settings: &Settings, args: VerifyArgs) -> anyhow::Result<Exi
         report.settle();
         keep_trusted(&report, args.trusted.as_deref(), &next)?;
     }
+    if let (true, Some(pool)) = (args.record, pool.as_ref()) {
+        record(pool, &report, settings.clock.now())
+            .await
+            .context("recording the audit's result in audit_runs")?;
+    }
     print(&report, args.json)
+}
+
+/// Leaves an online audit's result in `audit_runs` (one row per run).
+pub async fn record(
+    pool: &sqlx::PgPool,
+    report: &Report,
+    finished_at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    sqlx::query(
+        "INSERT INTO audit_runs (run_id, finished_at, ok, first_sequence, last_sequence, events, \
+             failure, difference_count, differences) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(uuid::Uuid::new_v4())
+    .bind(finished_at)
+    .bind(report.ok)
+    .bind(report.first_sequence.map(as_i64))
+    .bind(report.last_sequence.map(as_i64))
+    .bind(as_i64(report.events))
+    .bind(
+        report
+            .first_failure
+            .as_ref()
+            .map(serde_json::to_value)
+            .transpose()?,
+    )
+    .bind(i32::try_from(report.differences.len()).unwrap_or(i32::MAX))
+    .bind(serde_json::to_value(&report.differences)?)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// The log's own leaf hashes up to each checkpoint's size, from its tables, so that an offline
