@@ -34,7 +34,7 @@ use buendel_contract::ledger::{seal, COMMANDS, GENESIS_HASH};
 use buendel_contract::namespace::StreamKind;
 use buendel_contract::reply::FieldError;
 use buendel_contract::review::ReviewEvent;
-use buendel_contract::{Aggregate, Envelope, Meta};
+use buendel_contract::{Envelope, Meta};
 use buendel_runtime::micro::{self, CommandEnvelope, CommandError};
 use buendel_runtime::reactor::{Delivery, Limits, Reaction, Reactor, Refusal, Spec, Verdict};
 use buendel_runtime::repository::{decode, Outcome};
@@ -207,7 +207,10 @@ impl Ledger {
         self.repo.store()
     }
 
-    /// Runs one command on a fund under `cause` (a command id or a review event id).
+    /// Runs one command on a fund under `cause` (a command id or a review event id), in a group
+    /// with the commands that arrive for the fund meanwhile (group commit,
+    /// [`Repository::execute_grouped`]): decided one after another against the fund in memory,
+    /// appended as one atomic batch.
     pub async fn execute(
         &self,
         fund_id: &str,
@@ -217,9 +220,7 @@ impl Ledger {
     ) -> Result<Outcome, CommandError> {
         let outcome = self
             .repo
-            .execute(fund_id, cause, meta, |fund| {
-                Aggregate::decide(fund, command)
-            })
+            .execute_grouped(fund_id, cause, meta, command.clone())
             .await?;
         Ok(outcome)
     }

@@ -147,7 +147,21 @@ pub struct Repository<A: Aggregate> {
     chain: Option<Chain<A::Event>>,
     /// Commands on one aggregate take turns within this process (see [`Repository::execute`]).
     stripes: Vec<tokio::sync::Mutex<()>>,
+    /// Commands waiting to be decided in a group, per aggregate ([`Repository::execute_grouped`]).
+    queues: Mutex<HashMap<String, VecDeque<Job<A>>>>,
 }
+
+/// A command waiting for its group.
+struct Job<A: Aggregate> {
+    cause: String,
+    meta: Meta,
+    command: A::Command,
+    reply: tokio::sync::oneshot::Sender<Result<Outcome, ExecuteError<A::Error>>>,
+}
+
+/// Commands decided and appended together at most (their events stay far below the server's
+/// limit of a batch, 1,000 messages).
+pub const GROUP_MAX: usize = 64;
 
 /// How the events of a hash-chained aggregate are sealed: `prevhash` and `hash` set on each.
 pub struct Chain<E> {
@@ -177,6 +191,7 @@ impl<A: Aggregate> Repository<A> {
             stripes: (0..LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            queues: Mutex::new(HashMap::new()),
         }
     }
 
@@ -497,6 +512,178 @@ impl<A: Aggregate> Repository<A> {
         Err(ExecuteError::Contended(CONFLICT_RETRIES_MAX))
     }
 
+    /// Group commit: like [`Repository::execute`], but commands that arrive for the aggregate
+    /// while another is being appended wait, and are then decided one after another against the
+    /// state in memory ([`plan_group`]) and appended as one atomic batch (at most [`GROUP_MAX`]);
+    /// each answer waits for that batch's ack. A refusal, a duplicate and a command that decides
+    /// nothing are answered as alone; a conflict decides the whole group again on the fresher
+    /// aggregate; a batch that fails fails every command in it, each to be retried by its client
+    /// with the same id (the events' ids derive from it, so a batch stored despite the error is
+    /// found as a duplicate). On servers without atomic batches, commands run one by one
+    /// ([`Repository::execute`]).
+    pub async fn execute_grouped(
+        &self,
+        id: &str,
+        cause: &str,
+        meta: &Meta,
+        command: A::Command,
+    ) -> Result<Outcome, ExecuteError<A::Error>>
+    where
+        A::Command: Send + 'static,
+    {
+        if !self.store.capabilities().atomic_batch {
+            return self
+                .execute(id, cause, meta, |state| state.decide(&command))
+                .await;
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if let Ok(mut queues) = self.queues.lock() {
+            queues.entry(id.to_owned()).or_default().push_back(Job {
+                cause: cause.to_owned(),
+                meta: meta.clone(),
+                command,
+                reply,
+            });
+        }
+        {
+            // Whoever holds the turn decides what waits: every command's owner takes the turn
+            // once after queueing, so each command is taken by one of them.
+            let _turn = self.turn(id).await;
+            let jobs: Vec<Job<A>> = match self.queues.lock() {
+                Ok(mut queues) => {
+                    let taken = queues.get_mut(id).map_or_else(Vec::new, |queue| {
+                        let n = queue.len().min(GROUP_MAX);
+                        queue.drain(..n).collect()
+                    });
+                    if queues.get(id).is_some_and(VecDeque::is_empty) {
+                        queues.remove(id);
+                    }
+                    taken
+                }
+                Err(_) => Vec::new(),
+            };
+            if !jobs.is_empty() {
+                self.commit_group(id, jobs).await;
+            }
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(ExecuteError::Store(StoreError::Unavailable(
+                "the command's group ended without an answer".into(),
+            )))
+        })
+    }
+
+    /// Decides and appends one group, and answers each of its commands.
+    async fn commit_group(&self, id: &str, jobs: Vec<Job<A>>) {
+        let fail_all = |jobs: Vec<Job<A>>, reason: String| {
+            for job in jobs {
+                let _ = job
+                    .reply
+                    .send(Err(ExecuteError::Store(StoreError::Unavailable(
+                        reason.clone(),
+                    ))));
+            }
+        };
+        let mut loaded = match self.load(id).await {
+            Ok(loaded) => loaded,
+            Err(error) => return fail_all(jobs, error.to_string()),
+        };
+        let subject = self.subject(id);
+        let mut current = false;
+        for _attempt in 0..=CONFLICT_RETRIES_MAX {
+            let commands: Vec<GroupedCommand<'_, A>> = jobs
+                .iter()
+                .map(|job| (job.cause.as_str(), &job.meta, &job.command))
+                .collect();
+            let plan = match plan_group(
+                self.chain.as_ref(),
+                &self.source,
+                id,
+                &loaded,
+                &commands,
+            ) {
+                Ok(plan) => plan,
+                Err(reason) => return fail_all(jobs, reason),
+            };
+            // As alone: a refusal or a decision of nothing is only given on a current aggregate.
+            let settled_without_events = plan
+                .iter()
+                .any(|p| matches!(p, Planned::Refused(_) | Planned::Unchanged));
+            if !current && settled_without_events {
+                match self.refresh_from_leader(id, &loaded).await {
+                    Ok(fresh) => {
+                        loaded = fresh;
+                        current = true;
+                        continue;
+                    }
+                    Err(error) => return fail_all(jobs, error.to_string()),
+                }
+            }
+            let envelopes: Vec<&Envelope<A::Event>> = plan
+                .iter()
+                .flat_map(|p| match p {
+                    Planned::Append(envelopes) => envelopes.iter().collect::<Vec<_>>(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            if envelopes.is_empty() {
+                return answer(jobs, plan, &[]);
+            }
+            let pending = match envelopes
+                .iter()
+                .map(|envelope| {
+                    serde_json::to_vec(envelope).map(|bytes| Pending {
+                        id: envelope.id,
+                        payload: Bytes::from(bytes),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(pending) => pending,
+                Err(error) => return fail_all(jobs, error.to_string()),
+            };
+            match self
+                .store
+                .append(&subject, loaded.last_sequence, &pending)
+                .await
+            {
+                Ok(sequences) => {
+                    let trace = crate::trace::current();
+                    self.fold_in_place(id, loaded, |folded| {
+                        for (envelope, sequence) in envelopes.iter().zip(&sequences) {
+                            folded.push(*sequence, envelope);
+                        }
+                        if trace.is_some() {
+                            folded.trace = trace;
+                        }
+                    });
+                    return answer(jobs, plan, &sequences);
+                }
+                Err(StoreError::Conflict { .. }) => {
+                    let stream = self.kind.suffix();
+                    metrics::count(metrics::APPEND_CONFLICTS_TOTAL, &[("stream", stream)]);
+                    metrics::count(metrics::APPEND_RETRIES_TOTAL, &[("stream", stream)]);
+                    match self.refresh(id, &loaded).await {
+                        Ok(fresh) => {
+                            loaded = fresh;
+                            current = true;
+                        }
+                        Err(error) => return fail_all(jobs, error.to_string()),
+                    }
+                }
+                Err(other) => {
+                    self.forget(id);
+                    return fail_all(jobs, other.to_string());
+                }
+            }
+        }
+        for job in jobs {
+            let _ = job
+                .reply
+                .send(Err(ExecuteError::Contended(CONFLICT_RETRIES_MAX)));
+        }
+    }
+
     fn envelopes(
         &self,
         id: &str,
@@ -584,15 +771,34 @@ pub fn envelopes_of<A: Aggregate>(
     loaded: &Loaded<A>,
     events: Vec<A::Event>,
 ) -> Result<Vec<Envelope<A::Event>>, String> {
-    let mut prev = chain.map(|chain| {
-        loaded
-            .last_hash
-            .clone()
-            .unwrap_or_else(|| chain.genesis.to_owned())
-    });
+    envelopes_at(
+        chain,
+        source,
+        id,
+        cause,
+        meta,
+        loaded.version,
+        loaded.last_hash.as_deref(),
+        events,
+    )
+}
+
+/// [`envelopes_of`] after an aggregate at `version` whose last event's hash is `last_hash`.
+#[allow(clippy::too_many_arguments)]
+pub fn envelopes_at<E: EventKind>(
+    chain: Option<&Chain<E>>,
+    source: &str,
+    id: &str,
+    cause: &str,
+    meta: &Meta,
+    version: u64,
+    last_hash: Option<&str>,
+    events: Vec<E>,
+) -> Result<Vec<Envelope<E>>, String> {
+    let mut prev = chain.map(|chain| last_hash.unwrap_or(chain.genesis).to_owned());
     let mut out = Vec::with_capacity(events.len());
     for (index, event) in events.into_iter().enumerate() {
-        let version = loaded.version + 1 + index as u64;
+        let version = version + 1 + index as u64;
         let event_id = derived_event_id(cause, id, index);
         let mut envelope = Envelope::new(event_id, id, version, event, meta);
         envelope.source = source.to_owned();
@@ -602,6 +808,114 @@ pub fn envelopes_of<A: Aggregate>(
             prev.clone_from(&envelope.hash);
         }
         out.push(envelope);
+    }
+    Ok(out)
+}
+
+/// Answers each command of a group from its plan, the appended ones with the stream sequences
+/// of their events (`sequences`, in the order of the plan's events).
+fn answer<A: Aggregate>(jobs: Vec<Job<A>>, plan: Vec<Planned<A>>, sequences: &[u64]) {
+    let mut next = sequences.iter();
+    let mut appended: Vec<Option<Vec<AppendedEvent>>> = Vec::with_capacity(plan.len());
+    let mut results = Vec::with_capacity(plan.len());
+    for planned in plan {
+        let (result, events) = match planned {
+            Planned::Append(envelopes) => {
+                let events: Vec<AppendedEvent> = envelopes
+                    .iter()
+                    .zip(next.by_ref())
+                    .map(|(envelope, sequence)| AppendedEvent::of(envelope, *sequence))
+                    .collect();
+                (Ok(Outcome::Appended(events.clone())), Some(events))
+            }
+            Planned::Duplicate(events) => (Ok(Outcome::Duplicate(events)), None),
+            Planned::DuplicateOf(first) => {
+                let events = appended.get(first).cloned().flatten().unwrap_or_default();
+                (Ok(Outcome::Duplicate(events)), None)
+            }
+            Planned::Refused(error) => (Err(ExecuteError::Domain(error)), None),
+            Planned::Unchanged => (Ok(Outcome::Unchanged), None),
+        };
+        appended.push(events);
+        results.push(result);
+    }
+    for (job, result) in jobs.into_iter().zip(results) {
+        let _ = job.reply.send(result);
+    }
+}
+
+/// What one command of a group comes to ([`plan_group`]).
+#[derive(Debug)]
+pub enum Planned<A: Aggregate> {
+    /// Its cause was booked before: these events.
+    Duplicate(Vec<AppendedEvent>),
+    /// Its cause is that of an earlier command of the same group (a retry that arrived while the
+    /// first was queued): the events of that one.
+    DuplicateOf(usize),
+    /// The domain refused it.
+    Refused(A::Error),
+    /// It decided nothing.
+    Unchanged,
+    /// These events, to be appended with the group.
+    Append(Vec<Envelope<A::Event>>),
+}
+
+/// One command of a group: its cause, its meta and what it asks.
+pub type GroupedCommand<'a, A> = (&'a str, &'a Meta, &'a <A as Aggregate>::Command);
+
+/// Decides a group of commands on one aggregate one after another, each against the state the
+/// ones before it left (their events applied), exactly as they would be decided one by one: the
+/// pure core of group commit ([`Repository::execute_grouped`]); a property test holds it to
+/// deciding them singly.
+pub fn plan_group<A: Aggregate>(
+    chain: Option<&Chain<A::Event>>,
+    source: &str,
+    id: &str,
+    loaded: &Loaded<A>,
+    commands: &[GroupedCommand<'_, A>],
+) -> Result<Vec<Planned<A>>, String> {
+    let mut state = loaded.state.clone();
+    let mut version = loaded.version;
+    let mut hash = loaded.last_hash.clone();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(commands.len());
+    for (index, (cause, meta, command)) in commands.iter().enumerate() {
+        if let Some(events) = loaded.causes.get(*cause) {
+            out.push(Planned::Duplicate(events.clone()));
+            continue;
+        }
+        if let Some(first) = seen.get(cause) {
+            out.push(Planned::DuplicateOf(*first));
+            continue;
+        }
+        let events = match state.decide(command) {
+            Err(refused) => {
+                out.push(Planned::Refused(refused));
+                continue;
+            }
+            Ok(events) if events.is_empty() => {
+                out.push(Planned::Unchanged);
+                continue;
+            }
+            Ok(events) => events,
+        };
+        let envelopes = envelopes_at(
+            chain,
+            source,
+            id,
+            cause,
+            meta,
+            version,
+            hash.as_deref(),
+            events,
+        )?;
+        for envelope in &envelopes {
+            state = state.apply(&envelope.event);
+            version = envelope.sequence;
+            hash.clone_from(&envelope.hash);
+        }
+        seen.insert(cause, index);
+        out.push(Planned::Append(envelopes));
     }
     Ok(out)
 }
