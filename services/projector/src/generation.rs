@@ -151,7 +151,7 @@ pub async fn rebuild(
     pool: &PgPool,
     limits: &RebuildLimits,
     restart: bool,
-    progress: &mut (dyn FnMut(&Progress) + Send),
+    progress: &mut (dyn FnMut(&Progress) + Send + Sync),
 ) -> anyhow::Result<Report> {
     let options = pool.connect_options().as_ref().clone();
     let mut control = PgConnection::connect_with(&options)
@@ -180,7 +180,7 @@ async fn rebuild_locked(
     control: &mut PgConnection,
     limits: &RebuildLimits,
     restart: bool,
-    progress: &mut (dyn FnMut(&Progress) + Send),
+    progress: &mut (dyn FnMut(&Progress) + Send + Sync),
 ) -> anyhow::Result<Report> {
     // The leftover of a switch whose drop did not finish.
     drop_schema(control, OLD_SCHEMA, limits).await?;
@@ -293,7 +293,7 @@ struct Run<'a> {
     /// Connections whose `search_path` is the generation.
     generation: PgPool,
     limits: &'a RebuildLimits,
-    progress: &'a mut (dyn FnMut(&Progress) + Send),
+    progress: &'a mut (dyn FnMut(&Progress) + Send + Sync),
     /// Events applied by this run.
     applied: u64,
 }

@@ -951,3 +951,80 @@ async fn a_rebuild_stopped_midway_is_resumed_and_ends_with_the_rows_of_a_fresh_p
     store.delete_streams().await.expect("cleanup streams");
     db.drop_database().await;
 }
+
+#[tokio::test]
+async fn the_switch_waits_for_a_reader_whose_snapshot_is_older_than_the_generation() {
+    let db = TestDb::new().await;
+    let (store, events) = store_with_history(&db, 30).await;
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(buendel_projector::run(
+        store.clone(),
+        db.pool.clone(),
+        shutdown.clone(),
+    ));
+    wait_for_checkpoint(&db.pool, StreamKind::Proposals, events).await;
+    shutdown.cancel();
+    running.await.expect("joins").expect("stops cleanly");
+    let live = snapshot(&db.pool).await;
+    let proposals: i64 = sqlx::query_scalar("SELECT count(*) FROM proposals")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    let stopping = buendel_projector::RebuildLimits {
+        batch_max: 10,
+        stop_after_events: Some(10),
+        ..buendel_projector::RebuildLimits::default()
+    };
+    let first = rebuild(&store, &db.pool, &stopping, false).await;
+    assert!(!first.switched && first.applied < events);
+
+    // A repeatable-read reader takes its snapshot (on a table no rebuild moves) while the
+    // generation still lacks most events, and has not read a read model yet.
+    let mut reader = sqlx::PgConnection::connect_with(&db.pool.connect_options())
+        .await
+        .expect("connect");
+    let mut tx = reader.begin().await.expect("begin");
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .expect("repeatable read");
+    let _: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE version > $1")
+        .bind(0_i64)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("snapshot taken");
+
+    let resuming = buendel_projector::RebuildLimits {
+        snapshots_wait_ms: 100,
+        retry_pause_ms: 20,
+        switch_attempts_max: 1_000,
+        ..buendel_projector::RebuildLimits::default()
+    };
+    let mut task = tokio::spawn({
+        let (store, pool) = (store.clone(), db.pool.clone());
+        async move { buendel_projector::rebuild(&store, &pool, &resuming, false, &mut |_| {}).await }
+    });
+    // Switched now, the reader would read the new tables in its older snapshot, in which the
+    // generation has only what it had before the reader began.
+    let waited = tokio::time::timeout(Duration::from_secs(1), &mut task).await;
+    assert!(
+        waited.is_err(),
+        "the switch did not wait for the older snapshot"
+    );
+    let seen: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM proposals WHERE created_sequence > $1")
+            .bind(0_i64)
+            .fetch_one(&mut *tx)
+            .await
+            .expect("read");
+    assert_eq!(seen, proposals);
+    tx.commit().await.expect("commit");
+
+    let report = task.await.expect("joins").expect("rebuild");
+    assert!(report.switched && report.resumed, "{report:?}");
+    assert!(report.switch_attempts > 1, "{report:?}");
+    assert_eq!(snapshot(&db.pool).await, live);
+    reader.close().await.expect("close");
+    store.delete_streams().await.expect("cleanup streams");
+    db.drop_database().await;
+}
