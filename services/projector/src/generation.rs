@@ -688,6 +688,14 @@ async fn drop_schema(
     schema: &str,
     limits: &RebuildLimits,
 ) -> anyhow::Result<()> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(schema)
+            .fetch_one(&mut *conn)
+            .await?;
+    if !exists {
+        return Ok(());
+    }
     let mut attempts = 0;
     loop {
         attempts += 1;
