@@ -4,6 +4,7 @@
 //! database) with [`helpers::spawn_app`], so tests run in parallel and leave nothing behind.
 
 mod audit;
+mod bluegreen;
 mod browser;
 mod claims;
 mod cluster;

@@ -99,7 +99,7 @@ async fn the_projector_restarted_mid_stream_ends_with_exactly_the_rows_of_one_th
     assert_eq!(rows, PROPOSALS as i64);
 
     // Rebuilt from sequence 1 by a projector that never stops.
-    buendel_projector::rebuild(&app.store, &app.pool)
+    buendel_projector::reset(&app.store, &app.pool)
         .await
         .expect("rebuild");
     assert_eq!(checkpoint(&app).await, 0);

@@ -174,7 +174,7 @@ async fn an_event_postgres_refuses_is_quarantined_alone_and_everything_after_it_
     // A rebuild quarantines the same event again, and only it.
     stop.cancel();
     task.await.expect("joined").expect("stopped");
-    buendel_projector::rebuild(&app.store, &app.pool)
+    buendel_projector::reset(&app.store, &app.pool)
         .await
         .expect("rebuild");
     let (stop, task) = spawn_projector(&app, RunnerLimits::default());

@@ -483,7 +483,7 @@ pub enum Command {
         #[command(subcommand)]
         action: buendel::tlog::WitnessAction,
     },
-    /// The read models: drop them and rebuild them from the streams.
+    /// The read models: rebuild them from the streams.
     Projections {
         /// What to do with them.
         #[command(subcommand)]
@@ -900,8 +900,15 @@ pub enum AuditAction {
 /// `buendel projections …`
 #[derive(Debug, clap::Subcommand)]
 pub enum ProjectionsAction {
-    /// Truncate the read models and replay every stream from sequence 1.
-    Rebuild,
+    /// Build a new generation of the read models beside the live one, from every stream's
+    /// sequence 1, and switch readers to it in one transaction once it has caught up; readers
+    /// never see an empty or half-built table. Runs as the owner (it creates schemas and moves
+    /// tables), with the projector running or not. A rebuild that stopped midway is resumed.
+    Rebuild {
+        /// Throw away the generation an earlier rebuild left, instead of resuming it.
+        #[arg(long)]
+        restart: bool,
+    },
 }
 
 impl Cli {
@@ -1356,8 +1363,8 @@ impl Cli {
                 })
             }
             Command::Projections {
-                action: ProjectionsAction::Rebuild,
-            } => buendel::system::rebuild(&settings).await,
+                action: ProjectionsAction::Rebuild { restart },
+            } => buendel::system::rebuild(&settings, restart).await,
             Command::Migrate => buendel::system::migrate(&settings).await,
             Command::Creds {
                 action:

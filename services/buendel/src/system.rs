@@ -441,10 +441,40 @@ pub async fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `buendel projections rebuild`: truncate the read models; the next projector run replays them.
-pub async fn rebuild(settings: &Settings) -> anyhow::Result<ExitCode> {
+/// `buendel projections rebuild`: a new generation of the read models, built beside the live one
+/// (resumed if an earlier rebuild left one, unless `restart`) and switched in for readers.
+pub async fn rebuild(settings: &Settings, restart: bool) -> anyhow::Result<ExitCode> {
     let (_client, store, pool) = prepare(settings, "buendel-rebuild").await?;
-    buendel_projector::rebuild(&store, &pool).await?;
-    eprintln!("read models truncated; the projector rebuilds them from sequence 1 when it runs");
+    let mut progress = |p: &buendel_projector::Progress| {
+        eprintln!(
+            "rebuild: {} at {} of {} ({} events applied)",
+            p.stream.suffix(),
+            p.checkpoint,
+            p.target,
+            p.applied
+        );
+    };
+    let limits = buendel_projector::RebuildLimits::default();
+    let report = buendel_projector::rebuild(&store, &pool, &limits, restart, &mut progress).await?;
+    if report.resumed {
+        eprintln!("rebuild: resumed the generation an earlier rebuild left");
+    }
+    let checkpoints: Vec<String> = report
+        .checkpoints
+        .iter()
+        .map(|(kind, at)| format!("{} {at}", kind.suffix()))
+        .collect();
+    eprintln!(
+        "rebuild: switched to the new generation after {} attempt(s), {} events applied; \
+         checkpoints {}",
+        report.switch_attempts,
+        report.applied,
+        checkpoints.join(", ")
+    );
+    if !report.old_dropped {
+        eprintln!(
+            "rebuild: the old generation (schema rebuild_old) stays; the next rebuild drops it"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,8 @@
 //! The projector: builds the Postgres read models from the JetStream streams.
 //!
-//! Postgres holds read models only; everything in it can be dropped and rebuilt from the streams
-//! ([`rebuild`], then [`run`]). Projections are exactly-once in effect: each batch's rows and the
+//! Postgres holds read models only; everything in it can be rebuilt from the streams: beside the
+//! live read models, which readers keep reading until the new ones are complete ([`rebuild`]), or,
+//! with every projector stopped, by dropping them and replaying ([`reset`], then [`run`]). Projections are exactly-once in effect: each batch's rows and the
 //! stream checkpoint commit in one transaction, a replayed or redelivered event changes nothing,
 //! and messages are acknowledged only after the commit.
 //!
@@ -9,6 +10,8 @@
 //! - [`projection`]: the [`Projection`] trait (which stream, how a message becomes rows).
 //! - [`checkpoint`]: [`apply_batch`], one batch plus its checkpoint in one transaction (no NATS).
 //! - [`runner`]: the durable pull consumer loop around `apply_batch`.
+//! - [`generation`]: blue/green rebuilds, a new generation of the read models built beside the
+//!   live one and switched in for readers in one transaction.
 //! - [`proposals`]: PROPOSALS → `proposals` and `proposal_timeline`.
 //! - [`reviews`]: REVIEWS → `proposal_reviews`, `review_votes`, `review_recusals`, `alliances` and
 //!   `proposal_timeline` (each stream's runner is independent, so no table is written from two).
@@ -22,6 +25,7 @@
 pub mod checkpoint;
 mod claims;
 pub mod deadletters;
+pub mod generation;
 pub mod ledger;
 pub mod projection;
 pub mod proposals;
@@ -38,6 +42,7 @@ use buendel_runtime::{CancellationToken, EventStore};
 
 pub use checkpoint::{apply_batch, apply_batch_on};
 pub use deadletters::DeadLettersProjection;
+pub use generation::{rebuild, Progress, RebuildLimits, Report};
 pub use ledger::LedgerProjection;
 pub use projection::{Projection, ProjectionError};
 pub use proposals::ProposalsProjection;
@@ -52,7 +57,8 @@ pub const STREAMS: [StreamKind; 4] = [
     StreamKind::Deadletter,
 ];
 
-/// Every read-model table the projector owns, truncated by [`rebuild`].
+/// Every read-model table the projector owns (and writes alone): copied into a new generation by
+/// [`rebuild`], truncated by [`reset`]. The transparency log's `tlog_*` tables are not among them.
 pub const TABLES: [&str; 17] = [
     "proposals",
     "proposal_timeline",
@@ -109,9 +115,10 @@ pub async fn run_with(
 
 /// Drops every read model so that the next [`run`] replays every stream from sequence 1.
 ///
-/// Deletes the projector's durable consumers and truncates the read-model tables and checkpoints.
-/// Run it while no projector of the namespace is running.
-pub async fn rebuild(store: &EventStore, pool: &PgPool) -> anyhow::Result<()> {
+/// Deletes the projector's durable consumers and truncates the read-model tables and checkpoints:
+/// readers see empty, then half-built tables. Run it while no projector of the namespace is
+/// running; for the chaos run's and the benchmark's replays from 1. Operators use [`rebuild`].
+pub async fn reset(store: &EventStore, pool: &PgPool) -> anyhow::Result<()> {
     for kind in STREAMS {
         delete_consumer(store, kind).await?;
     }

@@ -608,7 +608,7 @@ async fn the_runner_projects_the_ledger_and_a_rebuild_replays_it_to_the_same_row
     let first = snapshot(&db.pool).await;
     assert!(!first.is_empty());
 
-    buendel_projector::rebuild(&store, &db.pool)
+    buendel_projector::reset(&store, &db.pool)
         .await
         .expect("rebuild");
     assert!(snapshot(&db.pool).await.is_empty());

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{NaiveDate, TimeZone as _, Utc};
-use sqlx::PgPool;
+use sqlx::{Connection as _, PgPool};
 use uuid::Uuid;
 
 use buendel_contract::deadletter::DeadLetter;
@@ -622,7 +622,7 @@ async fn the_runner_projects_a_stream_and_a_rebuild_replays_it_to_the_same_rows(
     let first = snapshot(&db.pool).await;
     assert_eq!(first.len(), 90);
 
-    buendel_projector::rebuild(&store, &db.pool)
+    buendel_projector::reset(&store, &db.pool)
         .await
         .expect("rebuild");
     assert!(snapshot(&db.pool).await.is_empty());
@@ -735,5 +735,300 @@ async fn a_screening_of_a_proposal_never_submitted_is_an_orphan_and_commits_noth
         other => panic!("expected an orphan, got {other:?}"),
     }
     assert!(snapshot(&db.pool).await.is_empty());
+    db.drop_database().await;
+}
+
+/// The shape of every read-model table as the catalog has it: columns with types and defaults,
+/// constraints, indexes by name and definition, storage options, owner and grants.
+async fn shape(pool: &PgPool) -> Vec<String> {
+    let mut out = Vec::new();
+    for table in buendel_projector::TABLES {
+        let live = format!("public.{table}");
+        let lines: Vec<String> = sqlx::query_scalar(
+            "SELECT format('%s owner=%s acl=%s options=%s', c.relname, pg_get_userbyid(c.relowner),
+                           c.relacl::text, c.reloptions::text)
+               FROM pg_class c WHERE c.oid = $1::regclass
+             UNION ALL
+             (SELECT format('%s column %s %s not null %s default %s', $1, a.attname,
+                            format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                            pg_get_expr(d.adbin, d.adrelid))
+                FROM pg_attribute a
+                LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+               WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
+               ORDER BY a.attnum)
+             UNION ALL
+             (SELECT format('%s constraint %s %s', $1, conname, pg_get_constraintdef(oid))
+                FROM pg_constraint WHERE conrelid = $1::regclass ORDER BY conname)
+             UNION ALL
+             (SELECT format('%s index %s', $1, pg_get_indexdef(indexrelid))
+                FROM pg_index WHERE indrelid = $1::regclass ORDER BY 1)",
+        )
+        .bind(&live)
+        .fetch_all(pool)
+        .await
+        .expect("shape");
+        out.extend(lines);
+    }
+    out
+}
+
+/// The schemas a rebuild works in that exist.
+async fn rebuild_schemas(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname IN ($1, $2) ORDER BY 1",
+    )
+    .bind(buendel_projector::generation::NEXT_SCHEMA)
+    .bind(buendel_projector::generation::OLD_SCHEMA)
+    .fetch_all(pool)
+    .await
+    .expect("schemas")
+}
+
+async fn store_with_history(db: &TestDb, proposals: usize) -> (EventStore, u64) {
+    let client = buendel_runtime::connect::nats(&buendel_testing::nats_url(), "projector-test")
+        .await
+        .expect("the test NATS node answers");
+    let store = EventStore::new(client, db.ns.clone());
+    store
+        .ensure_streams(&StreamKind::ALL)
+        .await
+        .expect("streams");
+    let events = mixed_history(&mut Stream::new(), proposals);
+    append_all(&store, &events).await;
+    (store, events.len() as u64)
+}
+
+async fn rebuild(
+    store: &EventStore,
+    pool: &PgPool,
+    limits: &buendel_projector::RebuildLimits,
+    restart: bool,
+) -> buendel_projector::Report {
+    buendel_projector::rebuild(store, pool, limits, restart, &mut |_| {})
+        .await
+        .expect("rebuild")
+}
+
+#[tokio::test]
+async fn a_blue_green_rebuild_keeps_every_tables_shape_options_owner_and_grants() {
+    let db = TestDb::new().await;
+    db::create_roles(&db.pool, &db.ns).await.expect("roles");
+    let (store, events) = store_with_history(&db, 20).await;
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(buendel_projector::run(
+        store.clone(),
+        db.pool.clone(),
+        shutdown.clone(),
+    ));
+    wait_for_checkpoint(&db.pool, StreamKind::Proposals, events).await;
+    shutdown.cancel();
+    running.await.expect("joins").expect("stops cleanly");
+    let (shape_before, rows_before) = (shape(&db.pool).await, snapshot(&db.pool).await);
+    assert!(
+        shape_before
+            .iter()
+            .any(|l| l.contains("_reader=r/") && l.starts_with("proposals owner=")),
+        "{shape_before:#?}"
+    );
+
+    let report = rebuild(
+        &store,
+        &db.pool,
+        &buendel_projector::RebuildLimits::default(),
+        false,
+    )
+    .await;
+
+    assert!(report.switched && report.old_dropped && !report.resumed);
+    assert_eq!(report.applied, events);
+    assert_eq!(shape(&db.pool).await, shape_before);
+    assert_eq!(snapshot(&db.pool).await, rows_before);
+    assert!(rebuild_schemas(&db.pool).await.is_empty());
+    store.delete_streams().await.expect("cleanup streams");
+    let ns = db.ns.clone();
+    db.drop_database().await;
+    let options = db::options(POSTGRES, &ns).expect("options");
+    db::drop_roles(&options, &ns).await.expect("roles dropped");
+}
+
+#[tokio::test]
+async fn a_rebuild_stopped_midway_is_resumed_and_ends_with_the_rows_of_a_fresh_projection() {
+    let db = TestDb::new().await;
+    let (store, events) = store_with_history(&db, 30).await;
+    let stopping = buendel_projector::RebuildLimits {
+        batch_max: 10,
+        stop_after_events: Some(25),
+        ..buendel_projector::RebuildLimits::default()
+    };
+
+    let first = rebuild(&store, &db.pool, &stopping, false).await;
+    assert!(!first.switched);
+    assert!(first.applied >= 25 && first.applied < events, "{first:?}");
+    assert_eq!(
+        rebuild_schemas(&db.pool).await,
+        [buendel_projector::generation::NEXT_SCHEMA]
+    );
+    assert!(
+        snapshot(&db.pool).await.is_empty(),
+        "the live tables untouched"
+    );
+
+    // Two rebuilds never interleave: one that finds the lock held refuses to start.
+    let mut holder = sqlx::PgConnection::connect_with(&db.pool.connect_options())
+        .await
+        .expect("connect");
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(buendel_projector::generation::LOCK_KEY)
+        .execute(&mut holder)
+        .await
+        .expect("lock");
+    let refused = buendel_projector::rebuild(&store, &db.pool, &stopping, false, &mut |_| {})
+        .await
+        .expect_err("refused while another holds the lock");
+    assert!(
+        format!("{refused:#}").contains("another rebuild"),
+        "{refused:#}"
+    );
+    holder.close().await.expect("lock released");
+
+    let mut seen = Vec::new();
+    let second = buendel_projector::rebuild(
+        &store,
+        &db.pool,
+        &buendel_projector::RebuildLimits {
+            batch_max: 10,
+            ..buendel_projector::RebuildLimits::default()
+        },
+        false,
+        &mut |p| seen.push(*p),
+    )
+    .await
+    .expect("resumed");
+    assert!(second.resumed && second.switched, "{second:?}");
+    assert_eq!(
+        first.applied + second.applied,
+        events,
+        "each event applied once"
+    );
+    assert_eq!(
+        seen.first().map(|p| p.checkpoint),
+        Some((first.applied + 10).min(events)),
+        "it went on from where the first stopped"
+    );
+    assert_eq!(
+        checkpoint(&db.pool, StreamKind::Proposals)
+            .await
+            .expect("checkpoint"),
+        events
+    );
+    let resumed = snapshot(&db.pool).await;
+
+    // `restart` throws a generation left midway away and starts from 1.
+    let third = rebuild(&store, &db.pool, &stopping, false).await;
+    assert!(!third.switched);
+    let restarted = rebuild(
+        &store,
+        &db.pool,
+        &buendel_projector::RebuildLimits::default(),
+        true,
+    )
+    .await;
+    assert!(!restarted.resumed && restarted.switched);
+    assert_eq!(restarted.applied, events);
+    assert_eq!(snapshot(&db.pool).await, resumed);
+
+    // A projection from sequence 1 by the live projector gives the same rows.
+    buendel_projector::reset(&store, &db.pool)
+        .await
+        .expect("reset");
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(buendel_projector::run(
+        store.clone(),
+        db.pool.clone(),
+        shutdown.clone(),
+    ));
+    wait_for_checkpoint(&db.pool, StreamKind::Proposals, events).await;
+    shutdown.cancel();
+    running.await.expect("joins").expect("stops cleanly");
+    assert_eq!(snapshot(&db.pool).await, resumed);
+    assert!(rebuild_schemas(&db.pool).await.is_empty());
+    store.delete_streams().await.expect("cleanup streams");
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn the_switch_waits_for_a_reader_whose_snapshot_is_older_than_the_generation() {
+    let db = TestDb::new().await;
+    let (store, events) = store_with_history(&db, 30).await;
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(buendel_projector::run(
+        store.clone(),
+        db.pool.clone(),
+        shutdown.clone(),
+    ));
+    wait_for_checkpoint(&db.pool, StreamKind::Proposals, events).await;
+    shutdown.cancel();
+    running.await.expect("joins").expect("stops cleanly");
+    let live = snapshot(&db.pool).await;
+    let proposals: i64 = sqlx::query_scalar("SELECT count(*) FROM proposals")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    let stopping = buendel_projector::RebuildLimits {
+        batch_max: 10,
+        stop_after_events: Some(10),
+        ..buendel_projector::RebuildLimits::default()
+    };
+    let first = rebuild(&store, &db.pool, &stopping, false).await;
+    assert!(!first.switched && first.applied < events);
+
+    // A repeatable-read reader takes its snapshot (on a table no rebuild moves) while the
+    // generation still lacks most events, and has not read a read model yet.
+    let mut reader = sqlx::PgConnection::connect_with(&db.pool.connect_options())
+        .await
+        .expect("connect");
+    let mut tx = reader.begin().await.expect("begin");
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .expect("repeatable read");
+    let _: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE version > $1")
+        .bind(0_i64)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("snapshot taken");
+
+    let resuming = buendel_projector::RebuildLimits {
+        snapshots_wait_ms: 100,
+        retry_pause_ms: 20,
+        switch_attempts_max: 1_000,
+        ..buendel_projector::RebuildLimits::default()
+    };
+    let mut task = tokio::spawn({
+        let (store, pool) = (store.clone(), db.pool.clone());
+        async move { buendel_projector::rebuild(&store, &pool, &resuming, false, &mut |_| {}).await }
+    });
+    // Switched now, the reader would read the new tables in its older snapshot, in which the
+    // generation has only what it had before the reader began.
+    let waited = tokio::time::timeout(Duration::from_secs(1), &mut task).await;
+    assert!(
+        waited.is_err(),
+        "the switch did not wait for the older snapshot"
+    );
+    let seen: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM proposals WHERE created_sequence > $1")
+            .bind(0_i64)
+            .fetch_one(&mut *tx)
+            .await
+            .expect("read");
+    assert_eq!(seen, proposals);
+    tx.commit().await.expect("commit");
+
+    let report = task.await.expect("joins").expect("rebuild");
+    assert!(report.switched && report.resumed, "{report:?}");
+    assert!(report.switch_attempts > 1, "{report:?}");
+    assert_eq!(snapshot(&db.pool).await, live);
+    reader.close().await.expect("close");
+    store.delete_streams().await.expect("cleanup streams");
     db.drop_database().await;
 }

@@ -670,7 +670,7 @@ async fn the_runner_projects_reviews_and_a_rebuild_replays_them_to_the_same_rows
     let first = snapshot(&db.pool).await;
     assert_eq!(first.len(), 1 + 10 * 3 + 10 + 10 + 10);
 
-    buendel_projector::rebuild(&store, &db.pool)
+    buendel_projector::reset(&store, &db.pool)
         .await
         .expect("rebuild");
     assert!(snapshot(&db.pool).await.is_empty());

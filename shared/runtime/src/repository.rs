@@ -595,13 +595,7 @@ impl<A: Aggregate> Repository<A> {
                 .iter()
                 .map(|job| (job.cause.as_str(), &job.meta, &job.command))
                 .collect();
-            let plan = match plan_group(
-                self.chain.as_ref(),
-                &self.source,
-                id,
-                &loaded,
-                &commands,
-            ) {
+            let plan = match plan_group(self.chain.as_ref(), &self.source, id, &loaded, &commands) {
                 Ok(plan) => plan,
                 Err(reason) => return fail_all(jobs, reason),
             };

@@ -385,7 +385,7 @@ async fn run_in(
         .peak_rss_kib
         .insert("projector (live)".into(), old.peak_rss_kib().unwrap_or(0));
     let _ = old.child.kill().await;
-    buendel_projector::rebuild(store, pool).await?;
+    buendel_projector::reset(store, pool).await?;
     let mut total = 0;
     let mut targets = Vec::new();
     for kind in buendel_projector::STREAMS {

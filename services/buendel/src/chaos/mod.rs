@@ -370,7 +370,7 @@ async fn rebuild(
         .await
         .context("no projector slot")?;
     services.stop(projector).await;
-    buendel_projector::rebuild(store, pool).await?;
+    buendel_projector::reset(store, pool).await?;
     services.restart(projector).await?;
     checks::projected(store, pool, Duration::from_secs(SETTLE_S)).await?;
     let rebuilt = checks::digest(pool).await?;
