@@ -247,3 +247,59 @@ async fn a_projector_dying_between_commit_and_ack_changes_nothing_on_redelivery(
     assert_eq!(checkpoint().await, 20);
     app.cleanup().await;
 }
+
+/// Group commit: commands on one fund that arrive together are appended as one batch. A batch cut
+/// short fails every command in it; each, sent again with its id, is then booked exactly once.
+#[tokio::test]
+async fn a_group_whose_batch_fails_fails_each_command_and_their_retries_book_each_once() {
+    use buendel_contract::commands::AdjustBudget;
+    use buendel_contract::ledger::Source;
+    use buendel_contract::Cents;
+
+    // Given a fund, and the next batch of several events appended to it lost
+    let app = spawn_app().await;
+    ledger_ok(&app, &allocation(18_000_000, 3_000_000)).await;
+    let fund_subject = app.settings.namespace.subject(StreamKind::Ledger, FUND);
+    app.store.arm(fund_subject, Fault::FailBatchOver(1));
+    // When 32 budget increases arrive at once
+    let raises: Vec<(Uuid, AdjustBudget)> = (0..32)
+        .map(|i| {
+            let raise = AdjustBudget {
+                fund_id: FUND.into(),
+                source: Source::EsfPlus,
+                delta_cents: Cents(1),
+                reason: format!("raise {i}"),
+            };
+            (Uuid::new_v4(), raise)
+        })
+        .collect();
+    let replies =
+        futures::future::join_all(raises.iter().map(|(id, raise)| app.send_as(*id, raise))).await;
+    // Then the commands of the cut batch failed as unavailable and the others were accepted
+    // (the first arrives alone and is appended alone; those that queued behind it go together)
+    let failed = replies.iter().filter(|r| !r.is_ok()).count();
+    assert!(
+        failed >= 2,
+        "a group of several fails together: {replies:?}"
+    );
+    for reply in replies.iter().filter(|r| !r.is_ok()) {
+        assert_eq!(reply.code(), Some("unavailable"), "{reply:?}");
+    }
+    // And when every command is sent again with its id, each is accepted, and each raise is
+    // booked exactly once
+    for (id, raise) in &raises {
+        let reply = app.send_as(*id, raise).await;
+        assert!(reply.is_ok(), "{reply:?}");
+    }
+    let events = fund_events(&app).await;
+    let mut per_cause: HashMap<&str, usize> = HashMap::new();
+    for (kind, cause, _) in &events {
+        if kind == "buendel.ledger.budget_adjusted.v1" {
+            *per_cause.entry(cause.as_str()).or_default() += 1;
+        }
+    }
+    assert_eq!(per_cause.len(), 32, "{events:#?}");
+    assert!(per_cause.values().all(|n| *n == 1), "{per_cause:?}");
+    app.assert_audit_clean().await;
+    app.cleanup().await;
+}

@@ -170,6 +170,9 @@ pub enum Fault {
     CrashAfterEvents(usize),
     /// The append is stored but its acknowledgement is lost: the caller sees an error.
     LoseAck,
+    /// The next append of more than this many events fails before anything is sent (a group
+    /// commit's batch lost whole); smaller appends pass and leave it armed.
+    FailBatchOver(usize),
 }
 
 /// The armed fault, if any, and the subject prefix it fires on.
@@ -259,9 +262,10 @@ impl EventStore {
     }
 
     /// Takes the armed fault if it fires on `subject`.
-    fn fault_for(&self, subject: &str) -> Option<Fault> {
+    fn fault_for(&self, subject: &str, events: usize) -> Option<Fault> {
         let mut armed = self.armed.lock().ok()?;
         match &*armed {
+            Some((_, Fault::FailBatchOver(n))) if events <= *n => None,
             Some((prefix, _)) if subject.starts_with(prefix.as_str()) => {
                 armed.take().map(|(_, f)| f)
             }
@@ -425,7 +429,13 @@ impl EventStore {
         expected_last: u64,
         events: &[Pending],
     ) -> Result<Vec<u64>, StoreError> {
-        let fault = self.fault_for(subject);
+        let fault = self.fault_for(subject, events.len());
+        if let Some(Fault::FailBatchOver(_)) = fault {
+            return Err(StoreError::Unavailable(format!(
+                "fault seam: the batch of {} events was lost",
+                events.len()
+            )));
+        }
         let sent = match fault {
             Some(Fault::CrashAfterEvents(n)) => n.min(events.len()),
             _ => events.len(),

@@ -6,6 +6,7 @@
 mod asserted;
 mod claims;
 mod examples;
+mod group;
 mod import;
 mod props;
 mod rules;

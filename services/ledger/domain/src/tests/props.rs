@@ -24,7 +24,7 @@ use crate::state::FundState;
 /// An amount in a random command: a percentage of what the project could take (so that payments,
 /// recoveries and repayments are often accepted, sometimes above the bound), or a raw amount.
 #[derive(Debug, Clone, Copy)]
-enum Amt {
+pub(super) enum Amt {
     Pct(i64),
     Raw(i64),
 }
@@ -40,7 +40,7 @@ impl Amt {
 
 /// One command of a random sequence; proposals are 0..6.
 #[derive(Debug, Clone)]
-enum Op {
+pub(super) enum Op {
     Reserve(u8, i64, i64),
     Commit(u8, Amt, Amt),
     Release(u8, u8),
@@ -60,7 +60,7 @@ fn amt() -> impl Strategy<Value = Amt> {
     prop_oneof![5 => (0i64..=130).prop_map(Amt::Pct), 1 => raw().prop_map(Amt::Raw)]
 }
 
-fn op() -> impl Strategy<Value = Op> {
+pub(super) fn op() -> impl Strategy<Value = Op> {
     let proposal = 0u8..6;
     prop_oneof![
         4 => (proposal.clone(), raw(), raw()).prop_map(|(p, e, l)| Op::Reserve(p, e, l)),
@@ -85,7 +85,7 @@ fn reason(n: u8) -> ReleaseReason {
 }
 
 /// The command an op stands for, on `date`, with percentages taken of the project's balances.
-fn command(state: &Fund, op: &Op, date: NaiveDate, serial: usize) -> Command {
+pub(super) fn command(state: &Fund, op: &Op, date: NaiveDate, serial: usize) -> Command {
     let id = |n: &u8| p(u128::from(*n));
     let back = |b: &u8| date - chrono::Days::new(u64::from(*b));
     let of = |n: &u8, account: fn(Uuid) -> Account, e: &Amt, l: &Amt| {
