@@ -141,6 +141,16 @@ impl Browser {
         }
     }
 
+    /// Resizes the window (a phone: 390×844).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.session_call(
+            "POST",
+            "window/rect",
+            Some(&json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
     /// Writes a PNG of the window to `path`.
     pub async fn screenshot(&self, path: &Path) {
         use base64::Engine as _;

@@ -69,8 +69,26 @@ async fn no_console_errors(browser: &Browser, view: &str) {
     assert!(errors.is_empty(), "console errors on {view}: {errors:?}");
 }
 
-#[tokio::test]
-async fn the_dashboard_shows_the_apis_figures_in_a_real_browser_in_german_and_english() {
+#[test]
+fn the_dashboard_shows_the_apis_figures_in_a_real_browser_in_german_and_english() {
+    // The walk through every view is one large future: in a debug build it needs more stack than a
+    // test thread has, so it runs on a thread of its own with room for it.
+    let walk = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(walk_every_view());
+        })
+        .expect("the walk starts");
+    if let Err(panic) = walk.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn walk_every_view() {
     // Given the demo, projected, and the API on a port
     let app = spawn_app().await;
     buendel::demo::load(&app.client, &app.store, app.settings.clock)
@@ -133,6 +151,19 @@ async fn the_dashboard_shows_the_apis_figures_in_a_real_browser_in_german_and_en
     }
     browser.screenshot(&shots.join("pipeline-de.png")).await;
     no_console_errors(&browser, "pipeline").await;
+    // On a phone the page reflows into one column: nothing wider than the screen
+    browser.resize(390, 844).await;
+    let overflow = browser
+        .run(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            json!([]),
+        )
+        .await;
+    assert_eq!(overflow, 0, "the pipeline scrolls sideways on a phone");
+    browser
+        .screenshot(&shots.join("pipeline-phone-de.png"))
+        .await;
+    browser.resize(1280, 1000).await;
 
     // When the budget opens, then the latest figures of the fund it shows are the fund's, written
     // the German way; and so for another fund chosen in the list
