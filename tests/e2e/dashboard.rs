@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 
 use crate::browser::Browser;
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, TestApp};
 
 /// Cents as the page writes them: German `2.340.000,00 €` (with a no-break space), English
 /// `€2,340,000.00`.
@@ -38,6 +38,19 @@ fn euros_are_written_as_each_language_writes_them() {
     assert_eq!(euros(234_000_000, "de"), "2.340.000,00\u{a0}€");
     assert_eq!(euros(-5, "en"), "−€0.05");
     assert_eq!(euros(123_456, "en"), "€1,234.56");
+}
+
+/// A system in its own namespace with the demo loaded and projected (its ten claims visible).
+async fn demo() -> TestApp {
+    let app = spawn_app().await;
+    buendel::demo::load(&app.client, &app.store, app.settings.clock)
+        .await
+        .expect("demo loads");
+    app.get_until("/v1/claims?limit=100", |_, body| {
+        body["items"].as_array().map(Vec::len) == Some(10)
+    })
+    .await;
+    app
 }
 
 /// Where the screenshots go.
@@ -90,14 +103,7 @@ fn the_dashboard_shows_the_apis_figures_in_a_real_browser_in_german_and_english(
 
 async fn walk_every_view() {
     // Given the demo, projected, and the API on a port
-    let app = spawn_app().await;
-    buendel::demo::load(&app.client, &app.store, app.settings.clock)
-        .await
-        .expect("demo loads");
-    app.get_until("/v1/claims?limit=100", |_, body| {
-        body["items"].as_array().map(Vec::len) == Some(10)
-    })
-    .await;
+    let app = demo().await;
     let pipeline = app
         .get_until("/v1/pipeline", |_, body| {
             let submitted: i64 = body["items"]
@@ -385,14 +391,7 @@ async fn walk_every_view() {
 #[tokio::test]
 async fn the_burn_down_is_the_funds_figures_day_by_day_and_the_funnel_counts_every_proposal_once() {
     // Given the demo, projected
-    let app = spawn_app().await;
-    buendel::demo::load(&app.client, &app.store, app.settings.clock)
-        .await
-        .expect("demo loads");
-    app.get_until("/v1/claims?limit=100", |_, body| {
-        body["items"].as_array().map(Vec::len) == Some(10)
-    })
-    .await;
+    let app = demo().await;
     let (_, funds) = app.get("/v1/funds?limit=100").await;
     let funds = funds["items"].as_array().expect("funds").clone();
     assert_eq!(funds.len(), 4, "two periods of two alliances");
@@ -515,14 +514,7 @@ async fn the_burn_down_is_the_funds_figures_day_by_day_and_the_funnel_counts_eve
 #[tokio::test]
 async fn a_recorded_audit_shows_in_the_exceptions_and_one_that_finds_a_tampered_balance_names_it() {
     // Given the demo, projected, and no audit recorded yet
-    let app = spawn_app().await;
-    buendel::demo::load(&app.client, &app.store, app.settings.clock)
-        .await
-        .expect("demo loads");
-    app.get_until("/v1/claims?limit=100", |_, body| {
-        body["items"].as_array().map(Vec::len) == Some(10)
-    })
-    .await;
+    let app = demo().await;
     let (_, before) = app.get("/v1/exceptions").await;
     assert!(before["latest_audit"].is_null(), "{before}");
     let options = buendel_audit::Options::default();

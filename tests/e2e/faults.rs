@@ -256,8 +256,16 @@ async fn a_group_whose_batch_fails_fails_each_command_and_their_retries_book_eac
     use buendel_contract::ledger::Source;
     use buendel_contract::Cents;
 
-    // Given a fund, and the next batch of several events appended to it lost
-    let app = spawn_app().await;
+    // Given a ledger with group commit on, a fund, and the next batch of several events appended
+    // to it lost
+    let app = crate::helpers::spawn_parts_with(
+        buendel_runtime::Settings {
+            group_commit: true,
+            ..crate::helpers::test_settings(fresh_namespace())
+        },
+        Parts::all(([127, 0, 0, 1], 0).into()),
+    )
+    .await;
     ledger_ok(&app, &allocation(18_000_000, 3_000_000)).await;
     let fund_subject = app.settings.namespace.subject(StreamKind::Ledger, FUND);
     app.store.arm(fund_subject, Fault::FailBatchOver(1));

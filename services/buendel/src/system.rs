@@ -95,7 +95,8 @@ pub async fn prepare(
     let store = EventStore::new(client.clone(), settings.namespace.clone())
         .with_replicas(settings.replicas)
         .check_only(check)
-        .require_authenticated_actors(settings.actors == Actors::Authenticated);
+        .require_authenticated_actors(settings.actors == Actors::Authenticated)
+        .with_group_commit(settings.group_commit);
     store
         .ensure_streams(&StreamKind::ALL)
         .await

@@ -207,10 +207,10 @@ impl Ledger {
         self.repo.store()
     }
 
-    /// Runs one command on a fund under `cause` (a command id or a review event id), in a group
-    /// with the commands that arrive for the fund meanwhile (group commit,
-    /// [`Repository::execute_grouped`]): decided one after another against the fund in memory,
-    /// appended as one atomic batch.
+    /// Runs one command on a fund under `cause` (a command id or a review event id); with group
+    /// commit on (`--group-commit`, [`EventStore::group_commit`]) in a group with the commands
+    /// that arrive for the fund meanwhile ([`Repository::execute_grouped`]): decided one after
+    /// another against the fund in memory, appended as one atomic batch.
     pub async fn execute(
         &self,
         fund_id: &str,
@@ -218,10 +218,17 @@ impl Ledger {
         meta: &Meta,
         command: &Command,
     ) -> Result<Outcome, CommandError> {
-        let outcome = self
-            .repo
-            .execute_grouped(fund_id, cause, meta, command.clone())
-            .await?;
+        let outcome = if self.store().group_commit() {
+            self.repo
+                .execute_grouped(fund_id, cause, meta, command.clone())
+                .await?
+        } else {
+            self.repo
+                .execute(fund_id, cause, meta, |fund| {
+                    buendel_contract::Aggregate::decide(fund, command)
+                })
+                .await?
+        };
         Ok(outcome)
     }
 

@@ -484,15 +484,7 @@ impl<A: Aggregate> Repository<A> {
                         .zip(&sequences)
                         .map(|(envelope, sequence)| AppendedEvent::of(envelope, *sequence))
                         .collect();
-                    let trace = crate::trace::current();
-                    self.fold_in_place(id, loaded, |folded| {
-                        for (envelope, sequence) in envelopes.iter().zip(&sequences) {
-                            folded.push(*sequence, envelope);
-                        }
-                        if trace.is_some() {
-                            folded.trace = trace;
-                        }
-                    });
+                    self.fold_appended(id, loaded, &envelopes, &sequences);
                     return Ok(Outcome::Appended(appended));
                 }
                 Err(StoreError::Conflict { .. }) => {
@@ -642,15 +634,7 @@ impl<A: Aggregate> Repository<A> {
                 .await
             {
                 Ok(sequences) => {
-                    let trace = crate::trace::current();
-                    self.fold_in_place(id, loaded, |folded| {
-                        for (envelope, sequence) in envelopes.iter().zip(&sequences) {
-                            folded.push(*sequence, envelope);
-                        }
-                        if trace.is_some() {
-                            folded.trace = trace;
-                        }
-                    });
+                    self.fold_appended(id, loaded, envelopes.iter().copied(), &sequences);
                     return answer(jobs, plan, &sequences);
                 }
                 Err(StoreError::Conflict { .. }) => {
@@ -706,6 +690,26 @@ impl<A: Aggregate> Repository<A> {
         id.hash(&mut hasher);
         let stripe = usize::try_from(hasher.finish() % LOCK_STRIPES as u64).unwrap_or(0);
         self.stripes[stripe].lock().await
+    }
+
+    /// Folds events just appended (with their stream sequences) into the cached aggregate, and
+    /// remembers the trace they were stored with.
+    fn fold_appended<'e>(
+        &self,
+        id: &str,
+        loaded: Arc<Loaded<A>>,
+        envelopes: impl IntoIterator<Item = &'e Envelope<A::Event>>,
+        sequences: &[u64],
+    ) {
+        let trace = crate::trace::current();
+        self.fold_in_place(id, loaded, |folded| {
+            for (envelope, sequence) in envelopes.into_iter().zip(sequences) {
+                folded.push(*sequence, envelope);
+            }
+            if trace.is_some() {
+                folded.trace = trace;
+            }
+        });
     }
 
     /// Folds newly appended events into the cached aggregate in place. The cached copy is shared
@@ -868,7 +872,9 @@ pub fn plan_group<A: Aggregate>(
     loaded: &Loaded<A>,
     commands: &[GroupedCommand<'_, A>],
 ) -> Result<Vec<Planned<A>>, String> {
-    let mut state = loaded.state.clone();
+    // The state after the group's events so far; a copy is made only when a command follows one
+    // that appended (a group of one decides on the loaded state, as alone, copying nothing).
+    let mut working: Option<A> = None;
     let mut version = loaded.version;
     let mut hash = loaded.last_hash.clone();
     let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -882,6 +888,7 @@ pub fn plan_group<A: Aggregate>(
             out.push(Planned::DuplicateOf(*first));
             continue;
         }
+        let state = working.as_ref().unwrap_or(&loaded.state);
         let events = match state.decide(command) {
             Err(refused) => {
                 out.push(Planned::Refused(refused));
@@ -903,10 +910,16 @@ pub fn plan_group<A: Aggregate>(
             hash.as_deref(),
             events,
         )?;
-        for envelope in &envelopes {
-            state = state.apply(&envelope.event);
-            version = envelope.sequence;
-            hash.clone_from(&envelope.hash);
+        if index + 1 < commands.len() {
+            let mut next = working.take().unwrap_or_else(|| loaded.state.clone());
+            for envelope in &envelopes {
+                next = next.apply(&envelope.event);
+            }
+            working = Some(next);
+        }
+        if let Some(last) = envelopes.last() {
+            version = last.sequence;
+            hash.clone_from(&last.hash);
         }
         seen.insert(cause, index);
         out.push(Planned::Append(envelopes));

@@ -130,6 +130,11 @@ pub struct Settings {
     /// your writes), at most 10 s.
     #[arg(long, global = true)]
     pub wait: bool,
+    /// Group commit on the ledger: commands on one fund that arrive while another is appended
+    /// are decided together and appended as one batch (NATS 2.12+). Off by default: measured
+    /// slower as built (BENCHMARKS.md).
+    #[arg(long, env = "BUENDEL_GROUP_COMMIT", global = true)]
+    pub group_commit: bool,
 }
 
 impl Settings {
@@ -151,6 +156,7 @@ impl Settings {
             ops_addr: None,
             stall_ms: crate::ops::STALL_MS,
             wait: false,
+            group_commit: false,
         }
     }
 }
