@@ -300,9 +300,7 @@ pub async fn history(
     let mut points = Vec::new();
     let mut sums = sums.into_iter().peekable();
     while let Some((day, source, debit, credit, cents)) = sums.next() {
-        let cents = i128::from(cents);
-        *kinds.entry((source.clone(), debit)).or_insert(0) += cents;
-        *kinds.entry((source, credit)).or_insert(0) -= cents;
+        crate::funds::post(&mut kinds, source, debit, credit, cents);
         if sums.peek().is_some_and(|next| next.0 == day) {
             continue;
         }
@@ -577,16 +575,12 @@ pub async fn exceptions(State(state): State<AppState>) -> Result<Json<Exceptions
         Option<DateTime<Utc>>,
     );
     let logs: Vec<LogRow> = sqlx::query_as(
-        "SELECT h.log, \
-             (SELECT c.size FROM tlog_checkpoints c WHERE c.log = h.log \
-              ORDER BY c.size DESC LIMIT 1), \
-             (SELECT c.issued_at FROM tlog_checkpoints c WHERE c.log = h.log \
-              ORDER BY c.size DESC LIMIT 1), \
-             (SELECT c.size FROM tlog_checkpoints c WHERE c.log = h.log \
-                AND c.cosigned <> c.note ORDER BY c.size DESC LIMIT 1), \
-             (SELECT c.issued_at FROM tlog_checkpoints c WHERE c.log = h.log \
-                AND c.cosigned <> c.note ORDER BY c.size DESC LIMIT 1) \
-         FROM tlog_heads h ORDER BY h.log",
+        "SELECT h.log, c.size, c.issued_at, w.size, w.issued_at FROM tlog_heads h \
+         LEFT JOIN LATERAL (SELECT size, issued_at FROM tlog_checkpoints \
+             WHERE log = h.log ORDER BY size DESC LIMIT 1) c ON TRUE \
+         LEFT JOIN LATERAL (SELECT size, issued_at FROM tlog_checkpoints \
+             WHERE log = h.log AND cosigned <> note ORDER BY size DESC LIMIT 1) w ON TRUE \
+         ORDER BY h.log",
     )
     .fetch_all(&mut *snapshot)
     .await?;

@@ -185,6 +185,20 @@ pub(crate) fn figures(kinds: &BTreeMap<(String, String), i128>, source: &str) ->
     balances.fund_figures()
 }
 
+/// Books `cents` of one source from `credit` to `debit` into balances by `(source, kind)`: the
+/// debited account grows, the credited one shrinks.
+pub(crate) fn post(
+    kinds: &mut BTreeMap<(String, String), i128>,
+    source: String,
+    debit: String,
+    credit: String,
+    cents: i64,
+) {
+    let cents = i128::from(cents);
+    *kinds.entry((source.clone(), debit)).or_insert(0) += cents;
+    *kinds.entry((source, credit)).or_insert(0) -= cents;
+}
+
 /// The last entry up to a date.
 #[derive(Debug, Default)]
 struct Head {
@@ -365,9 +379,7 @@ async fn book_as_of(
     .await?;
     let mut book = Book::default();
     for (source, debit, credit, cents) in sums {
-        let cents = i128::from(cents);
-        *book.kinds.entry((source.clone(), debit)).or_insert(0) += cents;
-        *book.kinds.entry((source, credit)).or_insert(0) -= cents;
+        post(&mut book.kinds, source, debit, credit, cents);
     }
     for ((source, _), balance) in &book.kinds {
         *book.trial.entry(source.clone()).or_insert(0) += balance;

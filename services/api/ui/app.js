@@ -360,11 +360,10 @@ async function viewBudget() {
   const funds = await all("/v1/funds", 1000);
   if (funds.length === 0) return [el("h2", { text: t("budget_title") }), el("p", { text: t("none") })];
   if (!funds.some((f) => f.fund_id === budgetChoice.fund)) {
-    const current = funds.filter((f) => f.total.allocated > 0);
-    budgetChoice.fund = (current.length ? current[current.length - 1] : funds[0]).fund_id;
-    // The newest funding period with money comes first.
-    const newest = current.slice().sort((a, b) => b.fund_id.slice(-4).localeCompare(a.fund_id.slice(-4)));
-    if (newest.length) budgetChoice.fund = newest[0].fund_id;
+    // The newest funding period with money comes first; without money anywhere, the first fund.
+    const newest = funds.filter((f) => f.total.allocated > 0)
+      .sort((a, b) => b.fund_id.slice(-4).localeCompare(a.fund_id.slice(-4)));
+    budgetChoice.fund = (newest[0] || funds[0]).fund_id;
   }
   const history = await api(`/v1/funds/${encodeURIComponent(budgetChoice.fund)}/history`);
   const source = budgetChoice.source;

@@ -798,6 +798,19 @@ async fn store_with_history(db: &TestDb, proposals: usize) -> (EventStore, u64) 
     (store, events.len() as u64)
 }
 
+/// Runs the live projector until it has applied the `events` of PROPOSALS, then stops it.
+async fn project_history(db: &TestDb, store: &EventStore, events: u64) {
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(buendel_projector::run(
+        store.clone(),
+        db.pool.clone(),
+        shutdown.clone(),
+    ));
+    wait_for_checkpoint(&db.pool, StreamKind::Proposals, events).await;
+    shutdown.cancel();
+    running.await.expect("joins").expect("stops cleanly");
+}
+
 async fn rebuild(
     store: &EventStore,
     pool: &PgPool,
@@ -814,15 +827,7 @@ async fn a_blue_green_rebuild_keeps_every_tables_shape_options_owner_and_grants(
     let db = TestDb::new().await;
     db::create_roles(&db.pool, &db.ns).await.expect("roles");
     let (store, events) = store_with_history(&db, 20).await;
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(buendel_projector::run(
-        store.clone(),
-        db.pool.clone(),
-        shutdown.clone(),
-    ));
-    wait_for_checkpoint(&db.pool, StreamKind::Proposals, events).await;
-    shutdown.cancel();
-    running.await.expect("joins").expect("stops cleanly");
+    project_history(&db, &store, events).await;
     let (shape_before, rows_before) = (shape(&db.pool).await, snapshot(&db.pool).await);
     assert!(
         shape_before
@@ -941,15 +946,7 @@ async fn a_rebuild_stopped_midway_is_resumed_and_ends_with_the_rows_of_a_fresh_p
     buendel_projector::reset(&store, &db.pool)
         .await
         .expect("reset");
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(buendel_projector::run(
-        store.clone(),
-        db.pool.clone(),
-        shutdown.clone(),
-    ));
-    wait_for_checkpoint(&db.pool, StreamKind::Proposals, events).await;
-    shutdown.cancel();
-    running.await.expect("joins").expect("stops cleanly");
+    project_history(&db, &store, events).await;
     assert_eq!(snapshot(&db.pool).await, resumed);
     assert!(rebuild_schemas(&db.pool).await.is_empty());
     store.delete_streams().await.expect("cleanup streams");
@@ -960,15 +957,7 @@ async fn a_rebuild_stopped_midway_is_resumed_and_ends_with_the_rows_of_a_fresh_p
 async fn the_switch_waits_for_a_reader_whose_snapshot_is_older_than_the_generation() {
     let db = TestDb::new().await;
     let (store, events) = store_with_history(&db, 30).await;
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(buendel_projector::run(
-        store.clone(),
-        db.pool.clone(),
-        shutdown.clone(),
-    ));
-    wait_for_checkpoint(&db.pool, StreamKind::Proposals, events).await;
-    shutdown.cancel();
-    running.await.expect("joins").expect("stops cleanly");
+    project_history(&db, &store, events).await;
     let live = snapshot(&db.pool).await;
     let proposals: i64 = sqlx::query_scalar("SELECT count(*) FROM proposals")
         .fetch_one(&db.pool)

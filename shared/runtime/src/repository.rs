@@ -443,21 +443,11 @@ impl<A: Aggregate> Repository<A> {
                     sequence: 0,
                     reason,
                 })?;
-            let pending = envelopes
-                .iter()
-                .map(|envelope| {
-                    serde_json::to_vec(envelope)
-                        .map(|bytes| Pending {
-                            id: envelope.id,
-                            payload: Bytes::from(bytes),
-                        })
-                        .map_err(|e| StoreError::Corrupt {
-                            subject: subject.clone(),
-                            sequence: 0,
-                            reason: e.to_string(),
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let pending = pending_of(&envelopes).map_err(|e| StoreError::Corrupt {
+                subject: subject.clone(),
+                sequence: 0,
+                reason: e.to_string(),
+            })?;
             if pending.len() > 1 && !self.store.capabilities().atomic_batch {
                 let record = DecisionRecord {
                     cause: cause.to_owned(),
@@ -489,9 +479,7 @@ impl<A: Aggregate> Repository<A> {
                 }
                 Err(StoreError::Conflict { .. }) => {
                     tracing::debug!(subject, "conflict, reading what changed");
-                    let stream = self.kind.suffix();
-                    metrics::count(metrics::APPEND_CONFLICTS_TOTAL, &[("stream", stream)]);
-                    metrics::count(metrics::APPEND_RETRIES_TOTAL, &[("stream", stream)]);
+                    self.count_conflict();
                     loaded = self.refresh(id, &loaded).await?;
                     current = true;
                 }
@@ -615,16 +603,7 @@ impl<A: Aggregate> Repository<A> {
             if envelopes.is_empty() {
                 return answer(jobs, plan, &[]);
             }
-            let pending = match envelopes
-                .iter()
-                .map(|envelope| {
-                    serde_json::to_vec(envelope).map(|bytes| Pending {
-                        id: envelope.id,
-                        payload: Bytes::from(bytes),
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-            {
+            let pending = match pending_of(envelopes.iter().copied()) {
                 Ok(pending) => pending,
                 Err(error) => return fail_all(jobs, error.to_string()),
             };
@@ -638,9 +617,7 @@ impl<A: Aggregate> Repository<A> {
                     return answer(jobs, plan, &sequences);
                 }
                 Err(StoreError::Conflict { .. }) => {
-                    let stream = self.kind.suffix();
-                    metrics::count(metrics::APPEND_CONFLICTS_TOTAL, &[("stream", stream)]);
-                    metrics::count(metrics::APPEND_RETRIES_TOTAL, &[("stream", stream)]);
+                    self.count_conflict();
                     match self.refresh(id, &loaded).await {
                         Ok(fresh) => {
                             loaded = fresh;
@@ -690,6 +667,13 @@ impl<A: Aggregate> Repository<A> {
         id.hash(&mut hasher);
         let stripe = usize::try_from(hasher.finish() % LOCK_STRIPES as u64).unwrap_or(0);
         self.stripes[stripe].lock().await
+    }
+
+    /// Counts an append that conflicted and is tried again.
+    fn count_conflict(&self) {
+        let stream = self.kind.suffix();
+        metrics::count(metrics::APPEND_CONFLICTS_TOTAL, &[("stream", stream)]);
+        metrics::count(metrics::APPEND_RETRIES_TOTAL, &[("stream", stream)]);
     }
 
     /// Folds events just appended (with their stream sequences) into the cached aggregate, and
@@ -808,6 +792,21 @@ pub fn envelopes_at<E: EventKind>(
         out.push(envelope);
     }
     Ok(out)
+}
+
+/// The events to append: each envelope's id and its JSON bytes.
+fn pending_of<'e, E: EventKind + 'e>(
+    envelopes: impl IntoIterator<Item = &'e Envelope<E>>,
+) -> Result<Vec<Pending>, serde_json::Error> {
+    envelopes
+        .into_iter()
+        .map(|envelope| {
+            serde_json::to_vec(envelope).map(|bytes| Pending {
+                id: envelope.id,
+                payload: Bytes::from(bytes),
+            })
+        })
+        .collect()
 }
 
 /// Answers each command of a group from its plan, the appended ones with the stream sequences

@@ -144,39 +144,24 @@ pub fn span(
 ) -> Handling {
     use tracing::field::Empty;
     let context = parent.map_or_else(TraceContext::root, |p| p.child());
+    // A span's name is part of its static metadata, so each kind is its own call site.
+    macro_rules! handling {
+        ($name:literal) => {
+            tracing::info_span!(
+                $name,
+                service,
+                operation,
+                trace_id = Empty,
+                span_id = Empty,
+                parent_span_id = Empty
+            )
+        };
+    }
     let span = match name {
-        "intake" => tracing::info_span!(
-            "intake",
-            service,
-            operation,
-            trace_id = Empty,
-            span_id = Empty,
-            parent_span_id = Empty
-        ),
-        "command" => tracing::info_span!(
-            "command",
-            service,
-            operation,
-            trace_id = Empty,
-            span_id = Empty,
-            parent_span_id = Empty
-        ),
-        "project" => tracing::info_span!(
-            "project",
-            service,
-            operation,
-            trace_id = Empty,
-            span_id = Empty,
-            parent_span_id = Empty
-        ),
-        _ => tracing::info_span!(
-            "react",
-            service,
-            operation,
-            trace_id = Empty,
-            span_id = Empty,
-            parent_span_id = Empty
-        ),
+        "intake" => handling!("intake"),
+        "command" => handling!("command"),
+        "project" => handling!("project"),
+        _ => handling!("react"),
     };
     record(&span, &context);
     Handling {
