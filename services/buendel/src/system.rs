@@ -95,8 +95,7 @@ pub async fn prepare(
     let store = EventStore::new(client.clone(), settings.namespace.clone())
         .with_replicas(settings.replicas)
         .check_only(check)
-        .require_authenticated_actors(settings.actors == Actors::Authenticated)
-        .with_group_commit(settings.group_commit);
+        .require_authenticated_actors(settings.actors == Actors::Authenticated);
     store
         .ensure_streams(&StreamKind::ALL)
         .await
@@ -182,6 +181,7 @@ impl System {
                 client.clone(),
                 store.clone(),
                 settings.clock,
+                buendel_ledger::Commit::of(settings.group_commit),
                 shutdown.clone(),
             )
             .await?;

@@ -82,6 +82,8 @@ pub struct Ledger {
     clock: Clock,
     /// Fund aggregates, hash-chained.
     repo: Repository<Fund>,
+    /// How commands on one fund are appended.
+    commit: Commit,
     /// The money facts of opened reviews, by proposal id (frozen at opening, so safe to cache).
     opened: Mutex<HashMap<Uuid, OpenedFacts>>,
 }
@@ -188,12 +190,36 @@ fn read_review_message(subject: &str, payload: &[u8]) -> ReviewMessage {
     }
 }
 
+/// How the ledger appends the commands on one fund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Commit {
+    /// Each command decided and appended alone, after the previous one's ack.
+    #[default]
+    OneByOne,
+    /// Group commit (`--group-commit`): the commands that arrive while another is appended are
+    /// decided together against the fund in memory and appended as one atomic batch
+    /// ([`Repository::execute_grouped`]).
+    Grouped,
+}
+
+impl Commit {
+    /// [`Commit::Grouped`] when `grouped`, as the setting says.
+    pub fn of(grouped: bool) -> Self {
+        if grouped {
+            Self::Grouped
+        } else {
+            Self::OneByOne
+        }
+    }
+}
+
 impl Ledger {
     /// A ledger service over an event store.
-    pub fn new(store: EventStore, clock: Clock) -> Self {
+    pub fn new(store: EventStore, clock: Clock, commit: Commit) -> Self {
         Self {
             clock,
             repo: fund_repository(store),
+            commit,
             opened: Mutex::new(HashMap::new()),
         }
     }
@@ -208,7 +234,7 @@ impl Ledger {
     }
 
     /// Runs one command on a fund under `cause` (a command id or a review event id); with group
-    /// commit on (`--group-commit`, [`EventStore::group_commit`]) in a group with the commands
+    /// commit ([`Commit::Grouped`]) in a group with the commands
     /// that arrive for the fund meanwhile ([`Repository::execute_grouped`]): decided one after
     /// another against the fund in memory, appended as one atomic batch.
     pub async fn execute(
@@ -218,7 +244,7 @@ impl Ledger {
         meta: &Meta,
         command: &Command,
     ) -> Result<Outcome, CommandError> {
-        let outcome = if self.store().group_commit() {
+        let outcome = if self.commit == Commit::Grouped {
             self.repo
                 .execute_grouped(fund_id, cause, meta, command.clone())
                 .await?
@@ -536,10 +562,11 @@ pub async fn start(
     client: async_nats::Client,
     store: EventStore,
     clock: Clock,
+    commit: Commit,
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
     store.ensure_streams(&StreamKind::ALL).await?;
-    let service = Arc::new(Ledger::new(store.clone(), clock));
+    let service = Arc::new(Ledger::new(store.clone(), clock, commit));
     // The consumer is bound before the endpoints serve: a failure here leaves nothing running.
     let spec = Spec::of_service(store.namespace(), StreamKind::Reviews, SERVICE, SAGA_LIMITS);
     let reactor = Reactor::bind(store.clone(), clock, spec).await?;
@@ -571,9 +598,10 @@ pub async fn run(
     client: async_nats::Client,
     store: EventStore,
     clock: Clock,
+    commit: Commit,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    start(client, store, clock, shutdown)
+    start(client, store, clock, commit, shutdown)
         .await?
         .await
         .context("ledger task panicked")?

@@ -16,4 +16,4 @@ pub mod input;
 mod input_tests;
 pub use buendel_ledger_domain::saga;
 
-pub use app::{fund_repository, run, start, Ledger};
+pub use app::{fund_repository, run, start, Commit, Ledger};

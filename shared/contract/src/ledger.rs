@@ -98,7 +98,6 @@
 //! the RFC 8785 canonical JSON of the whole envelope without its `hash` member (`prevhash`
 //! included). [`seal`] sets both.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::NaiveDate;
@@ -1680,7 +1679,7 @@ pub struct BalanceOverflow(pub Posting);
 /// The balance of every account of one fund, per source: the fold of its postings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountBook {
-    balances: BTreeMap<(Source, Account), i64>,
+    balances: imbl::OrdMap<(Source, Account), i64>,
 }
 
 impl AccountBook {

@@ -86,6 +86,27 @@ impl<A: Aggregate> Loaded<A> {
             return;
         }
         self.state = std::mem::take(&mut self.state).apply(&envelope.event);
+        self.record(sequence, envelope);
+    }
+
+    /// Takes a group's events in once [`plan_group`] has applied them: `state` is the aggregate
+    /// after all of them, `appended` each event with its stream sequence. Nothing is applied
+    /// twice.
+    pub fn take_group<'e>(
+        &mut self,
+        state: A,
+        appended: impl IntoIterator<Item = (&'e Envelope<A::Event>, u64)>,
+    ) where
+        A::Event: 'e,
+    {
+        self.state = state;
+        for (envelope, sequence) in appended {
+            self.record(sequence, envelope);
+        }
+    }
+
+    /// The bookkeeping of one event folded in: versions, hash, and the cause it answers.
+    fn record(&mut self, sequence: u64, envelope: &Envelope<A::Event>) {
         self.version = envelope.sequence;
         self.last_sequence = sequence;
         self.last_hash.clone_from(&envelope.hash);
@@ -575,10 +596,11 @@ impl<A: Aggregate> Repository<A> {
                 .iter()
                 .map(|job| (job.cause.as_str(), &job.meta, &job.command))
                 .collect();
-            let plan = match plan_group(self.chain.as_ref(), &self.source, id, &loaded, &commands) {
-                Ok(plan) => plan,
-                Err(reason) => return fail_all(jobs, reason),
-            };
+            let Group { plan, state } =
+                match plan_group(self.chain.as_ref(), &self.source, id, &loaded, &commands) {
+                    Ok(group) => group,
+                    Err(reason) => return fail_all(jobs, reason),
+                };
             // As alone: a refusal or a decision of nothing is only given on a current aggregate.
             let settled_without_events = plan
                 .iter()
@@ -600,9 +622,9 @@ impl<A: Aggregate> Repository<A> {
                     _ => Vec::new(),
                 })
                 .collect();
-            if envelopes.is_empty() {
+            let Some(state) = state else {
                 return answer(jobs, plan, &[]);
-            }
+            };
             let pending = match pending_of(envelopes.iter().copied()) {
                 Ok(pending) => pending,
                 Err(error) => return fail_all(jobs, error.to_string()),
@@ -613,7 +635,16 @@ impl<A: Aggregate> Repository<A> {
                 .await
             {
                 Ok(sequences) => {
-                    self.fold_appended(id, loaded, envelopes.iter().copied(), &sequences);
+                    let trace = crate::trace::current();
+                    self.fold_in_place(id, loaded, |folded| {
+                        folded.take_group(
+                            state,
+                            envelopes.iter().copied().zip(sequences.iter().copied()),
+                        );
+                        if trace.is_some() {
+                            folded.trace = trace;
+                        }
+                    });
                     return answer(jobs, plan, &sequences);
                 }
                 Err(StoreError::Conflict { .. }) => {
@@ -860,6 +891,15 @@ pub enum Planned<A: Aggregate> {
 /// One command of a group: its cause, its meta and what it asks.
 pub type GroupedCommand<'a, A> = (&'a str, &'a Meta, &'a <A as Aggregate>::Command);
 
+/// A group of commands decided ([`plan_group`]).
+pub struct Group<A: Aggregate> {
+    /// What each command comes to, in the order given.
+    pub plan: Vec<Planned<A>>,
+    /// The aggregate after every event of the group applied (`None` when none is to be
+    /// appended): once the batch is stored it becomes the aggregate ([`Loaded::take_group`]).
+    pub state: Option<A>,
+}
+
 /// Decides a group of commands on one aggregate one after another, each against the state the
 /// ones before it left (their events applied), exactly as they would be decided one by one: the
 /// pure core of group commit ([`Repository::execute_grouped`]); a property test holds it to
@@ -870,9 +910,9 @@ pub fn plan_group<A: Aggregate>(
     id: &str,
     loaded: &Loaded<A>,
     commands: &[GroupedCommand<'_, A>],
-) -> Result<Vec<Planned<A>>, String> {
-    // The state after the group's events so far; a copy is made only when a command follows one
-    // that appended (a group of one decides on the loaded state, as alone, copying nothing).
+) -> Result<Group<A>, String> {
+    // The state after the group's events so far, copied from the loaded one at the first event
+    // (the Fund's collections are persistent, so the copy shares them).
     let mut working: Option<A> = None;
     let mut version = loaded.version;
     let mut hash = loaded.last_hash.clone();
@@ -909,13 +949,11 @@ pub fn plan_group<A: Aggregate>(
             hash.as_deref(),
             events,
         )?;
-        if index + 1 < commands.len() {
-            let mut next = working.take().unwrap_or_else(|| loaded.state.clone());
-            for envelope in &envelopes {
-                next = next.apply(&envelope.event);
-            }
-            working = Some(next);
+        let mut next = working.take().unwrap_or_else(|| loaded.state.clone());
+        for envelope in &envelopes {
+            next = next.apply(&envelope.event);
         }
+        working = Some(next);
         if let Some(last) = envelopes.last() {
             version = last.sequence;
             hash.clone_from(&last.hash);
@@ -923,7 +961,10 @@ pub fn plan_group<A: Aggregate>(
         seen.insert(cause, index);
         out.push(Planned::Append(envelopes));
     }
-    Ok(out)
+    Ok(Group {
+        plan: out,
+        state: working,
+    })
 }
 
 /// Decodes a stored envelope of a given event enum.

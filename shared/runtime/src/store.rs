@@ -225,8 +225,6 @@ pub struct EventStore {
     /// The services over this store take only commands whose actor the subject names
     /// (`BUENDEL_ACTORS=authenticated`, see [`crate::micro`]).
     authenticated_actors: bool,
-    /// Whether the ledger groups the commands on one fund into one batch (group commit).
-    group_commit: bool,
 }
 
 impl EventStore {
@@ -242,7 +240,6 @@ impl EventStore {
             batches: Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT_MAX)),
             check_only: false,
             authenticated_actors: false,
-            group_commit: false,
         }
     }
 
@@ -287,18 +284,6 @@ impl EventStore {
     pub fn require_authenticated_actors(mut self, required: bool) -> Self {
         self.authenticated_actors = required;
         self
-    }
-
-    /// Group commit for the commands on one fund (`--group-commit`, off by default: as built it
-    /// copies the fund once per group, which costs more than it saves; see BENCHMARKS.md).
-    pub fn with_group_commit(mut self, on: bool) -> Self {
-        self.group_commit = on;
-        self
-    }
-
-    /// Whether [`EventStore::with_group_commit`] is set.
-    pub fn group_commit(&self) -> bool {
-        self.group_commit
     }
 
     /// Whether [`EventStore::require_authenticated_actors`] is set.

@@ -10,7 +10,7 @@
 //! written once, over [`FundState`]: the fund itself, or a [`Draft`](super::draft::Draft) over it
 //! on which `decide` tries a decision before it is returned (see [`super::draft`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use imbl::{HashSet, OrdMap, OrdSet, Vector};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -102,15 +102,20 @@ impl Scalars {
 }
 
 /// The Fund aggregate's state. `Default` is a fund nothing was allocated to yet.
+///
+/// Its collections are persistent (`imbl`): a clone shares them and costs O(1), and a change to a
+/// clone copies only the path it touches. Group commit decides a group of commands on a working
+/// copy of the fund, which is dropped if the group's batch fails; with a year of projects that
+/// copy must not cost the whole fund.
 #[derive(Debug, Clone, Default)]
 pub struct Fund {
     pub(super) scalars: Scalars,
     pub(super) book: AccountBook,
-    pub(super) projects: BTreeMap<Uuid, Project>,
-    pub(super) waitlist: VecDeque<Uuid>,
+    pub(super) projects: OrdMap<Uuid, Project>,
+    pub(super) waitlist: Vector<Uuid>,
     /// The ids on `waitlist`, kept with it so that membership is O(1) (never listed twice).
     pub(super) waitlisted: HashSet<Uuid>,
-    pub(super) payment_references: BTreeSet<String>,
+    pub(super) payment_references: OrdSet<String>,
 }
 
 impl Fund {
@@ -155,7 +160,7 @@ impl Fund {
     }
 
     /// Every project the fund has seen, by proposal id.
-    pub fn projects(&self) -> &BTreeMap<Uuid, Project> {
+    pub fn projects(&self) -> &OrdMap<Uuid, Project> {
         &self.projects
     }
 

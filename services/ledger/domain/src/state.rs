@@ -92,13 +92,13 @@ impl FundState for Fund {
     }
 
     fn list(&mut self, proposal_id: Uuid) {
-        if self.waitlisted.insert(proposal_id) {
+        if self.waitlisted.insert(proposal_id).is_none() {
             self.waitlist.push_back(proposal_id);
         }
     }
 
     fn unlist(&mut self, proposal_id: Uuid) {
-        if !self.waitlisted.remove(&proposal_id) {
+        if self.waitlisted.remove(&proposal_id).is_none() {
             return;
         }
         // Served first come, first served: usually the head.
@@ -118,6 +118,8 @@ impl FundState for Fund {
     }
 
     fn book_reference(&mut self, payment_reference: &str) -> bool {
-        self.payment_references.insert(payment_reference.to_owned())
+        self.payment_references
+            .insert(payment_reference.to_owned())
+            .is_none()
     }
 }

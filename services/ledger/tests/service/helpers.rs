@@ -105,6 +105,7 @@ impl TestApp {
             client,
             store,
             buendel_testing::test_clock(),
+            buendel_ledger::Commit::OneByOne,
             shutdown.clone(),
         )
         .await

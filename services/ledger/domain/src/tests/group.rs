@@ -58,18 +58,15 @@ fn decide_in_groups(
             .iter()
             .map(|(cause, meta, command)| (cause.as_str(), meta, command))
             .collect();
-        let plan = plan_group(Some(&chain), "buendel-ledger", FUND, &loaded, &group)
+        let decided = plan_group(Some(&chain), "buendel-ledger", FUND, &loaded, &group)
             .expect("the events seal");
         let first_answer = answers.len();
-        for planned in plan {
+        let first_event = events.len();
+        for planned in decided.plan {
             let answer = match planned {
                 Planned::Append(envelopes) => {
                     let ids = envelopes.iter().map(|e| e.id).collect();
-                    for envelope in envelopes {
-                        let sequence = loaded.last_sequence + 1;
-                        loaded.push(sequence, &envelope);
-                        events.push(envelope);
-                    }
+                    events.extend(envelopes);
                     Answer::Appended(ids)
                 }
                 Planned::Duplicate(appended) => {
@@ -83,6 +80,17 @@ fn decide_in_groups(
                 Planned::Unchanged => Answer::Unchanged,
             };
             answers.push(answer);
+        }
+        // The group's state is taken as it was planned; nothing is applied again.
+        let last = loaded.last_sequence;
+        if let Some(state) = decided.state {
+            loaded.take_group(state, events[first_event..].iter().zip(last + 1..));
+        } else {
+            assert_eq!(
+                events.len(),
+                first_event,
+                "events without a state after them"
+            );
         }
         next += n;
     }
