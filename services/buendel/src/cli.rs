@@ -1950,6 +1950,22 @@ mod tests {
     }
 
     #[test]
+    fn group_commit_is_on_unless_turned_off() {
+        assert!(parse(&["up"]).expect("parsed").settings.group_commit);
+        for off in ["false", "0", "no", "off"] {
+            let cli = parse(&["up", "--group-commit", off]).expect("parsed");
+            assert!(!cli.settings.group_commit, "{off}");
+        }
+        assert!(
+            parse(&["up", "--group-commit", "1"])
+                .expect("parsed")
+                .settings
+                .group_commit
+        );
+        assert!(parse(&["up", "--group-commit", "maybe"]).is_err());
+    }
+
+    #[test]
     fn a_vote_is_read_into_its_contract_type_and_a_wrong_one_is_refused_by_the_cli() {
         let id = "00000000-0000-0000-0000-000000000007";
         let cli = parse(&["vote", id, "--partner", "dgb", "--vote", "abstain"]).expect("parsed");

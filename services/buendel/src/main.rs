@@ -10,6 +10,12 @@ mod cli;
 
 use clap::Parser as _;
 
+/// mimalloc instead of the system allocator: the services allocate and free many small
+/// buffers per event (JSON values, envelopes), where glibc's malloc showed up in the profile
+/// (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();

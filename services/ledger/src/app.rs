@@ -193,12 +193,13 @@ fn read_review_message(subject: &str, payload: &[u8]) -> ReviewMessage {
 /// How the ledger appends the commands on one fund.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Commit {
-    /// Each command decided and appended alone, after the previous one's ack.
-    #[default]
+    /// Each command decided and appended alone, after the previous one's ack
+    /// (`--group-commit false`).
     OneByOne,
-    /// Group commit (`--group-commit`): the commands that arrive while another is appended are
+    /// Group commit, the default: the commands that arrive while another is appended are
     /// decided together against the fund in memory and appended as one atomic batch
     /// ([`Repository::execute_grouped`]).
+    #[default]
     Grouped,
 }
 

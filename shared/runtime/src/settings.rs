@@ -131,9 +131,17 @@ pub struct Settings {
     #[arg(long, global = true)]
     pub wait: bool,
     /// Group commit on the ledger: commands on one fund that arrive while another is appended
-    /// are decided together and appended as one batch (NATS 2.12+). Off by default: measured
-    /// slower as built (BENCHMARKS.md).
-    #[arg(long, env = "BUENDEL_GROUP_COMMIT", global = true)]
+    /// are decided together and appended as one batch (NATS 2.12+; older servers append one by
+    /// one). On by default (BENCHMARKS.md); `--group-commit false` appends each command alone.
+    /// Takes true/false, 1/0, yes/no, on/off.
+    #[arg(
+        long,
+        env = "BUENDEL_GROUP_COMMIT",
+        global = true,
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub group_commit: bool,
 }
 
@@ -156,7 +164,7 @@ impl Settings {
             ops_addr: None,
             stall_ms: crate::ops::STALL_MS,
             wait: false,
-            group_commit: false,
+            group_commit: true,
         }
     }
 }

@@ -105,7 +105,7 @@ impl TestApp {
             client,
             store,
             buendel_testing::test_clock(),
-            buendel_ledger::Commit::OneByOne,
+            buendel_ledger::Commit::default(),
             shutdown.clone(),
         )
         .await
