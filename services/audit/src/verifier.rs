@@ -5,10 +5,13 @@
 //!
 //! 1. [`inspect`] (stateless, so it can run on many threads): the bytes are one JSON object; no
 //!    number is a float; `hash` is the SHA-256 of the RFC 8785 canonical JSON of the object without
-//!    `hash`, recomputed from the bytes as stored (parsed into a `serde_json::Value`, never
+//!    `hash`, recomputed from the bytes as stored (parsed into a tree of what is stored, never
 //!    re-serialized from a Rust struct, so any change of content is caught); the object decodes as
 //!    `Envelope<LedgerEvent>` and re-encodes to the very same JSON (nothing unknown, nothing
-//!    missing); its fund is the fund of its subject.
+//!    missing); its fund is the fund of its subject. The fast path reads the bytes into a
+//!    [`Json`] tree that borrows their strings and accepts only bytes that are exactly the
+//!    contract's encoding; anything else takes the full path over a `serde_json::Value`, which
+//!    names the first check that fails.
 //! 2. [`Verifier::push_inspected`] (in stream order): stream sequences are contiguous; an event id
 //!    appears once; per fund, `prevhash` is the previous `hash` (or [`GENESIS_HASH`]), the aggregate
 //!    `sequence` counts 1, 2, 3, ..., every event names its cause and a cause is booked by one
@@ -44,7 +47,7 @@ use buendel_contract::ledger::{LedgerEvent, SourceBalances, GENESIS_HASH};
 use buendel_contract::{Aggregate as _, Envelope, EventKind as _};
 use buendel_ledger::domain::Fund;
 
-use crate::hashing::canonical_sha256;
+use crate::hashing::{canonical_sha256, members_sha256, Json};
 use crate::report::{Check, Failure, FundSummary, Options, Report};
 
 /// Whether the caller should keep feeding messages.
@@ -57,7 +60,7 @@ pub enum Flow {
 }
 
 /// One message after the stateless checks of [`inspect`].
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct Inspected {
     /// Its stream sequence.
     sequence: u64,
@@ -75,7 +78,7 @@ impl Inspected {
 }
 
 /// A message that passed the stateless checks.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 struct Decoded {
     envelope: Envelope<LedgerEvent>,
     hash: String,
@@ -657,6 +660,11 @@ pub fn subject_fund(subject: &str) -> &str {
 /// The stateless checks of one stored message (see the module docs), in this order: JSON, floats,
 /// hash, schema, subject.
 pub fn inspect(sequence: u64, subject: Option<&str>, bytes: &[u8]) -> Inspected {
+    inspect_fast(sequence, subject, bytes).unwrap_or_else(|| inspect_full(sequence, subject, bytes))
+}
+
+/// [`inspect`] on the full path: the bytes parsed into a `serde_json::Value`.
+pub(crate) fn inspect_full(sequence: u64, subject: Option<&str>, bytes: &[u8]) -> Inspected {
     let parsed: Result<Value, _> = serde_json::from_slice(bytes);
     let mut value = match parsed {
         Ok(value @ Value::Object(_)) => value,
@@ -692,6 +700,40 @@ pub fn inspect(sequence: u64, subject: Option<&str>, bytes: &[u8]) -> Inspected 
         fund_hint,
         outcome,
     }
+}
+
+/// The stateless checks on the fast path: the stored bytes read into a tree that borrows from
+/// them ([`Json`]), hashed from it, and decoded straight from the bytes, which must be exactly
+/// the contract's encoding of the event ([`decode_exact`]). It only ever accepts: at any doubt (a
+/// float, a name twice, a hash that differs, bytes another writer spaced or ordered, a check that
+/// fails) it gives `None`, and [`inspect`] takes the full path, which names what is wrong.
+pub(crate) fn inspect_fast(
+    sequence: u64,
+    subject: Option<&str>,
+    bytes: &[u8],
+) -> Option<Inspected> {
+    let tree = Json::parse(bytes).ok()?;
+    let Json::Obj(members) = &tree else {
+        return None;
+    };
+    let hash = tree.get("hash")?.as_str()?;
+    if members_sha256(members, "hash")? != hash {
+        return None;
+    }
+    let envelope = decode_exact(bytes, hash)?;
+    let fund_hint = tree
+        .get("data")
+        .and_then(|data| data.get("fund_id"))
+        .and_then(Json::as_str)
+        .or_else(|| tree.get("subject").and_then(Json::as_str))
+        .or(subject.map(subject_fund))
+        .map(str::to_owned);
+    let decoded = checked(envelope, hash.to_owned(), subject).ok()?;
+    Some(Inspected {
+        sequence,
+        fund_hint,
+        outcome: Ok(decoded),
+    })
 }
 
 fn json_failure(sequence: u64, subject: Option<&str>, found: String) -> Inspected {
@@ -779,10 +821,20 @@ fn decode(value: &mut Value, bytes: &[u8], subject: Option<&str>) -> Result<Box<
     // very same bytes (what the shell stores), so the object is the contract's encoding; only
     // when the bytes differ (another writer's spacing or order, or a real difference) are the
     // objects compared member for member.
-    let mut envelope = match decode_exact(bytes, &hash) {
+    let envelope = match decode_exact(bytes, &hash) {
         Some(envelope) => envelope,
         None => decode_by_members(value)?,
     };
+    checked(envelope, hash, subject)
+}
+
+/// The checks of a decoded envelope that need no other event: spec version and content type,
+/// `prevhash` present, the fund of its subjects.
+fn checked(
+    mut envelope: Envelope<LedgerEvent>,
+    hash: String,
+    subject: Option<&str>,
+) -> Result<Box<Decoded>, Reason> {
     envelope.hash = Some(hash.clone());
     if envelope.specversion != buendel_contract::envelope::SPEC_VERSION
         || envelope.datacontenttype != buendel_contract::envelope::CONTENT_TYPE

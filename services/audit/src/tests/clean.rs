@@ -71,6 +71,34 @@ fn the_hash_recomputed_from_the_stored_bytes_is_the_contracts_event_hash() {
 }
 
 #[test]
+fn the_fast_path_accepts_what_the_shell_stores_exactly_as_the_full_path_does() {
+    use crate::verifier::{inspect_fast, inspect_full};
+    let ledger = sample();
+    for message in &ledger.messages {
+        let (sequence, subject) = (message.sequence, Some(message.subject.as_str()));
+        let fast = inspect_fast(sequence, subject, &message.bytes).expect("the fast path");
+        assert_eq!(fast, inspect_full(sequence, subject, &message.bytes));
+    }
+}
+
+#[test]
+fn bytes_another_writer_spaced_leave_the_fast_path_and_the_full_path_still_accepts_them() {
+    use crate::verifier::{inspect, inspect_fast, inspect_full};
+    let ledger = sample();
+    let message = &ledger.messages[1];
+    let value: serde_json::Value = serde_json::from_slice(&message.bytes).expect("json");
+    let spaced = serde_json::to_vec_pretty(&value).expect("json");
+    let subject = Some(message.subject.as_str());
+    assert!(inspect_fast(message.sequence, subject, &spaced).is_none());
+    let full = inspect_full(message.sequence, subject, &spaced);
+    assert_eq!(inspect(message.sequence, subject, &spaced), full);
+    assert_eq!(
+        full,
+        inspect_full(message.sequence, subject, &message.bytes)
+    );
+}
+
+#[test]
 fn as_of_a_middle_date_gives_the_balances_at_the_end_of_that_day() {
     let ledger = sample();
     let as_of = day(2025, 12, 31);
