@@ -12,6 +12,7 @@
 //! - [`db`]: the Postgres pool and the workspace migrator.
 //! - [`files`]: a process's own small state files, JSON, written atomically.
 
+pub mod causes;
 pub mod clock;
 pub mod connect;
 pub mod db;

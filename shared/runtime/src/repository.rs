@@ -30,6 +30,7 @@ use buendel_contract::namespace::StreamKind;
 use buendel_contract::reply::AppendedEvent;
 use buendel_contract::{Aggregate, Envelope, EventKind, Meta};
 
+use crate::causes::{BookedEvent, Causes};
 use crate::metrics;
 use crate::store::{DecisionRecord, EventStore, Pending, RecordedEvent, StoreError};
 
@@ -50,7 +51,7 @@ pub struct Loaded<A> {
     /// The stream sequence of its last event (0 for a new aggregate).
     pub last_sequence: u64,
     /// Every cause booked on this aggregate, with the events it produced.
-    pub causes: HashMap<String, Vec<AppendedEvent>>,
+    pub causes: Causes,
     /// The `hash` of the last event, for hash-chained aggregates.
     pub last_hash: Option<String>,
     /// The trace context in the headers of the last event read from the store (one appended in
@@ -64,7 +65,7 @@ impl<A: Aggregate> Default for Loaded<A> {
             state: A::default(),
             version: 0,
             last_sequence: 0,
-            causes: HashMap::new(),
+            causes: Causes::default(),
             last_hash: None,
             trace: None,
         }
@@ -111,10 +112,14 @@ impl<A: Aggregate> Loaded<A> {
         self.last_sequence = sequence;
         self.last_hash.clone_from(&envelope.hash);
         if let Some(cause) = &envelope.causationid {
-            self.causes
-                .entry(cause.clone())
-                .or_default()
-                .push(AppendedEvent::of(envelope, sequence));
+            self.causes.push(
+                cause,
+                BookedEvent {
+                    event_id: envelope.id,
+                    sequence,
+                    event_type: envelope.event_type(),
+                },
+            );
         }
     }
 }
@@ -442,8 +447,8 @@ impl<A: Aggregate> Repository<A> {
         // only given once the aggregate is current (another instance may have appended since).
         let mut current = false;
         for _attempt in 0..=CONFLICT_RETRIES_MAX {
-            if let Some(events) = loaded.causes.get(cause) {
-                return Ok(Outcome::Duplicate(events.clone()));
+            if let Some(events) = loaded.causes.appended(cause) {
+                return Ok(Outcome::Duplicate(events));
             }
             // A handling that brought no trace continues the aggregate's.
             crate::trace::adopt(loaded.trace);
@@ -919,8 +924,8 @@ pub fn plan_group<A: Aggregate>(
     let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut out = Vec::with_capacity(commands.len());
     for (index, (cause, meta, command)) in commands.iter().enumerate() {
-        if let Some(events) = loaded.causes.get(*cause) {
-            out.push(Planned::Duplicate(events.clone()));
+        if let Some(events) = loaded.causes.appended(cause) {
+            out.push(Planned::Duplicate(events));
             continue;
         }
         if let Some(first) = seen.get(cause) {

@@ -116,8 +116,8 @@ impl<A: Aggregate> Shell<A> {
         let mut loaded = self.load(store, id).map_err(Failed::Corrupt)?;
         let mut refusal_checked = false;
         for _attempt in 0..=CONFLICT_RETRIES_MAX {
-            if let Some(events) = loaded.causes.get(cause) {
-                return Ok(Outcome::Duplicate(events.clone()));
+            if let Some(events) = loaded.causes.appended(cause) {
+                return Ok(Outcome::Duplicate(events));
             }
             // A refusal or a decision to change nothing appends nothing, so no conflict would
             // reveal a stale cached copy: it is given only on the store's copy, as the runtime does.
