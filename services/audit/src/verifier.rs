@@ -47,7 +47,7 @@ use buendel_contract::ledger::{LedgerEvent, SourceBalances, GENESIS_HASH};
 use buendel_contract::{Aggregate as _, Envelope, EventKind as _};
 use buendel_ledger::domain::Fund;
 
-use crate::hashing::{canonical_sha256, members_sha256, Json};
+use crate::hashing::{members_sha256, Json};
 use crate::report::{Check, Failure, FundSummary, Options, Report};
 
 /// Whether the caller should keep feeding messages.
@@ -805,9 +805,11 @@ fn decode(value: &mut Value, bytes: &[u8], subject: Option<&str>) -> Result<Box<
         }
         None => return Err(reason(Check::Schema, "a member hash", "none")),
     };
-    // `event_hash` without its copy: the object here is ours and `hash` is already taken out.
-    // Canonical JSON refuses floats, so a float anywhere fails here; then find where it is.
-    let recomputed = canonical_sha256(value).map_err(|e| {
+    // `event_hash` without its copy: the object here is ours and `hash` is already taken out. The
+    // full path hashes with the contract's own canonical form, the reference the fast path is
+    // tested against. Canonical JSON refuses floats, so a float anywhere fails here; then find
+    // where it is.
+    let recomputed = buendel_contract::canonical::sha256_hex(value).map_err(|e| {
         let found = first_float(value, &mut String::new()).map_or(e.0, |(path, number)| {
             format!("the float {number} at {path}")
         });
