@@ -163,7 +163,8 @@ impl<'de> serde::Deserialize<'de> for Name<'de> {
 }
 
 /// Lowercase hex SHA-256 of the canonical JSON of an object's members, leaving out the member
-/// `skip`: what [`canonical_sha256`] gives for the object parsed as a `Value` without that member.
+/// `skip`: what [`buendel_contract::canonical::sha256_hex`] gives for the object parsed as a `Value`
+/// without that member.
 /// `None` when the members cannot be hashed without doubt: a float anywhere, or a name twice in
 /// one object (where a `Value` keeps only the last). The caller then takes the full path, which
 /// names the fault.

@@ -721,17 +721,12 @@ pub(crate) fn inspect_fast(
         return None;
     }
     let envelope = decode_exact(bytes, hash)?;
-    let fund_hint = tree
-        .get("data")
-        .and_then(|data| data.get("fund_id"))
-        .and_then(Json::as_str)
-        .or_else(|| tree.get("subject").and_then(Json::as_str))
-        .or(subject.map(subject_fund))
-        .map(str::to_owned);
     let decoded = checked(envelope, hash.to_owned(), subject).ok()?;
+    // The bytes are the contract's encoding, so `data.fund_id`, the hint the full path reads, is
+    // the decoded event's fund.
     Some(Inspected {
         sequence,
-        fund_hint,
+        fund_hint: Some(decoded.envelope.event.fund_id().to_owned()),
         outcome: Ok(decoded),
     })
 }

@@ -7,6 +7,7 @@
 //! common case, needs no allocation. A `HashMap<String, Vec<AppendedEvent>>` took about 250 bytes
 //! per booking; this takes about 80.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use uuid::Uuid;
@@ -35,28 +36,12 @@ impl BookedEvent {
     }
 }
 
-/// A cause as given: its UUID when it is one written the usual way, else its text (so that two
-/// spellings of one UUID stay two causes, as they were given).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Uuid(Uuid),
-    Text(Box<str>),
-}
-
-impl Key {
-    /// The key of `cause`.
-    fn of(cause: &str) -> Key {
-        match Uuid::try_parse(cause) {
-            Ok(id) if is_usual_form(id, cause) => Key::Uuid(id),
-            _ => Key::Text(cause.into()),
-        }
-    }
-}
-
-/// True when `cause` is `id` in lowercase hyphenated form, the one `Uuid` prints.
-fn is_usual_form(id: Uuid, cause: &str) -> bool {
+/// The UUID `cause` is, when it is written in lowercase hyphenated form, the one `Uuid` prints;
+/// any other spelling stays text, so two spellings of one UUID stay two causes, as given.
+fn usual_uuid(cause: &str) -> Option<Uuid> {
+    let id = Uuid::try_parse(cause).ok()?;
     let mut buffer = Uuid::encode_buffer();
-    id.hyphenated().encode_lower(&mut buffer) == cause
+    (id.hyphenated().encode_lower(&mut buffer) == cause).then_some(id)
 }
 
 /// The events of one cause: one inline, or several.
@@ -78,14 +63,20 @@ impl Booked {
 /// Every cause booked on one aggregate, with its events in the order appended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Causes {
-    index: HashMap<Key, Booked>,
+    /// The causes that are UUIDs in the usual form, by their 16 bytes.
+    uuids: HashMap<Uuid, Booked>,
+    /// Every other cause, by its text.
+    texts: HashMap<Box<str>, Booked>,
 }
 
 impl Causes {
     /// The events `cause` booked, if it did.
     pub fn get(&self, cause: &str) -> Option<&[BookedEvent]> {
-        // A text cause (not a UUID in the usual form) allocates its key here: a rare path.
-        self.index.get(&Key::of(cause)).map(Booked::events)
+        match usual_uuid(cause) {
+            Some(id) => self.uuids.get(&id),
+            None => self.texts.get(cause),
+        }
+        .map(Booked::events)
     }
 
     /// The events `cause` booked, as a reply names them.
@@ -96,26 +87,36 @@ impl Causes {
 
     /// Notes one more event of `cause`, after those it booked already.
     pub fn push(&mut self, cause: &str, event: BookedEvent) {
-        let key = Key::of(cause);
-        match self.index.get_mut(&key) {
-            None => {
-                self.index.insert(key, Booked::One(event));
-            }
-            Some(booked) => match booked {
-                Booked::One(first) => *booked = Booked::Many(vec![*first, event]),
-                Booked::Many(events) => events.push(event),
-            },
+        match usual_uuid(cause) {
+            Some(id) => add(self.uuids.entry(id), event),
+            None => add(self.texts.entry(cause.into()), event),
         }
     }
 
     /// How many causes are booked.
     pub fn len(&self) -> usize {
-        self.index.len()
+        self.uuids.len() + self.texts.len()
     }
 
     /// True when none is.
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.uuids.is_empty() && self.texts.is_empty()
+    }
+}
+
+/// Adds one event to a cause's entry: the first inline, the next ones after it.
+fn add<K>(entry: Entry<'_, K, Booked>, event: BookedEvent) {
+    match entry {
+        Entry::Vacant(vacant) => {
+            vacant.insert(Booked::One(event));
+        }
+        Entry::Occupied(mut occupied) => {
+            let booked = occupied.get_mut();
+            match booked {
+                Booked::One(first) => *booked = Booked::Many(vec![*first, event]),
+                Booked::Many(events) => events.push(event),
+            }
+        }
     }
 }
 

@@ -500,7 +500,7 @@ impl<A: Aggregate> Repository<A> {
                         .zip(&sequences)
                         .map(|(envelope, sequence)| AppendedEvent::of(envelope, *sequence))
                         .collect();
-                    self.fold_appended(id, loaded, &envelopes, &sequences);
+                    self.fold_appended(id, loaded, None, &envelopes, &sequences);
                     return Ok(Outcome::Appended(appended));
                 }
                 Err(StoreError::Conflict { .. }) => {
@@ -640,16 +640,8 @@ impl<A: Aggregate> Repository<A> {
                 .await
             {
                 Ok(sequences) => {
-                    let trace = crate::trace::current();
-                    self.fold_in_place(id, loaded, |folded| {
-                        folded.take_group(
-                            state,
-                            envelopes.iter().copied().zip(sequences.iter().copied()),
-                        );
-                        if trace.is_some() {
-                            folded.trace = trace;
-                        }
-                    });
+                    let events = envelopes.iter().copied();
+                    self.fold_appended(id, loaded, Some(state), events, &sequences);
                     return answer(jobs, plan, &sequences);
                 }
                 Err(StoreError::Conflict { .. }) => {
@@ -713,18 +705,26 @@ impl<A: Aggregate> Repository<A> {
     }
 
     /// Folds events just appended (with their stream sequences) into the cached aggregate, and
-    /// remembers the trace they were stored with.
+    /// remembers the trace they were stored with. `planned`, when given, is the aggregate after
+    /// them as [`plan_group`] computed it: taken as it is, the events not applied again.
     fn fold_appended<'e>(
         &self,
         id: &str,
         loaded: Arc<Loaded<A>>,
+        planned: Option<A>,
         envelopes: impl IntoIterator<Item = &'e Envelope<A::Event>>,
         sequences: &[u64],
     ) {
         let trace = crate::trace::current();
         self.fold_in_place(id, loaded, |folded| {
-            for (envelope, sequence) in envelopes.into_iter().zip(sequences) {
-                folded.push(*sequence, envelope);
+            let appended = envelopes.into_iter().zip(sequences.iter().copied());
+            match planned {
+                Some(state) => folded.take_group(state, appended),
+                None => {
+                    for (envelope, sequence) in appended {
+                        folded.push(sequence, envelope);
+                    }
+                }
             }
             if trace.is_some() {
                 folded.trace = trace;
