@@ -287,8 +287,20 @@ impl TestApp {
 }
 
 /// Replays LEDGER of `store` online and compares it with the read models of `pool`: nothing may
-/// fail or differ.
+/// fail or differ. The read models follow the stream, so the comparison waits until the projector
+/// has applied everything LEDGER holds now.
 pub async fn assert_audit_clean(store: &EventStore, pool: &sqlx::PgPool) {
+    let last = store
+        .stream_last_sequence(StreamKind::Ledger)
+        .await
+        .expect("LEDGER's last sequence");
+    eventually("the read models to apply all of LEDGER", || async {
+        let applied = buendel_projector::checkpoint::checkpoint(pool, StreamKind::Ledger)
+            .await
+            .ok()?;
+        (applied >= last).then_some(())
+    })
+    .await;
     let report = buendel_audit::online::verify_online(
         store,
         Some(pool),
