@@ -140,6 +140,26 @@ async fn the_store_detects_atomic_batches_on_2_12_and_their_absence_on_2_10() {
     assert!(version.starts_with("2.10."), "{version}");
     let store = EventStore::new(client, fresh_namespace());
     assert!(!store.capabilities().atomic_batch);
+    assert!(!store.capabilities().batch_get);
+    // The oldest server reads an aggregate with a consumer.
+    store
+        .ensure_streams(&[StreamKind::Proposals])
+        .await
+        .expect("streams");
+    let ns = store.namespace().clone();
+    let (subject, other) = (
+        ns.subject(StreamKind::Proposals, Uuid::new_v4()),
+        ns.subject(StreamKind::Proposals, Uuid::new_v4()),
+    );
+    let sequences = interleaved(&store, &subject, &other, 3).await;
+    let read = store
+        .read(StreamKind::Proposals, &subject, 1, sequences[2])
+        .await
+        .expect("read");
+    assert_eq!(
+        read.iter().map(|s| s.sequence).collect::<Vec<_>>(),
+        sequences
+    );
 }
 
 #[tokio::test]
@@ -263,4 +283,104 @@ async fn a_refusal_decided_on_a_stale_cached_copy_is_decided_again_on_the_store(
         "{refused:?}"
     );
     store.delete_streams().await.expect("cleanup");
+}
+
+/// Appends `n` one-event decisions to `subject`, each after one on `other`, so the subject's
+/// sequences are not contiguous; returns the subject's sequences.
+async fn interleaved(store: &EventStore, subject: &str, other: &str, n: usize) -> Vec<u64> {
+    let (mut last, mut last_other, mut sequences) = (0, 0, Vec::with_capacity(n));
+    for i in 0..n {
+        let event = |tag: &str| {
+            vec![Pending {
+                id: Uuid::new_v4(),
+                payload: Bytes::from(format!("{{\"{tag}\":{i}}}")),
+            }]
+        };
+        last_other = store
+            .append(other, last_other, &event("b"))
+            .await
+            .expect("b")[0];
+        last = store.append(subject, last, &event("a")).await.expect("a")[0];
+        sequences.push(last);
+    }
+    sequences
+}
+
+#[tokio::test]
+async fn an_aggregate_is_read_by_a_batched_direct_get_and_past_one_batch_by_a_consumer() {
+    let store = store().await;
+    assert!(store.capabilities().batch_get, "the pinned server is 2.11+");
+    store
+        .ensure_streams(&[StreamKind::Proposals])
+        .await
+        .expect("streams");
+    let ns = store.namespace().clone();
+    let (long, other, short) = (
+        ns.subject(StreamKind::Proposals, Uuid::new_v4()),
+        ns.subject(StreamKind::Proposals, Uuid::new_v4()),
+        ns.subject(StreamKind::Proposals, Uuid::new_v4()),
+    );
+    // Given an aggregate of 150 events (more than one batch) between another's, and one of 5
+    let sequences = interleaved(&store, &long, &other, 150).await;
+    let other_short = ns.subject(StreamKind::Proposals, Uuid::new_v4());
+    let short_sequences = interleaved(&store, &short, &other_short, 5).await;
+    let without_batches = store
+        .clone()
+        .with_capabilities(buendel_runtime::store::Capabilities::of_version("2.10.0"));
+    for reader in [&store, &without_batches] {
+        // When each is read whole, from a middle event, and up to a middle event
+        let whole = reader
+            .read(StreamKind::Proposals, &long, 1, sequences[149])
+            .await
+            .expect("read");
+        let from_middle = reader
+            .read(StreamKind::Proposals, &long, sequences[100], sequences[149])
+            .await
+            .expect("read");
+        let to_middle = reader
+            .read(
+                StreamKind::Proposals,
+                &long,
+                sequences[3] + 1,
+                sequences[70],
+            )
+            .await
+            .expect("read");
+        // Then each read gives exactly the subject's events in the range, in order
+        let seqs = |read: &[buendel_runtime::store::Stored]| {
+            read.iter().map(|s| s.sequence).collect::<Vec<_>>()
+        };
+        assert_eq!(seqs(&whole), sequences);
+        assert_eq!(seqs(&from_middle), sequences[100..]);
+        assert_eq!(seqs(&to_middle), sequences[4..=70]);
+        assert!(whole.iter().all(|s| s.subject == long));
+        assert_eq!(&whole[42].payload[..], b"{\"a\":42}");
+        let short_read = reader
+            .read(StreamKind::Proposals, &short, 1, short_sequences[4])
+            .await
+            .expect("read");
+        assert_eq!(seqs(&short_read), short_sequences);
+    }
+    // And a short aggregate read by a batched get leaves no consumer on the server to expire
+    let before = consumers(&store).await;
+    store
+        .read(StreamKind::Proposals, &short, 1, short_sequences[4])
+        .await
+        .expect("read");
+    assert_eq!(consumers(&store).await, before, "no consumer made");
+    without_batches
+        .read(StreamKind::Proposals, &short, 1, short_sequences[4])
+        .await
+        .expect("read");
+    assert_eq!(
+        consumers(&store).await,
+        before + 1,
+        "the consumer path made one"
+    );
+    store.delete_streams().await.expect("cleanup");
+}
+
+async fn consumers(store: &EventStore) -> usize {
+    let mut stream = store.stream(StreamKind::Proposals).await.expect("stream");
+    stream.info().await.expect("info").state.consumer_count
 }

@@ -30,7 +30,7 @@ use buendel_contract::namespace::StreamKind;
 use buendel_contract::reply::AppendedEvent;
 use buendel_contract::{Aggregate, Envelope, EventKind, Meta};
 
-use crate::causes::{BookedEvent, Causes};
+use crate::causes::{appended_of, Causes};
 use crate::metrics;
 use crate::store::{DecisionRecord, EventStore, Pending, RecordedEvent, StoreError};
 
@@ -112,14 +112,7 @@ impl<A: Aggregate> Loaded<A> {
         self.last_sequence = sequence;
         self.last_hash.clone_from(&envelope.hash);
         if let Some(cause) = &envelope.causationid {
-            self.causes.push(
-                cause,
-                BookedEvent {
-                    event_id: envelope.id,
-                    sequence,
-                    event_type: envelope.event_type(),
-                },
-            );
+            self.causes.push(cause, sequence);
         }
     }
 }
@@ -341,6 +334,7 @@ impl<A: Aggregate> Repository<A> {
         if booked.len() >= record.events.len() {
             return Ok(());
         }
+        let booked = self.booked(booked).await?;
         let in_order = booked
             .iter()
             .zip(&record.events)
@@ -447,8 +441,9 @@ impl<A: Aggregate> Repository<A> {
         // only given once the aggregate is current (another instance may have appended since).
         let mut current = false;
         for _attempt in 0..=CONFLICT_RETRIES_MAX {
-            if let Some(events) = loaded.causes.appended(cause) {
-                return Ok(Outcome::Duplicate(events));
+            if let Some(sequences) = loaded.causes.get(cause) {
+                let sequences = sequences.to_vec();
+                return Ok(Outcome::Duplicate(self.booked(&sequences).await?));
             }
             // A handling that brought no trace continues the aggregate's.
             crate::trace::adopt(loaded.trace);
@@ -628,7 +623,7 @@ impl<A: Aggregate> Repository<A> {
                 })
                 .collect();
             let Some(state) = state else {
-                return answer(jobs, plan, &[]);
+                return self.answer(jobs, plan, &[]).await;
             };
             let pending = match pending_of(envelopes.iter().copied()) {
                 Ok(pending) => pending,
@@ -642,7 +637,7 @@ impl<A: Aggregate> Repository<A> {
                 Ok(sequences) => {
                     let events = envelopes.iter().copied();
                     self.fold_appended(id, loaded, Some(state), events, &sequences);
-                    return answer(jobs, plan, &sequences);
+                    return self.answer(jobs, plan, &sequences).await;
                 }
                 Err(StoreError::Conflict { .. }) => {
                     self.count_conflict();
@@ -665,6 +660,35 @@ impl<A: Aggregate> Repository<A> {
                 .reply
                 .send(Err(ExecuteError::Contended(CONFLICT_RETRIES_MAX)));
         }
+    }
+
+    /// The events booked at `sequences`, read back from the stream's leader to answer a retry
+    /// (the cause index keeps only their sequences).
+    async fn booked(&self, sequences: &[u64]) -> Result<Vec<AppendedEvent>, StoreError> {
+        let mut events = Vec::with_capacity(sequences.len());
+        for &sequence in sequences {
+            let stored = self.store.get(self.kind, sequence).await?;
+            let event =
+                appended_of(sequence, &stored.payload).map_err(|e| StoreError::Corrupt {
+                    subject: stored.subject.clone(),
+                    sequence,
+                    reason: e.to_string(),
+                })?;
+            events.push(event);
+        }
+        Ok(events)
+    }
+
+    /// Answers each command of a group, the duplicates with their events read back.
+    async fn answer(&self, jobs: Vec<Job<A>>, plan: Vec<Planned<A>>, sequences: &[u64]) {
+        let mut booked = Vec::with_capacity(plan.len());
+        for planned in &plan {
+            booked.push(match planned {
+                Planned::Duplicate(at) => Some(self.booked(at).await),
+                _ => None,
+            });
+        }
+        answer(jobs, plan, booked, sequences);
     }
 
     fn envelopes(
@@ -847,11 +871,16 @@ fn pending_of<'e, E: EventKind + 'e>(
 
 /// Answers each command of a group from its plan, the appended ones with the stream sequences
 /// of their events (`sequences`, in the order of the plan's events).
-fn answer<A: Aggregate>(jobs: Vec<Job<A>>, plan: Vec<Planned<A>>, sequences: &[u64]) {
+fn answer<A: Aggregate>(
+    jobs: Vec<Job<A>>,
+    plan: Vec<Planned<A>>,
+    booked: Vec<Option<Result<Vec<AppendedEvent>, StoreError>>>,
+    sequences: &[u64],
+) {
     let mut next = sequences.iter();
     let mut appended: Vec<Option<Vec<AppendedEvent>>> = Vec::with_capacity(plan.len());
     let mut results = Vec::with_capacity(plan.len());
-    for planned in plan {
+    for (planned, booked) in plan.into_iter().zip(booked) {
         let (result, events) = match planned {
             Planned::Append(envelopes) => {
                 let events: Vec<AppendedEvent> = envelopes
@@ -861,7 +890,16 @@ fn answer<A: Aggregate>(jobs: Vec<Job<A>>, plan: Vec<Planned<A>>, sequences: &[u
                     .collect();
                 (Ok(Outcome::Appended(events.clone())), Some(events))
             }
-            Planned::Duplicate(events) => (Ok(Outcome::Duplicate(events)), None),
+            Planned::Duplicate(_) => match booked {
+                Some(Ok(events)) => (Ok(Outcome::Duplicate(events)), None),
+                Some(Err(error)) => (Err(ExecuteError::Store(error)), None),
+                None => (
+                    Err(ExecuteError::Store(StoreError::Unavailable(
+                        "a duplicate's events were not read".into(),
+                    ))),
+                    None,
+                ),
+            },
             Planned::DuplicateOf(first) => {
                 let events = appended.get(first).cloned().flatten().unwrap_or_default();
                 (Ok(Outcome::Duplicate(events)), None)
@@ -880,8 +918,8 @@ fn answer<A: Aggregate>(jobs: Vec<Job<A>>, plan: Vec<Planned<A>>, sequences: &[u
 /// What one command of a group comes to ([`plan_group`]).
 #[derive(Debug)]
 pub enum Planned<A: Aggregate> {
-    /// Its cause was booked before: these events.
-    Duplicate(Vec<AppendedEvent>),
+    /// Its cause was booked before: the stream sequences of its events.
+    Duplicate(Vec<u64>),
     /// Its cause is that of an earlier command of the same group (a retry that arrived while the
     /// first was queued): the events of that one.
     DuplicateOf(usize),
@@ -924,8 +962,8 @@ pub fn plan_group<A: Aggregate>(
     let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut out = Vec::with_capacity(commands.len());
     for (index, (cause, meta, command)) in commands.iter().enumerate() {
-        if let Some(events) = loaded.causes.appended(cause) {
-            out.push(Planned::Duplicate(events));
+        if let Some(sequences) = loaded.causes.get(cause) {
+            out.push(Planned::Duplicate(sequences.to_vec()));
             continue;
         }
         if let Some(first) = seen.get(cause) {

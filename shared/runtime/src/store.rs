@@ -175,6 +175,10 @@ pub enum Fault {
     FailBatchOver(usize),
 }
 
+/// Messages one batched direct get asks for: the whole history of a proposal or a review (a fund's
+/// is read on with an ordered consumer).
+const DIRECT_BATCH_MAX: usize = 64;
+
 /// The armed fault, if any, and the subject prefix it fires on.
 type Armed = Arc<Mutex<Option<(String, Fault)>>>;
 
@@ -183,6 +187,8 @@ type Armed = Arc<Mutex<Option<(String, Fault)>>>;
 pub struct Capabilities {
     /// JetStream atomic batch publish (2.12+).
     pub atomic_batch: bool,
+    /// Batched direct gets (2.11+): the messages of a subject from a sequence on, in one request.
+    pub batch_get: bool,
 }
 
 impl Capabilities {
@@ -200,6 +206,7 @@ impl Capabilities {
         );
         Self {
             atomic_batch: (major, minor) >= (2, 12),
+            batch_get: (major, minor) >= (2, 11),
         }
     }
 }
@@ -782,6 +789,22 @@ impl EventStore {
         }
     }
 
+    /// The message at `sequence` of a stream, from the stream's leader (a replica that is behind
+    /// could lack it).
+    pub async fn get(&self, kind: StreamKind, sequence: u64) -> Result<Stored, StoreError> {
+        let stream = self.stream(kind).await?;
+        let message = stream
+            .get_raw_message(sequence)
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(Stored {
+            sequence,
+            subject: message.subject.to_string(),
+            payload: message.payload,
+            trace: None,
+        })
+    }
+
     /// Reads every message of one subject, in stream order.
     pub async fn load(&self, kind: StreamKind, subject: &str) -> Result<Vec<Stored>, StoreError> {
         let last = self.last_sequence(kind, subject).await?;
@@ -825,6 +848,16 @@ impl EventStore {
         if until_seq < from_seq {
             return Ok(());
         }
+        let mut from_seq = from_seq;
+        if self.capabilities.batch_get {
+            match self
+                .read_batch(kind, filter, from_seq, until_seq, &mut visit)
+                .await?
+            {
+                None => return Ok(()),
+                Some(next) => from_seq = next,
+            }
+        }
         let stream = self.stream(kind).await?;
         let config = consumer::pull::OrderedConfig {
             filter_subject: filter.to_owned(),
@@ -866,6 +899,86 @@ impl EventStore {
             if sequence >= until_seq {
                 return Ok(());
             }
+        }
+    }
+
+    /// The first messages matching `filter` from `from_seq` on, in one batched direct get (2.11+):
+    /// the whole history of a proposal or a review in one round trip, where an ordered consumer
+    /// costs the server a consumer to create and keep for its inactivity threshold (30 s), which
+    /// at 100,000 proposals meant tens of thousands of idle consumers on one stream. `None` when
+    /// the read reached `until_seq`; otherwise the sequence to go on from with a consumer (an
+    /// aggregate longer than one batch, like a fund, or a replica that answered before it had
+    /// caught up).
+    async fn read_batch(
+        &self,
+        kind: StreamKind,
+        filter: &str,
+        from_seq: u64,
+        until_seq: u64,
+        visit: &mut impl FnMut(Stored) -> Result<(), StoreError>,
+    ) -> Result<Option<u64>, StoreError> {
+        let client = self.js.client();
+        let inbox = client.new_inbox();
+        let mut replies = client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        let request = serde_json::json!({
+            "seq": from_seq.max(1),
+            "next_by_subj": filter,
+            "batch": DIRECT_BATCH_MAX,
+        });
+        client
+            .publish_with_reply(
+                format!("$JS.API.DIRECT.GET.{}", self.ns.stream(kind)),
+                inbox,
+                request.to_string().into(),
+            )
+            .await
+            .map_err(StoreError::unavailable)?;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(LOAD_TIMEOUT_MS);
+        let mut next = from_seq;
+        loop {
+            let reply = tokio::time::timeout_at(deadline, replies.next())
+                .await
+                .map_err(|_| StoreError::Unavailable(format!("reading {filter} timed out")))?
+                .ok_or_else(|| StoreError::Unavailable(format!("reading {filter} ended early")))?;
+            if let Some(status) = reply.status {
+                // 204 ends the batch, 404 says nothing matched from `next` on (a replica behind):
+                // either way the consumer reads on from where this stopped.
+                return match status.as_u16() {
+                    204 | 404 => Ok(Some(next)),
+                    _ => Err(StoreError::Unavailable(format!(
+                        "reading {filter}: {status} {}",
+                        reply.description.unwrap_or_default()
+                    ))),
+                };
+            }
+            let header = |name: &str| {
+                reply
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(name))
+                    .map(|v| v.as_str().to_owned())
+            };
+            let sequence = header("Nats-Sequence")
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    StoreError::Unavailable(format!("reading {filter}: a reply without a sequence"))
+                })?;
+            if sequence > until_seq {
+                return Ok(None);
+            }
+            visit(Stored {
+                sequence,
+                subject: header("Nats-Subject").unwrap_or_else(|| filter.to_owned()),
+                payload: reply.payload.clone(),
+                trace: crate::trace::from_headers(reply.headers.as_ref()),
+            })?;
+            if sequence >= until_seq {
+                return Ok(None);
+            }
+            next = sequence + 1;
         }
     }
 

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use buendel_contract::namespace::{Namespace, StreamKind};
 use buendel_contract::reply::AppendedEvent;
 use buendel_contract::{Aggregate, Envelope, Meta};
+use buendel_runtime::causes::appended_of;
 use buendel_runtime::repository::{envelopes_of, Chain, Loaded, Outcome, CONFLICT_RETRIES_MAX};
 
 use crate::store::{AppendError, Appended, Store};
@@ -116,7 +117,18 @@ impl<A: Aggregate> Shell<A> {
         let mut loaded = self.load(store, id).map_err(Failed::Corrupt)?;
         let mut refusal_checked = false;
         for _attempt in 0..=CONFLICT_RETRIES_MAX {
-            if let Some(events) = loaded.causes.appended(cause) {
+            if let Some(sequences) = loaded.causes.get(cause) {
+                let stream = store.stream(self.kind);
+                let mut events = Vec::with_capacity(sequences.len());
+                for &sequence in sequences {
+                    let message = stream
+                        .get(sequence)
+                        .ok_or_else(|| format!("{subject}: no message at {sequence}"))
+                        .map_err(Failed::Corrupt)?;
+                    let event = appended_of(sequence, &message.payload)
+                        .map_err(|e| Failed::Corrupt(format!("{subject} at {sequence}: {e}")))?;
+                    events.push(event);
+                }
                 return Ok(Outcome::Duplicate(events));
             }
             // A refusal or a decision to change nothing appends nothing, so no conflict would

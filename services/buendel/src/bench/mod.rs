@@ -9,6 +9,7 @@
 
 pub mod baseline;
 pub mod commands;
+pub mod cpu;
 pub mod stats;
 pub mod workload;
 
@@ -133,6 +134,10 @@ fn print_table(report: &Report) {
         "limits: raw publish awaited {}/s, windowed {}/s; two-event atomic decisions {}/s",
         l.publish_awaited_per_s, l.publish_windowed_per_s, l.atomic_pairs_per_s
     );
+    for (phase, used) in &f.cpu_us_per_proposal {
+        let used: Vec<String> = used.iter().map(|(p, us)| format!("{p} {us}")).collect();
+        println!("CPU µs per proposal, {phase}: {}", used.join(", "));
+    }
     for (service, kib) in &f.peak_rss_kib {
         println!("peak resident memory {service:<12} {:>8} MiB", kib / 1024);
     }

@@ -22,6 +22,7 @@ use buendel_runtime::{connect, EventStore, Settings};
 
 use super::baseline::{self, Limits, Sizes};
 use super::commands::{ledger_phase, review_phase, Committed, Planned};
+use super::cpu;
 use super::stats::{per_second, ratio_milli, Latencies, LatencySummary};
 use super::{Ratios, Report};
 
@@ -94,6 +95,10 @@ pub struct Figures {
     pub sha256_lines_per_s: u64,
     /// Peak resident memory of each service process (VmHWM), KiB.
     pub peak_rss_kib: BTreeMap<String, u64>,
+    /// CPU time each process used in each phase (intake until every review is open, review until
+    /// the ledger has read every review event, ledger until the projection has caught up), µs
+    /// per proposal: flat from one size to a larger when no cost grows with history.
+    pub cpu_us_per_proposal: BTreeMap<String, BTreeMap<String, u64>>,
     /// Events per stream at the end.
     pub stream_events: BTreeMap<String, u64>,
     /// Proposals per projected status at the end.
@@ -110,6 +115,10 @@ struct ServiceProcess {
 }
 
 impl ServiceProcess {
+    fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     fn peak_rss_kib(&self) -> Option<u64> {
         let pid = self.child.id()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -303,6 +312,12 @@ async fn run_in(
         "bench: intake of {} proposals with {} publishers",
         args.proposals, args.concurrency
     );
+    let cpu_of = |services: &[ServiceProcess]| {
+        let processes: Vec<(&str, Option<u32>)> =
+            services.iter().map(|s| (s.name, s.pid())).collect();
+        cpu::sample(&processes)
+    };
+    let cpu_started = cpu_of(&services);
     let sampler = LagSampler::start(store.clone(), pool.clone());
     let (rate, latency, planned) =
         intake_phase(client, store, args, settings.clock.today()).await?;
@@ -329,6 +344,7 @@ async fn run_in(
         (opened >= reviewable).then_some(())
     })
     .await?;
+    let cpu_intake = cpu_of(&services);
     eprintln!(
         "bench: review of {} proposals by {} operators",
         planned.len(),
@@ -338,6 +354,7 @@ async fn run_in(
     let review = review_phase(client, &ns, &planned, args.concurrency, args.seed).await?;
     let review_time = review_started.elapsed();
     wait_for_consumer(store, StreamKind::Reviews, "ledger").await?;
+    let cpu_review = cpu_of(&services);
     let committed = committed_projects(pool, store).await?;
     eprintln!(
         "bench: tranches, closing and clawbacks of {} committed projects",
@@ -373,6 +390,16 @@ async fn run_in(
             (checkpoint >= last).then_some(())
         })
         .await?;
+    }
+    let cpu_ledger = cpu_of(&services);
+    for (phase, from, to) in [
+        ("intake", &cpu_started, &cpu_intake),
+        ("review", &cpu_intake, &cpu_review),
+        ("ledger", &cpu_review, &cpu_ledger),
+    ] {
+        figures
+            .cpu_us_per_proposal
+            .insert(phase.into(), cpu::per_unit_us(from, to, args.proposals));
     }
 
     eprintln!("bench: projection rebuild from sequence 1");

@@ -69,9 +69,12 @@ fn decide_in_groups(
                     events.extend(envelopes);
                     Answer::Appended(ids)
                 }
-                Planned::Duplicate(appended) => {
-                    Answer::Duplicate(appended.iter().map(|e| e.event_id).collect())
-                }
+                Planned::Duplicate(sequences) => Answer::Duplicate(
+                    sequences
+                        .iter()
+                        .map(|s| events[usize::try_from(*s - 1).expect("small")].id)
+                        .collect(),
+                ),
                 Planned::DuplicateOf(index) => match &answers[first_answer + index] {
                     Answer::Appended(ids) => Answer::Duplicate(ids.clone()),
                     other => other.clone(),
