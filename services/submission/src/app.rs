@@ -235,17 +235,25 @@ impl Submission {
         let id = request.proposal_id().to_string();
         let today = meta.time.date_naive();
         let alliances = self.alliances();
-        let outcome = self
-            .repo
-            .execute(&id, cause, meta, |state| {
-                request.decide_versioned(
-                    state,
-                    |id| alliances.iter().find(|a| a.id == id),
-                    &self.rules,
-                    today,
-                )
-            })
-            .await?;
+        let decide = |state: &_| {
+            request.decide_versioned(
+                state,
+                |id| alliances.iter().find(|a| a.id == id),
+                &self.rules,
+                today,
+            )
+        };
+        // A submission is normally of a new proposal: decided on none without asking the server
+        // first (one round trip fewer); an existing one makes the append conflict, and the
+        // proposal is then loaded and the request decided again.
+        let outcome = match request {
+            Request::Submit(_) => {
+                self.repo
+                    .execute_assuming_new(&id, cause, meta, decide)
+                    .await?
+            }
+            _ => self.repo.execute(&id, cause, meta, decide).await?,
+        };
         Ok(outcome)
     }
 
