@@ -335,6 +335,22 @@ async fn run_in(
     .await?;
     figures.projection_lag = sampler.stop().await;
 
+    // Every passed proposal's review opened and projected: first by the approval's consumer and
+    // the projector's checkpoint (cheap), then counted once. A `count(*)` polled every 10 ms
+    // scans the whole table each time: at 100,000 proposals that was most of Postgres's CPU
+    // between the intake and the review, taken from the services being measured.
+    wait_for_consumer(store, StreamKind::Proposals, "approval").await?;
+    let reviews_last = store.stream_last_sequence(StreamKind::Reviews).await?;
+    poll(
+        "the projector to catch up with the opened reviews",
+        || async {
+            let checkpoint = buendel_projector::checkpoint::checkpoint(pool, StreamKind::Reviews)
+                .await
+                .ok()?;
+            (checkpoint >= reviews_last).then_some(())
+        },
+    )
+    .await?;
     let reviewable = i64::try_from(planned.len()).unwrap_or(0);
     poll("every passed proposal's review to open", || async {
         let opened: i64 = sqlx::query_scalar("SELECT count(*) FROM proposal_reviews")
