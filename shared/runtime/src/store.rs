@@ -792,7 +792,12 @@ impl EventStore {
     /// The message at `sequence` of a stream, from the stream's leader (a replica that is behind
     /// could lack it).
     pub async fn get(&self, kind: StreamKind, sequence: u64) -> Result<Stored, StoreError> {
-        let stream = self.stream(kind).await?;
+        // A handle without the stream's info: the get is the only request.
+        let stream = self
+            .js
+            .get_stream_no_info(self.ns.stream(kind))
+            .await
+            .map_err(StoreError::unavailable)?;
         let message = stream
             .get_raw_message(sequence)
             .await

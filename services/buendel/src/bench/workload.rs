@@ -120,7 +120,7 @@ impl ServiceProcess {
     }
 
     fn peak_rss_kib(&self) -> Option<u64> {
-        let pid = self.child.id()?;
+        let pid = self.pid()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         status
             .lines()
@@ -336,9 +336,8 @@ async fn run_in(
     figures.projection_lag = sampler.stop().await;
 
     // Every passed proposal's review opened and projected: first by the approval's consumer and
-    // the projector's checkpoint (cheap), then counted once. A `count(*)` polled every 10 ms
-    // scans the whole table each time: at 100,000 proposals that was most of Postgres's CPU
-    // between the intake and the review, taken from the services being measured.
+    // the projector's checkpoint (cheap), then counted once; a `count(*)` polled every 10 ms
+    // would scan the whole table each time, on the cores the services being measured share.
     wait_for_consumer(store, StreamKind::Proposals, "approval").await?;
     let reviews_last = store.stream_last_sequence(StreamKind::Reviews).await?;
     poll(
